@@ -1,0 +1,46 @@
+-- Phase 0: the account table, the default account, and account_id on every legacy table.
+-- Adding a column with a constant default is instant (no table rewrite) since PostgreSQL 11.
+
+CREATE TABLE IF NOT EXISTS account (
+    account_id serial PRIMARY KEY,
+    name       text NOT NULL,
+    slug       text NOT NULL,
+    plan       text DEFAULT 'free',
+    created_at timestamp DEFAULT now(),
+    updated_at timestamp DEFAULT now(),
+    is_active  boolean DEFAULT true,
+    settings   jsonb
+);
+-- A hand-made account table may lack columns.
+ALTER TABLE account ADD COLUMN IF NOT EXISTS plan text DEFAULT 'free';
+ALTER TABLE account ADD COLUMN IF NOT EXISTS created_at timestamp DEFAULT now();
+ALTER TABLE account ADD COLUMN IF NOT EXISTS updated_at timestamp DEFAULT now();
+ALTER TABLE account ADD COLUMN IF NOT EXISTS is_active boolean DEFAULT true;
+ALTER TABLE account ADD COLUMN IF NOT EXISTS settings jsonb;
+SELECT pg_temp.ensure_constraint('account', 'account_slug_key', 'UNIQUE (slug)');
+
+INSERT INTO account (account_id, name, slug, plan)
+VALUES (1, 'Default Account', 'default', 'free')
+ON CONFLICT (account_id) DO NOTHING;
+SELECT setval(pg_get_serial_sequence('account', 'account_id'),
+              greatest(1, (SELECT max(account_id) FROM account)));
+
+ALTER TABLE course             ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE course_element     ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE run                ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE conversation       ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE waiting_element    ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE bannedparticipants ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+ALTER TABLE courseparticipants ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL DEFAULT 1;
+-- gen_settings.account_id stays nullable (SPEC §2); legacy settings all belong to account 1.
+ALTER TABLE gen_settings       ADD COLUMN IF NOT EXISTS account_id int4 DEFAULT 1;
+
+-- A column added by hand earlier may hold NULLs or lack its default.
+UPDATE course             SET account_id = 1 WHERE account_id IS NULL;
+UPDATE course_element     SET account_id = 1 WHERE account_id IS NULL;
+UPDATE run                SET account_id = 1 WHERE account_id IS NULL;
+UPDATE conversation       SET account_id = 1 WHERE account_id IS NULL;
+UPDATE waiting_element    SET account_id = 1 WHERE account_id IS NULL;
+UPDATE bannedparticipants SET account_id = 1 WHERE account_id IS NULL;
+UPDATE courseparticipants SET account_id = 1 WHERE account_id IS NULL;
+UPDATE gen_settings       SET account_id = 1 WHERE account_id IS NULL;

@@ -1,0 +1,450 @@
+//! Every command-line type of the binary: one place to read the whole interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "profochat-saas",
+    version,
+    about = "Moves a live ProfoChatBot PostgreSQL database to the multi-tenant SaaS schema, and operates it after.",
+    long_about = None,
+    after_help = "Connection: --database-url, else DATABASE_URL (environment or ./.env), else the PG* variables.\n\
+                  Exit codes: 0 ok, 1 unexpected failure, 2 usage or settings, 3 connection, 4 wrong database state,\n\
+                  5 refused (a decision or confirmation is needed), 6 validation failed, 7 failed and rolled back,\n\
+                  8 external tool failed, 9 would lose data, 10 not found, 11 token refused, 130 interrupted.",
+    // The old migrate.sh spellings: --list-backups, --rollback FILE, --dry-run, --skip-backup.
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// (migrate.sh compatibility) list backups, like `backups`.
+    #[arg(long, hide = true)]
+    pub list_backups: bool,
+
+    /// (migrate.sh compatibility) restore this backup, like `restore FILE`.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub rollback: Option<PathBuf>,
+
+    /// (migrate.sh compatibility) like `migrate --dry-run`.
+    #[arg(long, hide = true)]
+    pub dry_run: bool,
+
+    /// (migrate.sh compatibility) like `migrate --skip-backup`.
+    #[arg(long, hide = true)]
+    pub skip_backup: bool,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// More detail on standard error (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// How to reach the database. Flattened into every command that connects.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnArgs {
+    /// PostgreSQL URL, e.g. postgresql://user:password@host:5432/db?sslmode=require.
+    /// Percent-encode '@', ':' and '/' in the password.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Do not read ./.env.
+    #[arg(long)]
+    pub no_dotenv: bool,
+}
+
+/// How anomalies are resolved; shared by `plan` and `migrate` so both say the same.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArgs {
+    /// The bot that rows without a bot name belong to (default: BOT_NAME, else the only bot).
+    #[arg(long, env = "BOT_NAME", value_name = "NAME")]
+    pub default_bot: Option<String>,
+
+    /// One course_id under several bots with different content: give the other copies a
+    /// new id (rename), or refuse (fail).
+    #[arg(long, value_enum, default_value_t = CourseConflicts::Rename)]
+    pub course_conflicts: CourseConflicts,
+
+    /// conversation.run_id pointing at no run: set it NULL and archive it (detach), or keep
+    /// it and add the foreign key NOT VALID (keep).
+    #[arg(long, value_enum, default_value_t = Orphans::Detach)]
+    pub orphans: Orphans,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum CourseConflicts {
+    #[default]
+    Rename,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Orphans {
+    #[default]
+    Detach,
+    Keep,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Machine-readable JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfirmArgs {
+    /// Do not ask; needed when there is no terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupDirArgs {
+    /// Where backups are written and looked for.
+    #[arg(long, value_name = "DIR", default_value = "backups")]
+    pub backup_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Is the database legacy, partly migrated or migrated? Since when?
+    Status {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// What `migrate` would do here: counts, anomalies and their outcome, decisions needed. Read-only.
+    Plan {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Backup, preflight, migration, validation, next steps.
+    Migrate(MigrateArgs),
+    /// Check every rule of the SaaS schema on the live database.
+    Validate {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Take a backup now (pg_dump custom format, mode 0600).
+    Backup {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        dir: BackupDirArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List backups, newest first.
+    Backups {
+        #[command(flatten)]
+        dir: BackupDirArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Restore a backup into the configured database, or into a new one with --into.
+    Restore(RestoreArgs),
+    /// Turn a migrated database back into the legacy schema, in place, without a backup.
+    Rollback {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Fill an empty database with the legacy schema and a realistic dataset with every anomaly.
+    SeedLegacy {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// How many runs (about 10 conversation rows each).
+        #[arg(long, default_value_t = 1000)]
+        runs: u64,
+        /// Seed of the generator: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Benchmark: seed N runs into a fresh database, migrate, print phase times and peak memory.
+    Bench {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, default_value_t = 200_000)]
+        runs: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Runs of the whole benchmark; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// Build secondary indexes inside the migration transaction.
+        #[arg(long)]
+        single_transaction: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The whole job on a throwaway database with a realistic dataset, no configuration needed.
+    Demo {
+        /// Keep the demo database (and server) instead of removing them.
+        #[arg(long)]
+        keep: bool,
+        /// Size of the demo dataset.
+        #[arg(long, default_value_t = 2000)]
+        runs: u64,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Bots and their Telegram tokens.
+    #[command(subcommand)]
+    Bot(BotCommand),
+    /// Members of an account.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Accounts (tenants).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Courses deployed to bots.
+    #[command(subcommand)]
+    Deployment(DeploymentCommand),
+    /// Enrollment tokens and their deep links.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Run the migration in a transaction that is rolled back; report the real counts.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not take a backup first (not recommended).
+    #[arg(long)]
+    pub skip_backup: bool,
+    #[command(flatten)]
+    pub dir: BackupDirArgs,
+    /// Build the secondary indexes inside the migration transaction too.
+    #[arg(long)]
+    pub single_transaction: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// (test hook) fail deliberately in this phase, to prove atomicity.
+    #[arg(long, hide = true, value_name = "PHASE")]
+    pub fail_in_phase: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file (pg_dump custom format).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Restore into a new database of this name instead of the configured one.
+    #[arg(long, value_name = "NAME")]
+    pub into: Option<String>,
+    /// End other sessions connected to the target database first.
+    #[arg(long)]
+    pub terminate_connections: bool,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// List bots (tokens masked).
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Set a bot's Telegram token, read from standard input, --token-env VAR or BOT_API_TOKEN.
+    SetToken {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, value_name = "NAME")]
+        bot: String,
+        /// Read the token from this environment variable.
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        account: i32,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a member (or change the role of an existing one).
+    Add {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, default_value_t = 1)]
+        account: i32,
+        #[arg(long, value_name = "ID")]
+        telegram_user_id: i64,
+        #[arg(long, value_name = "NAME")]
+        username: Option<String>,
+        #[arg(long, value_enum, default_value_t = Role::Member)]
+        role: Role,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List members.
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, default_value_t = 1)]
+        account: i32,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Remove a member (an account keeps at least one owner).
+    Remove {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, default_value_t = 1)]
+        account: i32,
+        #[arg(long, value_name = "ID")]
+        telegram_user_id: i64,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account.
+    Create {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long, default_value = "free")]
+        plan: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentCommand {
+    /// List deployments.
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long)]
+        account: Option<i32>,
+        #[arg(long, value_name = "NAME")]
+        bot: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Deploy a course to a bot in an environment.
+    Create {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, value_name = "COURSE_ID")]
+        course: String,
+        #[arg(long, value_name = "NAME")]
+        bot: String,
+        #[arg(long, default_value_t = 1)]
+        account: i32,
+        #[arg(long, default_value = "prod")]
+        environment: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TokenType {
+    Public,
+    Group,
+    Personal,
+    External,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an enrollment token and print its deep link.
+    Create {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, value_name = "ID", required_unless_present = "public_for_all")]
+        deployment: Option<i32>,
+        #[arg(long = "type", value_enum, default_value_t = TokenType::Public)]
+        token_type: TokenType,
+        #[arg(long, value_name = "N")]
+        max_uses: Option<i32>,
+        /// e.g. 30m, 12h, 7d.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// One public token for every active deployment that has none.
+        #[arg(long, conflicts_with = "deployment")]
+        public_for_all: bool,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List tokens (with deep links).
+    List {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(long, value_name = "ID")]
+        deployment: Option<i32>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Revoke a token.
+    Revoke {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: i32,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}

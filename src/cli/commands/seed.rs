@@ -1,0 +1,9 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{ConfirmArgs, ConnArgs, OutputArgs};
+
+pub async fn run(_conn: &ConnArgs, _runs: u64, _seed: u64, _confirm: &ConfirmArgs, _out: &OutputArgs) -> Result<ExitCode> {
+    Err(super::unavailable("seed-legacy"))
+}

@@ -1,0 +1,88 @@
+//! `status`: legacy, partly migrated or migrated; version; when; with the evidence.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use profochat_saas::schema::{self, SchemaState};
+
+use crate::cli::{connect, output, ConnArgs, OutputArgs};
+
+pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let db = connect(conn).await?;
+    let st = schema::inspect(&db).await?;
+    if out.json {
+        let mut v = serde_json::to_value(&st)?;
+        v["target"] = db.settings.masked_url().into();
+        output::print_json(&v)?;
+    } else {
+        println!("Database:  {}", db.settings.display_target());
+        println!("Server:    PostgreSQL {}{}", st.server_version, if db.tls { " (TLS)" } else { "" });
+        println!("State:     {}", st.state.describe());
+        if let Some(m) = &st.last_migration {
+            println!(
+                "Migration: #{} to schema version {} by profochat-saas {}, {} (started {}{})",
+                m.migration_id,
+                m.schema_version,
+                m.tool_version,
+                m.status.replace('_', " "),
+                m.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                m.finished_at.map(|f| format!(", finished {}", f.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default()
+            );
+        }
+        println!();
+        println!("Evidence:");
+        let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+        println!("  legacy tables found:    {}", list(&st.legacy_tables_found));
+        if !st.legacy_tables_missing.is_empty() {
+            println!("  legacy tables missing:  {}", list(&st.legacy_tables_missing));
+        }
+        println!("  SaaS tables found:      {}", list(&st.new_tables_found));
+        if !st.new_tables_found.is_empty() || !st.added_columns_found.is_empty() {
+            println!("  SaaS tables missing:    {}", list(&st.new_tables_missing));
+            println!("  added columns found:    {} of {}", st.added_columns_found.len(), st.added_columns_found.len() + st.added_columns_missing.len());
+            if !st.added_columns_missing.is_empty() {
+                println!("  added columns missing:  {}", list(&st.added_columns_missing));
+            }
+        }
+        if !st.secondary_indexes_missing.is_empty() {
+            println!("  indexes missing:        {}", list(&st.secondary_indexes_missing));
+        }
+        if !st.secondary_indexes_invalid.is_empty() {
+            println!("  indexes invalid:        {}", list(&st.secondary_indexes_invalid));
+        }
+        if st.other_tables_count > 0 {
+            println!(
+                "  other tables:           {}{}",
+                st.other_tables.join(", "),
+                if st.other_tables_count > st.other_tables.len() { format!(" (and {} more)", st.other_tables_count - st.other_tables.len()) } else { String::new() }
+            );
+        }
+        println!();
+        println!("Next: {}", next_step(st.state));
+    }
+    if matches!(st.state, SchemaState::Empty | SchemaState::NotProfochat | SchemaState::IncompleteLegacy) {
+        let found = if st.other_tables.is_empty() {
+            String::new()
+        } else {
+            format!(" (it holds other tables: {})", st.other_tables.join(", "))
+        };
+        return Err(profochat_saas::Error::state(
+            format!("{} is {}{found}", db.settings.display_target(), st.state.describe()),
+            next_step(st.state),
+        )
+        .into());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn next_step(state: SchemaState) -> &'static str {
+    match state {
+        SchemaState::Empty => "point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
+        SchemaState::NotProfochat => "point --database-url / DATABASE_URL at the right one.",
+        SchemaState::IncompleteLegacy => "restore the missing legacy tables (or the whole database from a backup) before migrating.",
+        SchemaState::Legacy => "run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
+        SchemaState::PartlyMigrated => "run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
+        SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
+        SchemaState::Migrated => "run `profochat-saas validate` to check it.",
+    }
+}

@@ -1,0 +1,179 @@
+//! Turning library events and results into what people read: progress on a
+//! terminal, plain lines in pipes, tables, JSON, and confirmation prompts.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use profochat_saas::report::{Event, Level, Reporter};
+
+/// Whether colour may be used on standard error (NO_COLOR honoured, terminals only).
+pub fn color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+pub fn error_label() -> &'static str {
+    if color() {
+        "\x1b[1;31merror:\x1b[0m"
+    } else {
+        "error:"
+    }
+}
+
+pub fn warning_label() -> &'static str {
+    if color() {
+        "\x1b[1;33mwarning:\x1b[0m"
+    } else {
+        "warning:"
+    }
+}
+
+pub fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROFOCHAT_SAAS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("profochat_saas={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color())
+        .without_time()
+        .try_init();
+}
+
+/// Shows progress on standard error: a spinner or bar on a terminal, one line per
+/// finished step in a pipe, nothing at all with `quiet` (for `--json`).
+pub struct TerminalReporter {
+    quiet: bool,
+    tty: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl TerminalReporter {
+    pub fn new(quiet: bool) -> Self {
+        TerminalReporter {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn event(&self, event: Event<'_>) {
+        if self.quiet {
+            if let Event::Note { level: Level::Warning, message } = event {
+                eprintln!("{} {message}", warning_label());
+            }
+            return;
+        }
+        let mut bar = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Event::Started { step, total } => {
+                if self.tty {
+                    let pb = match total {
+                        Some(t) => ProgressBar::new(t).with_style(
+                            ProgressStyle::with_template("  {spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                                .progress_chars("=> "),
+                        ),
+                        None => ProgressBar::new_spinner().with_style(
+                            ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
+                                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        ),
+                    };
+                    pb.set_message(step.to_string());
+                    pb.enable_steady_tick(Duration::from_millis(120));
+                    *bar = Some(pb);
+                }
+            }
+            Event::Progress { done } => {
+                if let Some(pb) = bar.as_ref() {
+                    pb.set_position(done);
+                }
+            }
+            Event::Finished { step, elapsed, summary } => {
+                if let Some(pb) = bar.take() {
+                    pb.finish_and_clear();
+                }
+                let tick = if color() { "\x1b[32m✓\x1b[0m" } else { "✓" };
+                if summary.is_empty() {
+                    eprintln!("  {tick} {step} ({})", format_duration(elapsed));
+                } else {
+                    eprintln!("  {tick} {step}: {summary} ({})", format_duration(elapsed));
+                }
+            }
+            Event::Note { level, message } => {
+                let print = |s: &str| match level {
+                    Level::Info => eprintln!("  {s}"),
+                    Level::Warning => eprintln!("{} {s}", warning_label()),
+                };
+                match bar.as_ref() {
+                    Some(pb) => pb.suspend(|| print(message)),
+                    None => print(message),
+                }
+            }
+        }
+    }
+}
+
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// Asks before a command changes a database. With `--yes` it does not ask; with no
+/// terminal and no `--yes` it refuses rather than waits.
+pub fn confirm(question: &str, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(profochat_saas::Error::refused(
+            format!("{question} — confirmation needed, but there is no terminal to ask on"),
+            "Run it again with --yes to proceed without asking.",
+        )
+        .into());
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
+        Ok(())
+    } else {
+        Err(profochat_saas::Error::refused("you answered no", "Nothing to do.").into())
+    }
+}
+
+/// Prints a value as pretty JSON on standard output.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A table in the house style: no colour in pipes, UTF-8 borders on terminals.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header.iter().map(|h| comfy_table::Cell::new(h)));
+    if !std::io::stdout().is_terminal() {
+        t.load_preset(comfy_table::presets::ASCII_MARKDOWN).force_no_tty();
+    }
+    t
+}

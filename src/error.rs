@@ -1,0 +1,304 @@
+//! Typed errors of the library. Each variant maps to one documented exit code
+//! (see `ExitStatus` and the README), and its message is one paragraph that says
+//! what happened, what was left unchanged and what to do next.
+
+use std::fmt;
+
+/// Exit codes of the `profochat-saas` binary. Documented in the README; never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitStatus {
+    Success = 0,
+    /// An unexpected failure (a bug, an I/O error outside the database).
+    Failure = 1,
+    /// Bad command-line usage (clap's own code).
+    Usage = 2,
+    /// The server could not be reached, or refused the login.
+    Connection = 3,
+    /// The database is not in a state this command works on
+    /// (not a ProfoChatBot database, not migrated, server too old, missing table).
+    State = 4,
+    /// The command refused to act: a decision is needed (a flag), or no confirmation.
+    Refused = 5,
+    /// `validate` (or the validation inside `migrate`) found a critical problem.
+    ValidationFailed = 6,
+    /// A migration or rollback failed and was rolled back: nothing changed.
+    RolledBack = 7,
+    /// An external tool (`pg_dump`, `pg_restore`, `initdb`) failed or is unsuitable.
+    Tool = 8,
+    /// Acting would lose data (for example `rollback` after SaaS-only data was written).
+    WouldLoseData = 9,
+    /// A named object (bot, account, deployment, token, backup file) does not exist.
+    NotFound = 10,
+    /// An enrollment token was refused (used up, expired, revoked, wrong deployment).
+    TokenRefused = 11,
+    /// Interrupted by the operator (Ctrl-C).
+    Interrupted = 130,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// The library's error type.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Connection settings could not be understood. Nothing was contacted.
+    #[error("invalid connection settings: {message}. Nothing was changed. {hint}")]
+    Config { message: String, hint: String },
+
+    /// The server did not answer or refused the login.
+    #[error("could not connect to {target}: {cause}. Nothing was changed. {hint}")]
+    Connect {
+        target: String,
+        cause: String,
+        hint: String,
+    },
+
+    /// A statement failed. `context` says what the tool was doing.
+    #[error("{context} failed: {cause}. {unchanged}")]
+    Query {
+        context: String,
+        cause: String,
+        unchanged: String,
+    },
+
+    /// The server is older than the oldest version this tool supports.
+    #[error("the server runs PostgreSQL {found}, but profochat-saas needs PostgreSQL {minimum} or newer ({why}). Nothing was changed. Upgrade the server, or migrate a copy restored on a newer server.")]
+    ServerVersion {
+        found: String,
+        minimum: String,
+        why: String,
+    },
+
+    /// The database is not in a state this command can work on.
+    #[error("{message}. Nothing was changed. {hint}")]
+    State { message: String, hint: String },
+
+    /// The command refused to act until the operator decides something.
+    #[error("{message}. Nothing was changed. {hint}")]
+    Refused { message: String, hint: String },
+
+    /// Validation found critical problems.
+    #[error("validation found {critical} critical problem(s): {summary}. {hint}")]
+    ValidationFailed {
+        critical: usize,
+        summary: String,
+        hint: String,
+    },
+
+    /// A migration phase failed; the transaction was rolled back.
+    #[error("phase {phase} failed: {cause}. The transaction was rolled back: the database is exactly as it was before. {hint}")]
+    PhaseFailed {
+        phase: String,
+        cause: String,
+        hint: String,
+    },
+
+    /// An external tool failed or is unsuitable.
+    #[error("{tool}: {message}. {hint}")]
+    Tool {
+        tool: String,
+        message: String,
+        hint: String,
+    },
+
+    /// Acting would lose data.
+    #[error("{message}: {}. Nothing was changed. {hint}", .items.join("; "))]
+    WouldLoseData {
+        message: String,
+        items: Vec<String>,
+        hint: String,
+    },
+
+    /// A named object does not exist.
+    #[error("{kind} {name} does not exist. Nothing was changed. {hint}")]
+    NotFound {
+        kind: String,
+        name: String,
+        hint: String,
+    },
+
+    /// An enrollment token was refused.
+    #[error("the enrollment token was refused: {reason}. Nothing was changed.")]
+    TokenRefused { reason: TokenRefusal },
+
+    /// A file could not be read or written.
+    #[error("{context}: {source}. {hint}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+        hint: String,
+    },
+
+    /// The operator interrupted the command.
+    #[error("interrupted. {unchanged}")]
+    Interrupted { unchanged: String },
+}
+
+/// Why an enrollment token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRefusal {
+    Unknown,
+    Revoked,
+    Expired,
+    UsedUp,
+    WrongDeployment,
+    DeploymentInactive,
+    Malformed,
+}
+
+impl fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TokenRefusal::Unknown => "no such token",
+            TokenRefusal::Revoked => "the token was revoked",
+            TokenRefusal::Expired => "the token has expired",
+            TokenRefusal::UsedUp => "the token is used up (it reached its maximum number of uses)",
+            TokenRefusal::WrongDeployment => "the token belongs to another deployment",
+            TokenRefusal::DeploymentInactive => "the deployment is not active",
+            TokenRefusal::Malformed => "the start payload is not of the form cd_<deployment_id>_<token>",
+        })
+    }
+}
+
+impl Error {
+    /// The documented exit code for this error.
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            Error::Config { .. } => ExitStatus::Usage,
+            Error::Connect { .. } => ExitStatus::Connection,
+            Error::Query { .. } => ExitStatus::Failure,
+            Error::ServerVersion { .. } | Error::State { .. } => ExitStatus::State,
+            Error::Refused { .. } => ExitStatus::Refused,
+            Error::ValidationFailed { .. } => ExitStatus::ValidationFailed,
+            Error::PhaseFailed { .. } => ExitStatus::RolledBack,
+            Error::Tool { .. } => ExitStatus::Tool,
+            Error::WouldLoseData { .. } => ExitStatus::WouldLoseData,
+            Error::NotFound { .. } => ExitStatus::NotFound,
+            Error::TokenRefused { .. } => ExitStatus::TokenRefused,
+            Error::Io { .. } => ExitStatus::Failure,
+            Error::Interrupted { .. } => ExitStatus::Interrupted,
+        }
+    }
+
+    /// A failed statement, with what the tool was doing and what stayed unchanged.
+    pub fn query(context: impl Into<String>, err: &tokio_postgres::Error, unchanged: impl Into<String>) -> Self {
+        Error::Query {
+            context: context.into(),
+            cause: pg_error_text(err),
+            unchanged: unchanged.into(),
+        }
+    }
+
+    /// A state error with a hint.
+    pub fn state(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::State {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// A refusal with a hint.
+    pub fn refused(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Refused {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// An I/O error on a path, with a hint.
+    pub fn io(context: impl Into<String>, source: std::io::Error, hint: impl Into<String>) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+            hint: hint.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text of a PostgreSQL error for a human: severity, message, detail and hint,
+/// with key values of secret columns (`bot_token`, `token`) masked.
+pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
+    if let Some(db) = err.as_db_error() {
+        let mut text = format!("{} ({})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(": ");
+            text.push_str(&redact_key_detail(detail));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(" (hint: ");
+            text.push_str(hint);
+            text.push(')');
+        }
+        if let Some(table) = db.table() {
+            if !text.contains(table) {
+                text.push_str(&format!(" [table {table}]"));
+            }
+        }
+        return text;
+    }
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// PostgreSQL puts key values into constraint-violation details
+/// (`Key (bot_token)=(123:AA…) already exists.`). Secret columns must never be shown.
+pub fn redact_key_detail(detail: &str) -> String {
+    const SECRET_COLUMNS: [&str; 3] = ["bot_token", "token", "password"];
+    let Some(start) = detail.find("Key (") else {
+        return detail.to_string();
+    };
+    let rest = &detail[start + 5..];
+    let Some(close) = rest.find(")=(") else {
+        return detail.to_string();
+    };
+    let columns = &rest[..close];
+    let secret = columns
+        .split(',')
+        .map(str::trim)
+        .any(|c| SECRET_COLUMNS.contains(&c.trim_matches('"')));
+    if secret {
+        format!("{}Key ({columns})=(•••) {}", &detail[..start], after_values(&rest[close + 3..]))
+    } else {
+        detail.to_string()
+    }
+}
+
+fn after_values(s: &str) -> &str {
+    // The value list ends at the last ")" before the sentence that follows.
+    match s.rfind(") ") {
+        Some(i) => &s[i + 2..],
+        None => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_key_values_are_masked() {
+        let d = "Key (bot_token)=(123456:ABCdef) already exists.";
+        let r = redact_key_detail(d);
+        assert!(!r.contains("ABCdef"), "{r}");
+        assert!(r.contains("already exists"), "{r}");
+        let d = "Key (bot_id, chat_id)=(1, 2) already exists.";
+        assert_eq!(redact_key_detail(d), d);
+    }
+}

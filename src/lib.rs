@@ -1,0 +1,15 @@
+//! profochat-saas: moves a live ProfoChatBot PostgreSQL database from its
+//! single-tenant schema to a multi-tenant SaaS schema, and operates it after.
+//!
+//! The library never prints: progress and findings go through [`report::Reporter`]
+//! or come back as values; the `profochat-saas` binary turns them into text or JSON.
+
+pub mod conn;
+pub mod error;
+pub mod report;
+pub mod schema;
+pub mod server;
+pub mod sql;
+pub mod target;
+
+pub use error::{Error, ExitStatus, Result};

@@ -1,0 +1,268 @@
+//! What a database is: legacy, partly migrated, migrated, or not a ProfoChatBot
+//! database at all, with the evidence. `status` shows it; every other command
+//! checks it before acting.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::conn::Db;
+use crate::error::{Error, Result};
+use crate::sql::LEGACY_TABLES;
+use crate::target::{self, ADDED_COLUMNS, NEW_TABLES, STATE_SCHEMA};
+
+/// The oldest server this tool supports, and why.
+pub const MIN_SERVER_VERSION_NUM: i32 = 110000;
+pub const MIN_SERVER_VERSION: &str = "11";
+pub const MIN_SERVER_WHY: &str =
+    "the migration relies on instant ADD COLUMN with a default and on hashtextextended() for fingerprints, both new in PostgreSQL 11";
+
+/// The state of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaState {
+    /// No tables at all.
+    Empty,
+    /// Tables, but not ProfoChatBot's.
+    NotProfochat,
+    /// Some legacy tables exist, others are missing.
+    IncompleteLegacy,
+    /// The legacy schema, untouched.
+    Legacy,
+    /// Some target tables or columns exist, but the migration is not complete
+    /// (by hand, by an older script, or an interrupted run).
+    PartlyMigrated,
+    /// Migrated; secondary indexes still missing or invalid (an interrupted build):
+    /// running `migrate` again finishes them.
+    IndexesPending,
+    /// Fully migrated.
+    Migrated,
+}
+
+impl SchemaState {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SchemaState::Empty => "empty (no tables)",
+            SchemaState::NotProfochat => "not a ProfoChatBot database",
+            SchemaState::IncompleteLegacy => "an incomplete ProfoChatBot database (legacy tables missing)",
+            SchemaState::Legacy => "legacy (single-tenant, not migrated)",
+            SchemaState::PartlyMigrated => "partly migrated",
+            SchemaState::IndexesPending => "migrated, secondary indexes pending",
+            SchemaState::Migrated => "migrated (multi-tenant SaaS schema)",
+        }
+    }
+
+    /// Whether the SaaS schema is usable (data and keys are in place).
+    pub fn is_migrated(self) -> bool {
+        matches!(self, SchemaState::Migrated | SchemaState::IndexesPending)
+    }
+}
+
+/// The last migration recorded in the state table.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationRecord {
+    pub migration_id: i32,
+    pub schema_version: i32,
+    pub tool_version: String,
+    pub status: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What `status` found, with the evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaStatus {
+    pub state: SchemaState,
+    pub database: String,
+    pub server_version: String,
+    pub server_version_num: i32,
+    pub schema: String,
+    pub legacy_tables_found: Vec<String>,
+    pub legacy_tables_missing: Vec<String>,
+    pub new_tables_found: Vec<String>,
+    pub new_tables_missing: Vec<String>,
+    /// `table.column` of the added columns that exist.
+    pub added_columns_found: Vec<String>,
+    pub added_columns_missing: Vec<String>,
+    pub secondary_indexes_missing: Vec<String>,
+    pub secondary_indexes_invalid: Vec<String>,
+    /// Other tables in the schema (the first few), as evidence for "not ProfoChatBot".
+    pub other_tables: Vec<String>,
+    pub other_tables_count: usize,
+    pub last_migration: Option<MigrationRecord>,
+}
+
+/// Reads the server version and refuses servers older than the minimum.
+pub async fn check_server_version(db: &Db) -> Result<(i32, String)> {
+    let row = db
+        .query_one("SELECT current_setting('server_version_num')::int4, current_setting('server_version')", &[])
+        .await
+        .map_err(|e| Error::query("reading the server version", &e, "Nothing was changed."))?;
+    let (num, text): (i32, String) = (row.get(0), row.get(1));
+    if num < MIN_SERVER_VERSION_NUM {
+        return Err(Error::ServerVersion {
+            found: text,
+            minimum: MIN_SERVER_VERSION.into(),
+            why: MIN_SERVER_WHY.into(),
+        });
+    }
+    Ok((num, text))
+}
+
+/// Inspects the database.
+pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
+    let (num, version) = check_server_version(db).await?;
+    let q = |e: tokio_postgres::Error| Error::query("inspecting the schema", &e, "Nothing was changed.");
+    let schema: String = db.query_one("SELECT current_schema()::text", &[]).await.map_err(q)?.get(0);
+    let rows = db.query(include_str!("../../sql/status/inspect.sql"), &[]).await.map_err(q)?;
+    let mut tables: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows {
+        let t: String = r.get(0);
+        let c: Option<String> = r.get(1);
+        let entry = tables.entry(t).or_default();
+        if let Some(c) = c {
+            entry.insert(c);
+        }
+    }
+    let has = |t: &str| tables.contains_key(t);
+    let legacy_found: Vec<String> = LEGACY_TABLES.iter().filter(|t| has(t)).map(|t| t.to_string()).collect();
+    let legacy_missing: Vec<String> = LEGACY_TABLES.iter().filter(|t| !has(t)).map(|t| t.to_string()).collect();
+    let new_found: Vec<String> = NEW_TABLES.iter().filter(|t| has(t)).map(|t| t.to_string()).collect();
+    let new_missing: Vec<String> = NEW_TABLES.iter().filter(|t| !has(t)).map(|t| t.to_string()).collect();
+    let mut cols_found = vec![];
+    let mut cols_missing = vec![];
+    for (t, cols) in ADDED_COLUMNS {
+        for c in *cols {
+            let name = format!("{t}.{c}");
+            if tables.get(*t).is_some_and(|s| s.contains(*c)) {
+                cols_found.push(name);
+            } else if has(t) {
+                cols_missing.push(name);
+            }
+        }
+    }
+    let known: BTreeSet<&str> = LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().collect();
+    let other: Vec<String> = tables.keys().filter(|t| !known.contains(t.as_str())).cloned().collect();
+
+    let last_migration = last_migration(db).await?;
+
+    let (idx_missing, idx_invalid) = if new_missing.is_empty() && legacy_missing.is_empty() {
+        index_state(db).await?
+    } else {
+        (vec![], vec![])
+    };
+
+    let state = if tables.is_empty() {
+        SchemaState::Empty
+    } else if legacy_found.is_empty() {
+        SchemaState::NotProfochat
+    } else if !legacy_missing.is_empty() {
+        SchemaState::IncompleteLegacy
+    } else if new_found.is_empty() && cols_found.is_empty() {
+        SchemaState::Legacy
+    } else {
+        let completed = last_migration
+            .as_ref()
+            .is_some_and(|m| m.status == "completed" || m.status == "indexes_pending");
+        if completed && new_missing.is_empty() && cols_missing.is_empty() {
+            if idx_missing.is_empty() && idx_invalid.is_empty() {
+                SchemaState::Migrated
+            } else {
+                SchemaState::IndexesPending
+            }
+        } else {
+            SchemaState::PartlyMigrated
+        }
+    };
+
+    Ok(SchemaStatus {
+        state,
+        database: db.settings.dbname.clone(),
+        server_version: version,
+        server_version_num: num,
+        schema,
+        legacy_tables_found: legacy_found,
+        legacy_tables_missing: legacy_missing,
+        new_tables_found: new_found,
+        new_tables_missing: new_missing,
+        added_columns_found: cols_found,
+        added_columns_missing: cols_missing,
+        secondary_indexes_missing: idx_missing,
+        secondary_indexes_invalid: idx_invalid,
+        other_tables_count: other.len(),
+        other_tables: other.into_iter().take(10).collect(),
+        last_migration,
+    })
+}
+
+/// The newest row of the state table, if the tool ever ran here.
+pub async fn last_migration(db: &Db) -> Result<Option<MigrationRecord>> {
+    let q = |e: tokio_postgres::Error| Error::query("reading the migration state", &e, "Nothing was changed.");
+    let exists: bool = db
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{STATE_SCHEMA}.migration")],
+        )
+        .await
+        .map_err(q)?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let row = db
+        .query_opt(
+            "SELECT migration_id, schema_version, tool_version, status, started_at, finished_at \
+               FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    Ok(row.map(|r| MigrationRecord {
+        migration_id: r.get(0),
+        schema_version: r.get(1),
+        tool_version: r.get(2),
+        status: r.get(3),
+        started_at: r.get(4),
+        finished_at: r.get(5),
+    }))
+}
+
+/// Secondary indexes of phase 5 that are missing, and those left invalid by an
+/// interrupted `CREATE INDEX CONCURRENTLY`.
+pub async fn index_state(db: &Db) -> Result<(Vec<String>, Vec<String>)> {
+    let q = |e: tokio_postgres::Error| Error::query("inspecting indexes", &e, "Nothing was changed.");
+    let rows = db
+        .query(
+            "SELECT c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+              WHERE c.relnamespace = current_schema()::regnamespace",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let existing: BTreeMap<String, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut missing = vec![];
+    let mut invalid = vec![];
+    for idx in target::secondary_indexes() {
+        match existing.get(&idx.name) {
+            None => missing.push(idx.name),
+            Some(false) => invalid.push(idx.name),
+            Some(true) => {}
+        }
+    }
+    Ok((missing, invalid))
+}
+
+/// Refuses unless the database is migrated (for the commands that operate the new schema).
+pub async fn require_migrated(db: &Db) -> Result<SchemaStatus> {
+    let status = inspect(db).await?;
+    if status.state.is_migrated() {
+        return Ok(status);
+    }
+    Err(Error::state(
+        format!("{} is {}, but this command works on a migrated database", db.settings.display_target(), status.state.describe()),
+        match status.state {
+            SchemaState::Legacy | SchemaState::PartlyMigrated => "Run `profochat-saas plan`, then `profochat-saas migrate` first.",
+            _ => "Check --database-url / DATABASE_URL: it should point at the ProfoChatBot database.",
+        },
+    ))
+}

@@ -1,0 +1,57 @@
+//! Finding a PostgreSQL server to work on: a configured one, the local one, or a
+//! private throwaway cluster. Used by `demo` and the test harness.
+
+pub mod cluster;
+pub mod tools;
+
+pub use cluster::TempCluster;
+pub use tools::{find_tool, Tool};
+
+use crate::conn::{self, ConnSettings, Host, SslMode};
+
+/// Settings for the local server's maintenance database, if one answers:
+/// the default unix socket, then 127.0.0.1:5432; as the current user, then `postgres`.
+pub async fn find_local() -> Option<ConnSettings> {
+    let mut users = vec![];
+    if let Ok(u) = std::env::var("PGUSER") {
+        users.push(u);
+    }
+    if let Ok(u) = std::env::var("USER") {
+        users.push(u);
+    }
+    users.push("postgres".into());
+    users.dedup();
+    let mut hosts = vec![];
+    for dir in ["/var/run/postgresql", "/tmp"] {
+        if std::path::Path::new(dir).join(".s.PGSQL.5432").exists() {
+            hosts.push(Host::Socket(dir.into()));
+        }
+    }
+    hosts.push(Host::Tcp("127.0.0.1".into()));
+    for host in &hosts {
+        for user in &users {
+            let s = ConnSettings {
+                host: host.clone(),
+                port: 5432,
+                user: user.clone(),
+                password: None,
+                dbname: "postgres".into(),
+                sslmode: SslMode::Disable,
+                sslrootcert: None,
+                connect_timeout: Some(std::time::Duration::from_secs(3)),
+                application_name: "profochat-saas".into(),
+            };
+            if let Ok(db) = conn::connect(&s).await {
+                let can_create = db
+                    .query_one("SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user", &[])
+                    .await
+                    .map(|r| r.get::<_, bool>(0))
+                    .unwrap_or(false);
+                if can_create {
+                    return Some(s);
+                }
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,153 @@
+//! The target (SaaS) schema as data: which tables, columns, keys and indexes the
+//! migration adds. `status`, `plan`, `migrate` and `validate` all read these lists,
+//! so the definition of "migrated" lives in one place.
+
+/// The schema version this tool migrates to (recorded in the state table).
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The schema holding the tool's own state and archive tables.
+pub const STATE_SCHEMA: &str = "profochat_saas";
+
+/// Tables the migration creates.
+pub const NEW_TABLES: [&str; 5] = ["account", "account_member", "bot", "course_deployment", "enrollment_token"];
+
+/// Columns the migration adds to the legacy tables.
+pub const ADDED_COLUMNS: &[(&str, &[&str])] = &[
+    ("course", &["account_id", "title", "description", "updated_at", "metadata", "is_active"]),
+    ("course_element", &["account_id"]),
+    (
+        "run",
+        &[
+            "account_id", "bot_id", "deployment_id", "token_id", "is_active", "ended_at", "utm_medium",
+            "utm_term", "utm_content", "metadata",
+        ],
+    ),
+    ("conversation", &["account_id"]),
+    ("waiting_element", &["account_id", "bot_id", "run_id", "created_at"]),
+    ("bannedparticipants", &["account_id", "bot_id", "metadata"]),
+    ("courseparticipants", &["account_id", "chat_id", "added_at", "added_by"]),
+    ("gen_settings", &["account_id", "bot_id", "created_at", "updated_at"]),
+];
+
+/// SQL of the phases that create and constrain the target schema.
+pub mod sql {
+    pub const HELPERS: &str = include_str!("../sql/migrate/helpers.sql");
+    pub const ACCOUNT: &str = include_str!("../sql/migrate/0_account.sql");
+    pub const TABLES: &str = include_str!("../sql/migrate/1_tables.sql");
+    pub const CONSTRAINTS: &str = include_str!("../sql/migrate/4_constraints.sql");
+    pub const INDEXES: &str = include_str!("../sql/migrate/5_indexes.sql");
+    pub const STATE: &str = include_str!("../sql/state/schema.sql");
+}
+
+/// Unique keys and the partial/expression unique indexes, by name and table.
+pub const UNIQUE_KEYS: &[(&str, &str)] = &[
+    ("account", "account_slug_key"),
+    ("account_member", "account_member_account_id_telegram_user_id_key"),
+    ("bot", "bot_account_id_bot_name_key"),
+    ("bot", "bot_bot_token_key"),
+    ("course", "course_pkey"),
+    ("course_deployment", "course_deployment_bot_id_course_id_account_id_environment_key"),
+    ("enrollment_token", "enrollment_token_token_key"),
+    ("bannedparticipants", "bannedparticipants_bot_id_chat_id_excluded_key"),
+    ("run", "uq_run_active_bot_chat"),
+    ("courseparticipants", "uq_courseparticipants_member"),
+];
+
+/// Foreign keys: (table, constraint name, referenced table, on delete action as pg_constraint's confdeltype).
+pub const FOREIGN_KEYS: &[(&str, &str, &str, char)] = &[
+    ("account_member", "account_member_account_id_fkey", "account", 'c'),
+    ("bot", "bot_account_id_fkey", "account", 'c'),
+    ("course", "course_account_id_fkey", "account", 'c'),
+    ("course_element", "course_element_course_id_account_id_fkey", "course", 'c'),
+    ("course_deployment", "course_deployment_course_id_account_id_fkey", "course", 'c'),
+    ("course_deployment", "course_deployment_bot_id_fkey", "bot", 'c'),
+    ("enrollment_token", "enrollment_token_deployment_id_fkey", "course_deployment", 'c'),
+    ("run", "run_account_id_fkey", "account", 'c'),
+    ("run", "run_bot_id_fkey", "bot", 'c'),
+    ("run", "run_deployment_id_fkey", "course_deployment", 'r'),
+    ("run", "run_token_id_fkey", "enrollment_token", 'a'),
+    ("conversation", "conversation_account_id_fkey", "account", 'c'),
+    ("conversation", "conversation_run_id_fkey", "run", 'c'),
+    ("waiting_element", "waiting_element_account_id_fkey", "account", 'c'),
+    ("waiting_element", "waiting_element_bot_id_fkey", "bot", 'c'),
+    ("waiting_element", "waiting_element_run_id_fkey", "run", 'c'),
+    ("bannedparticipants", "bannedparticipants_account_id_fkey", "account", 'c'),
+    ("bannedparticipants", "bannedparticipants_bot_id_fkey", "bot", 'c'),
+    ("courseparticipants", "courseparticipants_course_id_account_id_fkey", "course", 'c'),
+    ("gen_settings", "gen_settings_account_id_fkey", "account", 'c'),
+    ("gen_settings", "gen_settings_bot_id_fkey", "bot", 'c'),
+];
+
+/// Columns that are NOT NULL in the target schema beyond the legacy ones.
+pub const NOT_NULL: &[(&str, &str)] = &[
+    ("run", "bot_id"),
+    ("waiting_element", "bot_id"),
+    ("bannedparticipants", "bot_id"),
+    ("bot", "bot_token"),
+    ("course", "account_id"),
+    ("course_element", "account_id"),
+    ("run", "account_id"),
+    ("conversation", "account_id"),
+    ("waiting_element", "account_id"),
+    ("bannedparticipants", "account_id"),
+    ("courseparticipants", "account_id"),
+];
+
+/// One secondary index of phase 5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub table: String,
+    /// The full `CREATE INDEX IF NOT EXISTS …` statement.
+    pub statement: String,
+}
+
+impl IndexDef {
+    /// The same statement with `CONCURRENTLY`, for building after the commit.
+    pub fn concurrent_statement(&self) -> String {
+        self.statement
+            .replacen("CREATE INDEX IF NOT EXISTS", "CREATE INDEX CONCURRENTLY IF NOT EXISTS", 1)
+    }
+}
+
+/// The secondary indexes, read from `sql/migrate/5_indexes.sql`.
+pub fn secondary_indexes() -> Vec<IndexDef> {
+    sql::INDEXES
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("CREATE INDEX IF NOT EXISTS "))
+        .map(|l| {
+            let rest = &l["CREATE INDEX IF NOT EXISTS ".len()..];
+            let mut words = rest.split_whitespace();
+            let name = words.next().unwrap_or_default().to_string();
+            let _on = words.next();
+            let table = words.next().unwrap_or_default().to_string();
+            IndexDef {
+                name,
+                table,
+                statement: l.trim_end_matches(';').to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_file_parses_into_named_indexes_on_known_tables() {
+        let idx = secondary_indexes();
+        assert_eq!(idx.len(), 48);
+        let known: Vec<&str> = crate::sql::LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().collect();
+        for i in &idx {
+            assert!(known.contains(&i.table.as_str()), "{i:?}");
+            assert!(i.name.starts_with("idx_"), "{i:?}");
+            assert!(i.concurrent_statement().contains("CONCURRENTLY"));
+        }
+        let mut names: Vec<_> = idx.iter().map(|i| i.name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), idx.len(), "index names are unique");
+    }
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, a module per area, each test on its own
+//! fresh database of a real PostgreSQL server (see `harness`).
+
+mod harness;
+
+mod connection;
+mod status;
