@@ -151,3 +151,56 @@ mod tests {
         assert_eq!(names.len(), idx.len(), "index names are unique");
     }
 }
+
+/// Every bot token that the migration invents starts with this; it can never be
+/// mistaken for a Telegram token (those start with the bot's numeric id and a colon).
+pub const PLACEHOLDER_TOKEN_PREFIX: &str = "profochat-saas-placeholder-";
+
+/// Whether a token is one of the migration's placeholders (the bot still waits for a real token).
+pub fn is_placeholder_token(token: &str) -> bool {
+    token.starts_with(PLACEHOLDER_TOKEN_PREFIX)
+}
+
+/// Whether a string has the shape of a Telegram bot token: `<bot id>:<35 characters of A-Z a-z 0-9 _ ->`.
+pub fn is_telegram_token(token: &str) -> bool {
+    let Some((id, secret)) = token.split_once(':') else {
+        return false;
+    };
+    !id.is_empty()
+        && id.len() <= 20
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && secret.len() == 35
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A token shown to people: the bot id part and the last two characters, nothing else.
+pub fn mask_token(token: &str) -> String {
+    if is_placeholder_token(token) {
+        return "(placeholder: no real token yet)".into();
+    }
+    match token.split_once(':') {
+        Some((id, secret)) if secret.len() > 4 => format!("{id}:••••{}", &secret[secret.len() - 2..]),
+        _ => "••••".into(),
+    }
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn telegram_token_shape() {
+        assert!(is_telegram_token("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"));
+        assert!(!is_telegram_token("123456789:short"));
+        assert!(!is_telegram_token("abc:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"));
+        assert!(!is_telegram_token(&format!("{PLACEHOLDER_TOKEN_PREFIX}0123456789abcdef0123456789abcdef")));
+    }
+
+    #[test]
+    fn masking_hides_the_secret() {
+        let t = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ";
+        let m = mask_token(t);
+        assert!(!m.contains("AAHdqTcv"), "{m}");
+        assert!(m.starts_with("123456789:"));
+    }
+}

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, a module per area, each test on its own
 //! fresh database of a real PostgreSQL server (see `harness`).
 
+mod fixtures;
 mod harness;
 
 mod connection;

@@ -72,3 +72,14 @@ async fn hand_added_saas_table_makes_it_partly_migrated() {
         .stdout(predicate::str::contains("partly migrated"))
         .stdout(predicate::str::contains("run.bot_id").not().and(predicate::str::contains("SaaS tables found:      bot")));
 }
+
+#[tokio::test]
+async fn fixture_schema_is_reported_as_migrated() {
+    let db = TestDb::legacy().await;
+    crate::fixtures::apply_target_schema(&db.connect().await).await;
+    cli()
+        .args(["status", "--database-url", &db.url()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("migrated (multi-tenant SaaS schema)"));
+}

@@ -1,0 +1,38 @@
+//! Ready-made database states for tests.
+
+#![allow(dead_code)]
+
+use profochat_saas::conn::Db;
+use profochat_saas::target;
+
+/// Turns an (empty or small) legacy database into the SaaS schema by applying the
+/// target DDL directly, and records a completed migration. Only for tests of code
+/// that works on the new schema; the real path is `migrate`.
+pub async fn apply_target_schema(db: &Db) {
+    let sql = [
+        target::sql::HELPERS,
+        target::sql::STATE,
+        target::sql::ACCOUNT,
+        target::sql::TABLES,
+    ]
+    .join("\n");
+    db.batch_execute(&sql).await.expect("target DDL, phases 0-1");
+    // Rows with a NULL bot_id would fail the NOT NULL of phase 4; fixtures start empty.
+    db.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))
+        .await
+        .expect("target DDL, phase 4");
+    db.batch_execute(
+        "ALTER TABLE conversation ADD CONSTRAINT conversation_run_id_fkey FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE",
+    )
+    .await
+    .expect("conversation fk");
+    for idx in target::secondary_indexes() {
+        db.batch_execute(&idx.statement).await.expect("index");
+    }
+    db.execute(
+        "INSERT INTO profochat_saas.migration (schema_version, tool_version, status, finished_at) VALUES ($1, 'fixture', 'completed', now())",
+        &[&target::SCHEMA_VERSION],
+    )
+    .await
+    .expect("state row");
+}
