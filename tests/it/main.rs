@@ -6,4 +6,6 @@ mod harness;
 
 mod connection;
 mod fingerprint;
+mod migrate;
+mod runtime;
 mod status;
