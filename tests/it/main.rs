@@ -7,5 +7,6 @@ mod harness;
 mod connection;
 mod fingerprint;
 mod migrate;
+mod rollback;
 mod runtime;
 mod status;
