@@ -6,3 +6,4 @@ mod harness;
 
 mod connection;
 mod status;
+mod validate;
