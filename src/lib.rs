@@ -15,5 +15,6 @@ pub mod schema;
 pub mod server;
 pub mod sql;
 pub mod target;
+pub mod validate;
 
 pub use error::{Error, ExitStatus, Result};

@@ -10,3 +10,4 @@ mod migrate;
 mod rollback;
 mod runtime;
 mod status;
+mod validate;
