@@ -4,5 +4,6 @@
 mod fixtures;
 mod harness;
 
+mod backup;
 mod connection;
 mod status;
