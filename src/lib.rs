@@ -7,6 +7,9 @@
 pub mod backup;
 pub mod conn;
 pub mod error;
+pub mod fingerprint;
+pub mod migrate;
+pub mod plan;
 pub mod report;
 pub mod schema;
 pub mod server;

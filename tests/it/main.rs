@@ -6,4 +6,7 @@ mod harness;
 
 mod backup;
 mod connection;
+mod fingerprint;
+mod migrate;
+mod runtime;
 mod status;
