@@ -16,9 +16,12 @@ use super::{
 };
 use crate::conn::{self, ConnSettings, Db};
 use crate::error::{Error, Result};
+use crate::fingerprint::{self, Fingerprints};
 use crate::report::Reporter;
 use crate::schema::{self, SchemaState};
 use crate::server::{find_tool, tools::major_of};
+
+const FINGERPRINT_STEP: &str = "fingerprinting the legacy tables";
 
 const NOTHING_WRITTEN: &str = "The database was not changed and no backup file was left behind.";
 
@@ -40,6 +43,10 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
             status.state.describe()
         ));
     }
+    let fingerprints = match status.legacy_tables_missing.is_empty() {
+        true => take_fingerprints(&db, snapshot.is_some(), reporter).await,
+        false => None,
+    };
     let pg_dump = find_tool("pg_dump", Some(major_of(status.server_version_num)))?;
     ensure_dir(dir)?;
 
@@ -76,7 +83,7 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "unknown".into()),
         consistent_snapshot: snapshot.is_some(),
-        fingerprints: None,
+        fingerprints,
     };
     let sidecar_json = serde_json::to_vec_pretty(&sidecar).map_err(|e| {
         Error::io("cannot encode the backup description", std::io::Error::other(e), NOTHING_WRITTEN)
@@ -97,6 +104,33 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
         created_at: created.fixed_offset(),
         sidecar,
     })
+}
+
+/// Fingerprints of the legacy tables, read in the dump's snapshot, for proving later
+/// that a restore or a rollback gave back the same rows. A failure costs the sidecar
+/// its fingerprints, not the backup.
+async fn take_fingerprints(db: &Db, in_transaction: bool, reporter: &dyn Reporter) -> Option<Fingerprints> {
+    // A failed statement must not end the transaction that holds the dump's snapshot.
+    if in_transaction && db.batch_execute("SAVEPOINT fingerprints").await.is_err() {
+        return None;
+    }
+    let started = Instant::now();
+    reporter.started(FINGERPRINT_STEP, None);
+    match fingerprint::take(&db.client).await {
+        Ok(f) => {
+            let rows: i64 = f.tables.values().map(|t| t.rows).sum();
+            reporter.finished(FINGERPRINT_STEP, started.elapsed(), &format!("{rows} rows in {} tables", f.tables.len()));
+            Some(f)
+        }
+        Err(e) => {
+            if in_transaction {
+                let _ = db.batch_execute("ROLLBACK TO SAVEPOINT fingerprints").await;
+            }
+            reporter.finished(FINGERPRINT_STEP, started.elapsed(), "failed");
+            reporter.warn(&format!("the backup's description will have no fingerprints: {e}"));
+            None
+        }
+    }
 }
 
 /// Starts a read-only REPEATABLE READ transaction and exports its snapshot. `None`

@@ -20,6 +20,7 @@ use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, TimeZone};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprints;
 
 pub use create::create;
 pub use list::{list, BackupEntry, Listing};
@@ -72,9 +73,10 @@ pub struct Sidecar {
     pub schema_state: String,
     /// Whether the sidecar's facts and the dump come from one snapshot of the database.
     pub consistent_snapshot: bool,
-    /// Per legacy table: rows and hash, taken in the dump's snapshot.
+    /// Per legacy table: rows and hash, taken in the dump's snapshot. None when the
+    /// database does not hold the eight legacy tables.
     #[serde(default)]
-    pub fingerprints: Option<serde_json::Value>,
+    pub fingerprints: Option<Fingerprints>,
 }
 
 /// `<dir>/profochatbot_backup_YYYYMMDD_HHMMSS.dump` for this moment.

@@ -57,6 +57,8 @@ pub(super) fn failure_summary(stderr: &str, settings: &ConnSettings) -> String {
         important.into_iter().take(8).collect()
     };
     let text = if chosen.is_empty() { "(it printed nothing)".to_string() } else { chosen.join("; ") };
+    // The caller's sentence goes on after it.
+    let text = text.trim_end_matches('.').to_string();
     scrub(&text, settings)
 }
 

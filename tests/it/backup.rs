@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use predicates::prelude::*;
 use profochat_saas::conn::{self, ConnSettings, Secret};
+use profochat_saas::fingerprint::{self, Fingerprints};
 use profochat_saas::sql::{ident, LEGACY_TABLES};
 
 use crate::harness::{admin, block_on, cli, TestDb};
@@ -81,6 +82,14 @@ fn contents(settings: &ConnSettings) -> Vec<(String, i64, String)> {
             out.push((t.to_string(), row.get(0), row.get(1)));
         }
         out
+    })
+}
+
+fn fingerprints_of(settings: &ConnSettings) -> Fingerprints {
+    let settings = settings.clone();
+    block_on(async move {
+        let c = conn::connect(&settings).await.expect("connect");
+        fingerprint::take(&c.client).await.expect("fingerprints")
     })
 }
 
@@ -192,6 +201,31 @@ async fn backup_is_private_custom_format_with_a_clean_sidecar() {
     assert_eq!(sidecar["schema_state"], "partly_migrated");
     assert_eq!(sidecar["consistent_snapshot"], true);
     assert!(sidecar["server_version"].as_str().unwrap().chars().next().unwrap().is_ascii_digit());
+    let fingerprints: Fingerprints = serde_json::from_value(sidecar["fingerprints"].clone()).expect("fingerprints");
+    assert_eq!(fingerprints.tables.len(), LEGACY_TABLES.len());
+    assert_eq!(fingerprints.tables["run"].rows, 2);
+    assert_eq!(fingerprints, fingerprints_of(&db.settings));
+}
+
+#[tokio::test]
+async fn backup_without_fingerprints_still_succeeds() {
+    let db = TestDb::legacy().await;
+    fill_legacy(&db);
+    // The fingerprint reads every legacy column; one missing makes it fail.
+    exec(&db.settings, "ALTER TABLE gen_settings DROP COLUMN s_value");
+    let (url, password) = url_with_password(&db);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cli().args(["backup", "--backup-dir"]).arg(tmp.path()).args(["--database-url", &url]).assert().success();
+    let (_, stderr) = texts(out.get_output(), &[&password]);
+    assert!(stderr.contains("no fingerprints"), "{stderr}");
+    let sidecar = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().unwrap() == "json")
+        .unwrap();
+    let sidecar: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(sidecar).unwrap()).unwrap();
+    assert!(sidecar["fingerprints"].is_null());
+    assert_eq!(sidecar["consistent_snapshot"], true, "the dump still used the snapshot");
 }
 
 #[tokio::test]
@@ -273,6 +307,10 @@ async fn restore_into_a_new_database_gives_identical_contents() {
     let original = contents(&db.settings);
     assert!(original.iter().all(|(_, rows, _)| *rows > 0), "every table has rows: {original:?}");
     assert_eq!(contents(&db.settings.with_dbname(&copy)), original);
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{}.json", file.display())).unwrap()).unwrap();
+    let recorded: Fingerprints = serde_json::from_value(sidecar["fingerprints"].clone()).unwrap();
+    assert_eq!(fingerprints_of(&db.settings.with_dbname(&copy)), recorded, "the sidecar's fingerprints prove the restore");
 
     // --into never overwrites.
     let out = cli()
