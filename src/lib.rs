@@ -11,6 +11,7 @@ pub mod fingerprint;
 pub mod migrate;
 pub mod plan;
 pub mod report;
+pub mod rollback;
 pub mod schema;
 pub mod server;
 pub mod sql;

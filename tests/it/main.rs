@@ -8,5 +8,6 @@ mod backup;
 mod connection;
 mod fingerprint;
 mod migrate;
+mod rollback;
 mod runtime;
 mod status;
