@@ -4,6 +4,7 @@
 //! The library never prints: progress and findings go through [`report::Reporter`]
 //! or come back as values; the `profochat-saas` binary turns them into text or JSON.
 
+pub mod backup;
 pub mod conn;
 pub mod error;
 pub mod fingerprint;

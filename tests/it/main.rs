@@ -4,6 +4,7 @@
 mod fixtures;
 mod harness;
 
+mod backup;
 mod connection;
 mod fingerprint;
 mod migrate;
