@@ -8,6 +8,7 @@ pub mod conn;
 pub mod error;
 pub mod report;
 pub mod schema;
+pub mod seed;
 pub mod server;
 pub mod sql;
 pub mod target;

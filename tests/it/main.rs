@@ -5,4 +5,5 @@ mod fixtures;
 mod harness;
 
 mod connection;
+mod seed;
 mod status;
