@@ -34,7 +34,11 @@ impl Names {
     }
 }
 
+/// (element_id, json, element_type) of one course_element row.
 type ElementContent = (Option<String>, Option<String>, Option<String>);
+
+/// What makes two copies of a course the same: yaml and ordered element contents.
+type CopyContent<'a> = (Option<&'a String>, Vec<&'a ElementContent>);
 
 #[derive(Debug)]
 pub(crate) struct Tally {
@@ -249,7 +253,7 @@ impl Tally {
         }
 
         // The same course_id under several bots: are all copies the same?
-        let mut copies: BTreeMap<u16, Vec<(Option<&String>, Vec<&ElementContent>)>> = BTreeMap::new();
+        let mut copies: BTreeMap<u16, Vec<CopyContent<'_>>> = BTreeMap::new();
         for (course, bot, yaml) in &self.course_rows {
             let mut elements: Vec<&(i64, ElementContent)> =
                 self.elements.get(&(*course, *bot)).map(|v| v.iter().collect()).unwrap_or_default();
