@@ -13,6 +13,7 @@ pub mod plan;
 pub mod report;
 pub mod rollback;
 pub mod schema;
+pub mod seed;
 pub mod server;
 pub mod sql;
 pub mod target;

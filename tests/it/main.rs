@@ -10,5 +10,6 @@ mod fingerprint;
 mod migrate;
 mod rollback;
 mod runtime;
+mod seed;
 mod status;
 mod validate;
