@@ -8,6 +8,7 @@ mod backup;
 mod connection;
 mod fingerprint;
 mod migrate;
+mod plan;
 mod rollback;
 mod runtime;
 mod seed;
