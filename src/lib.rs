@@ -6,6 +6,7 @@
 
 pub mod conn;
 pub mod error;
+pub mod ops;
 pub mod report;
 pub mod schema;
 pub mod server;
