@@ -10,4 +10,5 @@ SELECT t.token_id, t.deployment_id, d.course_id, d.account_id, b.bot_name, d.env
   JOIN course_deployment d ON d.deployment_id = t.deployment_id
   JOIN bot b ON b.bot_id = d.bot_id
  WHERE ($1::int4 IS NULL OR t.deployment_id = $1)
+   AND ($2::int4 IS NULL OR t.token_id = $2)
  ORDER BY t.deployment_id, t.token_id

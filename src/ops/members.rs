@@ -108,6 +108,25 @@ pub async fn list_members(client: &impl tokio_postgres::GenericClient, account_i
     Ok(rows.iter().map(Member::from_row).collect())
 }
 
+/// One member, or [`Error::NotFound`].
+pub async fn get_member(client: &impl tokio_postgres::GenericClient, account_id: i32, telegram_user_id: i64) -> Result<Member> {
+    require_account(client, account_id).await?;
+    client
+        .query_opt(include_str!("../../sql/ops/member_find.sql"), &[&account_id, &telegram_user_id])
+        .await
+        .map_err(query_error("reading the member", UNCHANGED))?
+        .map(|r| Member::from_row(&r))
+        .ok_or_else(|| member_not_found(account_id, telegram_user_id))
+}
+
+fn member_not_found(account_id: i32, telegram_user_id: i64) -> Error {
+    not_found(
+        "member",
+        format!("{telegram_user_id} of account {account_id}"),
+        format!("`profochat-saas member list --account {account_id}` shows the members."),
+    )
+}
+
 fn last_owner(account_id: i32, telegram_user_id: i64, doing: &str) -> Error {
     Error::refused(
         format!("member {telegram_user_id} is the last active owner of account {account_id}; {doing} would leave the account without an owner"),
@@ -170,13 +189,7 @@ pub async fn remove_member(db: &mut Db, account_id: i32, telegram_user_id: i64) 
         .await
         .map_err(query_error("reading the member", unchanged))?
         .map(|r| Member::from_row(&r))
-        .ok_or_else(|| {
-            not_found(
-                "member",
-                format!("{telegram_user_id} of account {account_id}"),
-                format!("`profochat-saas member list --account {account_id}` shows the members."),
-            )
-        })?;
+        .ok_or_else(|| member_not_found(account_id, telegram_user_id))?;
     if member.is_active_owner() && active_owners(&tx, account_id).await? <= 1 {
         return Err(last_owner(account_id, telegram_user_id, "removing it"));
     }

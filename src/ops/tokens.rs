@@ -369,8 +369,20 @@ pub async fn list_tokens(client: &impl GenericClient, deployment_id: Option<i32>
     if let Some(id) = deployment_id {
         get_deployment(client, id).await?;
     }
+    select_tokens(client, deployment_id, None).await
+}
+
+/// One token by id, or [`Error::NotFound`].
+pub async fn get_token(client: &impl GenericClient, token_id: i32) -> Result<TokenInfo> {
+    select_tokens(client, None, Some(token_id))
+        .await?
+        .pop()
+        .ok_or_else(|| super::not_found("enrollment token", token_id, "`profochat-saas token list` shows the tokens and their ids."))
+}
+
+async fn select_tokens(client: &impl GenericClient, deployment_id: Option<i32>, token_id: Option<i32>) -> Result<Vec<TokenInfo>> {
     let rows = client
-        .query(include_str!("../../sql/ops/token_list.sql"), &[&deployment_id])
+        .query(include_str!("../../sql/ops/token_list.sql"), &[&deployment_id, &token_id])
         .await
         .map_err(query_error("listing enrollment tokens", UNCHANGED))?;
     Ok(rows
