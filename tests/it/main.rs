@@ -6,3 +6,5 @@ mod harness;
 
 mod connection;
 mod status;
+mod ops;
+mod ops_cli;
