@@ -35,3 +35,7 @@ CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archived_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_migration_table ON profochat_saas.archive (migration_id, table_name, action);
+-- One 'updated' entry per row and migration: a second change to the same row keeps
+-- the oldest values (those are what the legacy row held).
+CREATE UNIQUE INDEX IF NOT EXISTS archive_one_update_per_row
+    ON profochat_saas.archive (migration_id, table_name, key) WHERE action = 'updated';

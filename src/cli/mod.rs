@@ -124,7 +124,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 /// The connection settings these arguments name: --database-url / DATABASE_URL, else PG*.
 pub fn settings(conn: &ConnArgs) -> Result<ConnSettings> {
     let env = |k: &str| std::env::var(k).ok();
-    Ok(match &conn.database_url {
+    // Commands built without clap (the old spellings) still honour DATABASE_URL.
+    let from_env = env("DATABASE_URL");
+    Ok(match conn.database_url.as_ref().or(from_env.as_ref()) {
         Some(url) if !url.trim().is_empty() => ConnSettings::from_url(url, &env)?,
         _ => ConnSettings::from_pg_env(&env)?,
     })

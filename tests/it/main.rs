@@ -5,6 +5,9 @@ mod fixtures;
 mod harness;
 
 mod connection;
+mod fingerprint;
+mod migrate;
+mod runtime;
 mod status;
 mod ops;
 mod ops_cli;

@@ -1,9 +1,142 @@
+//! `migrate`: backup, preflight, migration, validation, next steps.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use profochat_saas::migrate::{self, MigrationReport, Outcome};
+use profochat_saas::report::Reporter;
 
-use crate::cli::MigrateArgs;
+use crate::cli::commands::plan::options;
+use crate::cli::{connect, output, MigrateArgs};
 
-pub async fn run(_args: MigrateArgs) -> Result<ExitCode> {
-    Err(super::unavailable("migrate"))
+pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
+    let mut db = connect(&args.conn).await?;
+    let mut opts = options(&args.policy);
+    opts.dry_run = args.dry_run;
+    opts.single_transaction = args.single_transaction;
+    opts.fail_in_phase = args.fail_in_phase.clone();
+    let reporter = output::TerminalReporter::new(args.out.json);
+    let target = db.settings.display_target();
+
+    if !args.out.json {
+        eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
+    }
+    if !args.dry_run {
+        let st = profochat_saas::schema::inspect(&db).await?;
+        if !st.state.is_migrated() {
+            output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
+            if args.skip_backup {
+                reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
+            }
+        }
+    }
+    let report = migrate::migrate(&mut db, &opts, &reporter).await?;
+    if args.out.json {
+        output::print_json(&report)?;
+    } else {
+        print(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print(r: &MigrationReport) {
+    match r.outcome {
+        Outcome::AlreadyMigrated => {
+            println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
+            print_next_steps(r);
+            return;
+        }
+        Outcome::IndexesFinished => {
+            println!(
+                "{}: the data was migrated before; {} missing indexes were built now{}.",
+                r.target,
+                r.indexes.built.len(),
+                if r.indexes.failed.is_empty() { String::new() } else { format!(", {} failed", r.indexes.failed.len()) }
+            );
+            return;
+        }
+        _ => {}
+    }
+    println!();
+    let mut phases = output::table(&["phase", "time", "what it did"]);
+    for p in &r.phases {
+        let what = p
+            .counts
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        phases.add_row(vec![format!("{} {}", p.number, p.name), output::format_duration(std::time::Duration::from_millis(p.elapsed_ms)), what]);
+    }
+    if r.indexes.elapsed_ms > 0 {
+        phases.add_row(vec![
+            "5 indexes (after commit)".to_string(),
+            output::format_duration(std::time::Duration::from_millis(r.indexes.elapsed_ms)),
+            format!("{} built concurrently", r.indexes.built.len()),
+        ]);
+    }
+    println!("{phases}");
+    println!();
+    let mut proof = output::table(&["table", "rows before", "rows now", "archived (deleted / changed / added)", "fingerprint"]);
+    for p in &r.proof {
+        proof.add_row(vec![
+            p.table.clone(),
+            p.before.rows.to_string(),
+            p.rows_now.to_string(),
+            format!("{} / {} / {}", p.archived_deleted, p.archived_updated, p.archived_inserted),
+            if p.equal { "equal".into() } else { "DIFFERS".into() },
+        ]);
+    }
+    println!("No-loss proof (legacy rows before = rows now with the archived changes reverted):\n{proof}");
+    println!(
+        "{} archived changes, kept in profochat_saas.archive (migration #{}).",
+        r.archived_total(),
+        r.migration_id.unwrap_or_default()
+    );
+    for (name, why) in &r.indexes.failed {
+        eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
+    }
+    println!();
+    match r.outcome {
+        Outcome::DryRun => println!("Dry run: everything above was rolled back; the database is unchanged."),
+        _ => {
+            println!("Migrated {} in {}.", r.target, output::format_duration(std::time::Duration::from_millis(r.total_ms)));
+            print_next_steps(r);
+        }
+    }
+}
+
+fn print_next_steps(r: &MigrationReport) {
+    println!();
+    println!("Next steps:");
+    let mut n = 1;
+    let mut step = |s: String| {
+        println!("  {n}. {s}");
+        n += 1;
+    };
+    if !r.bots_waiting_for_token.is_empty() {
+        let mut s = format!("Set the real Telegram token of {} bot(s) still waiting for one:", r.bots_waiting_for_token.len());
+        for b in &r.bots_waiting_for_token {
+            s.push_str(&format!("\n       profochat-saas bot set-token --bot {}   (reads the token from standard input)", shell_quote(b)));
+        }
+        step(s);
+    }
+    step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
+    step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
+    step("Check everything: profochat-saas validate".into());
+    step(
+        "Update the application: read bot_id instead of botname, add account_id to queries, start runs through deployment_id and \
+         enrollment tokens (/start cd_<deployment_id>_<token>). The legacy statements keep working meanwhile."
+            .into(),
+    );
+    step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

@@ -1,9 +1,131 @@
+//! `plan`: what `migrate` would do here, read-only.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use profochat_saas::migrate::MigrateOptions;
+use profochat_saas::plan::{self, Plan};
 
-use crate::cli::{ConnArgs, OutputArgs, PolicyArgs};
+use crate::cli::{connect, output, ConnArgs, CourseConflicts, Orphans, OutputArgs, PolicyArgs};
 
-pub async fn run(_conn: &ConnArgs, _policy: &PolicyArgs, _out: &OutputArgs) -> Result<ExitCode> {
-    Err(super::unavailable("plan"))
+/// The library options for these policy flags (BOT_API_TOKEN goes with BOT_NAME).
+pub fn options(policy: &PolicyArgs) -> MigrateOptions {
+    let bot_token = match (std::env::var("BOT_API_TOKEN"), std::env::var("BOT_NAME")) {
+        (Ok(token), Ok(name)) if !token.trim().is_empty() && !name.trim().is_empty() => {
+            Some((name.trim().to_string(), profochat_saas::conn::Secret::new(token.trim())))
+        }
+        _ => None,
+    };
+    MigrateOptions {
+        default_bot: policy.default_bot.clone().filter(|b| !b.trim().is_empty()),
+        bot_token,
+        course_conflicts: match policy.course_conflicts {
+            CourseConflicts::Rename => profochat_saas::migrate::CourseConflicts::Rename,
+            CourseConflicts::Fail => profochat_saas::migrate::CourseConflicts::Fail,
+        },
+        orphans: match policy.orphans {
+            Orphans::Detach => profochat_saas::migrate::Orphans::Detach,
+            Orphans::Keep => profochat_saas::migrate::Orphans::Keep,
+        },
+        index_jobs: 2,
+        ..MigrateOptions::default()
+    }
+}
+
+pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let mut db = connect(conn).await?;
+    let opts = options(policy);
+    let p = plan::plan(&mut db, &opts).await?;
+    if out.json {
+        output::print_json(&p)?;
+    } else {
+        print(&p);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print(p: &Plan) {
+    println!("Plan for {}", p.target);
+    println!("Server: PostgreSQL {} — state: {}", p.status.server_version, p.status.state.describe());
+    if p.nothing_to_do {
+        println!();
+        println!("The database is migrated already: `migrate` would change nothing.");
+        return;
+    }
+    if !p.status.new_tables_found.is_empty() || !p.status.added_columns_found.is_empty() {
+        println!(
+            "Partly migrated: found SaaS tables [{}] and {} of the added columns; `migrate` completes the rest.",
+            p.status.new_tables_found.join(", "),
+            p.status.added_columns_found.len()
+        );
+    }
+    println!();
+    let mut rows = output::table(&["table", "rows"]);
+    for (t, n) in &p.analysis.rows {
+        rows.add_row(vec![t.clone(), n.to_string()]);
+    }
+    println!("Legacy rows:\n{rows}");
+    println!();
+    let mut bots = output::table(&["bot", "found in", "token"]);
+    for b in &p.bots {
+        let found = if b.found_in.is_empty() { "(default bot, named by option)".to_string() } else { b.found_in.join(", ") };
+        bots.add_row(vec![format!("{}{}", b.name, if b.exists { " (exists)" } else { "" }), found, b.token.to_string()]);
+    }
+    println!("Bots to create ({}):\n{bots}", p.bots.len());
+    match (&p.default_bot, p.default_bot_source) {
+        (Some(d), Some(src)) => println!("Default bot for rows without a bot name: {d:?} ({src})"),
+        _ => println!("Default bot: none named"),
+    }
+    println!();
+    let mut an = output::table(&["anomaly", "count", "outcome"]);
+    for a in &p.anomalies {
+        let mut desc = a.description.clone();
+        for d in a.details.iter().take(8) {
+            desc.push_str("\n  ");
+            desc.push_str(d);
+        }
+        if a.details.len() > 8 {
+            desc.push_str(&format!("\n  … and {} more", a.details.len() - 8));
+        }
+        an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
+    }
+    println!("Anomalies and their outcome:\n{an}");
+    if !p.course_outcomes.is_empty() || !p.created_courses.is_empty() {
+        println!();
+        let mut c = output::table(&["course", "bot", "outcome"]);
+        for co in &p.course_outcomes {
+            let outcome = match co.action.as_str() {
+                "keep" => "keeps the id".to_string(),
+                "merge" => format!("identical: merged into {}", co.new_course_id),
+                _ => format!("differs: renamed to {}", co.new_course_id),
+            };
+            c.add_row(vec![co.course_id.clone(), co.bot_name.clone(), outcome]);
+        }
+        for m in &p.created_courses {
+            c.add_row(vec![
+                m.course_id.clone(),
+                m.bot_name.clone(),
+                format!("created from {} references ({})", m.references, m.referenced_by.join(", ")),
+            ]);
+        }
+        println!("Courses merged, renamed or created:\n{c}");
+    }
+    println!();
+    println!("Phases:");
+    for ph in &p.phases {
+        println!("  {} {}", ph.number, ph.name);
+        for a in &ph.actions {
+            println!("      - {a}");
+        }
+    }
+    println!();
+    if p.decisions.is_empty() {
+        println!("Ready: `profochat-saas migrate` will do the above (it takes a backup first).");
+    } else {
+        println!("Decisions needed before `migrate` will run:");
+        for d in &p.decisions {
+            println!("  - {}", d.problem);
+            println!("    decide with: {}", d.flag);
+        }
+    }
 }

@@ -1,0 +1,126 @@
+-- Phase 3: links. Every legacy row gets its bot, deployment and run; rows of renamed
+-- course copies follow them; duplicates under the new unique keys go to the archive.
+
+-- Runs, waiting elements and conversations of renamed copies follow their course.
+WITH moved AS (
+    UPDATE run r SET course_id = m.new_course_id
+      FROM mig_course_map m
+     WHERE r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
+    RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
+       jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
+       format('course %s renamed to %s for this bot', old_id, new_course_id)
+  FROM moved
+ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
+DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+
+WITH moved AS (
+    UPDATE waiting_element w SET course_id = m.new_course_id
+      FROM mig_course_map m
+     WHERE w.course_id = m.course_id AND coalesce(w.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
+    RETURNING w.waiting_element_id, m.course_id AS old_id, m.new_course_id
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'waiting_element', 'updated',
+       jsonb_build_object('waiting_element_id', waiting_element_id), jsonb_build_object('course_id', old_id),
+       format('course %s renamed to %s for this bot', old_id, new_course_id)
+  FROM moved
+ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
+DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+
+-- A conversation row belongs to the copy of its run's bot.
+WITH moved AS (
+    UPDATE conversation c SET course_id = m.new_course_id
+      FROM run r, mig_course_map m
+     WHERE EXISTS (SELECT 1 FROM mig_course_map)
+       AND r.run_id = c.run_id
+       AND c.course_id = m.course_id
+       AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
+    RETURNING c.conversation_id, m.course_id AS old_id, m.new_course_id
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'conversation', 'updated',
+       jsonb_build_object('conversation_id', conversation_id), jsonb_build_object('course_id', old_id),
+       format('course %s renamed to %s for the bot of this run', old_id, new_course_id)
+  FROM moved
+ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
+DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+
+-- Runs: bot, deployment, and is_active = not ended (only the newest unfinished run
+-- of a chat on a bot stays active). Runs without a course keep deployment_id NULL.
+UPDATE run r
+   SET bot_id = x.bot_id,
+       deployment_id = x.deployment_id,
+       is_active = x.is_active
+  FROM (
+        SELECT r2.run_id, b.bot_id, d.deployment_id,
+               (r2.is_ended IS NOT TRUE AND NOT EXISTS (SELECT 1 FROM mig_run_deactivate z WHERE z.run_id = r2.run_id)) AS is_active
+          FROM run r2
+          JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r2.botname, (SELECT default_bot FROM mig_params))
+          LEFT JOIN course_deployment d
+                 ON d.course_id = r2.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod'
+       ) x
+ WHERE r.run_id = x.run_id
+   AND (r.bot_id IS DISTINCT FROM x.bot_id OR r.deployment_id IS DISTINCT FROM x.deployment_id
+        OR r.is_active IS DISTINCT FROM x.is_active);
+
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
+       jsonb_build_object('run_id', z.run_id), jsonb_build_object('is_active', true),
+       'deactivated: a newer unfinished run of the same chat on the same bot stays active'
+  FROM mig_run_deactivate z
+ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
+DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+
+-- Waiting elements: bot, and the newest run of the same chat, course and bot.
+UPDATE waiting_element w
+   SET bot_id = x.bot_id, run_id = x.run_id
+  FROM (
+        SELECT DISTINCT ON (w2.waiting_element_id) w2.waiting_element_id, b.bot_id, r.run_id
+          FROM waiting_element w2
+          JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(w2.botname, (SELECT default_bot FROM mig_params))
+          LEFT JOIN run r ON r.chat_id = w2.chat_id AND r.bot_id = b.bot_id
+                         AND coalesce(r.course_id, chr(1)) = coalesce(w2.course_id, chr(1))
+         ORDER BY w2.waiting_element_id, r.date_inserted DESC NULLS LAST, r.run_id DESC
+       ) x
+ WHERE w.waiting_element_id = x.waiting_element_id
+   AND (w.bot_id IS DISTINCT FROM x.bot_id OR w.run_id IS DISTINCT FROM x.run_id);
+
+-- Bans: bot, and duplicates under (bot, chat_id, excluded) keep the oldest row.
+UPDATE bannedparticipants p SET bot_id = b.bot_id
+  FROM bot b
+ WHERE b.account_id = 1 AND b.bot_name = coalesce(p.botname, (SELECT default_bot FROM mig_params))
+   AND p.bot_id IS DISTINCT FROM b.bot_id;
+
+WITH gone AS (
+    DELETE FROM bannedparticipants p USING mig_ban_dups d
+     WHERE p.bannedparticipant_id = d.bannedparticipant_id
+    RETURNING p.bannedparticipant_id, p.botname, p.chat_id, p.banned_at, p.ban_reason, p.excluded
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'bannedparticipants', 'deleted',
+       jsonb_build_object('bannedparticipant_id', bannedparticipant_id),
+       jsonb_build_object('bannedparticipant_id', bannedparticipant_id, 'botname', botname, 'chat_id', chat_id,
+                          'banned_at', banned_at, 'ban_reason', ban_reason, 'excluded', excluded),
+       'duplicate ban of the same chat on the same bot: the oldest is kept'
+  FROM gone;
+
+-- Participants: duplicates under (course, chat, username) keep the oldest row.
+WITH gone AS (
+    DELETE FROM courseparticipants p USING mig_participant_dups d
+     WHERE p.courseparticipant_id = d.courseparticipant_id
+    RETURNING p.courseparticipant_id, p.course_id, p.username
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'courseparticipants', 'deleted',
+       jsonb_build_object('courseparticipant_id', courseparticipant_id),
+       jsonb_build_object('courseparticipant_id', courseparticipant_id, 'course_id', course_id, 'username', username),
+       'duplicate participant of the same course: the oldest is kept'
+  FROM gone;
+
+-- Settings: account 1; bot_id from bot_name (a NULL bot_name stays a setting for every bot).
+UPDATE gen_settings g SET bot_id = b.bot_id
+  FROM bot b
+ WHERE b.account_id = 1 AND b.bot_name = g.bot_name AND g.bot_id IS DISTINCT FROM b.bot_id;

@@ -1,0 +1,184 @@
+-- The analysis behind both `plan` and `migrate`: session-local tables (pg_temp) that
+-- say, for this database, which bots exist, which course copies are merged, renamed
+-- or created, and which rows are anomalies. `plan` reads them and rolls back;
+-- `migrate` reads them and applies them. Expects pg_temp.mig_params (default_bot).
+
+-- Every distinct non-NULL bot name in the six legacy bot columns, with where it appears.
+CREATE TEMP TABLE mig_bot_source ON COMMIT DROP AS
+          SELECT DISTINCT botname AS bot_name, 'run' AS table_name FROM run WHERE botname IS NOT NULL
+UNION ALL SELECT DISTINCT botname, 'waiting_element' FROM waiting_element WHERE botname IS NOT NULL
+UNION ALL SELECT DISTINCT botname, 'bannedparticipants' FROM bannedparticipants WHERE botname IS NOT NULL
+UNION ALL SELECT DISTINCT bot_name, 'course' FROM course WHERE bot_name IS NOT NULL
+UNION ALL SELECT DISTINCT bot_name, 'course_element' FROM course_element WHERE bot_name IS NOT NULL
+UNION ALL SELECT DISTINCT bot_name, 'gen_settings' FROM gen_settings WHERE bot_name IS NOT NULL;
+
+CREATE TEMP TABLE mig_bots ON COMMIT DROP AS
+SELECT bot_name, array_agg(table_name ORDER BY table_name) AS tables
+  FROM mig_bot_source GROUP BY bot_name;
+
+-- Rows whose bot name is NULL, per table (they belong to the default bot).
+CREATE TEMP TABLE mig_null_bot ON COMMIT DROP AS
+          SELECT 'run' AS table_name, count(*) AS n FROM run WHERE botname IS NULL
+UNION ALL SELECT 'waiting_element', count(*) FROM waiting_element WHERE botname IS NULL
+UNION ALL SELECT 'bannedparticipants', count(*) FROM bannedparticipants WHERE botname IS NULL
+UNION ALL SELECT 'course_element', count(*) FROM course_element WHERE bot_name IS NULL
+UNION ALL SELECT 'gen_settings', count(*) FROM gen_settings WHERE bot_name IS NULL;
+
+-- Each course copy's content signature: its yaml and its elements in order.
+CREATE TEMP TABLE mig_course_copy ON COMMIT DROP AS
+SELECT c.course_id, c.bot_name, c.date_created,
+       md5(coalesce(c.yaml, '<null>') || '|' || coalesce((
+           SELECT string_agg(coalesce(e.element_id, '<null>') || '/' || coalesce(e.element_type, '<null>') || '/' || coalesce(e.json, '<null>'),
+                             '|' ORDER BY e.course_element_id)
+             FROM course_element e
+            WHERE e.course_id = c.course_id
+              AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = c.bot_name), '')) AS sig
+  FROM course c;
+
+-- Courses present under several bots. Per course_id, the oldest copy keeps the id;
+-- copies with the same content as a kept copy merge into it; each differing content
+-- gets one renamed course (its oldest copy), which the copies of equal content join.
+CREATE TEMP TABLE mig_course_plan ON COMMIT DROP AS
+WITH multi AS (
+    SELECT course_id FROM mig_course_copy GROUP BY course_id HAVING count(*) > 1
+), ranked AS (
+    SELECT cc.*,
+           row_number() OVER (PARTITION BY cc.course_id ORDER BY cc.date_created NULLS LAST, cc.bot_name) AS age_rank,
+           row_number() OVER (PARTITION BY cc.course_id, cc.sig ORDER BY cc.date_created NULLS LAST, cc.bot_name) AS rank_in_sig
+      FROM mig_course_copy cc JOIN multi USING (course_id)
+), keeper AS (
+    SELECT course_id, sig AS keeper_sig, bot_name AS keeper_bot FROM ranked WHERE age_rank = 1
+)
+SELECT r.course_id, r.bot_name, r.sig,
+       (SELECT count(DISTINCT sig) FROM ranked x WHERE x.course_id = r.course_id) = 1 AS identical,
+       CASE
+           WHEN r.age_rank = 1 THEN 'keep'
+           WHEN r.sig = k.keeper_sig THEN 'merge'
+           WHEN r.rank_in_sig = 1 THEN 'rename'
+           ELSE 'merge'
+       END AS action,
+       -- The copy whose row survives for this content.
+       CASE WHEN r.sig = k.keeper_sig THEN k.keeper_bot
+            ELSE (SELECT x.bot_name FROM ranked x WHERE x.course_id = r.course_id AND x.sig = r.sig AND x.rank_in_sig = 1)
+       END AS survivor_bot,
+       NULL::text AS new_course_id
+  FROM ranked r JOIN keeper k USING (course_id);
+
+-- Readable, unique new ids for renamed copies: <course_id>__<bot_name>, numbered on collision.
+DO $$
+DECLARE
+    r record;
+    candidate text;
+    n int;
+BEGIN
+    FOR r IN SELECT course_id, bot_name FROM mig_course_plan WHERE action = 'rename' ORDER BY course_id, bot_name LOOP
+        candidate := r.course_id || '__' || r.bot_name;
+        n := 1;
+        WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate)
+           OR EXISTS (SELECT 1 FROM mig_course_plan WHERE new_course_id = candidate) LOOP
+            n := n + 1;
+            candidate := r.course_id || '__' || r.bot_name || '__' || n;
+        END LOOP;
+        UPDATE mig_course_plan SET new_course_id = candidate
+         WHERE course_id = r.course_id AND bot_name = r.bot_name;
+    END LOOP;
+END $$;
+UPDATE mig_course_plan m SET new_course_id = CASE
+           WHEN m.sig = (SELECT k.sig FROM mig_course_plan k WHERE k.course_id = m.course_id AND k.action = 'keep') THEN m.course_id
+           ELSE (SELECT r.new_course_id FROM mig_course_plan r WHERE r.course_id = m.course_id AND r.sig = m.sig AND r.action = 'rename')
+       END
+ WHERE m.action IN ('keep', 'merge');
+
+-- Where a row naming (course_id, resolved bot) belongs: the renamed id if that bot's
+-- copy was renamed (or merged into a renamed one), else the id itself.
+CREATE TEMP TABLE mig_course_map ON COMMIT DROP AS
+SELECT course_id, bot_name, new_course_id FROM mig_course_plan WHERE new_course_id <> course_id;
+CREATE UNIQUE INDEX ON mig_course_map (course_id, bot_name);
+
+-- Course ids that rows reference but no course row holds (courses living in YAML files).
+CREATE TEMP TABLE mig_course_refs ON COMMIT DROP AS
+          SELECT 'run' AS table_name, course_id, count(*) AS n FROM run WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'waiting_element', course_id, count(*) FROM waiting_element WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'course_element', course_id, count(*) FROM course_element WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'courseparticipants', course_id, count(*) FROM courseparticipants WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'conversation', course_id, count(*) FROM conversation WHERE course_id IS NOT NULL GROUP BY course_id;
+
+-- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
+CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
+SELECT course_id, bot_name, sum(n)::int8 AS n FROM (
+              SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)) AS bot_name, count(*) AS n
+                FROM run WHERE course_id IS NOT NULL GROUP BY 1, 2
+    UNION ALL SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)), count(*)
+                FROM waiting_element WHERE course_id IS NOT NULL GROUP BY 1, 2
+    UNION ALL SELECT course_id, coalesce(bot_name, (SELECT default_bot FROM mig_params)), count(*)
+                FROM course_element WHERE course_id IS NOT NULL GROUP BY 1, 2
+) x WHERE bot_name IS NOT NULL GROUP BY 1, 2;
+
+CREATE TEMP TABLE mig_missing_course ON COMMIT DROP AS
+SELECT r.course_id,
+       array_agg(DISTINCT r.table_name ORDER BY r.table_name) AS tables,
+       sum(r.n)::int8 AS refs,
+       -- Legacy course rows need a bot_name: the bot that names the course most.
+       coalesce((SELECT x.bot_name FROM mig_course_bot_refs x WHERE x.course_id = r.course_id
+                  ORDER BY x.n DESC, x.bot_name LIMIT 1),
+                (SELECT default_bot FROM mig_params), '') AS bot_name
+  FROM mig_course_refs r
+ WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id)
+ GROUP BY r.course_id;
+
+-- Rows with a NULL course_id, per table.
+CREATE TEMP TABLE mig_null_course ON COMMIT DROP AS
+          SELECT 'run' AS table_name, count(*) AS n FROM run WHERE course_id IS NULL
+UNION ALL SELECT 'waiting_element', count(*) FROM waiting_element WHERE course_id IS NULL
+UNION ALL SELECT 'course_element', count(*) FROM course_element WHERE course_id IS NULL
+UNION ALL SELECT 'courseparticipants', count(*) FROM courseparticipants WHERE course_id IS NULL
+UNION ALL SELECT 'conversation', count(*) FROM conversation WHERE course_id IS NULL;
+
+-- Unfinished runs beyond the newest one of a chat on a bot: they are deactivated.
+CREATE TEMP TABLE mig_run_deactivate ON COMMIT DROP AS
+SELECT run_id FROM (
+    SELECT run_id,
+           row_number() OVER (PARTITION BY coalesce(botname, (SELECT default_bot FROM mig_params)), chat_id
+                              ORDER BY date_inserted DESC NULLS LAST, run_id DESC) AS rn
+      FROM run
+     WHERE is_ended IS NOT TRUE AND chat_id IS NOT NULL
+) x WHERE rn > 1;
+
+CREATE TEMP TABLE mig_run_dup_groups ON COMMIT DROP AS
+SELECT coalesce(botname, (SELECT default_bot FROM mig_params)) AS bot_name, chat_id, count(*) AS n
+  FROM run WHERE is_ended IS NOT TRUE AND chat_id IS NOT NULL
+ GROUP BY 1, 2 HAVING count(*) > 1;
+
+-- Duplicate bans under (bot, chat_id, excluded): all but the oldest.
+CREATE TEMP TABLE mig_ban_dups ON COMMIT DROP AS
+SELECT bannedparticipant_id FROM (
+    SELECT bannedparticipant_id,
+           row_number() OVER (PARTITION BY coalesce(botname, (SELECT default_bot FROM mig_params)), chat_id, excluded
+                              ORDER BY banned_at NULLS LAST, bannedparticipant_id) AS rn
+      FROM bannedparticipants
+     WHERE chat_id IS NOT NULL AND excluded IS NOT NULL
+) x WHERE rn > 1;
+
+-- Duplicate participants under (course, chat, username): all but the oldest.
+-- A NULL course_id is never a duplicate (NULLs are distinct in the unique index).
+CREATE TEMP TABLE mig_participant_dups ON COMMIT DROP AS
+SELECT courseparticipant_id FROM (
+    SELECT courseparticipant_id,
+           row_number() OVER (PARTITION BY course_id, coalesce(username, '')
+                              ORDER BY courseparticipant_id) AS rn
+      FROM courseparticipants
+     WHERE course_id IS NOT NULL
+) x WHERE rn > 1;
+
+-- Conversation rows whose run_id names no run (runs deleted long ago).
+CREATE TEMP TABLE mig_orphans ON COMMIT DROP AS
+SELECT c.conversation_id, c.run_id FROM conversation c
+ WHERE c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM run r WHERE r.run_id = c.run_id);
+
+CREATE TEMP TABLE mig_counts ON COMMIT DROP AS
+SELECT 'conversation_null_run_id' AS what, (SELECT count(*) FROM conversation WHERE run_id IS NULL) AS n
+UNION ALL SELECT 'run_null_is_ended', (SELECT count(*) FROM run WHERE is_ended IS NULL)
+UNION ALL SELECT 'waiting_null_is_waiting', (SELECT count(*) FROM waiting_element WHERE is_waiting IS NULL)
+UNION ALL SELECT 'conversation_large_json', (SELECT count(*) FROM conversation WHERE octet_length(json) > 65536);
+
+ANALYZE mig_course_map;

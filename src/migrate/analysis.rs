@@ -1,0 +1,217 @@
+//! The analysis shared by `plan` and `migrate` (sql/migrate/analysis.sql): what this
+//! database holds, which anomalies it has, and what the migration will do about each.
+//! Both commands run the same SQL, so the plan always agrees with the migration.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tokio_postgres::GenericClient;
+
+use crate::error::{Error, Result};
+use crate::sql::{ident, LEGACY_TABLES};
+
+const ANALYSIS: &str = include_str!("../../sql/migrate/analysis.sql");
+const PLANNED_DEPLOYMENTS: &str = include_str!("../../sql/plan/deployments.sql");
+
+/// One course copy of a course_id present under several bots, and its outcome.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CourseCopy {
+    pub course_id: String,
+    pub bot_name: String,
+    /// Whether all copies of this course_id are identical.
+    pub identical: bool,
+    /// `keep` (keeps the id), `merge` (identical to a kept copy: one course, deployed to this bot too),
+    /// `rename` (differs: becomes `new_course_id`).
+    pub action: String,
+    /// The course this copy becomes or joins.
+    pub new_course_id: String,
+}
+
+/// A course id that rows reference but no course row holds.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct MissingCourse {
+    pub course_id: String,
+    pub referenced_by: Vec<String>,
+    pub references: i64,
+    /// The legacy `bot_name` the created row gets.
+    pub bot_name: String,
+}
+
+/// Everything the analysis found.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Analysis {
+    pub rows: BTreeMap<String, i64>,
+    /// Bot name → the legacy tables it appears in.
+    pub bots: BTreeMap<String, Vec<String>>,
+    pub default_bot: Option<String>,
+    pub null_bot_rows: BTreeMap<String, i64>,
+    pub course_copies: Vec<CourseCopy>,
+    pub missing_courses: Vec<MissingCourse>,
+    pub missing_course_refs: BTreeMap<String, i64>,
+    pub null_course_rows: BTreeMap<String, i64>,
+    pub orphan_run_refs: i64,
+    pub null_run_refs: i64,
+    pub duplicate_active_groups: i64,
+    pub runs_to_deactivate: i64,
+    pub duplicate_bans: i64,
+    pub duplicate_participants: i64,
+    pub null_is_ended_runs: i64,
+    pub null_is_waiting: i64,
+    pub large_json_rows: i64,
+    pub deployments_to_create: i64,
+}
+
+impl Analysis {
+    /// Course ids under several bots whose copies are all identical.
+    pub fn identical_copies(&self) -> Vec<String> {
+        self.conflict_ids(true)
+    }
+
+    /// Course ids under several bots with at least two differing copies.
+    pub fn differing_copies(&self) -> Vec<String> {
+        self.conflict_ids(false)
+    }
+
+    fn conflict_ids(&self, identical: bool) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .course_copies
+            .iter()
+            .filter(|c| c.identical == identical)
+            .map(|c| c.course_id.clone())
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    pub fn total_null_bot_rows(&self) -> i64 {
+        self.null_bot_rows.values().sum()
+    }
+
+    /// Bot names that appear in exactly one table, by table.
+    pub fn bots_only_in(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (bot, tables) in &self.bots {
+            if let [only] = tables.as_slice() {
+                out.entry(only.clone()).or_default().push(bot.clone());
+            }
+        }
+        out
+    }
+}
+
+fn q(e: tokio_postgres::Error) -> Error {
+    Error::query("analysing the legacy data", &e, "Nothing was changed.")
+}
+
+/// Runs the analysis inside the caller's transaction (it creates temporary tables
+/// that vanish at its end) and reads the findings back.
+pub async fn run<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>, migration_id: Option<i32>) -> Result<Analysis> {
+    client
+        .batch_execute("DROP TABLE IF EXISTS pg_temp.mig_params")
+        .await
+        .map_err(q)?;
+    client
+        .execute(
+            "CREATE TEMP TABLE mig_params ON COMMIT DROP AS SELECT $1::text AS default_bot, $2::int4 AS migration_id",
+            &[&default_bot, &migration_id],
+        )
+        .await
+        .map_err(q)?;
+    client.batch_execute(ANALYSIS).await.map_err(q)?;
+    read(client, default_bot).await
+}
+
+async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) -> Result<Analysis> {
+    let mut a = Analysis {
+        default_bot: default_bot.map(str::to_string),
+        ..Analysis::default()
+    };
+    for t in LEGACY_TABLES {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", ident(t)), &[])
+            .await
+            .map_err(q)?
+            .get(0);
+        a.rows.insert(t.to_string(), n);
+    }
+    for r in client.query("SELECT bot_name, tables FROM mig_bots ORDER BY bot_name", &[]).await.map_err(q)? {
+        a.bots.insert(r.get(0), r.get(1));
+    }
+    for r in client.query("SELECT table_name, n FROM mig_null_bot WHERE n > 0", &[]).await.map_err(q)? {
+        a.null_bot_rows.insert(r.get(0), r.get(1));
+    }
+    for r in client
+        .query(
+            "SELECT course_id, bot_name, identical, action, new_course_id FROM mig_course_plan ORDER BY course_id, action <> 'keep', bot_name",
+            &[],
+        )
+        .await
+        .map_err(q)?
+    {
+        a.course_copies.push(CourseCopy {
+            course_id: r.get(0),
+            bot_name: r.get(1),
+            identical: r.get(2),
+            action: r.get(3),
+            new_course_id: r.get(4),
+        });
+    }
+    for r in client
+        .query("SELECT course_id, tables, refs, bot_name FROM mig_missing_course ORDER BY course_id", &[])
+        .await
+        .map_err(q)?
+    {
+        a.missing_courses.push(MissingCourse {
+            course_id: r.get(0),
+            referenced_by: r.get(1),
+            references: r.get(2),
+            bot_name: r.get(3),
+        });
+    }
+    for r in client
+        .query(
+            "SELECT r.table_name, sum(r.n)::int8 FROM mig_course_refs r JOIN mig_missing_course m USING (course_id) GROUP BY 1",
+            &[],
+        )
+        .await
+        .map_err(q)?
+    {
+        a.missing_course_refs.insert(r.get(0), r.get(1));
+    }
+    for r in client.query("SELECT table_name, n FROM mig_null_course WHERE n > 0", &[]).await.map_err(q)? {
+        a.null_course_rows.insert(r.get(0), r.get(1));
+    }
+    let one = |sql: &'static str| async move { client.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0)).map_err(q) };
+    a.orphan_run_refs = one("SELECT count(*) FROM mig_orphans").await?;
+    a.duplicate_active_groups = one("SELECT count(*) FROM mig_run_dup_groups").await?;
+    a.runs_to_deactivate = one("SELECT count(*) FROM mig_run_deactivate").await?;
+    a.duplicate_bans = one("SELECT count(*) FROM mig_ban_dups").await?;
+    a.duplicate_participants = one("SELECT count(*) FROM mig_participant_dups").await?;
+    for r in client.query("SELECT what, n FROM mig_counts", &[]).await.map_err(q)? {
+        let (what, n): (String, i64) = (r.get(0), r.get(1));
+        match what.as_str() {
+            "conversation_null_run_id" => a.null_run_refs = n,
+            "run_null_is_ended" => a.null_is_ended_runs = n,
+            "waiting_null_is_waiting" => a.null_is_waiting = n,
+            "conversation_large_json" => a.large_json_rows = n,
+            _ => {}
+        }
+    }
+    let has_saas_tables: bool = client
+        .query_one("SELECT to_regclass('course_deployment') IS NOT NULL AND to_regclass('bot') IS NOT NULL", &[])
+        .await
+        .map_err(q)?
+        .get(0);
+    let sql = if has_saas_tables {
+        PLANNED_DEPLOYMENTS.to_string()
+    } else {
+        // No deployments exist yet: leave out the check against them.
+        PLANNED_DEPLOYMENTS
+            .split("  AND NOT EXISTS (")
+            .next()
+            .unwrap_or(PLANNED_DEPLOYMENTS)
+            .to_string()
+    };
+    a.deployments_to_create = client.query_one(&sql, &[]).await.map_err(q)?.get(0);
+    Ok(a)
+}

@@ -1,0 +1,118 @@
+//! Building the secondary indexes after the migration committed: several at a time
+//! on separate connections, with `CREATE INDEX CONCURRENTLY` so the bot keeps
+//! writing. An interrupted build leaves the index missing or invalid; `status`
+//! shows it and `migrate` finishes it.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::IndexReport;
+use crate::conn::{self, ConnSettings};
+use crate::error::{pg_error_text, Result};
+use crate::report::Reporter;
+use crate::schema;
+use crate::sql::ident;
+use crate::target::{self, IndexDef};
+
+/// Builds the secondary indexes that are missing or invalid.
+pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn Reporter) -> Result<IndexReport> {
+    let started = Instant::now();
+    let first = conn::connect(settings).await?;
+    let (missing, invalid) = schema::index_state(&first).await?;
+    let todo: Vec<IndexDef> = target::secondary_indexes()
+        .into_iter()
+        .filter(|i| missing.contains(&i.name) || invalid.contains(&i.name))
+        .collect();
+    let total = todo.len() as u64;
+    let mut report = IndexReport::default();
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    reporter.started("phase 5 (indexes): building concurrently", Some(total));
+    // Two concurrent builds on one table wait for each other: a worker takes a whole
+    // table at a time, the biggest tables first.
+    let mut by_table: Vec<Vec<IndexDef>> = vec![];
+    for idx in todo {
+        match by_table.iter_mut().find(|g| g[0].table == idx.table) {
+            Some(g) => g.push(idx),
+            None => by_table.push(vec![idx]),
+        }
+    }
+    let mut sizes = vec![];
+    for g in &by_table {
+        let size: i64 = first
+            .query_one("SELECT pg_total_relation_size(to_regclass($1))", &[&g[0].table])
+            .await
+            .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
+            .unwrap_or(0);
+        sizes.push(size);
+    }
+    let mut order: Vec<usize> = (0..by_table.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(sizes[*i]));
+    let groups: VecDeque<Vec<IndexDef>> = order.into_iter().map(|i| std::mem::take(&mut by_table[i])).collect();
+    let queue = Arc::new(Mutex::new(groups));
+    let done = Arc::new(Mutex::new((vec![], vec![])));
+    let mut clients = vec![first];
+    for _ in 1..jobs.max(1) {
+        clients.push(conn::connect(settings).await?);
+    }
+    let mut tasks = vec![];
+    for client in clients {
+        let queue = queue.clone();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some(group) = next else { break };
+                for idx in group {
+                    let result = async {
+                        if invalid_index(&client, &idx.name).await? {
+                            client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ident(&idx.name))).await?;
+                        }
+                        client.batch_execute(&idx.concurrent_statement()).await
+                    }
+                    .await;
+                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                    match result {
+                        Ok(()) => d.0.push(idx.name),
+                        Err(e) => d.1.push((idx.name, pg_error_text(&e))),
+                    }
+                }
+            }
+        }));
+    }
+    loop {
+        let finished = tasks.iter().all(|t| t.is_finished());
+        let n = {
+            let d = done.lock().unwrap_or_else(|p| p.into_inner());
+            (d.0.len() + d.1.len()) as u64
+        };
+        reporter.progress(n);
+        if finished {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (built, failed) = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
+    report.built = built;
+    report.failed = failed;
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    reporter.finished(
+        "phase 5 (indexes)",
+        started.elapsed(),
+        &format!("{} built, {} failed", report.built.len(), report.failed.len()),
+    );
+    Ok(report)
+}
+
+async fn invalid_index(client: &tokio_postgres::Client, name: &str) -> std::result::Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
+            &[&name],
+        )
+        .await?
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or(false))
+}

@@ -1,0 +1,61 @@
+//! How the operator resolves the anomalies (SPEC §3), shared by `plan` and `migrate`.
+
+use serde::Serialize;
+
+use crate::conn::Secret;
+
+/// The same course_id under several bots with differing content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseConflicts {
+    /// One copy keeps the id; the others get a new readable id.
+    #[default]
+    Rename,
+    /// Refuse to migrate.
+    Fail,
+}
+
+/// conversation.run_id pointing at no run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Orphans {
+    /// Set NULL; the old value goes to the archive.
+    #[default]
+    Detach,
+    /// Keep the value; the foreign key is added NOT VALID.
+    Keep,
+}
+
+/// Options of `plan` and `migrate`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MigrateOptions {
+    /// `--default-bot`, else the legacy `BOT_NAME` (the CLI merges the two).
+    pub default_bot: Option<String>,
+    /// The legacy `BOT_API_TOKEN`, with the `BOT_NAME` it belongs to.
+    #[serde(skip)]
+    pub bot_token: Option<(String, Secret)>,
+    pub course_conflicts: CourseConflicts,
+    pub orphans: Orphans,
+    /// Run everything and roll it back.
+    pub dry_run: bool,
+    /// Build the secondary indexes inside the migration transaction.
+    pub single_transaction: bool,
+    /// Connections that build secondary indexes after the commit.
+    pub index_jobs: usize,
+    /// Test hook: fail on purpose after this phase (its number or name).
+    #[serde(skip)]
+    pub fail_in_phase: Option<String>,
+}
+
+impl MigrateOptions {
+    /// What the state table records of these options (never the token).
+    pub fn recorded(&self) -> serde_json::Value {
+        serde_json::json!({
+            "default_bot": self.default_bot,
+            "bot_token_from_env": self.bot_token.as_ref().map(|(name, _)| name),
+            "course_conflicts": self.course_conflicts,
+            "orphans": self.orphans,
+            "single_transaction": self.single_transaction,
+        })
+    }
+}

@@ -1,0 +1,258 @@
+//! The migration's phases, as values in one ordered list. Each has a number and a
+//! name (those the old scripts used), says what it will do (for `plan`), and
+//! applies itself inside the migration transaction.
+
+use std::collections::BTreeMap;
+
+use tokio_postgres::Transaction;
+
+use super::analysis::Analysis;
+use super::options::{MigrateOptions, Orphans};
+use crate::error::{pg_error_text, Error, Result};
+use crate::target;
+
+const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
+const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
+const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
+const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
+
+/// One phase of the migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Account,
+    Tables,
+    Data,
+    Links,
+    Keys,
+    Indexes,
+    Finalize,
+}
+
+/// The phases, in order. Phase 6 of the old scripts no longer exists; the numbers are kept.
+pub const PHASES: [Phase; 7] = [
+    Phase::Account,
+    Phase::Tables,
+    Phase::Data,
+    Phase::Links,
+    Phase::Keys,
+    Phase::Indexes,
+    Phase::Finalize,
+];
+
+/// What applying a phase did: counts by name.
+pub type Counts = BTreeMap<String, i64>;
+
+impl Phase {
+    pub fn number(self) -> u8 {
+        match self {
+            Phase::Account => 0,
+            Phase::Tables => 1,
+            Phase::Data => 2,
+            Phase::Links => 3,
+            Phase::Keys => 4,
+            Phase::Indexes => 5,
+            Phase::Finalize => 7,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Account => "account",
+            Phase::Tables => "new tables",
+            Phase::Data => "data",
+            Phase::Links => "links",
+            Phase::Keys => "foreign keys",
+            Phase::Indexes => "indexes",
+            Phase::Finalize => "finalize",
+        }
+    }
+
+    /// "phase 2 (data)".
+    pub fn label(self) -> String {
+        format!("phase {} ({})", self.number(), self.name())
+    }
+
+    /// Whether `spec` (a number or a name, from the test hook) names this phase.
+    pub fn matches(self, spec: &str) -> bool {
+        spec == self.number().to_string() || spec.eq_ignore_ascii_case(self.name()) || spec == format!("{:?}", self).to_lowercase()
+    }
+
+    /// What the phase will do on this database (for `plan`).
+    pub fn describe(self, a: &Analysis, opts: &MigrateOptions) -> Vec<String> {
+        match self {
+            Phase::Account => vec![
+                "create table account and the default account (1, 'Default Account', slug 'default', plan 'free')".into(),
+                "add account_id (default 1) to the 8 legacy tables".into(),
+            ],
+            Phase::Tables => vec![
+                "create account_member, bot, course_deployment, enrollment_token".into(),
+                format!(
+                    "add {} new columns to the legacy tables",
+                    target::ADDED_COLUMNS.iter().map(|(_, c)| c.len()).sum::<usize>() - 8
+                ),
+            ],
+            Phase::Data => {
+                let merged = a.course_copies.iter().filter(|c| c.action == "merge").count();
+                let renamed = a.course_copies.iter().filter(|c| c.action == "rename").count();
+                vec![
+                    format!(
+                        "create {} bots{}",
+                        a.bots.len() + usize::from(a.default_bot.as_ref().is_some_and(|d| !a.bots.contains_key(d))),
+                        if opts.bot_token.is_some() { " (one token from BOT_API_TOKEN, placeholders for the others)" } else { " with placeholder tokens" }
+                    ),
+                    format!("merge {merged} identical course copies, rename {renamed} differing copies"),
+                    format!("create {} courses that rows reference but no course row holds", a.missing_courses.len()),
+                    format!("create {} course deployments (environment prod)", a.deployments_to_create),
+                ]
+            }
+            Phase::Links => vec![
+                format!("link {} runs to their bot and deployment; deactivate {} older unfinished runs", a.rows["run"], a.runs_to_deactivate),
+                format!("link {} waiting elements to their bot and run", a.rows["waiting_element"]),
+                match opts.orphans {
+                    Orphans::Detach => format!("detach {} conversation rows from runs that no longer exist", a.orphan_run_refs),
+                    Orphans::Keep => format!("keep {} conversation run_ids that point at no run", a.orphan_run_refs),
+                },
+                format!("archive {} duplicate bans and {} duplicate participants", a.duplicate_bans, a.duplicate_participants),
+            ],
+            Phase::Keys => vec![
+                format!("{} unique keys, {} foreign keys, NOT NULL on bot_id", target::UNIQUE_KEYS.len(), target::FOREIGN_KEYS.len()),
+                "course key (course_id, account_id) replaces (course_id, bot_name)".into(),
+            ],
+            Phase::Indexes => vec![if opts.single_transaction {
+                format!("{} secondary indexes, inside the transaction", target::secondary_indexes().len())
+            } else {
+                format!(
+                    "{} secondary indexes, after the commit, {} at a time (CREATE INDEX CONCURRENTLY)",
+                    target::secondary_indexes().len(),
+                    opts.index_jobs.max(1)
+                )
+            }],
+            Phase::Finalize => vec![
+                "install the triggers that keep the legacy bot's statements working".into(),
+                "prove no loss (fingerprints before = after, apart from archived changes), validate, record the migration".into(),
+            ],
+        }
+    }
+
+    /// Applies the phase inside the migration transaction.
+    pub async fn apply(self, tx: &Transaction<'_>, a: &Analysis, opts: &MigrateOptions) -> Result<Counts> {
+        let fail = |e: tokio_postgres::Error| self.failed(pg_error_text(&e));
+        let mut counts = Counts::new();
+        match self {
+            Phase::Account => {
+                tx.batch_execute(target::sql::ACCOUNT).await.map_err(fail)?;
+            }
+            Phase::Tables => {
+                tx.batch_execute(target::sql::TABLES).await.map_err(fail)?;
+            }
+            Phase::Data => {
+                let bots_before = count(tx, "SELECT count(*) FROM bot").await.map_err(fail)?;
+                let deployments_before = count(tx, "SELECT count(*) FROM course_deployment").await.map_err(fail)?;
+                tx.batch_execute(DATA).await.map_err(fail)?;
+                if let Some((name, token)) = &opts.bot_token {
+                    let n = tx
+                        .execute(
+                            "UPDATE bot SET bot_token = $1, updated_at = now() WHERE account_id = 1 AND bot_name = $2",
+                            &[&token.expose(), name],
+                        )
+                        .await
+                        .map_err(fail)?;
+                    counts.insert("tokens_from_environment".into(), n as i64);
+                }
+                counts.insert("bots_created".into(), count(tx, "SELECT count(*) FROM bot").await.map_err(fail)? - bots_before);
+                counts.insert(
+                    "deployments_created".into(),
+                    count(tx, "SELECT count(*) FROM course_deployment").await.map_err(fail)? - deployments_before,
+                );
+                counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == "merge").count() as i64);
+                counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == "rename").count() as i64);
+                counts.insert("courses_created".into(), a.missing_courses.len() as i64);
+            }
+            Phase::Links => {
+                tx.batch_execute(LINKS).await.map_err(fail)?;
+                if opts.orphans == Orphans::Detach {
+                    tx.batch_execute(ORPHANS_DETACH).await.map_err(fail)?;
+                    counts.insert("orphans_detached".into(), a.orphan_run_refs);
+                }
+                counts.insert("runs_deactivated".into(), a.runs_to_deactivate);
+                counts.insert("bans_archived".into(), a.duplicate_bans);
+                counts.insert("participants_archived".into(), a.duplicate_participants);
+                counts.insert(
+                    "runs_without_deployment".into(),
+                    count(tx, "SELECT count(*) FROM run WHERE deployment_id IS NULL").await.map_err(fail)?,
+                );
+            }
+            Phase::Keys => {
+                tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))
+                    .await
+                    .map_err(fail)?;
+                let exists = count(
+                    tx,
+                    "SELECT count(*) FROM pg_constraint WHERE conrelid = 'conversation'::regclass AND conname = 'conversation_run_id_fkey'",
+                )
+                .await
+                .map_err(fail)?;
+                if exists == 0 {
+                    let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
+                    tx.batch_execute(&format!(
+                        "ALTER TABLE conversation ADD CONSTRAINT conversation_run_id_fkey FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE{not_valid}"
+                    ))
+                    .await
+                    .map_err(fail)?;
+                } else if opts.orphans == Orphans::Detach {
+                    // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
+                    tx.batch_execute(
+                        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'conversation_run_id_fkey' AND NOT convalidated) THEN ALTER TABLE conversation VALIDATE CONSTRAINT conversation_run_id_fkey; END IF; END $$",
+                    )
+                    .await
+                    .map_err(fail)?;
+                }
+                counts.insert("unique_keys".into(), target::UNIQUE_KEYS.len() as i64);
+                counts.insert("foreign_keys".into(), target::FOREIGN_KEYS.len() as i64);
+            }
+            Phase::Indexes => {
+                if opts.single_transaction {
+                    tx.batch_execute(target::sql::HELPERS).await.map_err(fail)?;
+                    for idx in target::secondary_indexes() {
+                        tx.execute("SELECT pg_temp.ensure_index($1, $2)", &[&idx.name, &index_definition(&idx.statement)])
+                            .await
+                            .map_err(fail)?;
+                    }
+                    counts.insert("indexes_built".into(), target::secondary_indexes().len() as i64);
+                } else {
+                    counts.insert("indexes_deferred".into(), target::secondary_indexes().len() as i64);
+                }
+            }
+            Phase::Finalize => {
+                tx.batch_execute(COMPAT).await.map_err(fail)?;
+                counts.insert("compat_triggers".into(), 10);
+            }
+        }
+        if let Some(spec) = &opts.fail_in_phase {
+            if self.matches(spec) {
+                return Err(self.failed("failure injected by the test hook --fail-in-phase".into()));
+            }
+        }
+        Ok(counts)
+    }
+
+    pub fn failed(self, cause: String) -> Error {
+        Error::PhaseFailed {
+            phase: self.label(),
+            cause,
+            hint: "Fix the cause and run `profochat-saas migrate` again; `profochat-saas plan` shows what it will do.".into(),
+        }
+    }
+}
+
+/// "ON table (cols) WHERE …" from a full CREATE INDEX statement.
+pub fn index_definition(statement: &str) -> String {
+    match statement.find(" ON ") {
+        Some(i) => statement[i + 1..].to_string(),
+        None => statement.to_string(),
+    }
+}
+
+async fn count(tx: &Transaction<'_>, sql: &str) -> std::result::Result<i64, tokio_postgres::Error> {
+    Ok(tx.query_one(sql, &[]).await?.get(0))
+}

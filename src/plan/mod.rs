@@ -1,0 +1,345 @@
+//! `plan`: what `migrate` would do on this database, with exact counts, every anomaly
+//! of SPEC §1 and its outcome, and the decisions the operator still has to make.
+//! Read-only: the analysis runs in a transaction that is rolled back.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::conn::Db;
+use crate::error::{Error, Result};
+use crate::migrate::analysis::{self, Analysis};
+use crate::migrate::options::{CourseConflicts, MigrateOptions, Orphans};
+use crate::migrate::phases::PHASES;
+use crate::schema::{self, SchemaState, SchemaStatus};
+
+/// One anomaly kind and what the migration does about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Anomaly {
+    /// Stable id, e.g. `null_bot_rows`.
+    pub kind: &'static str,
+    pub description: String,
+    pub count: i64,
+    pub outcome: String,
+    /// Per-table counts or names, where it helps.
+    pub details: Vec<String>,
+}
+
+/// A decision the operator must make before `migrate` will run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub problem: String,
+    pub flag: String,
+}
+
+/// A bot the migration creates.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedBot {
+    pub name: String,
+    pub found_in: Vec<String>,
+    pub token: &'static str,
+    pub exists: bool,
+}
+
+/// One phase and what it will do.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhasePlan {
+    pub number: u8,
+    pub name: &'static str,
+    pub actions: Vec<String>,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub target: String,
+    pub status: SchemaStatus,
+    pub default_bot: Option<String>,
+    pub default_bot_source: Option<&'static str>,
+    pub bots: Vec<PlannedBot>,
+    pub anomalies: Vec<Anomaly>,
+    pub course_outcomes: Vec<analysis::CourseCopy>,
+    pub created_courses: Vec<analysis::MissingCourse>,
+    pub decisions: Vec<Decision>,
+    pub phases: Vec<PhasePlan>,
+    pub analysis: Analysis,
+    /// Whether `migrate` would run (no decision pending, database migratable).
+    pub ready: bool,
+    /// The database is migrated already: `migrate` would change nothing.
+    pub nothing_to_do: bool,
+}
+
+/// Which default bot applies, and why: the flag or BOT_NAME, else the only bot.
+pub fn resolve_default_bot(opts: &MigrateOptions, bots: &BTreeMap<String, Vec<String>>) -> (Option<String>, Option<&'static str>) {
+    if let Some(b) = &opts.default_bot {
+        return (Some(b.clone()), Some("--default-bot / BOT_NAME"));
+    }
+    if bots.len() == 1 {
+        return (bots.keys().next().cloned(), Some("the only bot"));
+    }
+    (None, None)
+}
+
+/// Refuses databases that cannot be migrated, with what to do.
+pub fn require_migratable(status: &SchemaStatus, target: &str) -> Result<()> {
+    match status.state {
+        SchemaState::Legacy | SchemaState::PartlyMigrated | SchemaState::IndexesPending | SchemaState::Migrated => Ok(()),
+        SchemaState::Empty => Err(Error::state(
+            format!("{target} is empty (no tables): it is not a ProfoChatBot database"),
+            "Point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
+        )),
+        SchemaState::NotProfochat => Err(Error::state(
+            format!(
+                "{target} is not a ProfoChatBot database: none of the legacy tables (conversation, run, course, …) exist; it holds {}",
+                status.other_tables.join(", ")
+            ),
+            "Point --database-url / DATABASE_URL at the ProfoChatBot database.",
+        )),
+        SchemaState::IncompleteLegacy => Err(Error::state(
+            format!(
+                "{target} is an incomplete ProfoChatBot database: the legacy tables {} are missing",
+                status.legacy_tables_missing.join(", ")
+            ),
+            "Restore the missing tables (or the database from a backup) and run `profochat-saas plan` again.",
+        )),
+    }
+}
+
+/// Analyses the database and says what `migrate` would do. Changes nothing.
+pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
+    let status = schema::inspect(db).await?;
+    let target = db.settings.display_target();
+    require_migratable(&status, &target)?;
+    let tx = db
+        .client
+        .transaction()
+        .await
+        .map_err(|e| Error::query("starting the analysis", &e, "Nothing was changed."))?;
+    let (default_bot, source) = resolve_default_bot(opts, &crate::migrate::legacy_bot_names(&tx).await?);
+    let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
+    let existing_bots: Vec<String> = if status.new_tables_found.iter().any(|t| t == "bot") {
+        tx.query("SELECT bot_name FROM bot WHERE account_id = 1", &[])
+            .await
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
+    tx.rollback()
+        .await
+        .map_err(|e| Error::query("ending the analysis", &e, "Nothing was changed."))?;
+    Ok(build(target, status, opts, default_bot, source, a, existing_bots))
+}
+
+fn build(
+    target: String,
+    status: SchemaStatus,
+    opts: &MigrateOptions,
+    default_bot: Option<String>,
+    source: Option<&'static str>,
+    a: Analysis,
+    existing_bots: Vec<String>,
+) -> Plan {
+    let nothing_to_do = status.state == SchemaState::Migrated;
+    let mut decisions = vec![];
+    let null_rows = a.total_null_bot_rows();
+    if null_rows > 0 && default_bot.is_none() {
+        decisions.push(Decision {
+            problem: format!(
+                "{null_rows} rows have no bot name ({}) and there are {} bots, so it is not clear which bot they belong to",
+                fmt_counts(&a.null_bot_rows),
+                a.bots.len()
+            ),
+            flag: format!(
+                "--default-bot NAME (or BOT_NAME in the environment / .env); bots: {}",
+                a.bots.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let differing = a.differing_copies();
+    if !differing.is_empty() && opts.course_conflicts == CourseConflicts::Fail {
+        decisions.push(Decision {
+            problem: format!(
+                "{} course ids exist under several bots with different content ({}), and --course-conflicts fail refuses to rename them",
+                differing.len(),
+                differing.join(", ")
+            ),
+            flag: "--course-conflicts rename (the default) gives the other copies new ids".into(),
+        });
+    }
+
+    let mut bots: Vec<PlannedBot> = a
+        .bots
+        .iter()
+        .map(|(name, tables)| PlannedBot {
+            name: name.clone(),
+            found_in: tables.clone(),
+            token: token_source(opts, name),
+            exists: existing_bots.contains(name),
+        })
+        .collect();
+    if let Some(d) = &default_bot {
+        if !a.bots.contains_key(d) {
+            bots.push(PlannedBot {
+                name: d.clone(),
+                found_in: vec![],
+                token: token_source(opts, d),
+                exists: existing_bots.contains(d),
+            });
+        }
+    }
+
+    let anomalies = anomalies(&a, opts, default_bot.as_deref());
+    let phases = PHASES
+        .iter()
+        .map(|p| PhasePlan {
+            number: p.number(),
+            name: p.name(),
+            actions: p.describe(&a, opts),
+        })
+        .collect();
+    Plan {
+        target,
+        ready: decisions.is_empty(),
+        nothing_to_do,
+        status,
+        default_bot,
+        default_bot_source: source,
+        bots,
+        anomalies,
+        course_outcomes: a.course_copies.clone(),
+        created_courses: a.missing_courses.clone(),
+        decisions,
+        phases,
+        analysis: a,
+    }
+}
+
+fn token_source(opts: &MigrateOptions, bot: &str) -> &'static str {
+    match &opts.bot_token {
+        Some((name, _)) if name == bot => "from BOT_API_TOKEN",
+        _ => "placeholder (set it with `bot set-token`)",
+    }
+}
+
+pub(crate) fn fmt_counts(m: &BTreeMap<String, i64>) -> String {
+    m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> Vec<Anomaly> {
+    let mut out = vec![];
+    let default = default_bot.map(|d| format!("bot {d:?}")).unwrap_or_else(|| "the default bot (none named yet)".into());
+    out.push(Anomaly {
+        kind: "several_bots",
+        description: "bots named in the legacy tables".into(),
+        count: a.bots.len() as i64,
+        outcome: "one bot row each in account 1, display name = the name".into(),
+        details: a.bots.iter().map(|(b, t)| format!("{b:?}: {}", t.join(", "))).collect(),
+    });
+    out.push(Anomaly {
+        kind: "null_bot_rows",
+        description: "rows whose bot name is NULL (written before multi-bot support)".into(),
+        count: a.total_null_bot_rows(),
+        outcome: format!("they belong to {default}"),
+        details: a.null_bot_rows.iter().map(|(t, n)| format!("{t}: {n}")).collect(),
+    });
+    let only = a.bots_only_in();
+    out.push(Anomaly {
+        kind: "bots_only_in_one_table",
+        description: "bots that appear in only one table".into(),
+        count: only.values().map(|v| v.len() as i64).sum(),
+        outcome: "they get a bot row like any other".into(),
+        details: only.iter().map(|(t, b)| format!("only in {t}: {}", b.join(", "))).collect(),
+    });
+    out.push(Anomaly {
+        kind: "missing_course",
+        description: "course ids named by rows but with no course row (courses living in YAML files)".into(),
+        count: a.missing_courses.len() as i64,
+        outcome: "a course row is created for each (title = course_id, metadata says it came from references)".into(),
+        details: a.missing_course_refs.iter().map(|(t, n)| format!("{t}: {n} rows")).collect(),
+    });
+    out.push(Anomaly {
+        kind: "null_course_id",
+        description: "rows with a NULL course_id".into(),
+        count: a.null_course_rows.values().sum(),
+        outcome: "kept as they are; runs without a course keep deployment_id NULL and are reported".into(),
+        details: a.null_course_rows.iter().map(|(t, n)| format!("{t}: {n}")).collect(),
+    });
+    let identical = a.identical_copies();
+    out.push(Anomaly {
+        kind: "identical_course_copies",
+        description: "course ids under several bots with identical content".into(),
+        count: identical.len() as i64,
+        outcome: "one course, deployed to each bot; the other copies go to the archive".into(),
+        details: identical,
+    });
+    let differing = a.differing_copies();
+    out.push(Anomaly {
+        kind: "differing_course_copies",
+        description: "course ids under several bots with different content".into(),
+        count: differing.len() as i64,
+        outcome: match opts.course_conflicts {
+            CourseConflicts::Rename => "the oldest copy keeps the id, the others get a new id and their rows follow (archived)".into(),
+            CourseConflicts::Fail => "--course-conflicts fail: migrate refuses".into(),
+        },
+        details: a
+            .course_copies
+            .iter()
+            .filter(|c| !c.identical && c.action == "rename")
+            .map(|c| format!("{} of bot {:?} → {}", c.course_id, c.bot_name, c.new_course_id))
+            .collect(),
+    });
+    out.push(Anomaly {
+        kind: "orphan_run_refs",
+        description: "conversation rows whose run_id points at no run (deleted long ago)".into(),
+        count: a.orphan_run_refs,
+        outcome: match opts.orphans {
+            Orphans::Detach => "run_id set NULL, the old value archived (--orphans keep keeps it)".into(),
+            Orphans::Keep => "kept; the foreign key is added NOT VALID (--orphans keep)".into(),
+        },
+        details: vec![],
+    });
+    out.push(Anomaly {
+        kind: "null_run_refs",
+        description: "conversation rows with a NULL run_id".into(),
+        count: a.null_run_refs,
+        outcome: "kept as they are".into(),
+        details: vec![],
+    });
+    out.push(Anomaly {
+        kind: "duplicate_active_runs",
+        description: "chats with several unfinished runs on one bot".into(),
+        count: a.duplicate_active_groups,
+        outcome: format!("only the newest stays active; {} older runs are deactivated (archived)", a.runs_to_deactivate),
+        details: vec![],
+    });
+    out.push(Anomaly {
+        kind: "duplicate_participants",
+        description: "duplicate course participants (same course and username)".into(),
+        count: a.duplicate_participants,
+        outcome: "the oldest row is kept, the others go to the archive".into(),
+        details: vec![],
+    });
+    out.push(Anomaly {
+        kind: "duplicate_bans",
+        description: "duplicate bans (same bot, chat and excluded flag)".into(),
+        count: a.duplicate_bans,
+        outcome: "the oldest row is kept, the others go to the archive".into(),
+        details: vec![],
+    });
+    out.push(Anomaly {
+        kind: "null_flags",
+        description: "runs with is_ended NULL and waiting elements with is_waiting NULL".into(),
+        count: a.null_is_ended_runs + a.null_is_waiting,
+        outcome: "kept NULL; a run with is_ended NULL counts as not ended".into(),
+        details: vec![format!("run.is_ended: {}", a.null_is_ended_runs), format!("waiting_element.is_waiting: {}", a.null_is_waiting)],
+    });
+    out.push(Anomaly {
+        kind: "large_json",
+        description: "conversation rows with JSON texts over 64 KiB".into(),
+        count: a.large_json_rows,
+        outcome: "kept byte for byte".into(),
+        details: vec![],
+    });
+    out
+}

@@ -1,0 +1,120 @@
+//! The bot keeps running (SPEC §4): after the migration every legacy runtime
+//! statement still succeeds, and what it writes gets its links; rows written
+//! through the new columns get their legacy bot name.
+
+use profochat_saas::migrate;
+use profochat_saas::report::Silent;
+
+use crate::migrate::{legacy_with_anomalies, opts};
+
+async fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &profochat_saas::conn::Db, sql: &str) -> T {
+    c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
+
+#[tokio::test]
+async fn legacy_statements_succeed_and_get_their_links() {
+    let (_db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let main: i32 = one(&c, "SELECT bot_id FROM bot WHERE bot_name = 'main_bot'").await;
+    let second: i32 = one(&c, "SELECT bot_id FROM bot WHERE bot_name = 'second_bot'").await;
+
+    // Start a course: the run gets account, bot, deployment; the chat's previous
+    // active run on that bot ends instead of failing the unique index.
+    let run_id: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (100, 'alice', 'main_bot', 'intro', 'ads', 'x') RETURNING run_id").await;
+    let row = c.query_one("SELECT account_id, bot_id, deployment_id, is_active FROM run WHERE run_id = $1", &[&run_id]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    assert_eq!(row.get::<_, i32>(1), main);
+    let dep: i32 = row.get(2);
+    assert_eq!(one::<String>(&c, &format!("SELECT course_id FROM course_deployment WHERE deployment_id = {dep} AND bot_id = {main}")).await, "intro");
+    assert!(row.get::<_, bool>(3));
+    assert_eq!(one::<i64>(&c, &format!("SELECT count(*) FROM run WHERE chat_id = 100 AND bot_id = {main} AND is_active")).await, 1);
+    assert!(!one::<bool>(&c, "SELECT is_active FROM run WHERE run_id = 3").await, "the previous active run ended");
+    assert!(one::<bool>(&c, "SELECT ended_at IS NOT NULL FROM run WHERE run_id = 3").await);
+
+    // A run without a bot name (the single-bot era): the default bot.
+    let r2: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (400, 'x', NULL, 'intro', NULL, NULL) RETURNING run_id").await;
+    assert_eq!(one::<i32>(&c, &format!("SELECT bot_id FROM run WHERE run_id = {r2}")).await, main);
+    // A run on a renamed course copy goes to that bot's copy; a new bot and a YAML course appear.
+    let r3: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (101, 'bob', 'second_bot', 'diverged', NULL, NULL) RETURNING run_id").await;
+    assert_eq!(one::<String>(&c, &format!("SELECT d.course_id FROM run r JOIN course_deployment d USING (deployment_id) WHERE r.run_id = {r3}")).await, "diverged__second_bot");
+    let r4: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (7, 'n', 'brand_new_bot', 'new_yaml', NULL, NULL) RETURNING run_id").await;
+    assert!(one::<bool>(&c, &format!("SELECT deployment_id IS NOT NULL AND bot_id IS NOT NULL FROM run WHERE run_id = {r4}")).await);
+    assert!(one::<bool>(&c, "SELECT bot_token LIKE 'profochat-saas-placeholder-%' FROM bot WHERE bot_name = 'brand_new_bot'").await);
+
+    // Every message.
+    c.execute(
+        "INSERT INTO conversation (chat_id, username, course_id, element_id, element_type, role, json, report, score, maxscore, run_id) VALUES (101, 'bob', 'diverged', 'd1', 'message', 'user', '{}', NULL, 1, 2, $1)",
+        &[&r3],
+    )
+    .await
+    .unwrap();
+    assert_eq!(one::<String>(&c, "SELECT course_id || '/' || account_id FROM conversation ORDER BY conversation_id DESC LIMIT 1").await, "diverged__second_bot/1");
+
+    // A delay element, then its update.
+    let w: i32 = one(&c, "INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id, course_id, botname) VALUES (101, now(), true, 'd1', 'diverged', 'second_bot') RETURNING waiting_element_id").await;
+    let row = c.query_one("SELECT bot_id, run_id, created_at IS NOT NULL FROM waiting_element WHERE waiting_element_id = $1", &[&w]).await.unwrap();
+    assert_eq!((row.get::<_, i32>(0), row.get::<_, Option<i32>>(1), row.get::<_, bool>(2)), (second, Some(r3), true));
+    assert_eq!(c.execute("UPDATE waiting_element SET is_waiting = false WHERE waiting_element_id = $1", &[&w]).await.unwrap(), 1);
+
+    // Course end.
+    c.execute("UPDATE run SET is_ended = true WHERE run_id = $1", &[&run_id]).await.unwrap();
+    assert!(one::<bool>(&c, &format!("SELECT NOT is_active AND ended_at IS NOT NULL FROM run WHERE run_id = {run_id}")).await);
+
+    // Auto-ban, twice (the second is the same ban and is not written again).
+    for _ in 0..2 {
+        c.execute("INSERT INTO bannedparticipants (botname, chat_id, ban_reason, excluded) VALUES ('main_bot', 600, 'spam', 0)", &[]).await.unwrap();
+    }
+    assert_eq!(one::<i64>(&c, &format!("SELECT count(*) FROM bannedparticipants WHERE chat_id = 600 AND bot_id = {main}")).await, 1);
+
+    // Course publishing: delete then insert the course and its elements, for a plain
+    // course, a renamed copy and a merged (shared) copy.
+    for (course, bot, yaml) in [("intro", "main_bot", "v2"), ("diverged", "second_bot", "v3"), ("shared", "second_bot", "v2")] {
+        let tx = c.transaction().await.unwrap();
+        tx.execute("DELETE FROM course WHERE course_id = $1 AND bot_name = $2", &[&course, &bot]).await.unwrap();
+        tx.execute("DELETE FROM course_element WHERE course_id = $1 AND bot_name = $2", &[&course, &bot]).await.unwrap();
+        tx.execute("INSERT INTO course (course_id, bot_name, creator_id, yaml) VALUES ($1, $2, 5, $3)", &[&course, &bot, &yaml]).await.unwrap();
+        tx.execute(
+            "INSERT INTO course_element (element_id, json, element_type, course_id, bot_name) VALUES ('e', '{}', 'message', $1, $2)",
+            &[&course, &bot],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'intro'").await, "v2");
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM course_element WHERE course_id = 'intro'").await, 1);
+    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'diverged__second_bot'").await, "v3");
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM course_element WHERE course_id = 'diverged__second_bot'").await, 1);
+    // The shared course stays as it was for the other bots; second_bot got its own copy.
+    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'shared'").await, "name: shared");
+    let own: String = one(&c, &format!("SELECT d.course_id FROM course_deployment d WHERE d.bot_id = {second} AND d.course_id LIKE 'shared%'")).await;
+    assert_ne!(own, "shared");
+    assert_eq!(one::<String>(&c, &format!("SELECT yaml FROM course WHERE course_id = '{own}'")).await, "v2");
+
+    // Settings.
+    c.execute("INSERT INTO gen_settings (id, bot_name, s_key, s_value) VALUES (50, 'second_bot', 'k', 'v')", &[]).await.unwrap();
+    assert_eq!(one::<i32>(&c, "SELECT bot_id FROM gen_settings WHERE id = 50").await, second);
+}
+
+#[tokio::test]
+async fn rows_written_through_the_new_columns_get_their_legacy_bot_name() {
+    let (_db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let second: i32 = one(&c, "SELECT bot_id FROM bot WHERE bot_name = 'second_bot'").await;
+    let dep: i32 = one(&c, &format!("SELECT deployment_id FROM course_deployment WHERE bot_id = {second} AND course_id = 'курс «один»'")).await;
+    let run: i32 = c
+        .query_one(
+            "INSERT INTO run (chat_id, username, account_id, bot_id, deployment_id, course_id) VALUES (900, 'new', 1, $1, $2, 'курс «один»') RETURNING run_id",
+            &[&second, &dep],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // The legacy bot reads it back by its bot name.
+    let found: i64 = one(&c, &format!("SELECT count(*) FROM run WHERE run_id = {run} AND botname = 'second_bot' AND is_ended IS NOT TRUE")).await;
+    assert_eq!(found, 1);
+    c.execute("INSERT INTO bannedparticipants (account_id, bot_id, chat_id, excluded) VALUES (1, $1, 901, 0)", &[&second]).await.unwrap();
+    assert_eq!(one::<String>(&c, "SELECT botname FROM bannedparticipants WHERE chat_id = 901").await, "second_bot");
+    c.execute("INSERT INTO waiting_element (account_id, bot_id, chat_id, is_waiting) VALUES (1, $1, 900, true)", &[&second]).await.unwrap();
+    assert_eq!(one::<String>(&c, "SELECT botname FROM waiting_element WHERE chat_id = 900").await, "second_bot");
+}
