@@ -160,13 +160,14 @@ pub struct Enrolment {
 /// course_id), and the use is counted. A refusal changes nothing.
 pub async fn enrol(db: &mut Db, payload_or_token: &str, chat_id: i64, username: Option<&str>) -> Result<Enrolment> {
     let (expected_deployment, token) = split(payload_or_token)?;
-    // Two enrolments of one chat on one bot at once: the second one's insert hits
-    // the one-active-run index; run again, it ends the first one's run instead.
+    // Enrolments of one chat on one bot take turns (an advisory lock); should a
+    // run be inserted by other means meanwhile, the one-active-run index refuses
+    // the insert and the enrolment runs again.
     let mut attempt = 0;
     loop {
         attempt += 1;
         match enrol_once(db, expected_deployment, &token, chat_id, username).await {
-            Err(Retry::Again(_)) if attempt < 5 => continue,
+            Err(Retry::Again(_)) if attempt < 10 => continue,
             Err(Retry::Again(e)) => return Err(Error::query("enrolling the chat", &e, "The transaction was rolled back: nothing was changed.")),
             Err(Retry::Fail(e)) => return Err(e),
             Ok(e) => return Ok(e),
@@ -211,6 +212,9 @@ async fn enrol_once(
         .map_err(retryable("locking the enrollment token"))?;
     // Dropping the transaction on a refusal rolls it back and releases the lock.
     let t = check(row, expected_deployment)?;
+    tx.execute(include_str!("../../sql/ops/enrol_lock_chat.sql"), &[&t.bot_id, &chat_id])
+        .await
+        .map_err(retryable("waiting for the chat's other enrolment"))?;
     let ended: Option<i32> = tx
         .query_opt(include_str!("../../sql/ops/enrol_end_previous.sql"), &[&t.bot_id, &chat_id])
         .await

@@ -11,3 +11,4 @@ mod runtime;
 mod status;
 mod ops;
 mod ops_cli;
+mod ops_migrated;
