@@ -14,7 +14,7 @@ use tokio_postgres::GenericClient;
 
 use super::deployments::{get_deployment, Deployment};
 use super::enrol::{StartPayload, MAX_START_PAYLOAD};
-use super::{query_error, violated_constraint, UNCHANGED};
+use super::{query_error, UNCHANGED};
 use crate::conn::Db;
 use crate::error::{Error, Result};
 
@@ -300,7 +300,7 @@ async fn insert_token(
             ));
         }
         let result = client
-            .query_one(
+            .query_opt(
                 include_str!("../../sql/ops/token_create.sql"),
                 &[
                     &deployment.deployment_id,
@@ -313,8 +313,8 @@ async fn insert_token(
             )
             .await;
         let row = match result {
-            Ok(row) => row,
-            Err(e) if violated_constraint(&e) == Some("enrollment_token_token_key") => continue,
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
             Err(e) => return Err(Error::query("creating the enrollment token", &e, UNCHANGED)),
         };
         let token_id: i32 = row.get("token_id");
