@@ -4,6 +4,7 @@
 //! The library never prints: progress and findings go through [`report::Reporter`]
 //! or come back as values; the `profochat-saas` binary turns them into text or JSON.
 
+pub mod backup;
 pub mod conn;
 pub mod error;
 pub mod fingerprint;
@@ -11,9 +12,11 @@ pub mod migrate;
 pub mod ops;
 pub mod plan;
 pub mod report;
+pub mod rollback;
 pub mod schema;
 pub mod server;
 pub mod sql;
 pub mod target;
+pub mod validate;
 
 pub use error::{Error, ExitStatus, Result};

@@ -204,3 +204,50 @@ mod token_tests {
         assert!(m.starts_with("123456789:"));
     }
 }
+
+/// Check constraints of the target schema: (table, constraint name).
+pub const CHECK_CONSTRAINTS: &[(&str, &str)] = &[
+    ("account_member", "account_member_role_check"),
+    ("enrollment_token", "enrollment_token_token_type_check"),
+];
+
+/// Triggers the migration installs on the legacy tables, so that the running legacy
+/// bot's statements keep working, all have names starting with this.
+pub const COMPAT_TRIGGER_PREFIX: &str = "profochat_saas_";
+
+/// What a course created from references (a `course_id` with no course row) carries
+/// in `course.metadata` (it may carry more).
+pub const REFERENCE_COURSE_METADATA: &str = r#"{"created_from": "references"}"#;
+
+/// Columns of the tables the migration creates.
+pub const NEW_TABLE_COLUMNS: &[(&str, &[&str])] = &[
+    ("account", &["account_id", "name", "slug", "plan", "created_at", "updated_at", "is_active", "settings"]),
+    (
+        "account_member",
+        &[
+            "account_member_id", "account_id", "telegram_user_id", "telegram_username", "role", "created_at",
+            "last_login_at", "is_active",
+        ],
+    ),
+    (
+        "bot",
+        &[
+            "bot_id", "account_id", "bot_name", "bot_token", "display_name", "description", "created_at", "updated_at",
+            "is_active", "settings",
+        ],
+    ),
+    (
+        "course_deployment",
+        &[
+            "deployment_id", "course_id", "account_id", "bot_id", "environment", "is_active", "created_at", "updated_at",
+            "settings",
+        ],
+    ),
+    (
+        "enrollment_token",
+        &[
+            "token_id", "deployment_id", "token", "token_type", "max_uses", "current_uses", "expires_at", "created_at",
+            "created_by", "is_active", "metadata",
+        ],
+    ),
+];

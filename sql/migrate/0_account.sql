@@ -44,3 +44,12 @@ UPDATE waiting_element    SET account_id = 1 WHERE account_id IS NULL;
 UPDATE bannedparticipants SET account_id = 1 WHERE account_id IS NULL;
 UPDATE courseparticipants SET account_id = 1 WHERE account_id IS NULL;
 UPDATE gen_settings       SET account_id = 1 WHERE account_id IS NULL;
+-- ...and may lack the default and NOT NULL.
+ALTER TABLE course             ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE course_element     ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE run                ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE conversation       ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE waiting_element    ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE bannedparticipants ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE courseparticipants ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
+ALTER TABLE gen_settings       ALTER COLUMN account_id SET DEFAULT 1;

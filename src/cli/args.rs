@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", hide = true)]
     pub rollback: Option<PathBuf>,
 
+    /// (migrate.sh compatibility) with --rollback: do not ask.
+    #[arg(short = 'y', long, hide = true)]
+    pub yes: bool,
+
     /// (migrate.sh compatibility) like `migrate --dry-run`.
     #[arg(long, hide = true)]
     pub dry_run: bool,

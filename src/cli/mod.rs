@@ -70,10 +70,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         if let Some(file) = cli.rollback {
             return commands::backup::restore(RestoreArgs {
                 file,
-                conn: ConnArgs::default(),
+                conn: ConnArgs {
+                    database_url: std::env::var("DATABASE_URL").ok(),
+                    ..ConnArgs::default()
+                },
                 into: None,
                 terminate_connections: false,
-                confirm: ConfirmArgs::default(),
+                confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),
             })
             .await;

@@ -29,6 +29,7 @@ use crate::report::Reporter;
 use crate::schema::{self, SchemaState};
 use crate::sql::{ident, LEGACY_TABLES};
 use crate::target;
+use crate::validate;
 
 const BOT_NAMES: &str = include_str!("../../sql/migrate/bot_names.sql");
 
@@ -94,6 +95,9 @@ pub struct MigrationReport {
     pub bots_waiting_for_token: Vec<String>,
     pub deployments: i64,
     pub analysis: Option<analysis::Analysis>,
+    /// Validation inside the migration transaction (secondary indexes built after the
+    /// commit show as pending there).
+    pub validation: Option<validate::ValidationReport>,
     pub total_ms: u64,
 }
 
@@ -111,6 +115,7 @@ impl MigrationReport {
             bots_waiting_for_token: vec![],
             deployments: 0,
             analysis: None,
+            validation: None,
             total_ms: 0,
         }
     }
@@ -276,6 +281,37 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         &format!("8 tables equal to before, {} archived changes", proof.iter().map(|p| p.archived_deleted + p.archived_updated + p.archived_inserted).sum::<i64>()),
     );
 
+    // Validation inside the transaction: a critical problem rolls everything back.
+    tx.execute(
+        "UPDATE profochat_saas.migration SET status = $2 WHERE migration_id = $1",
+        &[&migration_id, &if opts.single_transaction { "completed" } else { "indexes_pending" }],
+    )
+    .await
+    .map_err(q("recording the migration"))?;
+    reporter.started("validation", None);
+    let t = Instant::now();
+    let validation = validate::validate(
+        &tx,
+        &validate::ValidateOptions {
+            orphans_kept: opts.orphans == Orphans::Keep,
+        },
+    )
+    .await?;
+    if validation.critical_failures() > 0 {
+        let failed: Vec<String> = validation
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == validate::Severity::Critical)
+            .map(|c| format!("{} ({})", c.id, c.count))
+            .collect();
+        return Err(phases::Phase::Finalize.failed(format!("validation found critical problems: {}", failed.join(", "))));
+    }
+    reporter.finished(
+        "validation",
+        t.elapsed(),
+        &format!("{} checks, {} warnings, no critical problem", validation.checks.len(), validation.warnings()),
+    );
+
     let waiting = bots_waiting_for_token(&tx).await?;
     let deployments: i64 = tx
         .query_one("SELECT count(*) FROM course_deployment", &[])
@@ -336,6 +372,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         bots_waiting_for_token: waiting,
         deployments,
         analysis: Some(a),
+        validation: Some(validation),
         total_ms: started.elapsed().as_millis() as u64,
     })
 }

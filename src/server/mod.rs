@@ -55,3 +55,54 @@ pub async fn find_local() -> Option<ConnSettings> {
     }
     None
 }
+
+/// A server to create throwaway databases on: the given one, else the local one,
+/// else a private cluster (kept alive by the returned guard).
+pub async fn find_server(given: Option<ConnSettings>) -> crate::Result<(ConnSettings, Option<TempCluster>)> {
+    if let Some(s) = given {
+        return Ok((s, None));
+    }
+    if let Some(s) = find_local().await {
+        return Ok((s, None));
+    }
+    let cluster = tokio::task::spawn_blocking(TempCluster::start)
+        .await
+        .map_err(|e| crate::Error::Tool {
+            tool: "initdb".into(),
+            message: format!("starting a private cluster failed: {e}"),
+            hint: "Set DATABASE_URL to a server where a database may be created.".into(),
+        })??;
+    Ok((cluster.settings(), Some(cluster)))
+}
+
+/// A fresh database on the server, dropped when the guard is dropped unless kept.
+pub struct ScratchDb {
+    pub admin: ConnSettings,
+    pub settings: ConnSettings,
+    pub keep: bool,
+}
+
+impl ScratchDb {
+    /// Creates `name` (it must not exist yet).
+    pub async fn create(admin: &ConnSettings, name: &str) -> crate::Result<ScratchDb> {
+        let db = conn::connect(admin).await?;
+        db.batch_execute(&format!("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'", crate::sql::ident(name)))
+            .await
+            .map_err(|e| crate::Error::query(format!("creating database {name:?}"), &e, "Nothing was changed."))?;
+        Ok(ScratchDb {
+            admin: admin.clone(),
+            settings: admin.with_dbname(name),
+            keep: false,
+        })
+    }
+
+    /// Drops the database now.
+    pub async fn drop_now(mut self) -> crate::Result<()> {
+        self.keep = true;
+        let db = conn::connect(&self.admin).await?;
+        db.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", crate::sql::ident(&self.settings.dbname)))
+            .await
+            .map_err(|e| crate::Error::query("dropping the scratch database", &e, "The database is left in place."))?;
+        Ok(())
+    }
+}

@@ -41,17 +41,28 @@ pub fn find_tool(name: &str, server_major: Option<u32>) -> Result<Tool> {
         });
     };
     match server_major {
-        Some(server) if newest.major < server => Err(Error::Tool {
-            tool: name.into(),
-            message: format!(
-                "{} is version {}, older than the server (PostgreSQL {server}); it cannot work with a newer server",
-                newest.path.display(),
-                newest.version
-            ),
-            hint: format!("Install the PostgreSQL {server} client programs (apt-get install postgresql-client-{server}) and run again."),
-        }),
-        _ => Ok(newest),
+        Some(server) => check_version(&newest, server).map(|()| newest),
+        None => Ok(newest),
     }
+}
+
+/// Refuses a client program older than the server it must work with: `pg_dump`
+/// cannot dump a newer server, `pg_restore` may not read what a newer one wrote.
+pub fn check_version(tool: &Tool, server_major: u32) -> Result<()> {
+    if tool.major >= server_major {
+        return Ok(());
+    }
+    Err(Error::Tool {
+        tool: tool.name.clone(),
+        message: format!(
+            "{} is version {}, older than the server (PostgreSQL {server_major}); it cannot work with a newer server",
+            tool.path.display(),
+            tool.version
+        ),
+        hint: format!(
+            "Nothing was changed. Install the PostgreSQL {server_major} client programs (apt-get install postgresql-client-{server_major}) and run again."
+        ),
+    })
 }
 
 fn probe(name: &str, path: &Path) -> Option<Tool> {
@@ -71,4 +82,40 @@ fn probe(name: &str, path: &Path) -> Option<Tool> {
 /// Reads the major version from `server_version_num` (e.g. 150020 → 15).
 pub fn major_of(server_version_num: i32) -> u32 {
     (server_version_num / 10000) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(major: u32, version: &str) -> Tool {
+        Tool {
+            name: "pg_dump".into(),
+            path: PathBuf::from("/usr/lib/postgresql/14/bin/pg_dump"),
+            major,
+            version: version.into(),
+        }
+    }
+
+    #[test]
+    fn older_tool_than_server_is_refused_naming_both_versions() {
+        let err = check_version(&tool(14, "14.11"), 16).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("14.11"), "{text}");
+        assert!(text.contains("PostgreSQL 16"), "{text}");
+        assert!(text.contains("postgresql-client-16"), "{text}");
+        assert_eq!(err.exit_status(), crate::ExitStatus::Tool);
+    }
+
+    #[test]
+    fn same_or_newer_tool_is_accepted() {
+        assert!(check_version(&tool(16, "16.2"), 16).is_ok());
+        assert!(check_version(&tool(17, "17.0"), 15).is_ok());
+    }
+
+    #[test]
+    fn server_major_from_version_num() {
+        assert_eq!(major_of(150020), 15);
+        assert_eq!(major_of(110022), 11);
+    }
 }

@@ -4,11 +4,14 @@
 mod fixtures;
 mod harness;
 
+mod backup;
 mod connection;
 mod fingerprint;
 mod migrate;
+mod rollback;
 mod runtime;
 mod status;
 mod ops;
 mod ops_cli;
 mod ops_migrated;
+mod validate;

@@ -1,9 +1,87 @@
+//! `validate`: every rule of the SaaS schema checked on the live database.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use profochat_saas::schema::{self, SchemaState};
+use profochat_saas::validate::{self, ValidateOptions, ValidationReport};
 
-use crate::cli::{ConnArgs, OutputArgs};
+use crate::cli::{connect, output, ConnArgs, OutputArgs};
 
-pub async fn run(_conn: &ConnArgs, _out: &OutputArgs) -> Result<ExitCode> {
-    Err(super::unavailable("validate"))
+pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let db = connect(conn).await?;
+    let status = schema::inspect(&db).await?;
+    let not_migrated = |what: &str, hint: &str| {
+        profochat_saas::Error::state(format!("{} is {what}", db.settings.display_target()), hint)
+    };
+    match status.state {
+        SchemaState::Legacy => {
+            return Err(not_migrated(
+                "not migrated yet (legacy, single-tenant schema), so there is nothing to validate",
+                "Run `profochat-saas plan` to see what the migration would do, then `profochat-saas migrate`.",
+            )
+            .into())
+        }
+        SchemaState::Empty | SchemaState::NotProfochat | SchemaState::IncompleteLegacy => {
+            return Err(not_migrated(
+                status.state.describe(),
+                "Check --database-url / DATABASE_URL: it should point at the migrated ProfoChatBot database.",
+            )
+            .into())
+        }
+        // A partly migrated database is validated too: the report shows what is missing.
+        SchemaState::PartlyMigrated | SchemaState::IndexesPending | SchemaState::Migrated => {}
+    }
+
+    let opts = ValidateOptions::from_state(&db.client).await?;
+    let report = validate::validate(&db.client, &opts).await?;
+
+    if out.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["target"] = db.settings.masked_url().into();
+        v["state"] = serde_json::to_value(status.state)?;
+        v["orphans_kept"] = opts.orphans_kept.into();
+        v["passed"] = report.passed().into();
+        v["critical_failures"] = report.critical_failures().into();
+        v["warnings"] = report.warnings().into();
+        output::print_json(&v)?;
+    } else {
+        println!("Database: {}", db.settings.display_target());
+        println!("State:    {}", status.state.describe());
+        if opts.orphans_kept {
+            println!("Options:  the migration ran with --orphans keep (orphaned conversation rows are expected)");
+        }
+        println!();
+        print_human(&report);
+    }
+
+    match report.failure_error() {
+        Some(err) => Err(err.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn print_human(report: &ValidationReport) {
+    let mut table = output::table(&["Check", "Result", "Count", "Details"]);
+    for c in &report.checks {
+        let mut details = c.rule.clone();
+        for e in &c.examples {
+            details.push_str("\n  ");
+            details.push_str(e);
+        }
+        table.add_row(vec![c.id.clone(), c.label().to_string(), c.count.to_string(), details]);
+    }
+    println!("{table}");
+    println!();
+    println!("{}", report.summary());
+    let hints: Vec<_> = report
+        .failed()
+        .filter_map(|c| c.hint.as_ref().map(|h| (c, h)))
+        .collect();
+    if !hints.is_empty() {
+        println!();
+        for (c, hint) in hints {
+            println!("{} {}: {hint}", c.label(), c.id);
+        }
+    }
 }

@@ -1,0 +1,37 @@
+-- Rollback, step 1: the compatibility triggers and every key the migration added, so
+-- that the legacy values can be written back (course ids may repeat under other bots).
+DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON bannedparticipants;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON courseparticipants;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON course;
+DROP TRIGGER IF EXISTS profochat_saas_compat_delete ON course;
+DROP TRIGGER IF EXISTS profochat_saas_compat_split ON course;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
+DROP TRIGGER IF EXISTS profochat_saas_compat ON gen_settings;
+
+DO $$
+DECLARE
+    r record;
+BEGIN
+    -- Foreign keys and unique keys on the legacy tables that the legacy schema does not have.
+    FOR r IN
+        SELECT conrelid::regclass AS tbl, conname
+          FROM pg_constraint
+         WHERE connamespace = current_schema()::regnamespace
+           AND conrelid IN ('conversation'::regclass, 'run'::regclass, 'waiting_element'::regclass,
+                            'course'::regclass, 'course_element'::regclass, 'courseparticipants'::regclass,
+                            'bannedparticipants'::regclass, 'gen_settings'::regclass)
+           AND contype IN ('f', 'u')
+    LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tbl, r.conname);
+    END LOOP;
+END $$;
+DROP INDEX IF EXISTS uq_run_active_bot_chat;
+DROP INDEX IF EXISTS uq_courseparticipants_member;
+-- CASCADE: the foreign keys of the SaaS tables that reference it go too (the tables follow).
+ALTER TABLE course DROP CONSTRAINT IF EXISTS course_pkey CASCADE;
+ALTER TABLE run ALTER COLUMN bot_id DROP NOT NULL;
+ALTER TABLE waiting_element ALTER COLUMN bot_id DROP NOT NULL;
+ALTER TABLE bannedparticipants ALTER COLUMN bot_id DROP NOT NULL;

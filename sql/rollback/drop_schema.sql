@@ -1,0 +1,18 @@
+-- Rollback, last step: the columns and tables the migration added, and the tool's own schema.
+ALTER TABLE course DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS title, DROP COLUMN IF EXISTS description,
+                   DROP COLUMN IF EXISTS updated_at, DROP COLUMN IF EXISTS metadata, DROP COLUMN IF EXISTS is_active;
+ALTER TABLE course_element DROP COLUMN IF EXISTS account_id;
+ALTER TABLE run DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS deployment_id,
+                DROP COLUMN IF EXISTS token_id, DROP COLUMN IF EXISTS is_active, DROP COLUMN IF EXISTS ended_at,
+                DROP COLUMN IF EXISTS utm_medium, DROP COLUMN IF EXISTS utm_term, DROP COLUMN IF EXISTS utm_content,
+                DROP COLUMN IF EXISTS metadata;
+ALTER TABLE conversation DROP COLUMN IF EXISTS account_id;
+ALTER TABLE waiting_element DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS run_id,
+                            DROP COLUMN IF EXISTS created_at;
+ALTER TABLE bannedparticipants DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS metadata;
+ALTER TABLE courseparticipants DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS chat_id, DROP COLUMN IF EXISTS added_at,
+                               DROP COLUMN IF EXISTS added_by;
+ALTER TABLE gen_settings DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS created_at,
+                         DROP COLUMN IF EXISTS updated_at;
+DROP TABLE IF EXISTS enrollment_token, course_deployment, account_member, bot, account CASCADE;
+DROP SCHEMA IF EXISTS profochat_saas CASCADE;

@@ -1,0 +1,19 @@
+-- Check constraints, by name: missing or NOT VALID. $1: tables, $2: names (parallel arrays).
+WITH checked AS (
+    SELECT w.tbl, w.name, w.ord,
+           CASE WHEN x.convalidated IS NULL THEN 'is missing'
+                WHEN NOT x.convalidated THEN 'is NOT VALID (existing rows were never checked)'
+           END AS problem
+      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(tbl, name, ord)
+      LEFT JOIN LATERAL (
+           SELECT con.convalidated
+             FROM pg_constraint con
+             JOIN pg_class c ON c.oid = con.conrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relname = w.tbl
+              AND con.conname = w.name AND con.contype = 'c') x ON true
+), bad AS (
+    SELECT * FROM checked WHERE problem IS NOT NULL
+)
+SELECT (SELECT count(*) FROM bad)::int8 AS offending,
+       ARRAY(SELECT format('%s.%s %s', tbl, name, problem) FROM bad ORDER BY ord LIMIT 10) AS examples;

@@ -1,0 +1,226 @@
+//! Checks every rule of the target schema and of the derived values on a live
+//! database: structure (tables, columns, keys, foreign keys, indexes), the default
+//! account, bots and their tokens, courses, deployments, runs, waiting elements,
+//! conversations, bans, participants, members, enrollment tokens and the tool's state.
+//!
+//! Validation only reads. It takes any client, so that `migrate` can run it inside
+//! its own transaction before the commit.
+
+mod checks;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use tokio_postgres::GenericClient;
+
+use crate::error::{Error, Result};
+use crate::target::STATE_SCHEMA;
+
+/// How much a failed check matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The schema or the data breaks a rule: validation fails.
+    Critical,
+    /// Something to act on, but the database works.
+    Warning,
+    /// A count worth knowing; never a failure.
+    Info,
+}
+
+/// What validation needs to know about how the migration ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// The migration ran with `--orphans keep`: conversation rows may point at runs
+    /// that do not exist, and conversation_run_id_fkey is NOT VALID on purpose.
+    pub orphans_kept: bool,
+}
+
+impl ValidateOptions {
+    /// The options of the newest migration recorded in `profochat_saas.migration`
+    /// (its `options` column, e.g. `{"orphans": "keep"}`); the defaults if none is recorded.
+    pub async fn from_state<C: GenericClient + Sync>(client: &C) -> Result<Self> {
+        let q = |e: tokio_postgres::Error| Error::query("reading the migration options", &e, "Nothing was changed.");
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{STATE_SCHEMA}.migration")],
+            )
+            .await
+            .map_err(q)?
+            .get(0);
+        if !exists {
+            return Ok(Self::default());
+        }
+        let row = client
+            .query_opt(include_str!("../../sql/validate/options.sql"), &[])
+            .await
+            .map_err(q)?;
+        let options: Option<serde_json::Value> = row.map(|r| r.get(0));
+        Ok(Self {
+            orphans_kept: options
+                .as_ref()
+                .and_then(|o| o.get("orphans"))
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v == "keep"),
+        })
+    }
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// Stable identifier, e.g. `run.bot_id_matches_botname`.
+    pub id: String,
+    /// The rule, as a sentence.
+    pub rule: String,
+    pub severity: Severity,
+    /// Whether the rule holds. Info checks always pass; their count is for reading.
+    pub passed: bool,
+    /// How many rows (or objects) break the rule; for info checks, how many it counts.
+    pub count: i64,
+    /// Up to ten offending rows or objects, as text. Never secrets.
+    pub examples: Vec<String>,
+    /// What to do about it, when the check did not pass.
+    pub hint: Option<String>,
+}
+
+impl CheckResult {
+    /// PASS, FAIL (critical), WARN (warning) or info (an info check that counted something).
+    pub fn label(&self) -> &'static str {
+        match (self.severity, self.passed) {
+            (Severity::Info, _) if self.count > 0 || !self.examples.is_empty() => "info",
+            (_, true) => "PASS",
+            (Severity::Critical, false) => "FAIL",
+            (Severity::Warning, false) => "WARN",
+            (Severity::Info, false) => "info",
+        }
+    }
+}
+
+/// Every check, in a stable order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidationReport {
+    pub checks: Vec<CheckResult>,
+}
+
+impl ValidationReport {
+    /// Critical checks that did not pass.
+    pub fn critical_failures(&self) -> usize {
+        self.count_failed(Severity::Critical)
+    }
+
+    /// Warning checks that did not pass.
+    pub fn warnings(&self) -> usize {
+        self.count_failed(Severity::Warning)
+    }
+
+    /// Checks that passed (info checks always do).
+    pub fn passed_checks(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    /// Whether the database passes: no critical failure (warnings do not fail it).
+    pub fn passed(&self) -> bool {
+        self.critical_failures() == 0
+    }
+
+    /// The check with this id.
+    pub fn check(&self, id: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// The checks that did not pass, critical first.
+    pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
+        let critical = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == Severity::Critical);
+        let other = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity != Severity::Critical);
+        critical.chain(other)
+    }
+
+    /// "N checks: X passed, Y warnings, Z critical failures".
+    pub fn summary(&self) -> String {
+        format!(
+            "{} checks: {} passed, {} warning{}, {} critical failure{}",
+            self.checks.len(),
+            self.passed_checks(),
+            self.warnings(),
+            if self.warnings() == 1 { "" } else { "s" },
+            self.critical_failures(),
+            if self.critical_failures() == 1 { "" } else { "s" },
+        )
+    }
+
+    /// The error that a failed validation is: the ids of the critical failures.
+    /// `None` when validation passed.
+    pub fn failure_error(&self) -> Option<Error> {
+        let failed: Vec<&str> = self
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == Severity::Critical)
+            .map(|c| c.id.as_str())
+            .collect();
+        if failed.is_empty() {
+            return None;
+        }
+        Some(Error::ValidationFailed {
+            critical: failed.len(),
+            summary: failed.join(", "),
+            hint: "Nothing was changed by validation. The checks above say what breaks each rule and what to do; \
+                   run `profochat-saas validate` again after fixing it."
+                .into(),
+        })
+    }
+
+    fn count_failed(&self, severity: Severity) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == severity)
+            .count()
+    }
+}
+
+/// Runs every check on the database the client is connected to (its current schema).
+pub async fn validate<C: GenericClient + Sync>(client: &C, opts: &ValidateOptions) -> Result<ValidationReport> {
+    let catalog = Catalog::read(client).await?;
+    let mut results = Vec::new();
+    for check in checks::all(opts) {
+        results.push(check.run(client, &catalog).await?);
+    }
+    Ok(ValidationReport { checks: results })
+}
+
+/// The tables and columns that exist: `table`, `table.column`, and for the state
+/// schema `profochat_saas.table` and `profochat_saas.table.column`.
+struct Catalog {
+    names: HashSet<String>,
+}
+
+impl Catalog {
+    async fn read<C: GenericClient + Sync>(client: &C) -> Result<Self> {
+        let rows = client
+            .query(include_str!("../../sql/validate/catalog.sql"), &[&STATE_SCHEMA])
+            .await
+            .map_err(|e| Error::query("reading the catalog for validation", &e, "Nothing was changed."))?;
+        let mut names = HashSet::new();
+        for r in rows {
+            let table: String = r.get(0);
+            let column: Option<String> = r.get(1);
+            if let Some(c) = column {
+                names.insert(format!("{table}.{c}"));
+            }
+            names.insert(table);
+        }
+        Ok(Catalog { names })
+    }
+
+    /// The names in `needs` that do not exist.
+    fn missing<'a>(&self, needs: &[&'a str]) -> Vec<&'a str> {
+        needs.iter().copied().filter(|n| !self.names.contains(*n)).collect()
+    }
+}

@@ -1,0 +1,96 @@
+//! `rollback`: back to the legacy schema in place, with the fingerprints of before;
+//! legacy rows written since are kept; data the legacy schema cannot hold is refused.
+
+use predicates::prelude::*;
+use profochat_saas::fingerprint;
+use profochat_saas::migrate;
+use profochat_saas::report::Silent;
+use profochat_saas::rollback;
+use profochat_saas::schema::{self, SchemaState};
+
+use crate::harness::cli;
+use crate::migrate::{catalog, legacy_with_anomalies, opts};
+
+#[tokio::test]
+async fn migrate_then_rollback_gives_back_the_legacy_database() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let cat = catalog(&c).await;
+    let fp = fingerprint::take(&*c).await.unwrap();
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let r = rollback::rollback(&mut c, &Silent).await.unwrap();
+    assert!(r.changed_since_migration.is_empty(), "{:?}", r.changed_since_migration);
+    assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
+    assert_eq!(catalog(&c).await, cat, "the catalog is the legacy one again");
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    // And it can be migrated again.
+    let again = migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    assert!(again.proof.iter().all(|p| p.equal));
+    drop(db);
+}
+
+#[tokio::test]
+async fn legacy_writes_after_the_migration_survive_the_rollback() {
+    let (_db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    // The legacy bot keeps writing, on a plain course and on a renamed copy, and publishes.
+    let r1: i32 = c
+        .query_one("INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (100, 'alice', 'main_bot', 'intro', NULL, NULL) RETURNING run_id", &[])
+        .await.unwrap().get(0);
+    let r2: i32 = c
+        .query_one("INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (101, 'bob', 'second_bot', 'diverged', NULL, NULL) RETURNING run_id", &[])
+        .await.unwrap().get(0);
+    c.execute("INSERT INTO conversation (chat_id, username, course_id, element_id, element_type, role, json, run_id) VALUES (101, 'bob', 'diverged', 'd1', 'message', 'user', '{}', $1)", &[&r2]).await.unwrap();
+    c.execute("INSERT INTO bannedparticipants (botname, chat_id, ban_reason, excluded) VALUES ('second_bot', 777, 'x', 0)", &[]).await.unwrap();
+    c.execute("UPDATE run SET is_ended = true WHERE run_id = $1", &[&r1]).await.unwrap();
+    let expected_runs: i64 = c.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get(0);
+
+    let r = rollback::rollback(&mut c, &Silent).await.unwrap();
+    assert!(r.changed_since_migration.contains(&"run".to_string()));
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    assert_eq!(c.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get::<_, i64>(0), expected_runs);
+    // Written as the legacy bot wrote them: the legacy course id, the legacy flags.
+    let row = c.query_one("SELECT course_id, botname, is_ended FROM run WHERE run_id = $1", &[&r2]).await.unwrap();
+    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1), row.get::<_, Option<bool>>(2)), ("diverged".into(), "second_bot".into(), None));
+    assert_eq!(c.query_one("SELECT is_ended FROM run WHERE run_id = $1", &[&r1]).await.unwrap().get::<_, Option<bool>>(0), Some(true));
+    assert_eq!(
+        c.query_one("SELECT course_id FROM conversation WHERE run_id = $1", &[&r2]).await.unwrap().get::<_, String>(0),
+        "diverged"
+    );
+    assert_eq!(c.query_one("SELECT count(*) FROM bannedparticipants WHERE chat_id = 777", &[]).await.unwrap().get::<_, i64>(0), 1);
+    // The legacy rows of before are all there, and the legacy key holds.
+    assert_eq!(c.query_one("SELECT count(*) FROM course WHERE course_id = 'diverged'", &[]).await.unwrap().get::<_, i64>(0), 2);
+    assert_eq!(c.query_one("SELECT count(*) FROM course WHERE course_id = 'shared'", &[]).await.unwrap().get::<_, i64>(0), 3);
+    // The legacy statements work on the rolled-back database.
+    c.execute("INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (1, 'a', 'main_bot', 'intro', NULL, NULL)", &[]).await.unwrap();
+}
+
+#[tokio::test]
+async fn rollback_refuses_with_the_list_when_saas_only_data_exists() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    c.batch_execute(
+        "INSERT INTO account (name, slug) VALUES ('Second Customer', 'second');
+         INSERT INTO enrollment_token (deployment_id, token) SELECT min(deployment_id), 'tok_abc' FROM course_deployment;",
+    )
+    .await
+    .unwrap();
+    let cat = catalog(&c).await;
+    let fp = fingerprint::take(&*c).await.unwrap();
+    let out = cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().code(9);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("Second Customer") && err.contains("enrollment tokens"), "{err}");
+    assert!(!err.contains("tok_abc"), "token values are never shown: {err}");
+    assert!(err.contains("Nothing was changed"), "{err}");
+    assert_eq!(catalog(&c).await, cat);
+    assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
+}
+
+#[tokio::test]
+async fn rollback_on_a_legacy_database_says_there_is_nothing_to_do() {
+    let (db, _c) = legacy_with_anomalies().await;
+    cli()
+        .args(["rollback", "--yes", "--database-url", &db.url()])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("nothing to roll back"));
+}
