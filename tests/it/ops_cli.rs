@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use profochat_saas::error::TokenRefusal;
 use profochat_saas::ops::{self, TokenOptions, TokenType};
 use profochat_saas::target::PLACEHOLDER_TOKEN_PREFIX;
+use profochat_saas::validate;
 use serde_json::Value;
 
 use crate::harness::{cli, TestDb};
@@ -44,6 +45,15 @@ async fn stored_token(db: &TestDb, bot: &str) -> String {
         .get(0)
 }
 
+/// What `validate` says about placeholder tokens: how many bots, and which.
+async fn validate_placeholders(db: &TestDb) -> (i64, Vec<String>) {
+    let c = db.connect().await;
+    let opts = validate::ValidateOptions::from_state(&c.client).await.unwrap();
+    let report = validate::validate(&c.client, &opts).await.unwrap();
+    let check = report.check("bot.token_placeholder").expect("validate has the placeholder check");
+    (check.count, check.examples.clone())
+}
+
 /// The condition `validate` warns about: the bot's token is still a placeholder.
 async fn has_placeholder(db: &TestDb, bot: &str) -> bool {
     let n: i64 = db
@@ -64,6 +74,9 @@ async fn set_token_from_standard_input_stores_it_and_shows_it_masked() {
     let s = setup().await;
     let url = s.db.url();
     assert!(has_placeholder(&s.db, "alpha_bot").await);
+    let (count, examples) = validate_placeholders(&s.db).await;
+    assert_eq!(count, 2);
+    assert!(examples.iter().any(|e| e.contains("'alpha_bot'")), "{examples:?}");
     let a = cli()
         .args(["bot", "set-token", "-vv", "--bot", "alpha_bot", "--database-url", &url])
         .env("PROFOCHAT_SAAS_LOG", "trace")
@@ -80,6 +93,10 @@ async fn set_token_from_standard_input_stores_it_and_shows_it_masked() {
     assert_eq!(stored_token(&s.db, "alpha_bot").await, TOKEN);
     assert!(!has_placeholder(&s.db, "alpha_bot").await, "set-token replaces the placeholder");
     assert!(has_placeholder(&s.db, "beta_bot").await, "other bots are left alone");
+    let (count, examples) = validate_placeholders(&s.db).await;
+    assert_eq!(count, 1, "validate no longer warns about alpha_bot: {examples:?}");
+    assert!(!examples.iter().any(|e| e.contains("alpha_bot")), "{examples:?}");
+    assert!(examples.iter().any(|e| e.contains("'beta_bot'")), "{examples:?}");
 
     // bot list shows it masked, and still names the bot that waits for a token.
     let a = cli().args(["bot", "list", "--database-url", &url]).assert().success();

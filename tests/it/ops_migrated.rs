@@ -18,6 +18,18 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     let url = db.url();
     let waiting = migrate::bots_waiting_for_token(&c.client).await.unwrap();
     assert!(waiting.contains(&"main_bot".to_string()), "{waiting:?}");
+    let placeholder_check = || {
+        let url = url.clone();
+        move || {
+            let a = cli().args(["validate", "--json", "--database-url", &url]).assert().success();
+            let report: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+            let checks = report["checks"].as_array().expect("validate --json lists its checks").clone();
+            checks.into_iter().find(|c| c["id"] == "bot.token_placeholder").expect("the placeholder check")
+        }
+    };
+    let before = placeholder_check()();
+    assert_eq!(before["passed"], false);
+    assert!(before["examples"].to_string().contains("main_bot"), "{before}");
 
     let a = cli()
         .args(["bot", "set-token", "--bot", "main_bot", "--json", "--database-url", &url])
@@ -31,6 +43,9 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     let still = migrate::bots_waiting_for_token(&c.client).await.unwrap();
     assert!(!still.contains(&"main_bot".to_string()), "{still:?}");
     assert_eq!(still.len(), waiting.len() - 1, "only that bot changed");
+    let after = placeholder_check()();
+    assert!(!after["examples"].to_string().contains("main_bot"), "validate no longer warns about main_bot: {after}");
+    assert_eq!(after["count"].as_i64().unwrap(), before["count"].as_i64().unwrap() - 1);
 
     // The old bulk step, now a command: one public token per active deployment.
     let a = cli()
@@ -96,6 +111,17 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     // The personal token had one use.
     let err = ops::enrol(&mut c, token.payload.expose(), 9002, None).await.unwrap_err();
     assert!(matches!(err, profochat_saas::Error::TokenRefused { reason: profochat_saas::error::TokenRefusal::UsedUp }));
+
+    // What the operator commands and the enrolment wrote keeps every rule.
+    let a = cli().args(["validate", "--json", "--database-url", &url]).assert().success();
+    let report: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let critical: Vec<&Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["severity"] == "critical" && c["passed"] == false)
+        .collect();
+    assert!(critical.is_empty(), "{critical:?}");
 
     // The listing commands read the migrated data.
     for args in [&["bot", "list"][..], &["account", "list"], &["deployment", "list"], &["token", "list"], &["member", "list"]] {
