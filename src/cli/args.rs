@@ -29,7 +29,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILE", hide = true)]
     pub rollback: Option<PathBuf>,
 
-    /// (migrate.sh compatibility) with --rollback: do not ask.
+    /// (migrate.sh compatibility) with --rollback, --dry-run or --skip-backup: do not ask.
     #[arg(short = 'y', long, hide = true)]
     pub yes: bool,
 

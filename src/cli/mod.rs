@@ -92,7 +92,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 skip_backup: cli.skip_backup,
                 dir: BackupDirArgs { backup_dir: "backups".into() },
                 single_transaction: false,
-                confirm: ConfirmArgs::default(),
+                confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),
                 fail_in_phase: None,
             })

@@ -112,6 +112,9 @@ pub struct ConnSettings {
 /// Looks up an environment variable; injected so tests never touch the real environment.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// Everything but RFC 3986's unreserved characters is encoded in URL parts.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
 impl ConnSettings {
@@ -261,9 +264,7 @@ impl ConnSettings {
 
     /// A URL for people and reports: the password replaced by `***`.
     pub fn masked_url(&self) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_COMPONENT).to_string();
         let auth = match &self.password {
             Some(_) => format!("{}:***@", enc(&self.user)),
             None => format!("{}@", enc(&self.user)),
@@ -288,9 +289,7 @@ impl ConnSettings {
 
     /// A URL with the password, for a child process's environment or a test; never for display.
     pub fn secret_url(&self) -> String {
-        let enc = |s: &str| {
-            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-        };
+        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_COMPONENT).to_string();
         let auth = match &self.password {
             Some(p) => format!("{}:{}@", enc(&self.user), enc(p.expose())),
             None => format!("{}@", enc(&self.user)),

@@ -21,20 +21,41 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
+    let mut backup = None;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
         if !st.state.is_migrated() {
+            // Refuse before the backup and the question when a decision is missing.
+            let p = profochat_saas::plan::plan(&mut db, &opts).await?;
+            if let Some(d) = p.decisions.first() {
+                return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+            }
             output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             if args.skip_backup {
                 reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
+            } else {
+                let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
+                if !args.out.json {
+                    eprintln!(
+                        "  backup: {} ({})",
+                        info.path.display(),
+                        profochat_saas::backup::human_bytes(info.size_bytes)
+                    );
+                }
+                backup = Some(info);
             }
         }
     }
     let report = migrate::migrate(&mut db, &opts, &reporter).await?;
     if args.out.json {
-        output::print_json(&report)?;
+        let mut v = serde_json::to_value(&report)?;
+        v["backup"] = serde_json::to_value(&backup)?;
+        output::print_json(&v)?;
     } else {
         print(&report);
+        if let Some(b) = &backup {
+            println!("Backup taken before the migration: {} (restore with: profochat-saas restore {})", b.path.display(), b.path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,6 +115,22 @@ pub fn print(r: &MigrationReport) {
         r.archived_total(),
         r.migration_id.unwrap_or_default()
     );
+    if let Some(v) = &r.validation {
+        let pending_indexes = r.indexes.failed.is_empty() && r.indexes.elapsed_ms > 0;
+        let warnings: Vec<_> = v
+            .checks
+            .iter()
+            .filter(|c| !c.passed && !(pending_indexes && c.id == "structure.secondary_indexes"))
+            .collect();
+        println!(
+            "Validation: {} checks, no critical problem{}",
+            v.checks.len(),
+            if warnings.is_empty() { String::new() } else { format!(", {} warning(s):", warnings.len()) }
+        );
+        for w in warnings {
+            println!("  - {}: {} ({})", w.id, w.rule, w.count);
+        }
+    }
     for (name, why) in &r.indexes.failed {
         eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
     }
