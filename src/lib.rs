@@ -9,6 +9,7 @@ pub mod conn;
 pub mod error;
 pub mod fingerprint;
 pub mod migrate;
+pub mod ops;
 pub mod plan;
 pub mod report;
 pub mod rollback;

@@ -449,6 +449,8 @@ pub enum TokenCommand {
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
         #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
         out: OutputArgs,
     },
 }

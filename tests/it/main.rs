@@ -13,4 +13,7 @@ mod rollback;
 mod runtime;
 mod seed;
 mod status;
+mod ops;
+mod ops_cli;
+mod ops_migrated;
 mod validate;
