@@ -84,9 +84,7 @@ INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, 
 SELECT (SELECT migration_id FROM mig_params), 'course_element', 'updated',
        jsonb_build_object('course_element_id', course_element_id), jsonb_build_object('course_id', old_id),
        format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+  FROM moved;
 
 -- Courses that rows name but no course row holds (they lived in YAML files).
 WITH made AS (

@@ -2,19 +2,21 @@
 -- course copies follow them; duplicates under the new unique keys go to the archive.
 
 -- Runs, waiting elements and conversations of renamed copies follow their course.
+CREATE TEMP TABLE mig_moved_runs (run_id int4 PRIMARY KEY, old_id text, new_course_id text) ON COMMIT DROP;
 WITH moved AS (
     UPDATE run r SET course_id = m.new_course_id
       FROM mig_course_map m
      WHERE r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
     RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
+), archived AS (
+    INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+    SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
+           jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
+           format('course %s renamed to %s for this bot', old_id, new_course_id)
+      FROM moved
 )
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
-       jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
-       format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+INSERT INTO mig_moved_runs SELECT run_id, old_id, new_course_id FROM moved;
+ANALYZE mig_moved_runs;
 
 WITH moved AS (
     UPDATE waiting_element w SET course_id = m.new_course_id
@@ -26,27 +28,20 @@ INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, 
 SELECT (SELECT migration_id FROM mig_params), 'waiting_element', 'updated',
        jsonb_build_object('waiting_element_id', waiting_element_id), jsonb_build_object('course_id', old_id),
        format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+  FROM moved;
 
 -- A conversation row belongs to the copy of its run's bot.
 WITH moved AS (
     UPDATE conversation c SET course_id = m.new_course_id
-      FROM run r, mig_course_map m
-     WHERE EXISTS (SELECT 1 FROM mig_course_map)
-       AND r.run_id = c.run_id
-       AND c.course_id = m.course_id
-       AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING c.conversation_id, m.course_id AS old_id, m.new_course_id
+      FROM mig_moved_runs m
+     WHERE c.run_id = m.run_id AND c.course_id = m.old_id
+    RETURNING c.conversation_id, m.old_id, m.new_course_id
 )
 INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
 SELECT (SELECT migration_id FROM mig_params), 'conversation', 'updated',
        jsonb_build_object('conversation_id', conversation_id), jsonb_build_object('course_id', old_id),
        format('course %s renamed to %s for the bot of this run', old_id, new_course_id)
-  FROM moved
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+  FROM moved;
 
 -- Runs: bot, deployment, and is_active = not ended (only the newest unfinished run
 -- of a chat on a bot stays active). Runs without a course keep deployment_id NULL.
@@ -70,9 +65,7 @@ INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, 
 SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
        jsonb_build_object('run_id', z.run_id), jsonb_build_object('is_active', true),
        'deactivated: a newer unfinished run of the same chat on the same bot stays active'
-  FROM mig_run_deactivate z
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+  FROM mig_run_deactivate z;
 
 -- Waiting elements: bot, and the newest run of the same chat, course and bot.
 UPDATE waiting_element w

@@ -10,6 +10,4 @@ INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, 
 SELECT (SELECT migration_id FROM mig_params), 'conversation', 'updated',
        jsonb_build_object('conversation_id', conversation_id), jsonb_build_object('run_id', old_run_id),
        format('run_id %s points at no run (deleted long ago): detached', old_run_id)
-  FROM detached
-ON CONFLICT (migration_id, table_name, key) WHERE action = 'updated'
-DO UPDATE SET row = EXCLUDED.row || profochat_saas.archive.row;
+  FROM detached;

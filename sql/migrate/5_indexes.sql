@@ -1,7 +1,7 @@
 -- Phase 5: secondary (non-unique) indexes, one statement a line.
 -- The tool reads this file line by line: it builds them inside the migration
--- transaction with --single-transaction, else after the commit, several at a time,
--- with CREATE INDEX CONCURRENTLY. Indexes that a unique key already provides
+-- transaction with --single-transaction, else after the commit, several at a time
+-- on separate connections. Indexes that a unique key already provides
 -- (account.slug, enrollment_token.token) are not built twice.
 CREATE INDEX IF NOT EXISTS idx_account_is_active ON account (is_active);
 CREATE INDEX IF NOT EXISTS idx_account_member_account_id ON account_member (account_id);

@@ -96,12 +96,19 @@ SELECT course_id, bot_name, new_course_id FROM mig_course_plan WHERE new_course_
 CREATE UNIQUE INDEX ON mig_course_map (course_id, bot_name);
 
 -- Course ids that rows reference but no course row holds (courses living in YAML files).
+-- One pass over conversation (the biggest table) for everything the analysis needs of it.
+CREATE TEMP TABLE mig_conversation_stats ON COMMIT DROP AS
+SELECT course_id, count(*) AS n,
+       count(*) FILTER (WHERE run_id IS NULL) AS null_run_id,
+       count(*) FILTER (WHERE octet_length(json) > 65536) AS large_json
+  FROM conversation GROUP BY course_id;
+
 CREATE TEMP TABLE mig_course_refs ON COMMIT DROP AS
           SELECT 'run' AS table_name, course_id, count(*) AS n FROM run WHERE course_id IS NOT NULL GROUP BY course_id
 UNION ALL SELECT 'waiting_element', course_id, count(*) FROM waiting_element WHERE course_id IS NOT NULL GROUP BY course_id
 UNION ALL SELECT 'course_element', course_id, count(*) FROM course_element WHERE course_id IS NOT NULL GROUP BY course_id
 UNION ALL SELECT 'courseparticipants', course_id, count(*) FROM courseparticipants WHERE course_id IS NOT NULL GROUP BY course_id
-UNION ALL SELECT 'conversation', course_id, count(*) FROM conversation WHERE course_id IS NOT NULL GROUP BY course_id;
+UNION ALL SELECT 'conversation', course_id, n FROM mig_conversation_stats WHERE course_id IS NOT NULL;
 
 -- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
 CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
@@ -132,7 +139,7 @@ CREATE TEMP TABLE mig_null_course ON COMMIT DROP AS
 UNION ALL SELECT 'waiting_element', count(*) FROM waiting_element WHERE course_id IS NULL
 UNION ALL SELECT 'course_element', count(*) FROM course_element WHERE course_id IS NULL
 UNION ALL SELECT 'courseparticipants', count(*) FROM courseparticipants WHERE course_id IS NULL
-UNION ALL SELECT 'conversation', count(*) FROM conversation WHERE course_id IS NULL;
+UNION ALL SELECT 'conversation', coalesce((SELECT n FROM mig_conversation_stats WHERE course_id IS NULL), 0);
 
 -- Unfinished runs beyond the newest one of a chat on a bot: they are deactivated.
 CREATE TEMP TABLE mig_run_deactivate ON COMMIT DROP AS
@@ -176,9 +183,9 @@ SELECT c.conversation_id, c.run_id FROM conversation c
  WHERE c.run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM run r WHERE r.run_id = c.run_id);
 
 CREATE TEMP TABLE mig_counts ON COMMIT DROP AS
-SELECT 'conversation_null_run_id' AS what, (SELECT count(*) FROM conversation WHERE run_id IS NULL) AS n
+SELECT 'conversation_null_run_id' AS what, (SELECT coalesce(sum(null_run_id), 0)::int8 FROM mig_conversation_stats) AS n
 UNION ALL SELECT 'run_null_is_ended', (SELECT count(*) FROM run WHERE is_ended IS NULL)
 UNION ALL SELECT 'waiting_null_is_waiting', (SELECT count(*) FROM waiting_element WHERE is_waiting IS NULL)
-UNION ALL SELECT 'conversation_large_json', (SELECT count(*) FROM conversation WHERE octet_length(json) > 65536);
+UNION ALL SELECT 'conversation_large_json', (SELECT coalesce(sum(large_json), 0)::int8 FROM mig_conversation_stats);
 
 ANALYZE mig_course_map;

@@ -22,11 +22,14 @@ CREATE TABLE IF NOT EXISTS profochat_saas.migration (
 
 CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archive_id   bigserial PRIMARY KEY,
-    migration_id int4 NOT NULL REFERENCES profochat_saas.migration ON DELETE CASCADE,
+    -- No foreign key to migration: checking it costs a trigger call per archived row.
+    migration_id int4 NOT NULL,
     table_name   text NOT NULL,
     -- 'deleted': the whole legacy row (row holds every legacy column);
-    -- 'updated': the legacy row was changed (row holds the old values of the changed
-    --            columns only, key holds the row's key after the change);
+    -- 'updated': the row was changed (row holds the old values of the changed columns
+    --            only, key holds the row's key after the change). A migration changes
+    --            each legacy value at most once, so a row has at most one entry whose
+    --            row names legacy columns (a deactivated run's entry names is_active);
     -- 'inserted': the migration added this row to a legacy table (row is NULL).
     action       text NOT NULL CHECK (action IN ('deleted', 'updated', 'inserted')),
     key          jsonb NOT NULL,
@@ -35,7 +38,3 @@ CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archived_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_migration_table ON profochat_saas.archive (migration_id, table_name, action);
--- One 'updated' entry per row and migration: a second change to the same row keeps
--- the oldest values (those are what the legacy row held).
-CREATE UNIQUE INDEX IF NOT EXISTS archive_one_update_per_row
-    ON profochat_saas.archive (migration_id, table_name, key) WHERE action = 'updated';

@@ -348,6 +348,8 @@ impl ConnSettings {
         if let Some(p) = &self.password {
             c.password(p.expose());
         }
+        // "already exists, skipping" notices of idempotent DDL are noise here.
+        c.options("-c client_min_messages=warning");
         c.ssl_mode(match self.sslmode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,

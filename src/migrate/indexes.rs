@@ -1,6 +1,8 @@
 //! Building the secondary indexes after the migration committed: several at a time
-//! on separate connections, with `CREATE INDEX CONCURRENTLY` so the bot keeps
-//! writing. An interrupted build leaves the index missing or invalid; `status`
+//! on separate connections. A plain `CREATE INDEX` is used (two builds on one table
+//! can run at once, which `CONCURRENTLY` cannot): the bot's writes to a table wait
+//! while its indexes are built, seconds, and nothing fails. An interrupted build
+//! leaves the index missing (or invalid, from an older concurrent build); `status`
 //! shows it and `migrate` finishes it.
 
 use std::collections::VecDeque;
@@ -29,33 +31,27 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     if todo.is_empty() {
         return Ok(report);
     }
-    reporter.started("phase 5 (indexes): building concurrently", Some(total));
-    // Two concurrent builds on one table wait for each other: a worker takes a whole
-    // table at a time, the biggest tables first.
-    let mut by_table: Vec<Vec<IndexDef>> = vec![];
+    reporter.started("phase 5 (indexes): building", Some(total));
+    // The biggest tables first, so the long builds do not come last.
+    let mut sized = vec![];
     for idx in todo {
-        match by_table.iter_mut().find(|g| g[0].table == idx.table) {
-            Some(g) => g.push(idx),
-            None => by_table.push(vec![idx]),
-        }
-    }
-    let mut sizes = vec![];
-    for g in &by_table {
         let size: i64 = first
-            .query_one("SELECT pg_total_relation_size(to_regclass($1))", &[&g[0].table])
+            .query_one("SELECT pg_relation_size(to_regclass($1))", &[&idx.table])
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
-        sizes.push(size);
+        sized.push((size, idx));
     }
-    let mut order: Vec<usize> = (0..by_table.len()).collect();
-    order.sort_by_key(|i| std::cmp::Reverse(sizes[*i]));
-    let groups: VecDeque<Vec<IndexDef>> = order.into_iter().map(|i| std::mem::take(&mut by_table[i])).collect();
-    let queue = Arc::new(Mutex::new(groups));
+    sized.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    let queue = Arc::new(Mutex::new(sized.into_iter().map(|(_, i)| i).collect::<VecDeque<_>>()));
     let done = Arc::new(Mutex::new((vec![], vec![])));
     let mut clients = vec![first];
     for _ in 1..jobs.max(1) {
         clients.push(conn::connect(settings).await?);
+    }
+    for c in &clients {
+        // Sorting in memory is what makes an index build fast.
+        let _ = c.batch_execute("SET maintenance_work_mem = '256MB'").await;
     }
     let mut tasks = vec![];
     for client in clients {
@@ -64,20 +60,18 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         tasks.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some(group) = next else { break };
-                for idx in group {
-                    let result = async {
-                        if invalid_index(&client, &idx.name).await? {
-                            client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ident(&idx.name))).await?;
-                        }
-                        client.batch_execute(&idx.concurrent_statement()).await
+                let Some(idx) = next else { break };
+                let result = async {
+                    if invalid_index(&client, &idx.name).await? {
+                        client.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&idx.name))).await?;
                     }
-                    .await;
-                    let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-                    match result {
-                        Ok(()) => d.0.push(idx.name),
-                        Err(e) => d.1.push((idx.name, pg_error_text(&e))),
-                    }
+                    client.batch_execute(&idx.statement).await
+                }
+                .await;
+                let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+                match result {
+                    Ok(()) => d.0.push(idx.name),
+                    Err(e) => d.1.push((idx.name, pg_error_text(&e))),
                 }
             }
         }));

@@ -122,7 +122,7 @@ impl Phase {
                 format!("{} secondary indexes, inside the transaction", target::secondary_indexes().len())
             } else {
                 format!(
-                    "{} secondary indexes, after the commit, {} at a time (CREATE INDEX CONCURRENTLY)",
+                    "{} secondary indexes, after the commit, {} at a time",
                     target::secondary_indexes().len(),
                     opts.index_jobs.max(1)
                 )

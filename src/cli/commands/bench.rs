@@ -49,7 +49,7 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
         "PostgreSQL {}, {} conversation rows, {}.",
         r.server_version,
         r.rounds[0].conversation_rows,
-        if r.single_transaction { "indexes inside the transaction" } else { "indexes after the commit, concurrently" }
+        if r.single_transaction { "indexes inside the transaction" } else { "indexes after the commit, two at a time" }
     );
     println!("Median migrate time: {}", ms_text(r.median_migrate_ms));
     match r.peak_rss_kib {
