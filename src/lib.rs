@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod conn;
+pub mod demo;
 pub mod error;
 pub mod fingerprint;
 pub mod migrate;
