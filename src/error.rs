@@ -49,6 +49,10 @@ pub enum Error {
     #[error("invalid connection settings: {message}. Nothing was changed. {hint}")]
     Config { message: String, hint: String },
 
+    /// The command line combines things that do not go together.
+    #[error("{message}. Nothing was done. {hint}")]
+    Usage { message: String, hint: String },
+
     /// The server did not answer or refused the login.
     #[error("could not connect to {target}: {cause}. Nothing was changed. {hint}")]
     Connect {
@@ -170,7 +174,7 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            Error::Config { .. } => ExitStatus::Usage,
+            Error::Config { .. } | Error::Usage { .. } => ExitStatus::Usage,
             Error::Connect { .. } => ExitStatus::Connection,
             Error::Query { .. } => ExitStatus::Failure,
             Error::ServerVersion { .. } | Error::State { .. } => ExitStatus::State,

@@ -14,8 +14,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   Exit codes: 0 ok, 1 unexpected failure, 2 usage or settings, 3 connection, 4 wrong database state,\n\
                   5 refused (a decision or confirmation is needed), 6 validation failed, 7 failed and rolled back,\n\
                   8 external tool failed, 9 would lose data, 10 not found, 11 token refused, 130 interrupted.",
-    // The old migrate.sh spellings: --list-backups, --rollback FILE, --dry-run, --skip-backup.
-    args_conflicts_with_subcommands = true
+    // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
+    // --skip-backup) stand alone; `run` refuses them next to a subcommand.
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -448,6 +448,8 @@ pub enum TokenCommand {
         conn: ConnArgs,
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -62,6 +62,14 @@ pub fn main() -> ExitCode {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let legacy_flags = cli.list_backups || cli.rollback.is_some() || cli.dry_run || cli.skip_backup;
+    if cli.command.is_some() && legacy_flags {
+        return Err(profochat_saas::Error::Usage {
+            message: "--list-backups, --rollback, --dry-run and --skip-backup go either alone (as migrate.sh had them) or after the subcommand".into(),
+            hint: "Write for example `profochat-saas migrate --dry-run`.".into(),
+        }
+        .into());
+    }
     let Some(command) = cli.command else {
         // The old migrate.sh spellings, without a subcommand.
         if cli.list_backups {

@@ -39,6 +39,11 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROFOCHAT_SAAS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("profochat_saas={level}")));
+    // tokio-postgres logs bind parameters (bot and enrollment tokens) at debug level.
+    let filter = match "tokio_postgres=info".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,0 +1,1 @@
+SELECT account_id, name FROM account WHERE slug = $1

@@ -1,0 +1,1 @@
+SELECT name FROM account WHERE account_id = $1

@@ -1,0 +1,1 @@
+SELECT 1 FROM course WHERE course_id = $1 AND account_id = $2
