@@ -7,18 +7,18 @@
 //! and dropping an unfinished `Demo` (a failure, an interrupted command) removes it
 //! too, so that no demo database is left behind unannounced.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::backup::{self, BackupInfo};
-use crate::conn::{self, ConnSettings, Db};
+use crate::conn::{self, ConnSettings};
 use crate::error::{Error, Result};
 use crate::migrate::{self, MigrateOptions, MigrationReport};
 use crate::plan::{self, Plan};
 use crate::report::Reporter;
+use crate::seed::{self, SeedManifest, SeedOptions};
 use crate::server::{self, ScratchDb, TempCluster};
 use crate::validate::{self, ValidateOptions, ValidationReport};
 
@@ -106,28 +106,31 @@ pub struct Timings {
     pub total_ms: u64,
 }
 
-/// The legacy dataset loaded into the demo database.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoDataset {
-    /// The bot that rows without a bot name belong to.
-    pub default_bot: String,
-    /// Rows per legacy table.
-    pub rows: BTreeMap<String, u64>,
-    /// Runs asked for.
-    pub runs: u64,
-    pub seed: u64,
+/// The demo's stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Seed,
+    Plan,
+    Backup,
+    Migrate,
+    Validate,
 }
 
-impl DemoDataset {
-    pub fn total_rows(&self) -> u64 {
-        self.rows.values().sum()
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::Seed, Stage::Plan, Stage::Backup, Stage::Migrate, Stage::Validate];
+
+    /// 1-based position among [`Stage::ALL`].
+    pub fn number(self) -> usize {
+        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
     }
 }
 
-/// One step's result, as soon as it is there.
+/// A stage begins, or its result is there.
 #[derive(Debug, Clone, Copy)]
 pub enum DemoStep<'a> {
-    Seeded(&'a DemoDataset),
+    Begins(Stage),
+    Seeded(&'a SeedManifest),
     Planned(&'a Plan),
     BackedUp(&'a DemoBackup),
     Migrated(&'a MigrationReport),
@@ -140,7 +143,7 @@ pub struct DemoReport {
     pub server: DemoServer,
     /// The demo database's name.
     pub database: String,
-    pub dataset: DemoDataset,
+    pub dataset: SeedManifest,
     pub plan: Plan,
     pub backup: DemoBackup,
     pub migration: MigrationReport,
@@ -193,6 +196,12 @@ impl Demo {
     /// Finds the server and creates the demo database (empty).
     pub async fn start(opts: &DemoOptions, reporter: &dyn Reporter) -> Result<Demo> {
         let started = Instant::now();
+        if opts.runs > seed::MAX_RUNS {
+            return Err(Error::refused(
+                format!("--runs {} is more than the legacy int4 keys hold comfortably", opts.runs),
+                format!("Use at most {} runs.", seed::MAX_RUNS),
+            ));
+        }
         let (admin, kind, cluster) = match &opts.server {
             Some(given) => (maintenance_of(given).await, ServerKind::Configured, None),
             None => match server::find_local().await {
@@ -246,6 +255,11 @@ impl Demo {
         &self.database.settings
     }
 
+    /// The maintenance database the demo database was created from.
+    pub fn admin(&self) -> &ConnSettings {
+        &self.database.admin
+    }
+
     /// Whether --keep can keep the database (not when it lives in the private cluster).
     pub fn can_keep(&self) -> bool {
         self.cluster.is_none()
@@ -258,8 +272,9 @@ impl Demo {
         let mut timings = Timings::default();
         let mut db = conn::connect(&self.database.settings).await?;
 
+        on_step(DemoStep::Begins(Stage::Seed));
         let t = Instant::now();
-        let dataset = seed_demo_data(&mut db, self.runs, self.seed, reporter).await?;
+        let dataset = seed::generate(&mut db, &SeedOptions { runs: self.runs, seed: self.seed }, reporter).await?;
         timings.seed_ms = ms(t.elapsed());
         on_step(DemoStep::Seeded(&dataset));
 
@@ -269,6 +284,7 @@ impl Demo {
             ..MigrateOptions::default()
         };
 
+        on_step(DemoStep::Begins(Stage::Plan));
         let t = Instant::now();
         reporter.started("planning", None);
         let plan = plan::plan(&mut db, &opts).await?;
@@ -276,16 +292,19 @@ impl Demo {
         timings.plan_ms = ms(t.elapsed());
         on_step(DemoStep::Planned(&plan));
 
+        on_step(DemoStep::Begins(Stage::Backup));
         let t = Instant::now();
         let backup = self.backup(reporter).await?;
         timings.backup_ms = ms(t.elapsed());
         on_step(DemoStep::BackedUp(&backup));
 
+        on_step(DemoStep::Begins(Stage::Migrate));
         let t = Instant::now();
         let migration = migrate::migrate(&mut db, &opts, reporter).await?;
         timings.migrate_ms = ms(t.elapsed());
         on_step(DemoStep::Migrated(&migration));
 
+        on_step(DemoStep::Begins(Stage::Validate));
         let t = Instant::now();
         reporter.started("validating the migrated database", None);
         let validate_opts = ValidateOptions::from_state(&db.client).await?;
@@ -410,43 +429,4 @@ fn first_dump(dir: &std::path::Path) -> Option<PathBuf> {
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
-}
-
-/// Loads the legacy schema and the demo dataset into the (empty) demo database.
-async fn seed_demo_data(db: &mut Db, runs: u64, seed: u64, reporter: &dyn Reporter) -> Result<DemoDataset> {
-    const DATASET: &str = include_str!("../../tests/it/data/anomalies.sql");
-    let step = "seeding the legacy dataset";
-    reporter.started(step, None);
-    let t = Instant::now();
-    let tx = db
-        .client
-        .transaction()
-        .await
-        .map_err(|e| Error::query("starting the seed transaction", &e, "Nothing was changed."))?;
-    tx.batch_execute(crate::sql::LEGACY_SCHEMA)
-        .await
-        .map_err(|e| Error::query("creating the legacy schema", &e, "Nothing was changed."))?;
-    tx.batch_execute(DATASET)
-        .await
-        .map_err(|e| Error::query("loading the demo dataset", &e, "Nothing was changed."))?;
-    let mut rows = BTreeMap::new();
-    for table in crate::sql::LEGACY_TABLES {
-        let n: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {}", crate::sql::ident(table)), &[])
-            .await
-            .map_err(|e| Error::query("counting the demo dataset", &e, "Nothing was changed."))?
-            .get(0);
-        rows.insert(table.to_string(), n as u64);
-    }
-    tx.commit()
-        .await
-        .map_err(|e| Error::query("committing the demo dataset", &e, "Nothing was changed."))?;
-    let dataset = DemoDataset {
-        default_bot: "main_bot".into(),
-        rows,
-        runs,
-        seed,
-    };
-    reporter.finished(step, t.elapsed(), &format!("{} rows in 8 tables", dataset.total_rows()));
-    Ok(dataset)
 }

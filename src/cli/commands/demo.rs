@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use profochat_saas::conn::ConnSettings;
-use profochat_saas::demo::{Cleanup, Demo, DemoOptions, DemoReport, DemoStep, DEFAULT_SEED};
+use profochat_saas::demo::{Cleanup, Demo, DemoOptions, DemoReport, DemoStep, Stage, DEFAULT_SEED, drop_command};
 
 use crate::cli::commands::{migrate, plan, validate};
 use crate::cli::{output, OutputArgs};
-
-const STEPS: usize = 5;
 
 pub async fn run(keep: bool, runs: u64, out: &OutputArgs) -> Result<ExitCode> {
     let json = out.json;
@@ -44,7 +42,7 @@ pub async fn run(keep: bool, runs: u64, out: &OutputArgs) -> Result<ExitCode> {
     let kept = keep && demo.can_keep();
     let mut step = |s: DemoStep<'_>| {
         if !json {
-            print_step(s, kept);
+            print_step(s, runs, kept);
         }
     };
     let result = demo.run(&reporter, &mut step).await;
@@ -93,73 +91,72 @@ fn interrupted_message(demo: &Demo, keep: bool) -> String {
     let name = &demo.database().dbname;
     match (keep, demo.can_keep()) {
         (true, true) => format!(
-            "The demo stopped early; its database {name} is kept (--keep): {}",
-            demo.database().masked_url()
+            "The demo stopped early; its database {name} is kept (--keep): {}\n  drop it: {}",
+            demo.database().masked_url(),
+            drop_command(demo.admin(), name)
         ),
         (_, false) => format!("The demo stopped early; the private cluster is stopped and removed, with the demo database {name}."),
         (false, true) => format!("The demo stopped early; removing the demo database {name}."),
     }
 }
 
-fn heading(n: usize, title: &str) {
-    println!();
-    println!("[{n}/{STEPS}] {title}");
-    println!();
-}
-
-fn print_step(step: DemoStep<'_>, backup_kept: bool) {
+fn print_step(step: DemoStep<'_>, runs: u64, backup_kept: bool) {
     match step {
-        DemoStep::Seeded(d) => {
-            heading(1, "Legacy dataset");
+        DemoStep::Begins(stage) => {
+            let title = match stage {
+                Stage::Seed => format!("Legacy dataset: {runs} runs with every anomaly real databases have"),
+                Stage::Plan => "Plan: what `migrate` will do with this database".into(),
+                Stage::Backup => "Backup".into(),
+                Stage::Migrate => "Migration: one transaction, the secondary indexes after the commit".into(),
+                Stage::Validate => "Validation of the migrated database".into(),
+            };
+            println!();
+            println!("[{}/{}] {title}", stage.number(), Stage::ALL.len());
+            println!();
+        }
+        DemoStep::Seeded(m) => {
+            println!();
             println!(
-                "Seeded {} rows in the 8 legacy tables ({} runs, seed {}), with every anomaly real databases have.",
-                d.total_rows(),
-                d.runs,
-                d.seed
+                "Seeded {} rows in the 8 legacy tables (seed {}). Rows without a bot name were written by {:?}: \
+                 the demo names it as the default bot (--default-bot on your database).",
+                m.total_rows(),
+                m.seed,
+                m.default_bot
             );
-            println!("Rows without a bot name were written by {:?}: the demo names it as the default bot.", d.default_bot);
         }
         DemoStep::Planned(p) => {
-            heading(2, "Plan: what `migrate` will do with this database");
+            println!();
             plan::print_rows(p);
             println!();
             plan::print_bots(p);
             println!();
             plan::print_anomalies(p, true);
-            if !p.decisions.is_empty() {
-                println!();
-                for d in &p.decisions {
-                    println!("Decision needed: {} — {}", d.problem, d.flag);
-                }
+            for d in &p.decisions {
+                println!("Decision needed: {} — {}", d.problem, d.flag);
             }
         }
         DemoStep::BackedUp(b) => {
-            heading(3, "Backup");
+            println!();
             match (&b.info, &b.skipped) {
                 (Some(info), _) => {
                     println!(
-                        "pg_dump wrote {} ({}), with the legacy fingerprints beside it.",
+                        "{} ({})",
                         info.path.display(),
                         profochat_saas::backup::human_bytes(info.size_bytes)
                     );
                     if backup_kept {
                         println!("It is kept with the demo database (--keep).");
                     } else {
-                        println!("On your database the same file goes to ./backups; here it is removed at the end.");
+                        println!("On your database `migrate` writes it to ./backups; the demo removes it at the end.");
                     }
                 }
                 (None, Some(why)) => println!("No backup: {why}"),
                 (None, None) => println!("No backup."),
             }
-            println!();
-            println!("Migrating (progress on standard error)…");
         }
-        DemoStep::Migrated(r) => {
-            heading(4, "Migration");
-            migrate::print_outcome(r);
-        }
+        DemoStep::Migrated(r) => migrate::print_outcome(r),
         DemoStep::Validated(v) => {
-            heading(5, "Validation of the migrated database (after the commit and the index builds)");
+            println!();
             validate::print_human(v, false);
         }
     }
@@ -177,12 +174,14 @@ fn print_summary(r: &DemoReport) {
     let d = |ms: u64| output::format_duration(Duration::from_millis(ms));
     let mut timings = output::table(&["seed", "plan", "backup", "migrate", "validate", "total"]);
     timings.add_row(vec![d(t.seed_ms), d(t.plan_ms), d(t.backup_ms), d(t.migrate_ms), d(t.validate_ms), d(t.total_ms)]);
+    let proven = !r.migration.proof.is_empty() && r.migration.proof.iter().all(|p| p.equal);
     println!(
-        "Demo done: {} legacy rows migrated with {} bots, {} deployments and {} archived changes.",
+        "Demo done: {} legacy rows migrated, {} bots, {} deployments, {} archived changes{}.",
         r.dataset.total_rows(),
         r.plan.bots.len(),
         r.migration.deployments,
-        r.migration.archived_total()
+        r.migration.archived_total(),
+        if proven { ", every legacy row accounted for" } else { "" }
     );
     println!("{timings}");
 }

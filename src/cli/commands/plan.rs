@@ -129,18 +129,19 @@ pub fn print_bots(p: &Plan) {
 }
 
 /// Every anomaly kind, its count and outcome; `compact` leaves out the kinds not
-/// found and shows fewer details.
+/// found, the bots' tables (the bots table shows them) and shows fewer details.
 pub fn print_anomalies(p: &Plan, compact: bool) {
     let max_details = if compact { 3 } else { 8 };
     let mut an = output::table(&["anomaly", "count", "outcome"]);
     for a in p.anomalies.iter().filter(|a| !compact || a.count > 0) {
         let mut desc = a.description.clone();
-        for d in a.details.iter().take(max_details) {
+        let details = if compact && a.kind == "several_bots" { &[][..] } else { &a.details[..] };
+        for d in details.iter().take(max_details) {
             desc.push_str("\n  ");
             desc.push_str(d);
         }
-        if a.details.len() > max_details {
-            desc.push_str(&format!("\n  … and {} more", a.details.len() - max_details));
+        if details.len() > max_details {
+            desc.push_str(&format!("\n  … and {} more", details.len() - max_details));
         }
         an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
     }
