@@ -288,7 +288,8 @@ impl Demo {
         let t = Instant::now();
         reporter.started("planning", None);
         let plan = plan::plan(&mut db, &opts).await?;
-        reporter.finished("planning", t.elapsed(), &format!("{} bots, {} anomaly kinds found", plan.bots.len(), plan.anomalies.iter().filter(|a| a.count > 0).count()));
+        let found = plan.anomalies.iter().filter(|a| a.count > 0).count();
+        reporter.finished("planning", t.elapsed(), &format!("{} bots, {found} anomaly kinds found", plan.bots.len()));
         timings.plan_ms = ms(t.elapsed());
         on_step(DemoStep::Planned(&plan));
 
