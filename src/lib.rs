@@ -5,6 +5,7 @@
 //! or come back as values; the `profochat-saas` binary turns them into text or JSON.
 
 pub mod backup;
+pub mod bench;
 pub mod conn;
 pub mod demo;
 pub mod error;

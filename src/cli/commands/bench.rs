@@ -1,9 +1,64 @@
+//! `bench`: seed, migrate, measure; median of several rounds and peak memory.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use profochat_saas::{bench, server};
 
-use crate::cli::{ConnArgs, OutputArgs};
+use crate::cli::{output, settings, ConnArgs, OutputArgs};
 
-pub async fn run(_conn: &ConnArgs, _runs: u64, _seed: u64, _repeat: u32, _single_transaction: bool, _out: &OutputArgs) -> Result<ExitCode> {
-    Err(super::unavailable("bench"))
+pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_transaction: bool, out: &OutputArgs) -> Result<ExitCode> {
+    let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
+        Some(settings(conn)?)
+    } else {
+        None
+    };
+    let (server_settings, _cluster) = server::find_server(given).await?;
+    if !out.json {
+        eprintln!(
+            "Benchmark: {runs} runs (about {} conversation rows), {repeat} round(s), on the server of {}",
+            runs * 10,
+            server_settings.display_target()
+        );
+    }
+    let reporter = output::TerminalReporter::new(out.json);
+    let r = bench::run(&server_settings, runs, seed, repeat, single_transaction, &reporter).await?;
+    if out.json {
+        output::print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut header = vec!["step".to_string()];
+    header.extend((1..=r.rounds.len()).map(|i| format!("round {i}")));
+    let mut t = output::table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    let steps: Vec<String> = r.rounds[0].phases.iter().map(|(s, _)| s.clone()).collect();
+    for (i, step) in steps.iter().enumerate() {
+        let mut row = vec![step.clone()];
+        for round in &r.rounds {
+            row.push(round.phases.get(i).map(|(_, ms)| ms_text(*ms)).unwrap_or_default());
+        }
+        t.add_row(row);
+    }
+    let mut total = vec!["migrate total".to_string()];
+    total.extend(r.rounds.iter().map(|x| ms_text(x.migrate_ms)));
+    t.add_row(total);
+    let mut seeding = vec!["(seeding, not counted)".to_string()];
+    seeding.extend(r.rounds.iter().map(|x| ms_text(x.seed_ms)));
+    t.add_row(seeding);
+    println!("{t}");
+    println!(
+        "PostgreSQL {}, {} conversation rows, {}.",
+        r.server_version,
+        r.rounds[0].conversation_rows,
+        if r.single_transaction { "indexes inside the transaction" } else { "indexes after the commit, concurrently" }
+    );
+    println!("Median migrate time: {}", ms_text(r.median_migrate_ms));
+    match r.peak_rss_kib {
+        Some(k) => println!("Peak memory of profochat-saas: {:.1} MiB", k as f64 / 1024.0),
+        None => println!("Peak memory of profochat-saas: not available on this system"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ms_text(ms: u64) -> String {
+    format!("{:.2} s", ms as f64 / 1000.0)
 }
