@@ -376,7 +376,7 @@ impl Demo {
             cleanup.backup_kept = self.backup_dir.take().map(|d| d.keep()).and_then(|dir| first_dump(&dir));
             return cleanup;
         }
-        match self.database.drop_now().await {
+        match self.database.remove().await {
             Ok(()) => cleanup.database_removed = true,
             Err(e) => {
                 cleanup.error = Some(e.to_string());

@@ -96,8 +96,14 @@ impl ScratchDb {
         })
     }
 
-    /// Drops the database now (and not again on drop).
-    pub async fn drop_now(&mut self) -> crate::Result<()> {
+    /// Drops the database now.
+    pub async fn drop_now(mut self) -> crate::Result<()> {
+        self.remove().await
+    }
+
+    /// Drops the database now, for an owner that keeps the guard; the guard then
+    /// does nothing more on drop, whether this succeeded or not.
+    pub async fn remove(&mut self) -> crate::Result<()> {
         self.keep = true;
         drop_database(&self.admin, &self.settings.dbname).await
     }
