@@ -206,10 +206,11 @@ pub enum Command {
     },
     /// The whole job on a throwaway database with a realistic dataset, no configuration needed.
     Demo {
-        /// Keep the demo database (and server) instead of removing them.
+        /// Keep the demo database and its backup instead of removing them
+        /// (not possible when the demo had to start its own private cluster).
         #[arg(long)]
         keep: bool,
-        /// Size of the demo dataset.
+        /// Size of the demo dataset: runs (courses started), about ten conversation rows each.
         #[arg(long, default_value_t = 2000)]
         runs: u64,
         #[command(flatten)]

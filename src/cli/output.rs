@@ -39,8 +39,10 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("PROFOCHAT_SAAS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("profochat_saas={level}")));
-    // tokio-postgres logs bind parameters (bot and enrollment tokens) at debug level.
-    let filter = match "tokio_postgres=info".parse() {
+    // tokio-postgres logs bind parameters (bot and enrollment tokens) at debug level,
+    // and the server's NOTICEs at info level: those only with -v.
+    let postgres_level = if verbose == 0 { "tokio_postgres=warn" } else { "tokio_postgres=info" };
+    let filter = match postgres_level.parse() {
         Ok(directive) => filter.add_directive(directive),
         Err(_) => filter,
     };
@@ -179,6 +181,11 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
         .set_header(header.iter().map(|h| comfy_table::Cell::new(h)));
     if !std::io::stdout().is_terminal() {
         t.load_preset(comfy_table::presets::ASCII_MARKDOWN).force_no_tty();
+    } else if t.width().is_some_and(|w| w < 40) {
+        // A terminal that reports no size (0 columns, as some ptys do) would squeeze
+        // every column to one character.
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|c| *c >= 40);
+        t.set_width(columns.unwrap_or(120));
     }
     t
 }

@@ -98,11 +98,46 @@ impl ScratchDb {
 
     /// Drops the database now.
     pub async fn drop_now(mut self) -> crate::Result<()> {
-        self.keep = true;
-        let db = conn::connect(&self.admin).await?;
-        db.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", crate::sql::ident(&self.settings.dbname)))
-            .await
-            .map_err(|e| crate::Error::query("dropping the scratch database", &e, "The database is left in place."))?;
-        Ok(())
+        self.remove().await
     }
+
+    /// Drops the database now, for an owner that keeps the guard; the guard then
+    /// does nothing more on drop, whether this succeeded or not.
+    pub async fn remove(&mut self) -> crate::Result<()> {
+        self.keep = true;
+        drop_database(&self.admin, &self.settings.dbname).await
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        // Drop may run inside a runtime (a failed or interrupted command): the
+        // statement runs on a private runtime in its own thread.
+        let admin = self.admin.clone();
+        let name = self.settings.dbname.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(drop_database(&admin, &name)).ok()
+        })
+        .join();
+    }
+}
+
+async fn drop_database(admin: &ConnSettings, name: &str) -> crate::Result<()> {
+    let db = conn::connect(admin).await?;
+    let forced = db
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", crate::sql::ident(name)))
+        .await;
+    // Servers before PostgreSQL 13 know no FORCE; a plain DROP needs the sessions gone.
+    let result = match forced {
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::SYNTAX_ERROR) => {
+            db.batch_execute(&format!("DROP DATABASE IF EXISTS {}", crate::sql::ident(name))).await
+        }
+        other => other,
+    };
+    result.map_err(|e| crate::Error::query(format!("dropping the scratch database {name:?}"), &e, "The database is left in place."))?;
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod backup;
 mod connection;
+mod demo;
 mod fingerprint;
 mod migrate;
 mod plan;

@@ -61,10 +61,17 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
 }
 
 pub fn print(r: &MigrationReport) {
+    print_outcome(r);
+    if matches!(r.outcome, Outcome::AlreadyMigrated | Outcome::Migrated) {
+        print_next_steps(r);
+    }
+}
+
+/// What the migration did: phases, the no-loss proof, its validation and the outcome.
+pub fn print_outcome(r: &MigrationReport) {
     match r.outcome {
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
-            print_next_steps(r);
             return;
         }
         Outcome::IndexesFinished => {
@@ -137,14 +144,12 @@ pub fn print(r: &MigrationReport) {
     println!();
     match r.outcome {
         Outcome::DryRun => println!("Dry run: everything above was rolled back; the database is unchanged."),
-        _ => {
-            println!("Migrated {} in {}.", r.target, output::format_duration(std::time::Duration::from_millis(r.total_ms)));
-            print_next_steps(r);
-        }
+        _ => println!("Migrated {} in {}.", r.target, output::format_duration(std::time::Duration::from_millis(r.total_ms))),
     }
 }
 
-fn print_next_steps(r: &MigrationReport) {
+/// What the operator does after the migration.
+pub fn print_next_steps(r: &MigrationReport) {
     println!();
     println!("Next steps:");
     let mut n = 1;

@@ -60,36 +60,11 @@ pub fn print(p: &Plan) {
         );
     }
     println!();
-    let mut rows = output::table(&["table", "rows"]);
-    for (t, n) in &p.analysis.rows {
-        rows.add_row(vec![t.clone(), n.to_string()]);
-    }
-    println!("Legacy rows:\n{rows}");
+    print_rows(p);
     println!();
-    let mut bots = output::table(&["bot", "found in", "token"]);
-    for b in &p.bots {
-        let found = if b.found_in.is_empty() { "(default bot, named by option)".to_string() } else { b.found_in.join(", ") };
-        bots.add_row(vec![format!("{}{}", b.name, if b.exists { " (exists)" } else { "" }), found, b.token.to_string()]);
-    }
-    println!("Bots to create ({}):\n{bots}", p.bots.len());
-    match (&p.default_bot, p.default_bot_source) {
-        (Some(d), Some(src)) => println!("Default bot for rows without a bot name: {d:?} ({src})"),
-        _ => println!("Default bot: none named"),
-    }
+    print_bots(p);
     println!();
-    let mut an = output::table(&["anomaly", "count", "outcome"]);
-    for a in &p.anomalies {
-        let mut desc = a.description.clone();
-        for d in a.details.iter().take(8) {
-            desc.push_str("\n  ");
-            desc.push_str(d);
-        }
-        if a.details.len() > 8 {
-            desc.push_str(&format!("\n  … and {} more", a.details.len() - 8));
-        }
-        an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
-    }
-    println!("Anomalies and their outcome:\n{an}");
+    print_anomalies(p, false);
     if !p.course_outcomes.is_empty() || !p.created_courses.is_empty() {
         println!();
         let mut c = output::table(&["course", "bot", "outcome"]);
@@ -128,4 +103,47 @@ pub fn print(p: &Plan) {
             println!("    decide with: {}", d.flag);
         }
     }
+}
+
+/// The legacy tables and their rows.
+pub fn print_rows(p: &Plan) {
+    let mut rows = output::table(&["table", "rows"]);
+    for (t, n) in &p.analysis.rows {
+        rows.add_row(vec![t.clone(), n.to_string()]);
+    }
+    println!("Legacy rows:\n{rows}");
+}
+
+/// The bots to create and the default bot.
+pub fn print_bots(p: &Plan) {
+    let mut bots = output::table(&["bot", "found in", "token"]);
+    for b in &p.bots {
+        let found = if b.found_in.is_empty() { "(default bot, named by option)".to_string() } else { b.found_in.join(", ") };
+        bots.add_row(vec![format!("{}{}", b.name, if b.exists { " (exists)" } else { "" }), found, b.token.to_string()]);
+    }
+    println!("Bots to create ({}):\n{bots}", p.bots.len());
+    match (&p.default_bot, p.default_bot_source) {
+        (Some(d), Some(src)) => println!("Default bot for rows without a bot name: {d:?} ({src})"),
+        _ => println!("Default bot: none named"),
+    }
+}
+
+/// Every anomaly kind, its count and outcome; `compact` leaves out the kinds not
+/// found, the bots' tables (the bots table shows them) and shows fewer details.
+pub fn print_anomalies(p: &Plan, compact: bool) {
+    let max_details = if compact { 3 } else { 8 };
+    let mut an = output::table(&["anomaly", "count", "outcome"]);
+    for a in p.anomalies.iter().filter(|a| !compact || a.count > 0) {
+        let mut desc = a.description.clone();
+        let details = if compact && a.kind == "several_bots" { &[][..] } else { &a.details[..] };
+        for d in details.iter().take(max_details) {
+            desc.push_str("\n  ");
+            desc.push_str(d);
+        }
+        if details.len() > max_details {
+            desc.push_str(&format!("\n  … and {} more", details.len() - max_details));
+        }
+        an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
+    }
+    println!("Anomalies and their outcome:\n{an}");
 }

@@ -52,7 +52,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             println!("Options:  the migration ran with --orphans keep (orphaned conversation rows are expected)");
         }
         println!();
-        print_human(&report);
+        print_human(&report, true);
     }
 
     match report.failure_error() {
@@ -61,17 +61,30 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     }
 }
 
-fn print_human(report: &ValidationReport) {
+/// The checks (all, or only those that did not simply pass, with fewer examples),
+/// the summary and the hints.
+pub fn print_human(report: &ValidationReport, all: bool) {
     let mut table = output::table(&["Check", "Result", "Count", "Details"]);
-    for c in &report.checks {
+    let shown: Vec<_> = report.checks.iter().filter(|c| all || c.label() != "PASS").collect();
+    for c in &shown {
         let mut details = c.rule.clone();
-        for e in &c.examples {
+        // The short list shows a few examples; the full table all of them.
+        let max_examples = if all { c.examples.len() } else { 3 };
+        for e in c.examples.iter().take(max_examples) {
             details.push_str("\n  ");
             details.push_str(e);
         }
+        if c.examples.len() > max_examples {
+            details.push_str(&format!("\n  … ({} in all)", c.count));
+        }
         table.add_row(vec![c.id.clone(), c.label().to_string(), c.count.to_string(), details]);
     }
-    println!("{table}");
+    if !shown.is_empty() {
+        println!("{table}");
+    }
+    if !shown.is_empty() && shown.len() < report.checks.len() {
+        println!("The other {} checks passed.", report.checks.len() - shown.len());
+    }
     println!();
     println!("{}", report.summary());
     let hints: Vec<_> = report
