@@ -264,35 +264,20 @@ impl ConnSettings {
 
     /// A URL for people and reports: the password replaced by `***`.
     pub fn masked_url(&self) -> String {
-        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_COMPONENT).to_string();
-        let auth = match &self.password {
-            Some(_) => format!("{}:***@", enc(&self.user)),
-            None => format!("{}@", enc(&self.user)),
-        };
-        let mut url = match &self.host {
-            Host::Tcp(h) if h.contains(':') => format!("postgresql://{auth}[{h}]:{}/{}", self.port, enc(&self.dbname)),
-            Host::Tcp(h) => format!("postgresql://{auth}{h}:{}/{}", self.port, enc(&self.dbname)),
-            Host::Socket(p) => format!(
-                "postgresql://{auth}/{}?host={}&port={}",
-                enc(&self.dbname),
-                enc(&p.display().to_string()),
-                self.port
-            ),
-        };
-        if self.sslmode != SslMode::Prefer {
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str("sslmode=");
-            url.push_str(self.sslmode.as_str());
-        }
-        url
+        self.url(false)
     }
 
     /// A URL with the password, for a child process's environment or a test; never for display.
     pub fn secret_url(&self) -> String {
+        self.url(true)
+    }
+
+    fn url(&self, with_password: bool) -> String {
         let enc = |s: &str| percent_encoding::utf8_percent_encode(s, URL_COMPONENT).to_string();
-        let auth = match &self.password {
-            Some(p) => format!("{}:{}@", enc(&self.user), enc(p.expose())),
-            None => format!("{}@", enc(&self.user)),
+        let auth = match (&self.password, with_password) {
+            (Some(p), true) => format!("{}:{}@", enc(&self.user), enc(p.expose())),
+            (Some(_), false) => format!("{}:***@", enc(&self.user)),
+            (None, _) => format!("{}@", enc(&self.user)),
         };
         let mut url = match &self.host {
             Host::Tcp(h) if h.contains(':') => format!("postgresql://{auth}[{h}]:{}/{}", self.port, enc(&self.dbname)),
@@ -304,9 +289,12 @@ impl ConnSettings {
                 self.port
             ),
         };
-        url.push(if url.contains('?') { '&' } else { '?' });
-        url.push_str("sslmode=");
-        url.push_str(self.sslmode.as_str());
+        // The secret form always names sslmode, so a child process connects the same way.
+        if with_password || self.sslmode != SslMode::Prefer {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("sslmode=");
+            url.push_str(self.sslmode.as_str());
+        }
         url
     }
 
