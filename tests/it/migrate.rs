@@ -325,3 +325,32 @@ async fn a_hand_half_migrated_database_is_finished() {
     assert_eq!(one::<i64>(&c, "SELECT count(*) FROM run WHERE bot_id IS NULL OR account_id IS NULL").await, 0);
     assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::Migrated);
 }
+
+#[tokio::test]
+async fn an_interrupted_index_build_is_seen_by_status_and_finished_by_migrate() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    // What an interrupted build leaves: indexes missing, one invalid (from a concurrent build).
+    c.batch_execute(
+        "DROP INDEX idx_conversation_run_id; DROP INDEX idx_run_bot_chat;
+         UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_waiting_element_till'::regclass;",
+    )
+    .await
+    .unwrap();
+    let st = profochat_saas::schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, profochat_saas::schema::SchemaState::IndexesPending);
+    assert_eq!(st.secondary_indexes_missing, ["idx_run_bot_chat", "idx_conversation_run_id"]);
+    assert_eq!(st.secondary_indexes_invalid, ["idx_waiting_element_till"]);
+    cli()
+        .args(["status", "--database-url", &db.url()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("indexes pending").and(predicate::str::contains("run `profochat-saas migrate` again")));
+    let fp = fingerprint::take(&*c).await.unwrap();
+    let r = migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    assert_eq!(r.outcome, Outcome::IndexesFinished);
+    assert_eq!(r.indexes.built.len(), 3);
+    let st = profochat_saas::schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
+    assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
+}

@@ -94,3 +94,41 @@ async fn rollback_on_a_legacy_database_says_there_is_nothing_to_do() {
         .code(4)
         .stderr(predicate::str::contains("nothing to roll back"));
 }
+
+#[tokio::test]
+async fn backup_migrate_restore_gives_back_the_legacy_database() {
+    let (db, c) = legacy_with_anomalies().await;
+    let fp = fingerprint::take(&*c).await.unwrap();
+    let cat = catalog(&c).await;
+    drop(c);
+    // Let the runtime close the connection before the (blocking) commands run.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // migrate takes the backup itself, into --backup-dir.
+    cli()
+        .args(["migrate", "--yes", "--default-bot", "main_bot", "--backup-dir"])
+        .arg(dir.path())
+        .args(["--database-url", &db.url()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Backup taken before the migration"));
+    let dump = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .expect("a backup file");
+    let out = cli().arg("restore").arg(&dump).args(["--yes", "--json", "--database-url", &db.url()]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let previous = v["previous_copy"].as_str().expect("the migrated database is kept aside").to_string();
+    let c = db.connect().await;
+    assert_eq!(fingerprint::take(&*c).await.unwrap(), fp, "the pre-migration rows, exactly");
+    assert_eq!(catalog(&c).await, cat, "the legacy schema, exactly");
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    drop(c);
+    let admin = profochat_saas::conn::connect(&crate::harness::admin()).await.unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", profochat_saas::sql::ident(&previous)))
+        .await
+        .unwrap();
+}
