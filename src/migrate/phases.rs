@@ -228,12 +228,58 @@ impl Phase {
                 counts.insert("compat_triggers".into(), 10);
             }
         }
+        self.check(tx, opts).await?;
         if let Some(spec) = &opts.fail_in_phase {
             if self.matches(spec) {
                 return Err(self.failed("failure injected by the test hook --fail-in-phase".into()));
             }
         }
         Ok(counts)
+    }
+
+    /// What must hold once the phase applied: a cheap query that counts violations.
+    /// (The full `validate` runs at the end of phase 7.)
+    fn check_sql(self, opts: &MigrateOptions) -> Option<&'static str> {
+        Some(match self {
+            Phase::Account => "SELECT 1 - count(*) FROM account WHERE account_id = 1 AND slug = 'default'",
+            Phase::Tables => {
+                "SELECT count(*) FROM unnest(ARRAY['account_member', 'bot', 'course_deployment', 'enrollment_token']) t
+                  WHERE to_regclass(t) IS NULL"
+            }
+            Phase::Data => {
+                "SELECT (SELECT count(*) FROM mig_bots m WHERE NOT EXISTS (SELECT 1 FROM bot b WHERE b.account_id = 1 AND b.bot_name = m.bot_name))
+                      + (SELECT count(*) FROM mig_missing_course m WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = m.course_id))"
+            }
+            Phase::Links => {
+                "SELECT (SELECT count(*) FROM run WHERE bot_id IS NULL)
+                      + (SELECT count(*) FROM waiting_element WHERE bot_id IS NULL)
+                      + (SELECT count(*) FROM bannedparticipants WHERE bot_id IS NULL)"
+            }
+            Phase::Keys => {
+                "SELECT count(*) FROM unnest(ARRAY['run_bot_id_fkey', 'run_deployment_id_fkey', 'conversation_run_id_fkey',
+                                                   'course_deployment_course_id_account_id_fkey', 'bot_bot_token_key']) k
+                  WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = k)"
+            }
+            Phase::Indexes if opts.single_transaction => {
+                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                  WHERE c.relname LIKE 'idx\\_%' AND NOT i.indisvalid"
+            }
+            Phase::Indexes => return None,
+            Phase::Finalize => {
+                "SELECT 10 - count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat\\_saas\\_compat%'"
+            }
+        })
+    }
+
+    async fn check(self, tx: &Transaction<'_>, opts: &MigrateOptions) -> Result<()> {
+        let Some(sql) = self.check_sql(opts) else {
+            return Ok(());
+        };
+        let bad = count(tx, sql).await.map_err(|e| self.failed(pg_error_text(&e)))?;
+        if bad != 0 {
+            return Err(self.failed(format!("its check found {bad} thing(s) not done ({})", sql.split_whitespace().collect::<Vec<_>>().join(" "))));
+        }
+        Ok(())
     }
 
     pub fn failed(self, cause: String) -> Error {

@@ -354,3 +354,16 @@ async fn an_interrupted_index_build_is_seen_by_status_and_finished_by_migrate() 
     assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
     assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
 }
+
+#[tokio::test]
+async fn single_transaction_builds_every_index_inside_and_is_migrated_at_once() {
+    let (_db, mut c) = legacy_with_anomalies().await;
+    let mut o = opts();
+    o.single_transaction = true;
+    let r = migrate::migrate(&mut c, &o, &Silent).await.unwrap();
+    assert_eq!(r.indexes.built.len(), 0, "nothing left for after the commit");
+    assert_eq!(r.phases.iter().find(|p| p.name == "indexes").unwrap().counts["indexes_built"], 48);
+    let st = profochat_saas::schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
+    assert!(st.secondary_indexes_missing.is_empty() && st.secondary_indexes_invalid.is_empty());
+}
