@@ -367,3 +367,24 @@ async fn single_transaction_builds_every_index_inside_and_is_migrated_at_once() 
     assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
     assert!(st.secondary_indexes_missing.is_empty() && st.secondary_indexes_invalid.is_empty());
 }
+
+#[tokio::test]
+async fn bot_api_token_fills_that_bots_token_and_never_shows() {
+    let (db, c) = legacy_with_anomalies().await;
+    let token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ";
+    let out = cli()
+        .env("BOT_NAME", "main_bot")
+        .env("BOT_API_TOKEN", token)
+        .args(["migrate", "--yes", "--skip-backup", "-v", "--database-url", &db.url()])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string() + &String::from_utf8_lossy(&out.get_output().stderr);
+    assert!(!text.contains("AAHdqTcv"), "the token is never printed:\n{text}");
+    assert_eq!(one::<String>(&c, "SELECT bot_token FROM bot WHERE bot_name = 'main_bot'").await, token);
+    // The other bots wait for theirs, and the next steps name them.
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM bot WHERE bot_token LIKE 'profochat-saas-placeholder-%'").await, 5);
+    assert!(text.contains("bot set-token --bot second_bot"), "{text}");
+    assert!(!text.contains("bot set-token --bot main_bot"), "{text}");
+    let rec: String = one(&c, "SELECT options::text FROM profochat_saas.migration").await;
+    assert!(!rec.contains("AAHdqTcv"), "{rec}");
+}
