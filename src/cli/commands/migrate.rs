@@ -101,7 +101,7 @@ pub fn print_outcome(r: &MigrationReport) {
         phases.add_row(vec![
             "5 indexes (after commit)".to_string(),
             output::format_duration(std::time::Duration::from_millis(r.indexes.elapsed_ms)),
-            format!("{} built concurrently", r.indexes.built.len()),
+            format!("{} built, two at a time", r.indexes.built.len()),
         ]);
     }
     println!("{phases}");
