@@ -35,24 +35,40 @@ SELECT c.course_id, c.bot_name, c.date_created,
               AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = c.bot_name), '')) AS sig
   FROM course c;
 
--- Courses present under several bots. Per course_id, the oldest copy keeps the id;
--- copies with the same content as a kept copy merge into it; each differing content
--- gets one renamed course (its oldest copy), which the copies of equal content join.
+-- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
+CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
+SELECT course_id, bot_name, sum(n)::int8 AS n FROM (
+              SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)) AS bot_name, count(*) AS n
+                FROM run WHERE course_id IS NOT NULL GROUP BY 1, 2
+    UNION ALL SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)), count(*)
+                FROM waiting_element WHERE course_id IS NOT NULL GROUP BY 1, 2
+    UNION ALL SELECT course_id, coalesce(bot_name, (SELECT default_bot FROM mig_params)), count(*)
+                FROM course_element WHERE course_id IS NOT NULL GROUP BY 1, 2
+) x WHERE bot_name IS NOT NULL GROUP BY 1, 2;
+
+-- Courses present under several bots. Per course_id, the content that most rows use
+-- (runs, waiting elements, elements) keeps the id, so the fewest legacy rows change;
+-- a tie goes to the oldest copy. Copies with the same content merge into one course
+-- (its oldest copy's row); each other content gets one renamed course.
 CREATE TEMP TABLE mig_course_plan ON COMMIT DROP AS
 WITH multi AS (
     SELECT course_id FROM mig_course_copy GROUP BY course_id HAVING count(*) > 1
 ), ranked AS (
-    SELECT cc.*,
-           row_number() OVER (PARTITION BY cc.course_id ORDER BY cc.date_created NULLS LAST, cc.bot_name) AS age_rank,
+    SELECT cc.*, coalesce(br.n, 0) AS refs,
            row_number() OVER (PARTITION BY cc.course_id, cc.sig ORDER BY cc.date_created NULLS LAST, cc.bot_name) AS rank_in_sig
       FROM mig_course_copy cc JOIN multi USING (course_id)
+      LEFT JOIN mig_course_bot_refs br ON br.course_id = cc.course_id AND br.bot_name = cc.bot_name
+), versions AS (
+    SELECT course_id, sig, sum(refs) AS refs FROM ranked GROUP BY 1, 2
 ), keeper AS (
-    SELECT course_id, sig AS keeper_sig, bot_name AS keeper_bot FROM ranked WHERE age_rank = 1
+    SELECT DISTINCT ON (v.course_id) v.course_id, v.sig AS keeper_sig, r.bot_name AS keeper_bot
+      FROM versions v JOIN ranked r ON r.course_id = v.course_id AND r.sig = v.sig AND r.rank_in_sig = 1
+     ORDER BY v.course_id, v.refs DESC, r.date_created NULLS LAST, r.bot_name
 )
 SELECT r.course_id, r.bot_name, r.sig,
        (SELECT count(DISTINCT sig) FROM ranked x WHERE x.course_id = r.course_id) = 1 AS identical,
        CASE
-           WHEN r.age_rank = 1 THEN 'keep'
+           WHEN r.bot_name = k.keeper_bot THEN 'keep'
            WHEN r.sig = k.keeper_sig THEN 'merge'
            WHEN r.rank_in_sig = 1 THEN 'rename'
            ELSE 'merge'
@@ -109,17 +125,6 @@ UNION ALL SELECT 'waiting_element', course_id, count(*) FROM waiting_element WHE
 UNION ALL SELECT 'course_element', course_id, count(*) FROM course_element WHERE course_id IS NOT NULL GROUP BY course_id
 UNION ALL SELECT 'courseparticipants', course_id, count(*) FROM courseparticipants WHERE course_id IS NOT NULL GROUP BY course_id
 UNION ALL SELECT 'conversation', course_id, n FROM mig_conversation_stats WHERE course_id IS NOT NULL;
-
--- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
-CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
-SELECT course_id, bot_name, sum(n)::int8 AS n FROM (
-              SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)) AS bot_name, count(*) AS n
-                FROM run WHERE course_id IS NOT NULL GROUP BY 1, 2
-    UNION ALL SELECT course_id, coalesce(botname, (SELECT default_bot FROM mig_params)), count(*)
-                FROM waiting_element WHERE course_id IS NOT NULL GROUP BY 1, 2
-    UNION ALL SELECT course_id, coalesce(bot_name, (SELECT default_bot FROM mig_params)), count(*)
-                FROM course_element WHERE course_id IS NOT NULL GROUP BY 1, 2
-) x WHERE bot_name IS NOT NULL GROUP BY 1, 2;
 
 CREATE TEMP TABLE mig_missing_course ON COMMIT DROP AS
 SELECT r.course_id,

@@ -279,7 +279,7 @@ fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> 
         description: "course ids under several bots with different content".into(),
         count: differing.len() as i64,
         outcome: match opts.course_conflicts {
-            CourseConflicts::Rename => "the oldest copy keeps the id, the others get a new id and their rows follow (archived)".into(),
+            CourseConflicts::Rename => "the copy most rows use keeps the id, the others get a new id and their rows follow (archived)".into(),
             CourseConflicts::Fail => "--course-conflicts fail: migrate refuses".into(),
         },
         details: a

@@ -35,25 +35,29 @@ async fn legacy_statements_succeed_and_get_their_links() {
     let r2: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (400, 'x', NULL, 'intro', NULL, NULL) RETURNING run_id").await;
     assert_eq!(one::<i32>(&c, &format!("SELECT bot_id FROM run WHERE run_id = {r2}")).await, main);
     // A run on a renamed course copy goes to that bot's copy; a new bot and a YAML course appear.
-    let r3: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (101, 'bob', 'second_bot', 'diverged', NULL, NULL) RETURNING run_id").await;
-    assert_eq!(one::<String>(&c, &format!("SELECT d.course_id FROM run r JOIN course_deployment d USING (deployment_id) WHERE r.run_id = {r3}")).await, "diverged__second_bot");
+    let r3: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (105, 'eve', 'main_bot', 'diverged', NULL, NULL) RETURNING run_id").await;
+    assert_eq!(one::<String>(&c, &format!("SELECT d.course_id FROM run r JOIN course_deployment d USING (deployment_id) WHERE r.run_id = {r3}")).await, "diverged__main_bot");
     let r4: i32 = one(&c, "INSERT INTO run (chat_id, username, botname, course_id, utm_source, utm_campaign) VALUES (7, 'n', 'brand_new_bot', 'new_yaml', NULL, NULL) RETURNING run_id").await;
     assert!(one::<bool>(&c, &format!("SELECT deployment_id IS NOT NULL AND bot_id IS NOT NULL FROM run WHERE run_id = {r4}")).await);
     assert!(one::<bool>(&c, "SELECT bot_token LIKE 'profochat-saas-placeholder-%' FROM bot WHERE bot_name = 'brand_new_bot'").await);
 
     // Every message.
     c.execute(
-        "INSERT INTO conversation (chat_id, username, course_id, element_id, element_type, role, json, report, score, maxscore, run_id) VALUES (101, 'bob', 'diverged', 'd1', 'message', 'user', '{}', NULL, 1, 2, $1)",
+        "INSERT INTO conversation (chat_id, username, course_id, element_id, element_type, role, json, report, score, maxscore, run_id) VALUES (105, 'eve', 'diverged', 'd1', 'message', 'user', '{}', NULL, 1, 2, $1)",
         &[&r3],
     )
     .await
     .unwrap();
-    assert_eq!(one::<String>(&c, "SELECT course_id || '/' || account_id FROM conversation ORDER BY conversation_id DESC LIMIT 1").await, "diverged__second_bot/1");
+    assert_eq!(one::<String>(&c, "SELECT course_id || '/' || account_id FROM conversation ORDER BY conversation_id DESC LIMIT 1").await, "diverged__main_bot/1");
 
     // A delay element, then its update.
-    let w: i32 = one(&c, "INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id, course_id, botname) VALUES (101, now(), true, 'd1', 'diverged', 'second_bot') RETURNING waiting_element_id").await;
-    let row = c.query_one("SELECT bot_id, run_id, created_at IS NOT NULL FROM waiting_element WHERE waiting_element_id = $1", &[&w]).await.unwrap();
-    assert_eq!((row.get::<_, i32>(0), row.get::<_, Option<i32>>(1), row.get::<_, bool>(2)), (second, Some(r3), true));
+    let w: i32 = one(&c, "INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id, course_id, botname) VALUES (105, now(), true, 'd1', 'diverged', 'main_bot') RETURNING waiting_element_id").await;
+    let row = c.query_one("SELECT bot_id, run_id, course_id, created_at IS NOT NULL FROM waiting_element WHERE waiting_element_id = $1", &[&w]).await.unwrap();
+    assert_eq!(
+        (row.get::<_, i32>(0), row.get::<_, Option<i32>>(1), row.get::<_, String>(2), row.get::<_, bool>(3)),
+        (main, Some(r3), "diverged__main_bot".to_string(), true)
+    );
+    let _ = second;
     assert_eq!(c.execute("UPDATE waiting_element SET is_waiting = false WHERE waiting_element_id = $1", &[&w]).await.unwrap(), 1);
 
     // Course end.
@@ -68,7 +72,7 @@ async fn legacy_statements_succeed_and_get_their_links() {
 
     // Course publishing: delete then insert the course and its elements, for a plain
     // course, a renamed copy and a merged (shared) copy.
-    for (course, bot, yaml) in [("intro", "main_bot", "v2"), ("diverged", "second_bot", "v3"), ("shared", "second_bot", "v2")] {
+    for (course, bot, yaml) in [("intro", "main_bot", "v2"), ("diverged", "main_bot", "v3"), ("shared", "second_bot", "v2")] {
         let tx = c.transaction().await.unwrap();
         tx.execute("DELETE FROM course WHERE course_id = $1 AND bot_name = $2", &[&course, &bot]).await.unwrap();
         tx.execute("DELETE FROM course_element WHERE course_id = $1 AND bot_name = $2", &[&course, &bot]).await.unwrap();
@@ -83,8 +87,9 @@ async fn legacy_statements_succeed_and_get_their_links() {
     }
     assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'intro'").await, "v2");
     assert_eq!(one::<i64>(&c, "SELECT count(*) FROM course_element WHERE course_id = 'intro'").await, 1);
-    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'diverged__second_bot'").await, "v3");
-    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM course_element WHERE course_id = 'diverged__second_bot'").await, 1);
+    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'diverged__main_bot'").await, "v3");
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM course_element WHERE course_id = 'diverged__main_bot'").await, 1);
+    assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'diverged'").await, "name: diverged v2", "the other bot's copy is untouched");
     // The shared course stays as it was for the other bots; second_bot got its own copy.
     assert_eq!(one::<String>(&c, "SELECT yaml FROM course WHERE course_id = 'shared'").await, "name: shared");
     let own: String = one(&c, &format!("SELECT d.course_id FROM course_deployment d WHERE d.bot_id = {second} AND d.course_id LIKE 'shared%'")).await;
