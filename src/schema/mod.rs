@@ -198,15 +198,7 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
 /// The newest row of the state table, if the tool ever ran here.
 pub async fn last_migration(db: &Db) -> Result<Option<MigrationRecord>> {
     let q = |e: tokio_postgres::Error| Error::query("reading the migration state", &e, "Nothing was changed.");
-    let exists: bool = db
-        .query_one(
-            "SELECT to_regclass($1) IS NOT NULL",
-            &[&format!("{STATE_SCHEMA}.migration")],
-        )
-        .await
-        .map_err(q)?
-        .get(0);
-    if !exists {
+    if !state_table_exists(&**db).await? {
         return Ok(None);
     }
     let row = db
@@ -225,6 +217,15 @@ pub async fn last_migration(db: &Db) -> Result<Option<MigrationRecord>> {
         started_at: r.get(4),
         finished_at: r.get(5),
     }))
+}
+
+/// Whether the tool's state table exists (the tool ever migrated this database).
+pub async fn state_table_exists<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<bool> {
+    Ok(client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("{STATE_SCHEMA}.migration")])
+        .await
+        .map_err(|e| Error::query("reading the migration state", &e, "Nothing was changed."))?
+        .get(0))
 }
 
 /// Secondary indexes of phase 5 that are missing, and those left invalid by an

@@ -41,15 +41,7 @@ impl ValidateOptions {
     /// (its `options` column, e.g. `{"orphans": "keep"}`); the defaults if none is recorded.
     pub async fn from_state<C: GenericClient + Sync>(client: &C) -> Result<Self> {
         let q = |e: tokio_postgres::Error| Error::query("reading the migration options", &e, "Nothing was changed.");
-        let exists: bool = client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&format!("{STATE_SCHEMA}.migration")],
-            )
-            .await
-            .map_err(q)?
-            .get(0);
-        if !exists {
+        if !crate::schema::state_table_exists(client).await? {
             return Ok(Self::default());
         }
         let row = client
