@@ -50,8 +50,9 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         clients.push(conn::connect(settings).await?);
     }
     for c in &clients {
-        // Sorting in memory is what makes an index build fast.
-        let _ = c.batch_execute("SET maintenance_work_mem = '256MB'").await;
+        // Sorting in memory is what makes an index build fast; the builds running side
+        // by side already use every core, so no build starts parallel workers of its own.
+        let _ = c.batch_execute("SET maintenance_work_mem = '256MB'; SET max_parallel_maintenance_workers = 0").await;
     }
     let mut tasks = vec![];
     for client in clients {
