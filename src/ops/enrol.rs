@@ -70,7 +70,13 @@ pub struct ResolvedToken {
     pub expires_at: Option<chrono::NaiveDateTime>,
 }
 
-/// Checks a token row (from `token_resolve.sql` / `enrol_lock_token.sql`) against
+/// A token with its deployment and bot.
+const TOKEN_RESOLVE: &str = include_str!("../../sql/ops/token_resolve.sql");
+/// The same, locking the token row: concurrent enrolments through one token wait
+/// here, so each sees the uses the previous one counted and max_uses holds.
+const TOKEN_LOCK: &str = concat!(include_str!("../../sql/ops/token_resolve.sql"), "   FOR UPDATE OF t\n");
+
+/// Checks a token row (from `token_resolve.sql`, locked or not) against
 /// the deployment the payload named.
 fn check(row: Option<tokio_postgres::Row>, expected_deployment: Option<i32>) -> Result<ResolvedToken> {
     let refuse = |reason, token_id: Option<i32>| {
@@ -134,7 +140,7 @@ fn split(payload_or_token: &str) -> Result<(Option<i32>, TokenValue)> {
 pub async fn resolve_start_payload(client: &impl GenericClient, payload: &str) -> Result<ResolvedToken> {
     let p = StartPayload::parse(payload.trim())?;
     let row = client
-        .query_opt(include_str!("../../sql/ops/token_resolve.sql"), &[&p.token.expose()])
+        .query_opt(TOKEN_RESOLVE, &[&p.token.expose()])
         .await
         .map_err(query_error("looking up the enrollment token", UNCHANGED))?;
     check(row, Some(p.deployment_id))
@@ -207,7 +213,7 @@ async fn enrol_once(
 ) -> std::result::Result<Enrolment, Retry> {
     let tx = db.client.transaction().await.map_err(retryable("starting a transaction"))?;
     let row = tx
-        .query_opt(include_str!("../../sql/ops/enrol_lock_token.sql"), &[&token.expose()])
+        .query_opt(TOKEN_LOCK, &[&token.expose()])
         .await
         .map_err(retryable("locking the enrollment token"))?;
     // Dropping the transaction on a refusal rolls it back and releases the lock.
