@@ -97,42 +97,41 @@ fn key_match(table: &str, t: &str, a: &str) -> String {
         .join(" AND ")
 }
 
-/// The statement that fingerprints one table as the legacy schema held it before
-/// migration `$1`: rows the migration inserted are left out, updated rows get their
-/// archived values back, deleted rows come back from the archive.
-pub fn reconstructed_sql(table: &str, how: RowHash) -> String {
+/// The statement that says how migration `$1` changed one table, from the archive
+/// alone plus index lookups of the rows it names: how many rows it inserted and
+/// deleted, and by how much it moved the hash. The table's fingerprint now, corrected
+/// by these, is the fingerprint of the table as the legacy schema held it.
+///
+/// A migration archives at most one legacy-column update per row and never updates a
+/// row it inserted. Were that broken, a row would be corrected twice and the proof
+/// would fail: it cannot pass by mistake.
+pub fn correction_sql(table: &str, how: RowHash) -> String {
     let cols = legacy_columns(table).iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
     let names = legacy_columns(table).iter().map(|c| literal(c)).collect::<Vec<_>>().join(", ");
     format!(
-        "WITH untouched AS (
-             SELECT count(*)::int8 AS n, coalesce(sum({plain}), 0) AS h FROM {tbl} t
-              WHERE NOT EXISTS (SELECT 1 FROM {any} AND {km})
-         ), reverted AS (
-             SELECT count(*)::int8 AS n, coalesce(sum({rev}), 0) AS h
-               FROM {tbl} t JOIN profochat_saas.archive a
-                 ON a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'updated' AND {kma}
-                AND a.row ?| ARRAY[{names}]
+        "WITH changed AS (
+             SELECT coalesce(sum({before}), 0) - coalesce(sum({now}), 0) AS h
+               FROM profochat_saas.archive a JOIN {tbl} t ON {km_a}
               CROSS JOIN LATERAL (SELECT {cols} FROM jsonb_populate_record(t, a.row)) p
-         ), restored AS (
-             SELECT count(*)::int8 AS n, coalesce(sum({res}), 0) AS h
-               FROM profochat_saas.archive d
-              CROSS JOIN LATERAL (SELECT {cols} FROM jsonb_populate_record(NULL::{tbl}, d.row)) p
-              WHERE d.migration_id = $1 AND d.table_name = {lit} AND d.action = 'deleted'
+              WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'updated'
+                AND a.row ?| ARRAY[{names}]
+         ), added AS (
+             SELECT count(*)::int8 AS n, coalesce(sum({now}), 0) AS h
+               FROM profochat_saas.archive a JOIN {tbl} t ON {km_a}
+              WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'inserted'
+         ), removed AS (
+             SELECT count(*)::int8 AS n, coalesce(sum({before}), 0) AS h
+               FROM profochat_saas.archive a
+              CROSS JOIN LATERAL (SELECT {cols} FROM jsonb_populate_record(NULL::{tbl}, a.row)) p
+              WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'deleted'
          )
-         SELECT (SELECT n FROM untouched) + (SELECT n FROM reverted) + (SELECT n FROM restored),
-                ((SELECT h FROM untouched) + (SELECT h FROM reverted) + (SELECT h FROM restored))::text",
-        plain = row_expr(table, "t", how),
-        rev = row_expr(table, "p", how),
-        res = row_expr(table, "p", how),
-        tbl = ident(table),
+         SELECT (SELECT n FROM added), (SELECT n FROM removed),
+                ((SELECT h FROM changed) - (SELECT h FROM added) + (SELECT h FROM removed))::text",
         lit = literal(table),
-        any = format!(
-            "profochat_saas.archive x WHERE x.migration_id = $1 AND x.table_name = {} \
-             AND (x.action = 'inserted' OR (x.action = 'updated' AND x.row ?| ARRAY[{names}]))",
-            literal(table)
-        ),
-        km = key_match(table, "t", "x"),
-        kma = key_match(table, "t", "a"),
+        tbl = ident(table),
+        now = row_expr(table, "t", how),
+        before = row_expr(table, "p", how),
+        km_a = key_match(table, "t", "a"),
     )
 }
 
@@ -155,13 +154,41 @@ pub async fn take_table<C: GenericClient + Sync>(client: &C, table: &str) -> Res
 /// Fingerprints the legacy tables as they were before migration `migration_id`,
 /// reverting what the archive recorded.
 pub async fn take_reconstructed<C: GenericClient + Sync>(client: &C, migration_id: i32) -> Result<Fingerprints> {
+    let now = take(client).await?;
+    reconstruct(client, migration_id, &now).await
+}
+
+/// The legacy tables as they were before migration `migration_id`, from `now` (their
+/// fingerprints as they are) and the archive: the rows the migration inserted come
+/// out, the rows it deleted come back, the rows it updated get their old values.
+pub async fn reconstruct<C: GenericClient + Sync>(client: &C, migration_id: i32, now: &Fingerprints) -> Result<Fingerprints> {
     let how = RowHash::of(client).await?;
     let mut out = Fingerprints::default();
     for t in LEGACY_TABLES {
-        out.tables
-            .insert(t.to_string(), one(client, &reconstructed_sql(t, how), &[&migration_id]).await?);
+        let row = client
+            .query_one(&correction_sql(t, how), &[&migration_id])
+            .await
+            .map_err(|e| Error::query("fingerprinting the legacy tables", &e, "Nothing was changed."))?;
+        let (inserted, deleted, delta): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
+        let current = now.tables.get(t).cloned().unwrap_or(TableFingerprint { rows: 0, hash: "0".into() });
+        out.tables.insert(
+            t.to_string(),
+            TableFingerprint {
+                rows: current.rows - inserted + deleted,
+                hash: add_decimal(&current.hash, &delta)?,
+            },
+        );
     }
     Ok(out)
+}
+
+/// Adds two decimal integers of any size (hash sums exceed 64 bits).
+fn add_decimal(a: &str, b: &str) -> Result<String> {
+    let parse = |s: &str| {
+        s.parse::<i128>()
+            .map_err(|_| Error::state(format!("a fingerprint is not a number: {s:?}"), "Run `profochat-saas validate`."))
+    };
+    Ok((parse(a)? + parse(b)?).to_string())
 }
 
 async fn one<C: GenericClient + Sync>(

@@ -102,6 +102,16 @@ pub struct IndexDef {
     pub statement: String,
 }
 
+impl IndexDef {
+    /// How many key columns the index has (its first parenthesised list).
+    pub fn key_columns(&self) -> usize {
+        let Some(open) = self.statement.find('(') else { return 1 };
+        let list = &self.statement[open + 1..];
+        let list = &list[..list.find(')').unwrap_or(list.len())];
+        list.split(',').count()
+    }
+}
+
 /// The secondary indexes, read from `sql/migrate/5_indexes.sql`.
 pub fn secondary_indexes() -> Vec<IndexDef> {
     sql::INDEXES
@@ -131,9 +141,14 @@ mod tests {
     fn index_file_parses_into_named_indexes_on_known_tables() {
         let idx = secondary_indexes();
         assert_eq!(idx.len(), 48);
+        let by_name = |n: &str| idx.iter().find(|i| i.name == n).unwrap().key_columns();
+        assert_eq!(by_name("idx_conversation_course_account_element"), 3);
+        assert_eq!(by_name("idx_waiting_element_waiting"), 2);
+        assert_eq!(by_name("idx_run_bot_id"), 1);
         let known: Vec<&str> = crate::sql::LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().collect();
         for i in &idx {
             assert!(known.contains(&i.table.as_str()), "{i:?}");
+            assert!((1..=3).contains(&i.key_columns()), "{i:?}");
             assert!(i.name.starts_with("idx_"), "{i:?}");
             assert!(i.statement.starts_with("CREATE INDEX IF NOT EXISTS"), "{i:?}");
         }

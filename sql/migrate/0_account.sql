@@ -35,15 +35,21 @@ ALTER TABLE courseparticipants ADD COLUMN IF NOT EXISTS account_id int4 NOT NULL
 -- gen_settings.account_id stays nullable (SPEC §2); legacy settings all belong to account 1.
 ALTER TABLE gen_settings       ADD COLUMN IF NOT EXISTS account_id int4 DEFAULT 1;
 
--- A column added by hand earlier may hold NULLs or lack its default.
-UPDATE course             SET account_id = 1 WHERE account_id IS NULL;
-UPDATE course_element     SET account_id = 1 WHERE account_id IS NULL;
-UPDATE run                SET account_id = 1 WHERE account_id IS NULL;
-UPDATE conversation       SET account_id = 1 WHERE account_id IS NULL;
-UPDATE waiting_element    SET account_id = 1 WHERE account_id IS NULL;
-UPDATE bannedparticipants SET account_id = 1 WHERE account_id IS NULL;
-UPDATE courseparticipants SET account_id = 1 WHERE account_id IS NULL;
-UPDATE gen_settings       SET account_id = 1 WHERE account_id IS NULL;
+-- A column added by hand earlier may hold NULLs. Only a nullable column is filled:
+-- one that is NOT NULL already (as the ADD COLUMN above makes it) holds none, and
+-- scanning the biggest tables for nothing would cost seconds.
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['course', 'course_element', 'run', 'conversation', 'waiting_element',
+                             'bannedparticipants', 'courseparticipants', 'gen_settings'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = t::regclass AND attname = 'account_id' AND NOT attnotnull) THEN
+            EXECUTE format('UPDATE %I SET account_id = 1 WHERE account_id IS NULL', t);
+        END IF;
+    END LOOP;
+END $$;
 -- ...and may lack the default and NOT NULL.
 ALTER TABLE course             ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;
 ALTER TABLE course_element     ALTER COLUMN account_id SET DEFAULT 1, ALTER COLUMN account_id SET NOT NULL;

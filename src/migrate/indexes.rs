@@ -32,7 +32,9 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         return Ok(report);
     }
     reporter.started("phase 5 (indexes): building", Some(total));
-    // The biggest tables first, so the long builds do not come last.
+    // The longest builds first (the biggest tables, and on one table the indexes with
+    // the most key columns, whose sorts cost most), so that no long build comes last
+    // and leaves a core idle.
     let mut sized = vec![];
     for idx in todo {
         let size: i64 = first
@@ -40,9 +42,9 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
-        sized.push((size, idx));
+        sized.push((size.saturating_mul(idx.key_columns() as i64), idx));
     }
-    sized.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
+    sized.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
     let queue = Arc::new(Mutex::new(sized.into_iter().map(|(_, i)| i).collect::<VecDeque<_>>()));
     let done = Arc::new(Mutex::new((vec![], vec![])));
     let mut clients = vec![first];

@@ -266,7 +266,8 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
     // The no-loss proof, inside the transaction: a mismatch rolls everything back.
     reporter.started("no-loss proof", None);
     let t = Instant::now();
-    let proof = prove(&tx, migration_id, &before).await?;
+    let after_now = fingerprint::take(&tx).await?;
+    let proof = prove(&tx, migration_id, &before, &after_now).await?;
     let proof_ms = t.elapsed().as_millis() as u64;
     let bad: Vec<String> = proof.iter().filter(|p| !p.equal).map(|p| p.table.clone()).collect();
     if !bad.is_empty() {
@@ -294,6 +295,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         &tx,
         &validate::ValidateOptions {
             orphans_kept: opts.orphans == Orphans::Keep,
+            keys_just_validated: true,
         },
     )
     .await?;
@@ -325,7 +327,6 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         .map_err(q("counting deployments"))?
         .get(0);
     let status_text = if opts.single_transaction { "completed" } else { "indexes_pending" };
-    let after_now = fingerprint::take(&tx).await?;
     tx.execute(
         "UPDATE profochat_saas.migration
             SET status = $2, finished_at = clock_timestamp(), phases = $3, fingerprint_after = $4, summary = $5
@@ -396,9 +397,15 @@ async fn mark_completed<C: GenericClient + Sync>(client: &C, migration_id: Optio
     Ok(())
 }
 
-/// Per-table proof: the fingerprint before, the reconstruction after, and the archive counts.
-pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Fingerprints) -> Result<Vec<TableProof>> {
-    let after = fingerprint::take_reconstructed(client, migration_id).await?;
+/// Per-table proof: the fingerprint before, the reconstruction after (from `now`, the
+/// tables as they are, and the archive), and the archive counts.
+pub async fn prove<C: GenericClient + Sync>(
+    client: &C,
+    migration_id: i32,
+    before: &Fingerprints,
+    now: &Fingerprints,
+) -> Result<Vec<TableProof>> {
+    let after = fingerprint::reconstruct(client, migration_id, now).await?;
     let rows = client
         .query(
             "SELECT table_name, action, count(*)::int8 FROM profochat_saas.archive WHERE migration_id = $1 GROUP BY 1, 2",
@@ -413,11 +420,7 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
     let mut out = vec![];
     for t in LEGACY_TABLES {
         let get = |a: &str| archived.get(&(t.to_string(), a.to_string())).copied().unwrap_or(0);
-        let rows_now: i64 = client
-            .query_one(&format!("SELECT count(*) FROM {}", ident(t)), &[])
-            .await
-            .map_err(q("counting rows"))?
-            .get(0);
+        let rows_now = now.tables.get(t).map(|f| f.rows).unwrap_or(0);
         let b = before.tables.get(t).cloned().unwrap_or(TableFingerprint { rows: 0, hash: "0".into() });
         let a = after.tables.get(t).cloned().unwrap_or(TableFingerprint { rows: 0, hash: "0".into() });
         out.push(TableProof {

@@ -19,6 +19,7 @@ const FINISH_SCHEMA: &str = "The schema is incomplete or altered: `profochat-saa
 enum Param {
     Text(String),
     Texts(Vec<String>),
+    Bool(bool),
 }
 
 impl Param {
@@ -26,6 +27,7 @@ impl Param {
         match self {
             Param::Text(t) => t,
             Param::Texts(t) => t,
+            Param::Bool(b) => b,
         }
     }
 }
@@ -429,7 +431,10 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                 "These rows point at runs that do not exist: `profochat-saas migrate` detaches such run_ids by default \
                  (sets them NULL and archives the old value); `--orphans keep` keeps them on purpose."
             }),
-            query: counted(sql!("conversation.run_id_resolves")),
+            query: Query::Counted {
+                sql: sql!("conversation.run_id_resolves"),
+                params: vec![Param::Bool(opts.keys_just_validated)],
+            },
         },
         // Bans and participants.
         Check {
@@ -624,7 +629,7 @@ mod tests {
     #[test]
     fn orphans_kept_turns_orphan_checks_into_warnings() {
         let sev = |opts: &ValidateOptions, id: &str| all(opts).into_iter().find(|c| c.id == id).unwrap().severity;
-        let kept = ValidateOptions { orphans_kept: true };
+        let kept = ValidateOptions { orphans_kept: true, ..Default::default() };
         let detached = ValidateOptions::default();
         for id in [
             "conversation.run_id_resolves",

@@ -34,6 +34,10 @@ pub struct ValidateOptions {
     /// The migration ran with `--orphans keep`: conversation rows may point at runs
     /// that do not exist, and conversation_run_id_fkey is NOT VALID on purpose.
     pub orphans_kept: bool,
+    /// Validation runs inside the migration transaction, right after it validated
+    /// the foreign keys: a check that a validated key proves reads the catalog
+    /// instead of scanning the table again.
+    pub keys_just_validated: bool,
 }
 
 impl ValidateOptions {
@@ -55,6 +59,7 @@ impl ValidateOptions {
                 .and_then(|o| o.get("orphans"))
                 .and_then(|v| v.as_str())
                 .is_some_and(|v| v == "keep"),
+            keys_just_validated: false,
         })
     }
 }

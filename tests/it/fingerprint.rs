@@ -70,6 +70,20 @@ async fn reconstruction_reverts_archived_changes() {
     assert_ne!(now.tables["course"], before.tables["course"]);
     let again = fingerprint::take_reconstructed(&*c, 7).await.unwrap();
     assert_eq!(again, before, "the inserted course is left out of the reconstruction");
+    // A change the archive does not account for shows, and so does a wrong archived value.
+    c.batch_execute("UPDATE run SET username = 'x' WHERE run_id = 1").await.unwrap();
+    assert_eq!(before.differences(&fingerprint::take_reconstructed(&*c, 7).await.unwrap()), ["run"]);
+    c.batch_execute(
+        "UPDATE run SET username = 'анна' WHERE run_id = 1;
+         UPDATE profochat_saas.archive SET row = '{\"course_id\": \"c9\"}' WHERE table_name = 'course' AND action = 'updated';",
+    )
+    .await
+    .unwrap();
+    assert_eq!(before.differences(&fingerprint::take_reconstructed(&*c, 7).await.unwrap()), ["course"]);
+    c.batch_execute("UPDATE profochat_saas.archive SET row = '{\"course_id\": \"c1\"}' WHERE table_name = 'course' AND action = 'updated'")
+        .await
+        .unwrap();
+    assert_eq!(fingerprint::take_reconstructed(&*c, 7).await.unwrap(), before);
     // Undo the changes by hand: the plain fingerprint equals the reconstruction.
     c.batch_execute(
         "DELETE FROM course WHERE course_id = 'c2';
