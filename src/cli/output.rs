@@ -178,7 +178,7 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(header.iter().map(|h| comfy_table::Cell::new(h)));
+        .set_header(header.iter().map(comfy_table::Cell::new));
     if !std::io::stdout().is_terminal() {
         t.load_preset(comfy_table::presets::ASCII_MARKDOWN).force_no_tty();
     } else if t.width().is_some_and(|w| w < 40) {

@@ -31,7 +31,7 @@ pub fn find_tool(name: &str, server_major: Option<u32>) -> Result<Tool> {
         }
     }
     let mut found: Vec<Tool> = candidates.iter().filter_map(|p| probe(name, p)).collect();
-    found.sort_by(|a, b| b.major.cmp(&a.major));
+    found.sort_by_key(|t| std::cmp::Reverse(t.major));
     found.dedup_by(|a, b| a.path == b.path);
     let Some(newest) = found.first().cloned() else {
         return Err(Error::Tool {
