@@ -97,15 +97,15 @@ fn key_match(table: &str, t: &str, a: &str) -> String {
         .join(" AND ")
 }
 
-/// The statement that says how migration `$1` changed one table, from the archive
-/// alone plus index lookups of the rows it names: how many rows it inserted and
-/// deleted, and by how much it moved the hash. The table's fingerprint now, corrected
-/// by these, is the fingerprint of the table as the legacy schema held it.
+/// The statement that fingerprints one table as the legacy schema held it before
+/// migration `$1`, from its fingerprint now (`$2` rows, `$3` hash) corrected by the
+/// archive alone plus index lookups of the rows it names: rows the migration inserted
+/// come out, deleted rows come back, updated rows get their archived values back.
 ///
 /// A migration archives at most one legacy-column update per row and never updates a
 /// row it inserted. Were that broken, a row would be corrected twice and the proof
 /// would fail: it cannot pass by mistake.
-pub fn correction_sql(table: &str, how: RowHash) -> String {
+pub fn reconstructed_sql(table: &str, how: RowHash) -> String {
     let cols = legacy_columns(table).iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
     let names = legacy_columns(table).iter().map(|c| literal(c)).collect::<Vec<_>>().join(", ");
     format!(
@@ -125,8 +125,8 @@ pub fn correction_sql(table: &str, how: RowHash) -> String {
               CROSS JOIN LATERAL (SELECT {cols} FROM jsonb_populate_record(NULL::{tbl}, a.row)) p
               WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'deleted'
          )
-         SELECT (SELECT n FROM added), (SELECT n FROM removed),
-                ((SELECT h FROM changed) - (SELECT h FROM added) + (SELECT h FROM removed))::text",
+         SELECT $2::int8 - (SELECT n FROM added) + (SELECT n FROM removed),
+                ($3::text::numeric + (SELECT h FROM changed) - (SELECT h FROM added) + (SELECT h FROM removed))::text",
         lit = literal(table),
         tbl = ident(table),
         now = row_expr(table, "t", how),
@@ -165,30 +165,12 @@ pub async fn reconstruct<C: GenericClient + Sync>(client: &C, migration_id: i32,
     let how = RowHash::of(client).await?;
     let mut out = Fingerprints::default();
     for t in LEGACY_TABLES {
-        let row = client
-            .query_one(&correction_sql(t, how), &[&migration_id])
-            .await
-            .map_err(|e| Error::query("fingerprinting the legacy tables", &e, "Nothing was changed."))?;
-        let (inserted, deleted, delta): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
         let current = now.tables.get(t).cloned().unwrap_or(TableFingerprint { rows: 0, hash: "0".into() });
-        out.tables.insert(
-            t.to_string(),
-            TableFingerprint {
-                rows: current.rows - inserted + deleted,
-                hash: add_decimal(&current.hash, &delta)?,
-            },
-        );
+        let sql = reconstructed_sql(t, how);
+        out.tables
+            .insert(t.to_string(), one(client, &sql, &[&migration_id, &current.rows, &current.hash]).await?);
     }
     Ok(out)
-}
-
-/// Adds two decimal integers of any size (hash sums exceed 64 bits).
-fn add_decimal(a: &str, b: &str) -> Result<String> {
-    let parse = |s: &str| {
-        s.parse::<i128>()
-            .map_err(|_| Error::state(format!("a fingerprint is not a number: {s:?}"), "Run `profochat-saas validate`."))
-    };
-    Ok((parse(a)? + parse(b)?).to_string())
 }
 
 async fn one<C: GenericClient + Sync>(
