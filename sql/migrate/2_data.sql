@@ -20,7 +20,19 @@ UPDATE bot SET display_name = bot_name WHERE display_name IS NULL;
 UPDATE account SET settings = coalesce(settings, '{}'::jsonb) || jsonb_build_object('default_bot', p.default_bot)
   FROM mig_params p WHERE account.account_id = 1 AND p.default_bot IS NOT NULL;
 
--- Course copies that merge into another copy: the row and its elements go to the archive.
+-- Course copies that merge into another copy: the row and its elements go to the archive,
+-- and to the legacy interface's copies (the legacy bot still sees its own copy).
+INSERT INTO profochat_saas.legacy_course_copy (course_id, bot_name, creator_id, date_created, yaml)
+SELECT c.course_id, c.bot_name, c.creator_id, c.date_created, c.yaml
+  FROM course c JOIN mig_course_plan m ON m.action = 'merge' AND c.course_id = m.course_id AND c.bot_name = m.bot_name
+ON CONFLICT DO NOTHING;
+INSERT INTO profochat_saas.legacy_element_copy (course_element_id, element_id, json, element_type, course_id, bot_name)
+SELECT e.course_element_id, e.element_id, e.json, e.element_type, e.course_id, e.bot_name
+  FROM course_element e JOIN mig_course_plan m
+    ON m.action = 'merge' AND e.course_id = m.course_id
+   AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = m.bot_name
+ON CONFLICT DO NOTHING;
+
 WITH gone AS (
     DELETE FROM course c USING mig_course_plan m
      WHERE m.action = 'merge' AND c.course_id = m.course_id AND c.bot_name = m.bot_name
@@ -67,6 +79,14 @@ SELECT (SELECT migration_id FROM mig_params), 'course', 'updated',
        format('course %s of bot %s differs from the copy that keeps the id: renamed to %s', old_id, bot_name, new_id)
   FROM renamed;
 
+-- The legacy interface shows every bot's copy under its legacy id.
+INSERT INTO profochat_saas.legacy_course_map (legacy_course_id, bot_name, course_id)
+SELECT course_id, bot_name, new_course_id FROM mig_course_map
+ON CONFLICT (legacy_course_id, bot_name) DO UPDATE SET course_id = EXCLUDED.course_id;
+INSERT INTO profochat_saas.legacy_course_name (course_id, legacy_course_id)
+SELECT DISTINCT new_course_id, course_id FROM mig_course_map
+ON CONFLICT (course_id) DO UPDATE SET legacy_course_id = EXCLUDED.legacy_course_id;
+
 -- Merged survivors say which bots' copies they absorbed.
 UPDATE course c SET metadata = coalesce(c.metadata, '{}'::jsonb) || jsonb_build_object('merged_copies_of_bots', x.bots)
   FROM (SELECT new_course_id, survivor_bot, jsonb_agg(bot_name ORDER BY bot_name) AS bots
@@ -86,7 +106,11 @@ SELECT (SELECT migration_id FROM mig_params), 'course_element', 'updated',
        format('course %s renamed to %s for this bot', old_id, new_course_id)
   FROM moved;
 
--- Courses that rows name but no course row holds (they lived in YAML files).
+-- Courses that rows name but no course row holds (they lived in YAML files). The
+-- legacy bot never wrote them: the legacy interface does not show them.
+INSERT INTO profochat_saas.legacy_hidden_course (course_id, reason)
+SELECT course_id, 'references' FROM mig_missing_course
+ON CONFLICT DO NOTHING;
 WITH made AS (
     INSERT INTO course (course_id, bot_name, account_id, title, metadata, date_created)
     SELECT course_id, bot_name, 1, course_id,

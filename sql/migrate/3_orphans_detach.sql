@@ -1,5 +1,9 @@
 -- Phase 3 (--orphans detach, the default): conversation rows whose run_id names no run
--- get run_id NULL; the old value goes to the archive.
+-- get run_id NULL; the old value goes to the archive, and to the legacy interface,
+-- which still shows it.
+INSERT INTO profochat_saas.legacy_conversation_run (conversation_id, run_id)
+SELECT conversation_id, run_id FROM mig_orphans
+ON CONFLICT DO NOTHING;
 WITH detached AS (
     UPDATE conversation c SET run_id = NULL
       FROM mig_orphans o

@@ -1,14 +1,33 @@
--- Phase 7: the running legacy bot keeps working. Its statements (SPEC §1) still
--- succeed after the migration, and what they write gets its account, bot,
--- deployment and run links. Rows written through the new columns get their legacy
--- bot name filled. All of it lives in the profochat_saas schema, so `rollback`
--- removes it in one go.
+-- Phase 7: the compatibility layer on the public tables. A legacy bot that has not
+-- switched to the legacy interface (8_legacy_interface.sql) still writes through the
+-- public tables; what it writes gets its account, bot, deployment and run links here.
+--
+-- Only legacy-shaped writes are touched: a row that carries none of the new-schema
+-- values (bot_id, deployment_id, token_id, another account, a title …). A write that
+-- carries them is the application's own: never rewritten, nothing created for it,
+-- nothing moved between accounts.
+--
+-- Reads pg_temp: nothing. Reads the legacy-memory tables of profochat_saas
+-- (sql/state/schema.sql). Everything lives in profochat_saas, so `finish` and
+-- `rollback` remove it in one go. Functions run as their owner with the search_path
+-- of the migration, so they act the same whichever role or search_path calls them.
 
--- The bot for a legacy bot name (NULL: the default bot), created if new.
+-- Signatures of earlier versions of this layer.
+DROP FUNCTION IF EXISTS profochat_saas.course_for(text, int4);
+DROP FUNCTION IF EXISTS profochat_saas.ensure_course(text, int4);
+
+-- The default bot: the bot of rows written without a bot name.
+CREATE OR REPLACE FUNCTION profochat_saas.default_bot() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    SELECT settings ->> 'default_bot' FROM account WHERE account_id = 1
+$$;
+
+-- The bot for a legacy bot name (NULL: the default bot). A legacy write under a name
+-- no bot has is a new bot really started: it is created, and `validate` lists it.
 CREATE OR REPLACE FUNCTION profochat_saas.bot_id_for(p_name text) RETURNS int4
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
-    resolved text := coalesce(p_name, (SELECT settings ->> 'default_bot' FROM account WHERE account_id = 1));
+    resolved text := coalesce(p_name, profochat_saas.default_bot());
     found_id int4;
 BEGIN
     IF resolved IS NULL THEN
@@ -16,10 +35,11 @@ BEGIN
     END IF;
     SELECT bot_id INTO found_id FROM bot WHERE account_id = 1 AND bot_name = resolved;
     IF found_id IS NULL THEN
-        INSERT INTO bot (account_id, bot_name, bot_token, display_name, description)
+        INSERT INTO bot (account_id, bot_name, bot_token, display_name, description, settings)
         VALUES (1, resolved,
                 'profochat-saas-placeholder-' || md5(random()::text || clock_timestamp()::text || resolved),
-                resolved, 'created when the legacy bot first wrote under this name')
+                resolved, 'created when the legacy bot first wrote under this name',
+                jsonb_build_object('created_by', 'legacy write'))
         ON CONFLICT (account_id, bot_name) DO NOTHING
         RETURNING bot_id INTO found_id;
         IF found_id IS NULL THEN
@@ -29,40 +49,42 @@ BEGIN
     RETURN found_id;
 END $$;
 
--- The course a bot uses for a legacy course id: its renamed copy if it has one.
-CREATE OR REPLACE FUNCTION profochat_saas.course_for(p_legacy_course_id text, p_bot int4) RETURNS text
-LANGUAGE sql STABLE AS $$
+-- The public course (account 1) that a bot's copy of a legacy course id is: its
+-- renamed or split copy if it has one, else the id itself.
+CREATE OR REPLACE FUNCTION profochat_saas.course_for(p_legacy_course_id text, p_bot_name text) RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
     SELECT coalesce(
-        (SELECT c.course_id FROM course c JOIN bot b ON b.bot_id = p_bot
-          WHERE c.account_id = 1
-            AND c.metadata ->> 'legacy_course_id' = p_legacy_course_id
-            AND c.metadata ->> 'legacy_bot_name' = b.bot_name
-          LIMIT 1),
+        (SELECT m.course_id FROM profochat_saas.legacy_course_map m
+          WHERE m.legacy_course_id = p_legacy_course_id
+            AND m.bot_name = coalesce(p_bot_name, profochat_saas.default_bot())),
         p_legacy_course_id)
 $$;
 
--- A course row for an id that rows reference (as the migration does for YAML courses).
-CREATE OR REPLACE FUNCTION profochat_saas.ensure_course(p_course text, p_bot int4) RETURNS void
-LANGUAGE plpgsql AS $$
+-- A course row for an id that legacy rows reference (a course that lives in a YAML
+-- file), as the migration makes them: hidden from the legacy interface.
+CREATE OR REPLACE FUNCTION profochat_saas.ensure_course(p_course text, p_bot_name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     IF p_course IS NOT NULL AND NOT EXISTS (SELECT 1 FROM course WHERE course_id = p_course AND account_id = 1) THEN
-        INSERT INTO course (course_id, bot_name, account_id, title, metadata)
-        VALUES (p_course, coalesce((SELECT bot_name FROM bot WHERE bot_id = p_bot), ''), 1, p_course,
-                jsonb_build_object('created_from', 'references'))
+        INSERT INTO course (course_id, bot_name, account_id, title, metadata, date_created)
+        VALUES (p_course, coalesce(p_bot_name, profochat_saas.default_bot(), ''), 1, p_course,
+                jsonb_build_object('created_from', 'references'), NULL)
+        ON CONFLICT DO NOTHING;
+        INSERT INTO profochat_saas.legacy_hidden_course (course_id, reason) VALUES (p_course, 'references')
         ON CONFLICT DO NOTHING;
     END IF;
 END $$;
 
 -- The prod deployment of a course to a bot, created if new.
 CREATE OR REPLACE FUNCTION profochat_saas.deployment_for(p_course text, p_bot int4) RETURNS int4
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     found_id int4;
 BEGIN
     IF p_course IS NULL OR p_bot IS NULL THEN
         RETURN NULL;
     END IF;
-    PERFORM profochat_saas.ensure_course(p_course, p_bot);
+    PERFORM profochat_saas.ensure_course(p_course, (SELECT bot_name FROM bot WHERE bot_id = p_bot));
     SELECT deployment_id INTO found_id FROM course_deployment
      WHERE course_id = p_course AND account_id = 1 AND bot_id = p_bot AND environment = 'prod';
     IF found_id IS NULL THEN
@@ -78,31 +100,40 @@ BEGIN
     RETURN found_id;
 END $$;
 
--- run: links for legacy inserts; a new active run ends the chat's previous active
--- run on that bot; a legacy "course end" deactivates the run.
+-- run. Start a course (legacy insert): bot, the bot's copy of the course, its
+-- deployment; the chat's previous active run on that bot is superseded (the legacy
+-- bot never ends it). Course end (legacy update of is_ended alone): the run is no
+-- longer active.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_run() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_name text;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE THEN
+        IF NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
+           AND NEW.is_active IS NOT DISTINCT FROM OLD.is_active
+           AND NEW.ended_at IS NOT DISTINCT FROM OLD.ended_at THEN
             NEW.is_active := false;
-            NEW.ended_at := coalesce(NEW.ended_at, now());
+            NEW.ended_at := now();
         END IF;
         RETURN NEW;
     END IF;
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF NEW.bot_id IS NULL THEN
-        NEW.bot_id := profochat_saas.bot_id_for(NEW.botname);
-    ELSIF NEW.botname IS NULL THEN
-        NEW.botname := (SELECT bot_name FROM bot WHERE bot_id = NEW.bot_id);
+    IF NEW.bot_id IS NOT NULL OR NEW.deployment_id IS NOT NULL OR NEW.token_id IS NOT NULL
+       OR NEW.account_id IS DISTINCT FROM 1 THEN
+        RETURN NEW;
     END IF;
-    IF NEW.course_id IS NOT NULL AND NEW.deployment_id IS NULL THEN
-        NEW.course_id := profochat_saas.course_for(NEW.course_id, NEW.bot_id);
+    v_name := coalesce(NEW.botname, profochat_saas.default_bot());
+    NEW.bot_id := profochat_saas.bot_id_for(v_name);
+    IF NEW.bot_id IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.course_id IS NOT NULL THEN
+        NEW.course_id := profochat_saas.course_for(NEW.course_id, v_name);
         NEW.deployment_id := profochat_saas.deployment_for(NEW.course_id, NEW.bot_id);
     END IF;
-    NEW.is_active := coalesce(NEW.is_active, true) AND NEW.is_ended IS NOT TRUE;
+    NEW.is_active := NEW.is_ended IS NOT TRUE;
     IF NEW.is_active AND NEW.chat_id IS NOT NULL THEN
-        -- Serialise enrolments of one chat on one bot, so two never both stay active.
+        -- Serialise starts of one chat on one bot, so two never both stay active.
         PERFORM pg_advisory_xact_lock(NEW.bot_id, hashint8(NEW.chat_id));
         UPDATE run SET is_active = false, ended_at = coalesce(ended_at, now())
          WHERE bot_id = NEW.bot_id AND chat_id = NEW.chat_id AND is_active;
@@ -110,187 +141,228 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- conversation: a message of a run on a renamed course copy follows the run's course.
+-- conversation (legacy: account 1, the default): a message of a run on a renamed
+-- course copy goes to that copy; a run_id that names no run (the legacy schema had no
+-- foreign key) is kept for the legacy interface, and public holds NULL.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_conversation() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
-    run_course text;
+    v_name text;
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF NEW.run_id IS NOT NULL AND NEW.course_id IS NOT NULL THEN
-        SELECT course_id INTO run_course FROM run WHERE run_id = NEW.run_id;
-        IF run_course IS DISTINCT FROM NEW.course_id AND EXISTS (
-               SELECT 1 FROM course WHERE course_id = run_course AND account_id = 1
-                  AND metadata ->> 'legacy_course_id' = NEW.course_id) THEN
-            NEW.course_id := run_course;
-        END IF;
+    IF NEW.account_id IS DISTINCT FROM 1 OR NEW.run_id IS NULL THEN
+        RETURN NEW;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM run WHERE run_id = NEW.run_id) THEN
+        INSERT INTO profochat_saas.legacy_conversation_run (conversation_id, run_id) VALUES (NEW.conversation_id, NEW.run_id)
+        ON CONFLICT (conversation_id) DO UPDATE SET run_id = EXCLUDED.run_id;
+        NEW.run_id := NULL;
+        RETURN NEW;
+    END IF;
+    IF NEW.course_id IS NULL
+       OR NOT EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE legacy_course_id = NEW.course_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT b.bot_name INTO v_name FROM run r JOIN bot b ON b.bot_id = r.bot_id
+     WHERE r.run_id = NEW.run_id AND r.account_id = 1;
+    IF FOUND THEN
+        NEW.course_id := profochat_saas.course_for(NEW.course_id, v_name);
     END IF;
     RETURN NEW;
 END $$;
 
--- waiting_element: bot, the course copy of that bot, and the newest run of the same
--- chat, course and bot.
+-- waiting_element (legacy: no bot_id, no run_id): bot, the bot's copy of the course,
+-- and the newest run of the same chat, course and bot.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_waiting_element() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_name text;
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF NEW.bot_id IS NULL THEN
-        NEW.bot_id := profochat_saas.bot_id_for(NEW.botname);
-    ELSIF NEW.botname IS NULL THEN
-        NEW.botname := (SELECT bot_name FROM bot WHERE bot_id = NEW.bot_id);
+    IF NEW.bot_id IS NOT NULL OR NEW.run_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
+        RETURN NEW;
     END IF;
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.course_id IS NOT NULL THEN
-            NEW.course_id := profochat_saas.course_for(NEW.course_id, NEW.bot_id);
-            PERFORM profochat_saas.deployment_for(NEW.course_id, NEW.bot_id);
-        END IF;
-        IF NEW.run_id IS NULL THEN
-            NEW.run_id := (SELECT run_id FROM run
-                            WHERE chat_id = NEW.chat_id AND bot_id = NEW.bot_id
-                              AND course_id IS NOT DISTINCT FROM NEW.course_id
-                            ORDER BY date_inserted DESC NULLS LAST, run_id DESC LIMIT 1);
-        END IF;
+    v_name := coalesce(NEW.botname, profochat_saas.default_bot());
+    NEW.bot_id := profochat_saas.bot_id_for(v_name);
+    IF NEW.course_id IS NOT NULL AND NEW.bot_id IS NOT NULL THEN
+        NEW.course_id := profochat_saas.course_for(NEW.course_id, v_name);
+        PERFORM profochat_saas.deployment_for(NEW.course_id, NEW.bot_id);
     END IF;
+    NEW.run_id := (SELECT run_id FROM run
+                    WHERE chat_id = NEW.chat_id AND bot_id = NEW.bot_id
+                      AND course_id IS NOT DISTINCT FROM NEW.course_id
+                    ORDER BY date_inserted DESC NULLS LAST, run_id DESC LIMIT 1);
     RETURN NEW;
 END $$;
 
--- bannedparticipants: bot; a ban that already exists is not written twice.
+-- bannedparticipants (legacy: no bot_id): the bot; a ban already in place under the
+-- unique key (bot, chat, excluded) is not written twice (the legacy reads answer alike).
 CREATE OR REPLACE FUNCTION profochat_saas.compat_bannedparticipants() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF NEW.bot_id IS NULL THEN
-        NEW.bot_id := profochat_saas.bot_id_for(NEW.botname);
-    ELSIF NEW.botname IS NULL THEN
-        NEW.botname := (SELECT bot_name FROM bot WHERE bot_id = NEW.bot_id);
+    IF NEW.bot_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
+        RETURN NEW;
     END IF;
-    IF TG_OP = 'INSERT' AND EXISTS (
-           SELECT 1 FROM bannedparticipants
-            WHERE bot_id = NEW.bot_id AND chat_id = NEW.chat_id AND excluded = NEW.excluded) THEN
+    NEW.bot_id := profochat_saas.bot_id_for(NEW.botname);
+    IF EXISTS (SELECT 1 FROM bannedparticipants
+                WHERE bot_id = NEW.bot_id AND chat_id = NEW.chat_id AND excluded = NEW.excluded) THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
 END $$;
 
--- courseparticipants: the course must exist; a participant already listed is not written twice.
+-- courseparticipants (legacy: account 1, no chat_id, no added_by): the course must
+-- exist for the foreign key; a participant already listed is not written twice.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_courseparticipants() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
+    IF NEW.account_id IS DISTINCT FROM 1 OR NEW.chat_id IS NOT NULL OR NEW.added_by IS NOT NULL THEN
+        RETURN NEW;
+    END IF;
     PERFORM profochat_saas.ensure_course(NEW.course_id, NULL);
-    IF TG_OP = 'INSERT' AND EXISTS (
-           SELECT 1 FROM courseparticipants
-            WHERE course_id = NEW.course_id AND account_id = NEW.account_id
-              AND coalesce(chat_id, 0) = coalesce(NEW.chat_id, 0)
-              AND coalesce(username, '') = coalesce(NEW.username, '')) THEN
+    IF EXISTS (SELECT 1 FROM courseparticipants
+                WHERE course_id = NEW.course_id AND account_id = 1
+                  AND coalesce(chat_id, 0) = 0
+                  AND coalesce(username, '') = coalesce(NEW.username, '')) THEN
         RETURN NULL;
     END IF;
     RETURN NEW;
 END $$;
 
--- course: legacy publishing is "delete the (course_id, bot_name) row, insert it again".
--- A course with deployments or participants is never deleted by it (that would
--- cascade to deployments, tokens and participants, and runs restrict it); the insert then updates the bot's
--- own copy in place. A bot publishing a course it shared with other bots (a merged
--- copy) gets its own copy, and its deployment moves to it.
+-- course, publishing (legacy: account 1, no title, description, metadata or
+-- updated_at). The legacy bot deletes its (course_id, bot_name) row and inserts it
+-- again; a course with deployments, participants or elements is never deleted by
+-- that (it would cascade to deployments and tokens, and runs restrict it): it is
+-- hidden from the legacy interface instead, and the insert that follows brings it
+-- back in place with the new content. A bot publishing a course whose row is another
+-- bot's (an identical copy merged into it) gets its own course, and only its own
+-- deployment, runs and rows move to it.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_course_delete() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM course_deployment WHERE course_id = OLD.course_id AND account_id = OLD.account_id)
-       OR EXISTS (SELECT 1 FROM courseparticipants WHERE course_id = OLD.course_id AND account_id = OLD.account_id) THEN
+    IF OLD.account_id IS DISTINCT FROM 1 THEN
+        RETURN OLD;
+    END IF;
+    IF EXISTS (SELECT 1 FROM course_deployment WHERE course_id = OLD.course_id AND account_id = 1)
+       OR EXISTS (SELECT 1 FROM courseparticipants WHERE course_id = OLD.course_id AND account_id = 1)
+       OR EXISTS (SELECT 1 FROM course_element WHERE course_id = OLD.course_id AND account_id = 1)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_copy c
+                   WHERE profochat_saas.course_for(c.course_id, c.bot_name) = OLD.course_id) THEN
+        INSERT INTO profochat_saas.legacy_hidden_course (course_id, reason) VALUES (OLD.course_id, 'removed')
+        ON CONFLICT (course_id) DO NOTHING;
         RETURN NULL;
     END IF;
+    DELETE FROM profochat_saas.legacy_hidden_course WHERE course_id = OLD.course_id;
     RETURN OLD;
 END $$;
 
 CREATE OR REPLACE FUNCTION profochat_saas.compat_course() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
-    v_bot int4;
+    v_legacy text := NEW.course_id;
     v_target text;
+    v_bot int4;
     v_owner text;
+    v_hidden text;
     candidate text;
     n int := 1;
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF TG_OP = 'UPDATE' OR coalesce(NEW.bot_name, '') = '' THEN
-        NEW.title := coalesce(NEW.title, NEW.course_id);
+    IF NEW.account_id IS DISTINCT FROM 1 OR NEW.title IS NOT NULL OR NEW.description IS NOT NULL
+       OR NEW.metadata IS NOT NULL OR NEW.updated_at IS NOT NULL OR NEW.bot_name IS NULL THEN
         RETURN NEW;
     END IF;
+    -- (The legacy interface refuses a (course_id, bot_name) that is there already, as the
+    -- legacy key did. A bot writing to the public tables cannot reach its merged copy or
+    -- its renamed course under the legacy id to delete them first: its insert replaces them.)
+    DELETE FROM profochat_saas.legacy_element_copy WHERE course_id = v_legacy AND bot_name = NEW.bot_name;
+    DELETE FROM profochat_saas.legacy_course_copy WHERE course_id = v_legacy AND bot_name = NEW.bot_name;
+    v_target := profochat_saas.course_for(v_legacy, NEW.bot_name);
     v_bot := profochat_saas.bot_id_for(NEW.bot_name);
-    v_target := profochat_saas.course_for(NEW.course_id, v_bot);
-    SELECT bot_name INTO v_owner FROM course WHERE course_id = v_target AND account_id = NEW.account_id;
+    SELECT c.bot_name, h.reason INTO v_owner, v_hidden
+      FROM course c LEFT JOIN profochat_saas.legacy_hidden_course h ON h.course_id = c.course_id
+     WHERE c.course_id = v_target AND c.account_id = 1;
     IF NOT FOUND THEN
-        NEW.course_id := v_target;
-        NEW.title := coalesce(NEW.title, NEW.course_id);
-        RETURN NEW;
-    END IF;
-    IF v_owner = NEW.bot_name THEN
-        -- Republishing: the elements are written again right after.
-        DELETE FROM course_element WHERE course_id = v_target AND account_id = NEW.account_id
-           AND coalesce(bot_name, NEW.bot_name) = NEW.bot_name;
-        UPDATE course SET yaml = NEW.yaml, creator_id = NEW.creator_id, date_created = NEW.date_created,
-                          is_active = true, updated_at = now()
-         WHERE course_id = v_target AND account_id = NEW.account_id;
+        -- A new course (or the bot's own renamed copy, published again after it went).
+        INSERT INTO course (course_id, bot_name, account_id, creator_id, date_created, yaml, title, metadata)
+        VALUES (v_target, NEW.bot_name, 1, NEW.creator_id, NEW.date_created, NEW.yaml, v_legacy,
+                CASE WHEN v_target <> v_legacy
+                     THEN jsonb_build_object('legacy_course_id', v_legacy, 'legacy_bot_name', NEW.bot_name) END);
+        PERFORM profochat_saas.deployment_for(v_target, v_bot);
         RETURN NULL;
     END IF;
-    candidate := NEW.course_id || '__' || NEW.bot_name;
-    WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate) LOOP
-        n := n + 1;
-        candidate := NEW.course_id || '__' || NEW.bot_name || '__' || n;
-    END LOOP;
-    NEW.title := coalesce(NEW.title, NEW.course_id);
-    NEW.metadata := coalesce(NEW.metadata, '{}'::jsonb)
-                    || jsonb_build_object('legacy_course_id', NEW.course_id, 'legacy_bot_name', NEW.bot_name,
-                                          'split_from', v_target);
-    NEW.course_id := candidate;
-    RETURN NEW;
-END $$;
-
-CREATE OR REPLACE FUNCTION profochat_saas.compat_course_split() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.metadata ? 'split_from' THEN
-        UPDATE course_deployment d SET course_id = NEW.course_id, updated_at = now()
-          FROM bot b
-         WHERE b.bot_id = d.bot_id AND b.bot_name = NEW.bot_name
-           AND d.course_id = NEW.metadata ->> 'split_from' AND d.account_id = NEW.account_id;
+    IF v_hidden = 'references' OR v_owner = NEW.bot_name THEN
+        -- The bot publishes again its own course (removed before, or not reachable under
+        -- its legacy id), or a course known so far only from references: the row takes
+        -- the content, deployments and tokens stay.
+        IF v_owner = NEW.bot_name THEN
+            DELETE FROM course_element WHERE course_id = v_target AND account_id = 1 AND bot_name = NEW.bot_name;
+        END IF;
+        UPDATE course SET bot_name = NEW.bot_name, creator_id = NEW.creator_id, date_created = NEW.date_created,
+                          yaml = NEW.yaml, is_active = true, updated_at = now(),
+                          metadata = CASE WHEN v_hidden = 'references' THEN metadata - 'created_from' ELSE metadata END
+         WHERE course_id = v_target AND account_id = 1;
+        DELETE FROM profochat_saas.legacy_hidden_course WHERE course_id = v_target;
+        PERFORM profochat_saas.deployment_for(v_target, v_bot);
+        RETURN NULL;
     END IF;
+    -- Another bot's course: this bot gets its own, under a new readable id.
+    candidate := v_legacy || '__' || NEW.bot_name;
+    WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate) LOOP
+        n := n + 1;
+        candidate := v_legacy || '__' || NEW.bot_name || '__' || n;
+    END LOOP;
+    INSERT INTO course (course_id, bot_name, account_id, creator_id, date_created, yaml, title, metadata)
+    VALUES (candidate, NEW.bot_name, 1, NEW.creator_id, NEW.date_created, NEW.yaml, v_legacy,
+            jsonb_build_object('legacy_course_id', v_legacy, 'legacy_bot_name', NEW.bot_name, 'split_from', v_target));
+    INSERT INTO profochat_saas.legacy_course_map (legacy_course_id, bot_name, course_id)
+    VALUES (v_legacy, NEW.bot_name, candidate)
+    ON CONFLICT (legacy_course_id, bot_name) DO UPDATE SET course_id = EXCLUDED.course_id;
+    INSERT INTO profochat_saas.legacy_course_name (course_id, legacy_course_id) VALUES (candidate, v_legacy)
+    ON CONFLICT (course_id) DO UPDATE SET legacy_course_id = EXCLUDED.legacy_course_id;
+    -- Only this bot's deployment, runs, delays, messages and elements follow.
+    UPDATE course_deployment SET course_id = candidate, updated_at = now()
+     WHERE course_id = v_target AND account_id = 1 AND bot_id = v_bot;
+    IF NOT FOUND THEN
+        PERFORM profochat_saas.deployment_for(candidate, v_bot);
+    END IF;
+    UPDATE conversation c SET course_id = candidate
+      FROM run r
+     WHERE c.run_id = r.run_id AND r.bot_id = v_bot AND r.account_id = 1 AND r.course_id = v_target
+       AND c.course_id = v_target AND c.account_id = 1;
+    UPDATE run SET course_id = candidate WHERE course_id = v_target AND account_id = 1 AND bot_id = v_bot;
+    UPDATE waiting_element SET course_id = candidate WHERE course_id = v_target AND account_id = 1 AND bot_id = v_bot;
+    UPDATE course_element SET course_id = candidate
+     WHERE course_id = v_target AND account_id = 1 AND bot_name = NEW.bot_name;
     RETURN NULL;
 END $$;
 
--- course_element: the element goes to the bot's copy of the course.
+-- course_element (legacy: account 1 and a bot name): the element goes to the bot's
+-- copy of the course; a course known only from references is made for the foreign key.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_course_element() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_bot int4;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF TG_OP = 'INSERT' AND NEW.course_id IS NOT NULL THEN
-        v_bot := profochat_saas.bot_id_for(NEW.bot_name);
-        IF v_bot IS NOT NULL THEN
-            NEW.course_id := profochat_saas.course_for(NEW.course_id, v_bot);
-            PERFORM profochat_saas.deployment_for(NEW.course_id, v_bot);
-        ELSE
-            PERFORM profochat_saas.ensure_course(NEW.course_id, NULL);
-        END IF;
+    IF NEW.account_id IS DISTINCT FROM 1 OR NEW.bot_name IS NULL OR NEW.course_id IS NULL THEN
+        RETURN NEW;
     END IF;
+    NEW.course_id := profochat_saas.course_for(NEW.course_id, NEW.bot_name);
+    PERFORM profochat_saas.ensure_course(NEW.course_id, NEW.bot_name);
     RETURN NEW;
 END $$;
 
--- gen_settings: account 1 and bot_id from bot_name (NULL stays a setting for every bot).
+-- gen_settings (legacy: no bot_id): bot_id from bot_name; NULL stays a setting for every bot.
 CREATE OR REPLACE FUNCTION profochat_saas.compat_gen_settings() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    NEW.account_id := coalesce(NEW.account_id, 1);
-    IF NEW.bot_name IS NOT NULL THEN
-        NEW.bot_id := profochat_saas.bot_id_for(NEW.bot_name);
-    ELSIF NEW.bot_id IS NOT NULL THEN
-        NEW.bot_name := (SELECT bot_name FROM bot WHERE bot_id = NEW.bot_id);
-    END IF;
     IF TG_OP = 'UPDATE' THEN
-        NEW.updated_at := now();
+        IF NEW.bot_id IS NOT DISTINCT FROM OLD.bot_id AND NEW.bot_name IS DISTINCT FROM OLD.bot_name
+           AND NEW.account_id IS NOT DISTINCT FROM 1 THEN
+            NEW.bot_id := CASE WHEN NEW.bot_name IS NULL THEN NULL ELSE profochat_saas.bot_id_for(NEW.bot_name) END;
+        END IF;
+        RETURN NEW;
     END IF;
+    IF NEW.bot_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 OR NEW.bot_name IS NULL THEN
+        RETURN NEW;
+    END IF;
+    NEW.bot_id := profochat_saas.bot_id_for(NEW.bot_name);
     RETURN NEW;
 END $$;
 
@@ -301,23 +373,22 @@ DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON conversation
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_conversation();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;
-CREATE TRIGGER profochat_saas_compat BEFORE INSERT OR UPDATE ON waiting_element
+CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON waiting_element
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_waiting_element();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON bannedparticipants;
-CREATE TRIGGER profochat_saas_compat BEFORE INSERT OR UPDATE ON bannedparticipants
+CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON bannedparticipants
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_bannedparticipants();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON courseparticipants;
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON courseparticipants
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_courseparticipants();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON course;
-CREATE TRIGGER profochat_saas_compat BEFORE INSERT OR UPDATE ON course
+CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON course
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_course();
 DROP TRIGGER IF EXISTS profochat_saas_compat_delete ON course;
 CREATE TRIGGER profochat_saas_compat_delete BEFORE DELETE ON course
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_course_delete();
 DROP TRIGGER IF EXISTS profochat_saas_compat_split ON course;
-CREATE TRIGGER profochat_saas_compat_split AFTER INSERT ON course
-    FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_course_split();
+DROP FUNCTION IF EXISTS profochat_saas.compat_course_split();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON course_element
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_course_element();

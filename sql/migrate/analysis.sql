@@ -161,25 +161,34 @@ SELECT coalesce(botname, (SELECT default_bot FROM mig_params)) AS bot_name, chat
   FROM run WHERE is_ended IS NOT TRUE AND chat_id IS NOT NULL
  GROUP BY 1, 2 HAVING count(*) > 1;
 
--- Duplicate bans under (bot, chat_id, excluded): all but the oldest.
+-- Duplicate bans under (bot, chat_id, excluded): all but one. The row kept is one the
+-- legacy reads can see (a named bot over a NULL bot name: `botname = $bot` never
+-- matches NULL), and among those the oldest; so no banned chat becomes unbanned.
+-- kept_id says which row of the group stays.
 CREATE TEMP TABLE mig_ban_dups ON COMMIT DROP AS
-SELECT bannedparticipant_id FROM (
+SELECT bannedparticipant_id, kept_id FROM (
     SELECT bannedparticipant_id,
-           row_number() OVER (PARTITION BY coalesce(botname, (SELECT default_bot FROM mig_params)), chat_id, excluded
-                              ORDER BY banned_at NULLS LAST, bannedparticipant_id) AS rn
+           first_value(bannedparticipant_id) OVER w AS kept_id,
+           row_number() OVER w AS rn
       FROM bannedparticipants
      WHERE chat_id IS NOT NULL AND excluded IS NOT NULL
+    WINDOW w AS (PARTITION BY coalesce(botname, (SELECT default_bot FROM mig_params)), chat_id, excluded
+                 ORDER BY botname IS NULL, banned_at NULLS LAST, bannedparticipant_id)
 ) x WHERE rn > 1;
 
--- Duplicate participants under (course, chat, username): all but the oldest.
+-- Duplicate participants under (course, chat, username): all but one. NULL and ''
+-- usernames collide under the key; a legacy read matches '' and never NULL, so a
+-- non-NULL username is kept over a NULL one, and among those the oldest row.
 -- A NULL course_id is never a duplicate (NULLs are distinct in the unique index).
 CREATE TEMP TABLE mig_participant_dups ON COMMIT DROP AS
-SELECT courseparticipant_id FROM (
+SELECT courseparticipant_id, kept_id FROM (
     SELECT courseparticipant_id,
-           row_number() OVER (PARTITION BY course_id, coalesce(username, '')
-                              ORDER BY courseparticipant_id) AS rn
+           first_value(courseparticipant_id) OVER w AS kept_id,
+           row_number() OVER w AS rn
       FROM courseparticipants
      WHERE course_id IS NOT NULL
+    WINDOW w AS (PARTITION BY course_id, coalesce(username, '')
+                 ORDER BY username IS NULL, courseparticipant_id)
 ) x WHERE rn > 1;
 
 -- Conversation rows whose run_id names no run (runs deleted long ago).

@@ -1,5 +1,7 @@
 -- Rollback, step 1: the compatibility triggers and every key the migration added, so
 -- that the legacy values can be written back (course ids may repeat under other bots).
+-- The legacy interface goes first: its views depend on the tables.
+DROP SCHEMA IF EXISTS profochat_legacy CASCADE;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;

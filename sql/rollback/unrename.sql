@@ -1,11 +1,17 @@
--- Rollback, step 3: rows written after the migration on a renamed (or split) course
--- copy go back to the legacy course id, as the legacy bot wrote them.
-UPDATE run t SET course_id = c.metadata ->> 'legacy_course_id'
-  FROM course c WHERE t.course_id = c.course_id AND c.account_id = 1 AND c.metadata ? 'legacy_course_id';
-UPDATE waiting_element t SET course_id = c.metadata ->> 'legacy_course_id'
-  FROM course c WHERE t.course_id = c.course_id AND c.account_id = 1 AND c.metadata ? 'legacy_course_id';
-UPDATE conversation t SET course_id = c.metadata ->> 'legacy_course_id'
-  FROM course c WHERE t.course_id = c.course_id AND c.account_id = 1 AND c.metadata ? 'legacy_course_id';
-UPDATE course_element t SET course_id = c.metadata ->> 'legacy_course_id'
-  FROM course c WHERE t.course_id = c.course_id AND c.account_id = 1 AND c.metadata ? 'legacy_course_id';
-UPDATE course SET course_id = metadata ->> 'legacy_course_id' WHERE account_id = 1 AND metadata ? 'legacy_course_id';
+-- Rollback, step 3: the legacy values the legacy interface shows come back into the
+-- tables. Rows on renamed (or split) course copies, migrated ones and those written
+-- since, go back to the legacy course id; conversation rows whose run_id named no run
+-- get that run_id back. Reads profochat_saas.legacy_course_name and
+-- profochat_saas.legacy_conversation_run (sql/state/schema.sql).
+UPDATE run t SET course_id = n.legacy_course_id
+  FROM profochat_saas.legacy_course_name n WHERE t.course_id = n.course_id AND t.account_id = 1;
+UPDATE waiting_element t SET course_id = n.legacy_course_id
+  FROM profochat_saas.legacy_course_name n WHERE t.course_id = n.course_id AND t.account_id = 1;
+UPDATE conversation t SET course_id = n.legacy_course_id
+  FROM profochat_saas.legacy_course_name n WHERE t.course_id = n.course_id AND t.account_id = 1;
+UPDATE course_element t SET course_id = n.legacy_course_id
+  FROM profochat_saas.legacy_course_name n WHERE t.course_id = n.course_id AND t.account_id = 1;
+UPDATE course t SET course_id = n.legacy_course_id
+  FROM profochat_saas.legacy_course_name n WHERE t.course_id = n.course_id AND t.account_id = 1;
+UPDATE conversation t SET run_id = o.run_id
+  FROM profochat_saas.legacy_conversation_run o WHERE t.conversation_id = o.conversation_id AND t.run_id IS NULL;

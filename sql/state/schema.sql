@@ -38,3 +38,50 @@ CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archived_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_migration_table ON profochat_saas.archive (migration_id, table_name, action);
+
+-- What the legacy bot knew, where the target schema keeps it differently. The legacy
+-- interface (schema profochat_legacy, sql/migrate/8_legacy_interface.sql) reads these
+-- to show every legacy table as the legacy bot wrote it; `finish` drops them.
+
+-- A bot's copy of a course that lives under another course_id in public (a differing
+-- copy renamed by the migration, or split off when the bot published it again).
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_course_map (
+    legacy_course_id text NOT NULL,
+    bot_name         text NOT NULL,   -- resolved: a NULL legacy bot name is the default bot
+    course_id        text NOT NULL,   -- the course in public (account 1)
+    PRIMARY KEY (legacy_course_id, bot_name)
+);
+-- The same, one row per public course: the legacy id its rows are shown with.
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_course_name (
+    course_id        text PRIMARY KEY,
+    legacy_course_id text NOT NULL
+);
+-- Identical course copies merged into another bot's course row: the legacy rows as
+-- they are now (the archive keeps them as they were at the migration).
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_course_copy (
+    course_id    text NOT NULL,
+    bot_name     text NOT NULL,
+    creator_id   int8,
+    date_created timestamp,
+    yaml         text,
+    PRIMARY KEY (course_id, bot_name)
+);
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_element_copy (
+    course_element_id int8 PRIMARY KEY,
+    element_id        text,
+    json              text,
+    element_type      text,
+    course_id         text,
+    bot_name          text
+);
+-- Course rows that exist in public only so that references resolve (courses that live
+-- in YAML files): the legacy bot never wrote them and does not see them.
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_hidden_course (
+    course_id text PRIMARY KEY,
+    reason    text NOT NULL   -- 'references': created for references; 'removed': the legacy bot deleted it
+);
+-- Conversation rows whose run_id pointed at no run: public holds NULL, this the old value.
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_conversation_run (
+    conversation_id int4 PRIMARY KEY,
+    run_id          int4 NOT NULL
+);

@@ -15,6 +15,10 @@ const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
+const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
+
+/// The compatibility triggers on the public tables (7_compat.sql).
+pub const COMPAT_TRIGGERS: i64 = 9;
 
 /// One phase of the migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +132,8 @@ impl Phase {
                 )
             }],
             Phase::Finalize => vec![
-                "install the triggers that keep the legacy bot's statements working".into(),
+                "install the triggers that link what a legacy bot writes to the public tables".into(),
+                "create the legacy interface: schema profochat_legacy, the 8 legacy tables as the legacy bot knows them".into(),
                 "prove no loss (fingerprints before = after, apart from archived changes), validate, record the migration".into(),
             ],
         }
@@ -225,7 +230,9 @@ impl Phase {
             }
             Phase::Finalize => {
                 tx.batch_execute(COMPAT).await.map_err(fail)?;
-                counts.insert("compat_triggers".into(), 10);
+                tx.batch_execute(LEGACY_INTERFACE).await.map_err(fail)?;
+                counts.insert("compat_triggers".into(), COMPAT_TRIGGERS);
+                counts.insert("legacy_interface_views".into(), 8);
             }
         }
         self.check(tx, opts).await?;
@@ -266,7 +273,8 @@ impl Phase {
             }
             Phase::Indexes => return None,
             Phase::Finalize => {
-                "SELECT 10 - count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat\\_saas\\_compat%'"
+                "SELECT (9 - (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat\\_saas\\_compat%'))
+                      + (8 - (SELECT count(*) FROM pg_views WHERE schemaname = 'profochat_legacy'))"
             }
         })
     }

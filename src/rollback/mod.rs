@@ -111,11 +111,6 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         .map_err(q("reading the migration record"))?
         .get::<_, Option<serde_json::Value>>(0)
         .and_then(|v| serde_json::from_value(v).ok());
-    let default_bot: Option<String> = tx
-        .query_one("SELECT settings ->> 'default_bot' FROM account WHERE account_id = 1", &[])
-        .await
-        .map_err(q("reading the default bot"))?
-        .get(0);
     let bot_tokens_dropped: Vec<String> = tx
         .query("SELECT bot_name FROM bot WHERE NOT starts_with(bot_token, $1) ORDER BY bot_name", &[&target::PLACEHOLDER_TOKEN_PREFIX])
         .await
@@ -127,7 +122,7 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
 
     reporter.started("rollback: restore legacy rows and values", None);
     let t = std::time::Instant::now();
-    let tables = restore(&tx, migration.migration_id, default_bot.as_deref()).await?;
+    let tables = restore(&tx, migration.migration_id).await?;
     reporter.finished("rollback: restore legacy rows and values", t.elapsed(), "");
 
     let fingerprint = fingerprint::take(&tx).await?;
@@ -168,7 +163,7 @@ fn key_match(table: &str) -> String {
         .join(" AND ")
 }
 
-async fn restore(tx: &Transaction<'_>, migration_id: i32, default_bot: Option<&str>) -> Result<BTreeMap<String, TableRollback>> {
+async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<String, TableRollback>> {
     let mut out: BTreeMap<String, TableRollback> = BTreeMap::new();
     tx.batch_execute(DROP_KEYS).await.map_err(q("dropping the SaaS keys"))?;
     for idx in target::secondary_indexes() {
@@ -176,6 +171,17 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32, default_bot: Option<&s
             .await
             .map_err(q("dropping the SaaS indexes"))?;
     }
+
+    // Courses that exist only so that references resolve, or that the legacy bot
+    // removed, are not legacy rows: they go (the legacy interface hides them).
+    let removed = tx
+        .execute(
+            "DELETE FROM course t USING profochat_saas.legacy_hidden_course h WHERE t.course_id = h.course_id AND t.account_id = 1",
+            &[],
+        )
+        .await
+        .map_err(q("removing courses the legacy bot never had"))?;
+    out.entry("course".into()).or_default().rows_removed = removed;
 
     // Rows on renamed course copies (migrated ones and those written since) go back to
     // the legacy course id; then every changed legacy value gets its archived value back.
@@ -197,17 +203,6 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32, default_bot: Option<&s
         let n = tx.execute(&sql, &[&migration_id]).await.map_err(q("restoring changed values"))?;
         out.entry(table.to_string()).or_default().values_restored = n;
     }
-    // Courses the migration created from references go, unless written to since.
-    let removed = tx
-        .execute(
-            "DELETE FROM course t USING profochat_saas.archive a
-              WHERE a.migration_id = $1 AND a.table_name = 'course' AND a.action = 'inserted'
-                AND t.course_id = a.key ->> 'course_id' AND t.bot_name = a.key ->> 'bot_name' AND t.updated_at IS NULL",
-            &[&migration_id],
-        )
-        .await
-        .map_err(q("removing courses created from references"))?;
-    out.entry("course".into()).or_default().rows_removed = removed;
     tx.batch_execute("ALTER TABLE course ADD CONSTRAINT course_pkey PRIMARY KEY (course_id, bot_name)")
         .await
         .map_err(|e| Error::WouldLoseData {
@@ -216,49 +211,37 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32, default_bot: Option<&s
             hint: "Courses written since the migration repeat a (course_id, bot_name) pair; restore a backup instead.".into(),
         })?;
 
-    // Deleted rows come back. A merged course copy comes back with its elements, unless
-    // the bot has published its own copy since (then that newer copy stays).
-    tx.batch_execute("CREATE TEMP TABLE rb_restored_course (course_id text, bot_name text) ON COMMIT DROP")
-        .await
-        .map_err(q("restoring rows"))?;
+    // Deleted rows come back: merged course copies and their elements as the legacy
+    // interface holds them now (published again or removed since, as the bot did),
+    // the other tables' rows from the archive.
     for table in LEGACY_TABLES {
         let cols = legacy_columns(table);
         let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
         let picks = cols.iter().map(|c| format!("p.{}", ident(c))).collect::<Vec<_>>().join(", ");
-        let base = format!(
-            "SELECT {picks} FROM profochat_saas.archive a CROSS JOIN LATERAL jsonb_populate_record(NULL::{tbl}, a.row) p
-              WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'deleted'",
-            tbl = ident(table),
-            lit = literal(table)
-        );
         let n = match table {
-            "course" => {
-                let rows = tx
-                    .query(
-                        &format!(
-                            "WITH ins AS (INSERT INTO course ({list}) {base} ON CONFLICT DO NOTHING RETURNING course_id, bot_name)
-                             INSERT INTO rb_restored_course SELECT course_id, bot_name FROM ins RETURNING 1"
-                        ),
-                        &[&migration_id],
-                    )
-                    .await
-                    .map_err(q("restoring merged course copies"))?;
-                rows.len() as u64
-            }
+            "course" => tx
+                .execute(&format!("INSERT INTO course ({list}) SELECT {list} FROM profochat_saas.legacy_course_copy ON CONFLICT DO NOTHING"), &[])
+                .await
+                .map_err(q("restoring merged course copies"))?,
             "course_element" => tx
                 .execute(
-                    &format!(
-                        "INSERT INTO course_element ({list}) {base}
-                            AND EXISTS (SELECT 1 FROM rb_restored_course r
-                                         WHERE r.course_id = p.course_id AND r.bot_name = coalesce(p.bot_name, $2::text))
-                         ON CONFLICT DO NOTHING"
-                    ),
-                    &[&migration_id, &default_bot],
+                    &format!("INSERT INTO course_element ({list}) SELECT {list} FROM profochat_saas.legacy_element_copy ON CONFLICT DO NOTHING"),
+                    &[],
                 )
                 .await
                 .map_err(q("restoring course elements"))?,
             _ => tx
-                .execute(&format!("INSERT INTO {} ({list}) {base} ON CONFLICT DO NOTHING", ident(table)), &[&migration_id])
+                .execute(
+                    &format!(
+                        "INSERT INTO {tbl} ({list})
+                         SELECT {picks} FROM profochat_saas.archive a CROSS JOIN LATERAL jsonb_populate_record(NULL::{tbl}, a.row) p
+                          WHERE a.migration_id = $1 AND a.table_name = {lit} AND a.action = 'deleted'
+                         ON CONFLICT DO NOTHING",
+                        tbl = ident(table),
+                        lit = literal(table)
+                    ),
+                    &[&migration_id],
+                )
                 .await
                 .map_err(q("restoring deleted rows"))?,
         };

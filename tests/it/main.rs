@@ -10,6 +10,7 @@ mod demo;
 mod fingerprint;
 mod migrate;
 mod plan;
+mod replay;
 mod rollback;
 mod runtime;
 mod seed;

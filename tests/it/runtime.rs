@@ -102,11 +102,12 @@ async fn legacy_statements_succeed_and_get_their_links() {
 }
 
 #[tokio::test]
-async fn rows_written_through_the_new_columns_get_their_legacy_bot_name() {
+async fn rows_written_through_the_new_columns_are_the_applications_own() {
     let (_db, mut c) = legacy_with_anomalies().await;
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     let second: i32 = one(&c, "SELECT bot_id FROM bot WHERE bot_name = 'second_bot'").await;
     let dep: i32 = one(&c, &format!("SELECT deployment_id FROM course_deployment WHERE bot_id = {second} AND course_id = 'курс «один»'")).await;
+    let bots: i64 = one(&c, "SELECT count(*) FROM bot").await;
     let run: i32 = c
         .query_one(
             "INSERT INTO run (chat_id, username, account_id, bot_id, deployment_id, course_id) VALUES (900, 'new', 1, $1, $2, 'курс «один»') RETURNING run_id",
@@ -115,11 +116,18 @@ async fn rows_written_through_the_new_columns_get_their_legacy_bot_name() {
         .await
         .unwrap()
         .get(0);
-    // The legacy bot reads it back by its bot name.
-    let found: i64 = one(&c, &format!("SELECT count(*) FROM run WHERE run_id = {run} AND botname = 'second_bot' AND is_ended IS NOT TRUE")).await;
-    assert_eq!(found, 1);
+    // Nothing is filled in or changed: the row is exactly what the application wrote.
+    let row = c.query_one("SELECT botname, course_id, deployment_id, is_active FROM run WHERE run_id = $1", &[&run]).await.unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), None);
+    assert_eq!(row.get::<_, String>(1), "курс «один»");
+    assert_eq!(row.get::<_, i32>(2), dep);
+    assert!(row.get::<_, bool>(3));
     c.execute("INSERT INTO bannedparticipants (account_id, bot_id, chat_id, excluded) VALUES (1, $1, 901, 0)", &[&second]).await.unwrap();
-    assert_eq!(one::<String>(&c, "SELECT botname FROM bannedparticipants WHERE chat_id = 901").await, "second_bot");
-    c.execute("INSERT INTO waiting_element (account_id, bot_id, chat_id, is_waiting) VALUES (1, $1, 900, true)", &[&second]).await.unwrap();
-    assert_eq!(one::<String>(&c, "SELECT botname FROM waiting_element WHERE chat_id = 900").await, "second_bot");
+    assert_eq!(one::<Option<String>>(&c, "SELECT botname FROM bannedparticipants WHERE chat_id = 901").await, None);
+    c.execute("INSERT INTO waiting_element (account_id, bot_id, chat_id, is_waiting, course_id) VALUES (1, $1, 900, true, 'diverged')", &[&second]).await.unwrap();
+    let row = c.query_one("SELECT botname, course_id, run_id FROM waiting_element WHERE chat_id = 900", &[]).await.unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), None);
+    assert_eq!(row.get::<_, String>(1), "diverged", "no renamed copy is substituted");
+    assert_eq!(row.get::<_, Option<i32>>(2), None, "no run is linked for it");
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM bot").await, bots, "no bot created");
 }

@@ -1,0 +1,698 @@
+//! The legacy bot's whole database interface (SPEC §1), replayed: every read for
+//! every bot and a spread of chats, courses, elements and runs, on a legacy database
+//! and on a migrated copy of it through the legacy interface (`profochat_legacy`);
+//! the answers must be identical. Then every write on both, answers compared again,
+//! and the links the writes got in the public tables checked. The same writes on a
+//! migrated copy through the public tables (a bot that has not switched) get their
+//! links too, and the new application's writes for a second account leave account 1
+//! and the legacy interface untouched.
+
+use std::collections::BTreeSet;
+
+use profochat_saas::conn::Db;
+use profochat_saas::migrate;
+use profochat_saas::report::Silent;
+use profochat_saas::seed::{self, SeedOptions};
+use profochat_saas::sql::literal;
+use profochat_saas::validate::{self, ValidateOptions};
+use tokio_postgres::SimpleQueryMessage;
+
+use crate::harness::TestDb;
+use crate::migrate::{opts, ANOMALIES};
+
+/// What a statement answered: its rows as text and the affected-row count, or the
+/// SQLSTATE of its error.
+type Answer = Result<(Vec<Vec<Option<String>>>, u64), String>;
+
+async fn run(c: &Db, sql: &str) -> Answer {
+    match c.simple_query(sql).await {
+        Ok(msgs) => {
+            let mut rows = vec![];
+            let mut n = 0;
+            for m in msgs {
+                match m {
+                    SimpleQueryMessage::Row(r) => rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
+                    SimpleQueryMessage::CommandComplete(k) => n = k,
+                    _ => {}
+                }
+            }
+            Ok((rows, n))
+        }
+        Err(e) => Err(e.code().map(|c| c.code().to_string()).unwrap_or_else(|| e.to_string())),
+    }
+}
+
+/// Timestamps the replay's own writes took from the clock (`DEFAULT CURRENT_TIMESTAMP`)
+/// differ between the two databases by the time between the two statements.
+fn written_now(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && v[..10] == *chrono_today()
+}
+
+fn chrono_today() -> &'static str {
+    static TODAY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TODAY.get_or_init(|| chrono::Utc::now().format("%Y-%m-%d").to_string())
+}
+
+/// Float sums may differ in the last digits with the order rows are read in.
+fn same_value(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) if written_now(x) && written_now(y) => true,
+        (Some(x), Some(y)) if x != y => match (x.parse::<f64>(), y.parse::<f64>()) {
+            (Ok(p), Ok(q)) => (p - q).abs() <= 1e-4 * p.abs().max(q.abs()).max(1.0),
+            _ => false,
+        },
+        _ => a == b,
+    }
+}
+
+fn same_rows(a: &[Vec<Option<String>>], b: &[Vec<Option<String>>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q)))
+}
+
+fn sorted(mut rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
+    rows.sort();
+    rows
+}
+
+/// One statement of §1 with its parameters filled in.
+struct Stmt {
+    kind: &'static str,
+    sql: String,
+    /// No ORDER BY: the rows compare as a set.
+    unordered: bool,
+    /// ORDER BY a key that may tie, LIMIT 1: every row tied for first place (the
+    /// answer may be any of them, on either database).
+    ties: Option<String>,
+}
+
+fn read(kind: &'static str, sql: String) -> Stmt {
+    Stmt { kind, sql, unordered: false, ties: None }
+}
+
+fn set(kind: &'static str, sql: String) -> Stmt {
+    Stmt { kind, sql, unordered: true, ties: None }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    compared: usize,
+    up_to_ties: usize,
+    kinds: BTreeSet<&'static str>,
+    mismatches: Vec<String>,
+}
+
+impl Tally {
+    async fn compare(&mut self, legacy: &Db, migrated: &Db, s: &Stmt) {
+        let a = run(legacy, &s.sql).await;
+        let b = run(migrated, &s.sql).await;
+        self.compared += 1;
+        self.kinds.insert(s.kind);
+        let equal = match (&a, &b) {
+            (Ok((ra, na)), Ok((rb, nb))) => {
+                na == nb
+                    && if s.unordered {
+                        same_rows(&sorted(ra.clone()), &sorted(rb.clone()))
+                    } else {
+                        same_rows(ra, rb)
+                    }
+            }
+            (Err(x), Err(y)) => x == y,
+            _ => false,
+        };
+        if equal {
+            return;
+        }
+        if let (Some(ties), Ok((ra, _)), Ok((rb, _))) = (&s.ties, &a, &b) {
+            if let (Ok((ta, _)), Ok((tb, _))) = (run(legacy, ties).await, run(migrated, ties).await) {
+                let (ta, tb) = (sorted(ta), sorted(tb));
+                if same_rows(&ta, &tb) && ra.iter().all(|r| ta.contains(r)) && rb.iter().all(|r| tb.contains(r)) {
+                    self.up_to_ties += 1;
+                    return;
+                }
+            }
+        }
+        self.mismatches.push(format!("{}\n    legacy:   {a:?}\n    migrated: {b:?}", s.sql));
+    }
+
+    fn assert_clean(&self, stage: &str) {
+        assert!(
+            self.mismatches.is_empty(),
+            "{stage}: {} of {} statements answered differently:\n{}",
+            self.mismatches.len(),
+            self.compared,
+            self.mismatches.iter().take(15).cloned().collect::<Vec<_>>().join("\n")
+        );
+        eprintln!(
+            "replay {stage}: {} statements compared ({} kinds), {} of them equal up to rows tied for first place",
+            self.compared,
+            self.kinds.len(),
+            self.up_to_ties
+        );
+    }
+}
+
+fn lit(v: &str) -> String {
+    literal(v)
+}
+
+async fn strings(c: &Db, sql: &str) -> Vec<String> {
+    c.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get::<_, String>(0)).collect()
+}
+
+async fn ints(c: &Db, sql: &str) -> Vec<i64> {
+    c.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get::<_, i64>(0)).collect()
+}
+
+/// Every §1 read, for every bot and a spread of chats, courses, elements and runs of
+/// the legacy database `c`.
+async fn reads(c: &Db) -> Vec<Stmt> {
+    let mut bots = strings(c, "SELECT DISTINCT botname FROM run WHERE botname IS NOT NULL UNION SELECT bot_name FROM course
+                                UNION SELECT botname FROM waiting_element WHERE botname IS NOT NULL
+                                UNION SELECT botname FROM bannedparticipants WHERE botname IS NOT NULL
+                                UNION SELECT bot_name FROM gen_settings WHERE bot_name IS NOT NULL
+                                UNION SELECT bot_name FROM course_element WHERE bot_name IS NOT NULL ORDER BY 1").await;
+    bots.push("no_such_bot".into());
+    let mut courses = strings(c, "SELECT course_id FROM course UNION SELECT course_id FROM run WHERE course_id IS NOT NULL
+                                   UNION SELECT course_id FROM course_element WHERE course_id IS NOT NULL
+                                   UNION SELECT course_id FROM waiting_element WHERE course_id IS NOT NULL
+                                   UNION SELECT course_id FROM courseparticipants WHERE course_id IS NOT NULL ORDER BY 1").await;
+    courses.push("no_such_course".into());
+    let chats = ints(c, "SELECT chat_id FROM (SELECT chat_id FROM run UNION SELECT chat_id FROM conversation
+                          UNION SELECT chat_id FROM bannedparticipants UNION SELECT chat_id FROM waiting_element) x
+                          WHERE chat_id IS NOT NULL ORDER BY chat_id LIMIT 120").await;
+    let keys = strings(c, "SELECT DISTINCT s_key FROM gen_settings WHERE s_key IS NOT NULL UNION SELECT 'allowed' ORDER BY 1").await;
+    let mut out = vec![];
+
+    for bot in &bots {
+        let b = lit(bot);
+        out.push(set("the bot's courses", format!("SELECT course_id FROM course WHERE bot_name = {b}")));
+        for k in &keys {
+            out.push(set("who may edit", format!("SELECT s_value FROM gen_settings WHERE s_key = {} AND bot_name = {b}", lit(k))));
+        }
+        for now in ["'2024-01-15'", "'2100-01-01'"] {
+            out.push(set(
+                "due delays",
+                format!(
+                    "SELECT waiting_element_id, chat_id, element_id, course_id FROM waiting_element
+                      WHERE is_waiting = TRUE AND botname = {b} AND waiting_till_date < {now}"
+                ),
+            ));
+        }
+        for course in &courses {
+            let cc = lit(course);
+            out.push(read("a course", format!("SELECT creator_id, date_created, yaml FROM course WHERE course_id = {cc} AND bot_name = {b} LIMIT 1")));
+            let content = format!("SELECT element_id, json FROM course_element WHERE course_id = {cc} AND bot_name = {b} ORDER BY course_element_id");
+            out.push(read("its content", content.clone()));
+            out.push(read("its first element", format!("{content} LIMIT 1")));
+        }
+    }
+    // Elements: by id, the next one, the first of the next module, for every element
+    // of every (course, bot) copy.
+    let elements = c
+        .query(
+            "SELECT DISTINCT course_id, bot_name, element_id FROM course_element
+              WHERE course_id IS NOT NULL AND bot_name IS NOT NULL AND element_id IS NOT NULL ORDER BY 1, 2, 3 LIMIT 400",
+            &[],
+        )
+        .await
+        .unwrap();
+    for r in &elements {
+        let (cc, b, e) = (lit(r.get(0)), lit(r.get(1)), lit(r.get(2)));
+        out.push(set(
+            "one element",
+            format!("SELECT element_id, json, element_type FROM course_element WHERE element_id = {e} AND course_id = {cc} AND bot_name = {b}"),
+        ));
+        let this = format!("(SELECT course_element_id FROM course_element WHERE element_id = {e} AND course_id = {cc} AND bot_name = {b})");
+        out.push(read(
+            "the element after",
+            format!("SELECT element_id, json FROM course_element WHERE course_element_id > {this} AND course_id = {cc} AND bot_name = {b} ORDER BY course_element_id LIMIT 1"),
+        ));
+        out.push(read(
+            "the next module",
+            format!(
+                "SELECT element_id, json FROM course_element WHERE course_id = {cc} AND bot_name = {b} AND course_element_id > {this}
+                    AND split_part(element_id, '_', 1) <> split_part({e}, '_', 1) ORDER BY course_element_id LIMIT 1"
+            ),
+        ));
+    }
+    for chat in &chats {
+        out.push(read(
+            "where a chat is",
+            format!("SELECT conversation_id, element_id, element_type, course_id, run_id, json FROM conversation WHERE chat_id = {chat} ORDER BY conversation_id DESC LIMIT 1"),
+        ));
+        let last = strings(c, &format!("SELECT element_id FROM conversation WHERE chat_id = {chat} AND element_id IS NOT NULL ORDER BY conversation_id LIMIT 2")).await;
+        for e in last {
+            out.push(read(
+                "where a chat is, at an element",
+                format!(
+                    "SELECT conversation_id, element_id, element_type, course_id, run_id, json FROM conversation
+                      WHERE chat_id = {chat} AND element_id = {} ORDER BY conversation_id DESC LIMIT 1",
+                    lit(&e)
+                ),
+            ));
+        }
+        out.push(Stmt {
+            kind: "the chat's name",
+            sql: format!("SELECT username FROM run WHERE chat_id = {chat} ORDER BY date_inserted DESC LIMIT 1"),
+            unordered: false,
+            ties: Some(format!(
+                "SELECT username FROM run WHERE chat_id = {chat}
+                    AND date_inserted IS NOT DISTINCT FROM (SELECT date_inserted FROM run WHERE chat_id = {chat} ORDER BY date_inserted DESC LIMIT 1)"
+            )),
+        });
+        for bot in &bots {
+            let b = lit(bot);
+            out.push(read("finished?", format!("SELECT is_ended FROM run WHERE chat_id = {chat} AND botname = {b} ORDER BY run_id DESC LIMIT 1")));
+            out.push(read(
+                "banned?",
+                format!("SELECT EXISTS (SELECT 1 FROM bannedparticipants WHERE botname = {b} AND chat_id = {chat} AND excluded <> 1)"),
+            ));
+        }
+    }
+    let pairs = c
+        .query("SELECT DISTINCT chat_id, course_id, botname FROM run WHERE chat_id IS NOT NULL AND course_id IS NOT NULL ORDER BY 1, 2, 3 LIMIT 300", &[])
+        .await
+        .unwrap();
+    for r in &pairs {
+        let (chat, cc) = (r.get::<_, i64>(0), lit(r.get(1)));
+        out.push(Stmt {
+            kind: "the chat's run of a course",
+            sql: format!("SELECT run_id FROM run WHERE chat_id = {chat} AND course_id = {cc} ORDER BY date_inserted DESC LIMIT 1"),
+            unordered: false,
+            ties: Some(format!(
+                "SELECT run_id FROM run WHERE chat_id = {chat} AND course_id = {cc}
+                    AND date_inserted IS NOT DISTINCT FROM (SELECT date_inserted FROM run WHERE chat_id = {chat} AND course_id = {cc} ORDER BY date_inserted DESC LIMIT 1)"
+            )),
+        });
+        if let Some(bot) = r.get::<_, Option<String>>(2) {
+            out.push(read(
+                "finished? (a course)",
+                format!("SELECT is_ended FROM run WHERE chat_id = {chat} AND course_id = {cc} AND botname = {} ORDER BY run_id DESC LIMIT 1", lit(&bot)),
+            ));
+        }
+    }
+    // Scores of runs: existing ones, runs deleted long ago, NULL.
+    let runs = ints(c, "SELECT DISTINCT run_id::int8 FROM conversation WHERE run_id IS NOT NULL ORDER BY 1 LIMIT 120").await;
+    for r in &runs {
+        let w = format!("FROM conversation WHERE run_id = {r}");
+        out.push(read("score count", format!("SELECT count(*) {w}")));
+        out.push(read("score sum", format!("SELECT sum(score) {w}")));
+        out.push(read("score max", format!("SELECT sum(maxscore) {w}")));
+        out.push(set("score rows, by type", format!("SELECT element_id, json {w} AND element_type = 'message'")));
+        out.push(set("score rows, by prefix", format!("SELECT element_id, json {w} AND element_id LIKE 'e%'")));
+        out.push(set("score rows, right", format!("SELECT element_id, json {w} AND score = 1")));
+        out.push(set("score rows, wrong", format!("SELECT element_id, json {w} AND score != 1")));
+    }
+    let listed = c.query("SELECT DISTINCT course_id, username FROM courseparticipants WHERE course_id IS NOT NULL ORDER BY 1, 2 LIMIT 200", &[]).await.unwrap();
+    for r in &listed {
+        let cc = lit(r.get(0));
+        for u in [r.get::<_, Option<String>>(1).unwrap_or_default(), String::new(), "nobody_at_all".into()] {
+            out.push(read("on the list?", format!("SELECT EXISTS (SELECT 1 FROM courseparticipants WHERE course_id = {cc} AND username = {})", lit(&u))));
+        }
+    }
+    out
+}
+
+/// A write of §1 and whether its answer (rows returned, rows affected) is compared.
+struct Write {
+    kind: &'static str,
+    sql: String,
+}
+
+fn w(kind: &'static str, sql: String) -> Write {
+    Write { kind, sql }
+}
+
+/// Every §1 write, on every anomaly: starts on plain, renamed, merged, YAML-only and
+/// new courses, NULL and new bot names; messages on them, on a run deleted long ago
+/// and on none; delays; course ends; auto-bans; publishing and removing courses.
+fn writes(default_bot: &str, bots: &[String], courses: &[(String, String)]) -> Vec<Write> {
+    let mut out = vec![];
+    let mut chat = 7_000_000i64;
+    let mut starts = vec![];
+    let mut plus: Vec<(String, Option<String>)> = courses.iter().map(|(c, b)| (c.clone(), Some(b.clone()))).collect();
+    plus.push(("yaml_only_course_started_now".into(), Some(default_bot.to_string())));
+    plus.push(("intro".into(), None));
+    plus.push(("brand_new_course".into(), Some("brand_new_bot".into())));
+    for (course, bot) in &plus {
+        chat += 1;
+        let b = bot.as_deref().map(lit).unwrap_or_else(|| "NULL".into());
+        for _ in 0..2 {
+            // A chat that types /start again gets a second run.
+            out.push(w(
+                "start a course",
+                format!(
+                    "INSERT INTO run (course_id, username, chat_id, botname, utm_source, utm_campaign)
+                     VALUES ({}, 'u{chat}', {chat}, {b}, 'replay', NULL) RETURNING run_id",
+                    lit(course)
+                ),
+            ));
+        }
+        starts.push((chat, course.clone(), b.clone()));
+        for (i, role) in ["assistant", "user"].iter().enumerate() {
+            out.push(w(
+                "every message",
+                format!(
+                    "INSERT INTO conversation (chat_id, course_id, username, element_id, element_type, run_id, json, role, report, score, maxscore)
+                     VALUES ({chat}, {c}, 'u{chat}', 'e{i}', 'message',
+                             (SELECT run_id FROM run WHERE chat_id = {chat} AND course_id = {c} ORDER BY date_inserted DESC, run_id DESC LIMIT 1),
+                             '{{\"n\": {i}}}', '{role}', NULL, 1, 2) RETURNING conversation_id",
+                    c = lit(course)
+                ),
+            ));
+        }
+        out.push(w(
+            "a delay",
+            format!(
+                "INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id, course_id, botname)
+                 VALUES ({chat}, '2024-01-10', TRUE, 'e1', {}, {b}) RETURNING waiting_element_id",
+                lit(course)
+            ),
+        ));
+        out.push(w(
+            "a delay done",
+            format!("UPDATE waiting_element SET is_waiting = FALSE WHERE waiting_element_id = (SELECT max(waiting_element_id) FROM waiting_element WHERE chat_id = {chat})"),
+        ));
+    }
+    // Messages on a run deleted long ago, and on none.
+    out.push(w(
+        "every message",
+        "INSERT INTO conversation (chat_id, course_id, username, element_id, element_type, run_id, json, role, report, score, maxscore)
+         VALUES (999, 'intro', 'ghost', 'e9', 'message', 5000, '{}', 'user', NULL, 0, 1) RETURNING conversation_id".into(),
+    ));
+    out.push(w(
+        "every message",
+        "INSERT INTO conversation (chat_id, course_id, username, element_id, element_type, run_id, json, role, report, score, maxscore)
+         VALUES (998, NULL, 'нет «run»', 'e9', 'message', NULL, '{}', 'user', NULL, NULL, NULL) RETURNING conversation_id".into(),
+    ));
+    // Course ends: with and without the course, on every copy.
+    for (i, (chat, course, b)) in starts.iter().enumerate() {
+        let sql = if i % 2 == 0 {
+            format!("UPDATE run SET is_ended = TRUE WHERE chat_id = {chat} AND botname = {b} AND course_id = {}", lit(course))
+        } else {
+            format!("UPDATE run SET is_ended = TRUE WHERE chat_id = {chat} AND botname = {b}")
+        };
+        out.push(w("course end", sql));
+    }
+    for (course, bot) in courses {
+        out.push(w(
+            "course end",
+            format!("UPDATE run SET is_ended = TRUE WHERE botname = {} AND course_id = {} AND chat_id IN (SELECT min(chat_id) FROM run)", lit(bot), lit(course)),
+        ));
+    }
+    // Auto-bans, twice each (the second finds them banned).
+    for bot in bots {
+        for _ in 0..2 {
+            out.push(w(
+                "auto-ban",
+                format!(
+                    "INSERT INTO bannedparticipants (botname, chat_id, ban_reason)
+                     SELECT {b}, chat_id, 'flood' FROM (SELECT r.chat_id, count(*) AS n FROM conversation c JOIN run r ON r.run_id = c.run_id
+                                                         WHERE r.botname = {b} AND c.role = 'user' GROUP BY r.chat_id) x
+                      WHERE x.n >= 1 AND chat_id NOT IN (SELECT chat_id FROM bannedparticipants WHERE botname = {b} AND chat_id IS NOT NULL)",
+                    b = lit(bot)
+                ),
+            ));
+        }
+    }
+    // Publishing: every (course, bot) copy, a course known only from references, a new one.
+    let mut publish: Vec<(String, String)> = courses.to_vec();
+    publish.push(("yaml_only_course_started_now".into(), default_bot.to_string()));
+    publish.push(("brand_new_course".into(), "brand_new_bot".into()));
+    publish.push(("published «now»".into(), bots[0].clone()));
+    for (n, (course, bot)) in publish.iter().enumerate() {
+        let (cc, b) = (lit(course), lit(bot));
+        out.push(w("publish: delete elements", format!("DELETE FROM course_element WHERE course_id = {cc} AND bot_name = {b}")));
+        out.push(w("publish: delete course", format!("DELETE FROM course WHERE course_id = {cc} AND bot_name = {b}")));
+        out.push(w(
+            "publish: insert course",
+            format!("INSERT INTO course (course_id, bot_name, creator_id, yaml) VALUES ({cc}, {b}, 77, 'published {n}')"),
+        ));
+        for e in ["m1_a", "m1_b", "m2_a"] {
+            out.push(w(
+                "publish: insert element",
+                format!(
+                    "INSERT INTO course_element (bot_name, course_id, element_id, json, element_type)
+                     VALUES ({b}, {cc}, '{e}', '{{\"v\": {n}}}', 'message') RETURNING course_element_id"
+                ),
+            ));
+        }
+        // Publishing twice without deleting first fails on the legacy key, alike.
+        if n == 0 {
+            out.push(w(
+                "publish: insert course again",
+                format!("INSERT INTO course (course_id, bot_name, creator_id, yaml) VALUES ({cc}, {b}, 77, 'again')"),
+            ));
+        }
+    }
+    // A run and messages on a course after it was published by its bot.
+    if let Some((course, bot)) = courses.first() {
+        out.push(w(
+            "start a course",
+            format!("INSERT INTO run (course_id, username, chat_id, botname, utm_source, utm_campaign) VALUES ({}, 'late', 7100000, {}, NULL, NULL) RETURNING run_id", lit(course), lit(bot)),
+        ));
+    }
+    // Removing courses: the two deletes, once with the bot, once without it.
+    if let Some((course, bot)) = courses.last() {
+        out.push(w("remove: delete elements", format!("DELETE FROM course_element WHERE course_id = {} AND bot_name = {}", lit(course), lit(bot))));
+        out.push(w("remove: delete course", format!("DELETE FROM course WHERE course_id = {} AND bot_name = {}", lit(course), lit(bot))));
+    }
+    out.push(w("remove: delete elements", "DELETE FROM course_element WHERE course_id = 'published «now»'".into()));
+    out.push(w("remove: delete course", "DELETE FROM course WHERE course_id = 'published «now»'".into()));
+    out
+}
+
+/// Two copies of one legacy dataset: (legacy, migrated through the legacy interface).
+async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>) -> (TestDb, Db, TestDb, Db) {
+    let a = TestDb::legacy().await;
+    let ca = a.connect().await;
+    load(&ca).await;
+    let b = TestDb::legacy().await;
+    let mut cb = b.connect().await;
+    load(&cb).await;
+    migrate::migrate(&mut cb, &opts(), &Silent).await.expect("migrate");
+    (a, ca, b, cb)
+}
+
+mod futures_like {
+    pub type BoxFut<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+}
+
+fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
+    Box::pin(async move {
+        c.batch_execute(ANOMALIES).await.expect("anomalies");
+        // More of what years of writes leave behind: '' next to NULL usernames, a ban
+        // of a NULL bot name older than the named one, an element id with a module.
+        c.batch_execute(
+            "INSERT INTO courseparticipants (course_id, username) VALUES ('intro', ''), ('shared', NULL), ('shared', ''), ('diverged', 'o''hara');
+             INSERT INTO bannedparticipants (botname, chat_id, banned_at, ban_reason, excluded) VALUES
+               (NULL, 101, '2020-01-01', 'old', 0), ('main_bot', 101, '2024-05-01', 'new', 0),
+               (NULL, 102, '2020-01-01', 'old', 1), ('second_bot', 105, NULL, 'x', 0), ('second_bot', 105, NULL, 'y', 0);
+             INSERT INTO gen_settings (id, bot_name, s_key, s_value) VALUES (4, 'main_bot', 'allowed', '1,2'), (5, NULL, 'allowed', '3');",
+        )
+        .await
+        .expect("more anomalies");
+    })
+}
+
+fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
+    Box::pin(async move {
+        let mut own = profochat_saas::conn::connect(&c.settings).await.expect("connect");
+        seed::generate(&mut own, &SeedOptions { runs: 400, seed: 11 }, &Silent).await.expect("seed");
+    })
+}
+
+async fn use_legacy_interface(c: &Db) {
+    c.batch_execute("SET search_path = profochat_legacy, public").await.unwrap();
+}
+
+async fn copies(c: &Db) -> Vec<(String, String)> {
+    c.query("SELECT course_id, bot_name FROM course ORDER BY date_created NULLS FIRST, course_id, bot_name", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+async fn replay(a: &Db, b: &Db) -> Tally {
+    let default_bot = "main_bot";
+    let bots = strings(a, "SELECT DISTINCT bot_name FROM course ORDER BY 1").await;
+    let courses = copies(a).await;
+    let mut t = Tally::default();
+    for s in reads(a).await {
+        t.compare(a, b, &s).await;
+    }
+    t.assert_clean("reads before any write");
+    let mut tw = Tally::default();
+    for s in writes(default_bot, &bots, &courses) {
+        tw.compare(a, b, &Stmt { kind: s.kind, sql: s.sql, unordered: false, ties: None }).await;
+    }
+    tw.assert_clean("writes");
+    let mut t2 = Tally::default();
+    for s in reads(a).await {
+        t2.compare(a, b, &s).await;
+    }
+    t2.assert_clean("reads after the writes");
+    // The whole legacy tables, row for row.
+    for table in profochat_saas::sql::LEGACY_TABLES {
+        let cols = profochat_saas::sql::legacy_columns(table).join(", ");
+        let sql = format!("SELECT {cols} FROM {table} ORDER BY 1, 2");
+        let (ra, rb) = (run(a, &sql).await, run(b, &sql).await);
+        let keep_visible = |r: Answer| r.map(|(rows, _)| rows);
+        let (ra, rb) = (keep_visible(ra).unwrap(), keep_visible(rb).unwrap());
+        if table == "bannedparticipants" || table == "courseparticipants" {
+            // Collapsed duplicates are archived: every row the migrated copy shows is a
+            // legacy row, and the legacy reads answered alike above.
+            let held = |r: &Vec<Option<String>>| ra.iter().any(|x| same_rows(std::slice::from_ref(x), std::slice::from_ref(r)));
+            assert!(rb.iter().all(held), "{table}: a row the legacy table does not hold");
+        } else {
+            assert!(same_rows(&ra, &rb), "{table} differs through the legacy interface");
+        }
+    }
+    t
+}
+
+/// The links the legacy writes got in the public tables.
+async fn assert_linked(c: &Db) {
+    c.batch_execute("SET search_path = public").await.unwrap();
+    let bad: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM run WHERE bot_id IS NULL OR account_id <> 1)
+                  + (SELECT count(*) FROM run r WHERE r.course_id IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM course_deployment d WHERE d.deployment_id = r.deployment_id
+                           AND d.course_id = r.course_id AND d.bot_id = r.bot_id))
+                  + (SELECT count(*) FROM waiting_element WHERE bot_id IS NULL)
+                  + (SELECT count(*) FROM waiting_element w WHERE w.chat_id BETWEEN 7000000 AND 7999999 AND w.run_id IS NULL)
+                  + (SELECT count(*) FROM bannedparticipants WHERE bot_id IS NULL)
+                  + (SELECT count(*) FROM gen_settings WHERE bot_name IS NOT NULL AND bot_id IS NULL)
+                  + (SELECT count(*) FROM (SELECT bot_id, chat_id FROM run WHERE is_active GROUP BY 1, 2 HAVING count(*) > 1) x)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bad, 0, "rows without their links");
+    assert!(
+        c.query_one("SELECT count(*) FROM bot WHERE bot_name = 'brand_new_bot' AND settings ->> 'created_by' = 'legacy write'", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1,
+        "a legacy write under a new bot name creates that bot, marked"
+    );
+    let v = validate::validate(&c.client, &ValidateOptions::default()).await.unwrap();
+    let critical: Vec<_> = v.checks.iter().filter(|c| !c.passed && c.severity == validate::Severity::Critical).map(|c| (c.id.clone(), c.examples.clone())).collect();
+    assert!(critical.is_empty(), "validate after the replay: {critical:?}");
+}
+
+#[tokio::test]
+async fn legacy_interface_answers_every_statement_as_before_on_the_anomalies() {
+    let (_a, ca, _b, cb) = pair(anomalies).await;
+    use_legacy_interface(&cb).await;
+    let t = replay(&ca, &cb).await;
+    assert!(t.kinds.len() >= 20, "every kind of read ran: {:?}", t.kinds);
+    assert_linked(&cb).await;
+}
+
+#[tokio::test]
+async fn legacy_interface_answers_every_statement_as_before_on_seeded_data() {
+    let (_a, ca, _b, cb) = pair(seeded).await;
+    use_legacy_interface(&cb).await;
+    replay(&ca, &cb).await;
+    assert_linked(&cb).await;
+}
+
+#[tokio::test]
+async fn a_bot_that_has_not_switched_still_writes_with_links() {
+    let (_a, ca, _b, cb) = pair(anomalies).await;
+    let bots = strings(&ca, "SELECT DISTINCT bot_name FROM course ORDER BY 1").await;
+    let courses = copies(&ca).await;
+    let mut failed = vec![];
+    for s in writes("main_bot", &bots, &courses) {
+        let (x, y) = (run(&ca, &s.sql).await, run(&cb, &s.sql).await);
+        // Through the public tables the writes succeed where they did before.
+        if x.is_ok() && y.is_err() {
+            failed.push(format!("{}: {}: {:?}", s.kind, s.sql, y));
+        }
+    }
+    assert!(failed.is_empty(), "writes that fail through the public tables:\n{}", failed.join("\n"));
+    assert_linked(&cb).await;
+}
+
+#[tokio::test]
+async fn the_applications_writes_for_a_second_account_leave_account_1_alone() {
+    let (_a, ca, _b, cb) = pair(anomalies).await;
+    let legacy = profochat_saas::conn::connect(&cb.settings).await.unwrap();
+    use_legacy_interface(&legacy).await;
+    let before_reads = reads(&ca).await;
+    let snapshot = |c: &'static str| c;
+    let count_sql = snapshot(
+        "SELECT (SELECT count(*) FROM bot WHERE account_id = 1), (SELECT count(*) FROM course WHERE account_id = 1),
+                (SELECT count(*) FROM course_deployment WHERE account_id = 1), (SELECT count(*) FROM run WHERE account_id = 1)",
+    );
+    let before = run(&cb, count_sql).await.unwrap();
+    // The new application: account 2 with a bot of the same name as account 1's, its own
+    // course under an id account 1 also has, a deployment, a run, messages, a ban, a
+    // participant, settings, elements.
+    cb.batch_execute(
+        "INSERT INTO account (account_id, name, slug) VALUES (2, 'Second', 'second');
+         INSERT INTO bot (bot_id, account_id, bot_name, bot_token) VALUES (900, 2, 'main_bot', 'tok-900');
+         INSERT INTO course (course_id, bot_name, account_id, yaml) VALUES ('intro', 'main_bot', 2, 'account 2 intro');
+         INSERT INTO course_element (course_id, account_id, bot_name, element_id, json) VALUES ('intro', 2, 'main_bot', 'x1', '{}');
+         INSERT INTO course_deployment (deployment_id, course_id, account_id, bot_id) VALUES (900, 'intro', 2, 900);
+         INSERT INTO run (run_id, chat_id, botname, course_id, account_id, bot_id, deployment_id) VALUES (90000, 100, 'main_bot', 'intro', 2, 900, 900);
+         INSERT INTO conversation (chat_id, course_id, run_id, account_id, element_id) VALUES (100, 'intro', 90000, 2, 'x1');
+         INSERT INTO waiting_element (chat_id, course_id, botname, account_id, bot_id, run_id) VALUES (100, 'intro', 'main_bot', 2, 900, 90000);
+         INSERT INTO bannedparticipants (botname, chat_id, account_id, bot_id, excluded) VALUES ('main_bot', 100, 2, 900, 0);
+         INSERT INTO courseparticipants (course_id, username, account_id) VALUES ('intro', 'alice', 2);
+         INSERT INTO gen_settings (id, bot_name, s_key, s_value, account_id, bot_id) VALUES (900, 'main_bot', 'allowed', '9', 2, 900);
+         INSERT INTO run (chat_id, botname, course_id, account_id, bot_id) VALUES (101, 'ghost_bot', 'ghost_course', 2, 900);",
+    )
+    .await
+    .expect("the application's writes");
+    assert_eq!(run(&cb, count_sql).await.unwrap(), before, "no bot, course, deployment or run appeared in account 1");
+    let rows = cb
+        .query("SELECT course_id, account_id, deployment_id, bot_id FROM run WHERE run_id = 90000", &[])
+        .await
+        .unwrap();
+    assert_eq!((rows[0].get::<_, String>(0), rows[0].get::<_, i32>(1), rows[0].get::<_, i32>(2)), ("intro".to_string(), 2, 900));
+    assert_eq!(cb.query_one("SELECT count(*) FROM bot WHERE bot_name = 'ghost_bot'", &[]).await.unwrap().get::<_, i64>(0), 0);
+    // The legacy bot sees exactly what it saw.
+    let mut t = Tally::default();
+    for s in before_reads {
+        t.compare(&ca, &legacy, &s).await;
+    }
+    t.assert_clean("reads after the application's writes for account 2");
+}
+
+#[tokio::test]
+async fn collapsed_duplicates_keep_what_the_legacy_reads_see() {
+    let (_a, _ca, _b, cb) = pair(anomalies).await;
+    // Chat 500 was banned three times on main_bot (twice named, once NULL): a named row stays.
+    let kept = cb
+        .query("SELECT bannedparticipant_id, botname FROM bannedparticipants WHERE chat_id = 500", &[])
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].get::<_, Option<String>>(1).as_deref(), Some("main_bot"));
+    // Chat 101: the NULL-bot ban is older, the named one is kept.
+    let kept: Option<String> = cb.query_one("SELECT botname FROM bannedparticipants WHERE chat_id = 101 AND excluded = 0", &[]).await.unwrap().get(0);
+    assert_eq!(kept.as_deref(), Some("main_bot"));
+    // '' and NULL usernames collide: '' stays.
+    let kept: Vec<Option<String>> = cb
+        .query("SELECT username FROM courseparticipants WHERE course_id = 'intro' AND coalesce(username, '') = ''", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kept, vec![Some(String::new())]);
+    let reason: String = cb
+        .query_one("SELECT reason FROM profochat_saas.archive WHERE table_name = 'bannedparticipants' AND key ->> 'bannedparticipant_id' = '3'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(reason.contains("row 1 is kept"), "{reason}");
+}
