@@ -10,6 +10,7 @@ pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod fingerprint;
+pub mod legacy;
 pub mod migrate;
 pub mod ops;
 pub mod plan;

@@ -85,3 +85,10 @@ CREATE TABLE IF NOT EXISTS profochat_saas.legacy_conversation_run (
     conversation_id int4 PRIMARY KEY,
     run_id          int4 NOT NULL
 );
+
+-- Roles whose search_path `migrate --legacy-role` or `legacy-role` set to the legacy
+-- interface (in this database); `finish` and `rollback` set them back.
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_role (
+    role_name text PRIMARY KEY,
+    set_at    timestamptz NOT NULL DEFAULT now()
+);

@@ -163,6 +163,21 @@ pub enum Command {
     },
     /// Restore a backup into the configured database, or into a new one with --into.
     Restore(RestoreArgs),
+    /// Set (or with --unset reset) the legacy bot's role's search_path to the legacy interface.
+    LegacyRole {
+        /// The role the legacy bot connects as.
+        #[arg(value_name = "ROLE")]
+        role: String,
+        /// Set it back to the server's default instead.
+        #[arg(long)]
+        unset: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Turn a migrated database back into the legacy schema, in place, without a backup.
     Rollback {
         #[command(flatten)]
@@ -250,6 +265,10 @@ pub struct MigrateArgs {
     /// Build the secondary indexes inside the migration transaction too.
     #[arg(long)]
     pub single_transaction: bool,
+    /// After the migration, set this role's search_path (in this database) to the
+    /// legacy interface, so the legacy bot connecting as it needs no change of URL.
+    #[arg(long, value_name = "ROLE")]
+    pub legacy_role: Option<String>,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
     #[command(flatten)]

@@ -100,6 +100,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 skip_backup: cli.skip_backup,
                 dir: BackupDirArgs { backup_dir: "backups".into() },
                 single_transaction: false,
+                legacy_role: None,
                 confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),
                 fail_in_phase: None,
@@ -118,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup { conn, dir, out } => commands::backup::backup(&conn, &dir, &out).await,
         Command::Backups { dir, out } => commands::backup::list(&dir, &out).await,
         Command::Restore(args) => commands::backup::restore(args).await,
+        Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { conn, confirm, out } => commands::rollback::run(&conn, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,
         Command::Bench { conn, runs, seed, repeat, single_transaction, out } => {

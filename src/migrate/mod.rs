@@ -93,6 +93,8 @@ pub struct MigrationReport {
     pub indexes: IndexReport,
     /// Bots whose token is still a placeholder.
     pub bots_waiting_for_token: Vec<String>,
+    /// The URL the legacy bot connects with to use the legacy interface (password masked).
+    pub legacy_url: String,
     pub deployments: i64,
     pub analysis: Option<analysis::Analysis>,
     /// Validation inside the migration transaction (secondary indexes built after the
@@ -113,6 +115,7 @@ impl MigrationReport {
             proof_ms: 0,
             indexes: IndexReport::default(),
             bots_waiting_for_token: vec![],
+            legacy_url: String::new(),
             deployments: 0,
             analysis: None,
             validation: None,
@@ -143,17 +146,20 @@ pub async fn legacy_bot_names<C: GenericClient + Sync>(client: &C) -> Result<BTr
 pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<MigrationReport> {
     let started = Instant::now();
     let target = db.settings.display_target();
+    let legacy_url = crate::legacy::legacy_url(&db.settings);
     let status = schema::inspect(db).await?;
     plan::require_migratable(&status, &target)?;
     match status.state {
         SchemaState::Migrated => {
             let mut r = MigrationReport::unchanged(target, Outcome::AlreadyMigrated);
+            r.legacy_url = legacy_url;
             r.migration_id = status.last_migration.as_ref().map(|m| m.migration_id);
             r.bots_waiting_for_token = bots_waiting_for_token(&db.client).await?;
             return Ok(r);
         }
         SchemaState::IndexesPending => {
             let mut r = MigrationReport::unchanged(target, Outcome::IndexesFinished);
+            r.legacy_url = legacy_url;
             r.migration_id = status.last_migration.as_ref().map(|m| m.migration_id);
             if !opts.dry_run {
                 r.indexes = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
@@ -377,6 +383,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         proof_ms,
         indexes: index_report,
         bots_waiting_for_token: waiting,
+        legacy_url,
         deployments,
         analysis: Some(a),
         validation: Some(validation),

@@ -15,7 +15,7 @@ const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
-const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
+pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
 
 /// The compatibility triggers on the public tables (7_compat.sql).
 pub const COMPAT_TRIGGERS: i64 = 9;

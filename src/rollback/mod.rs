@@ -43,6 +43,8 @@ pub struct RollbackReport {
     pub changed_since_migration: Vec<String>,
     /// Bots that had a real token in the bot table (the legacy bot reads BOT_API_TOKEN).
     pub bot_tokens_dropped: Vec<String>,
+    /// Roles whose search_path pointed at the legacy interface, set back to the default.
+    pub legacy_roles_reset: Vec<String>,
     pub elapsed_ms: u64,
 }
 
@@ -120,6 +122,7 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         .collect();
     reporter.finished("rollback: lock and check", t.elapsed(), "nothing the legacy schema cannot hold");
 
+    let legacy_roles_reset = crate::legacy::reset_roles(&tx).await?;
     reporter.started("rollback: restore legacy rows and values", None);
     let t = std::time::Instant::now();
     let tables = restore(&tx, migration.migration_id).await?;
@@ -136,6 +139,7 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         fingerprint_before_migration: before,
         changed_since_migration: changed,
         bot_tokens_dropped,
+        legacy_roles_reset,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
 }

@@ -520,6 +520,22 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             },
         },
         Check {
+            id: "state.legacy_interface",
+            rule: "The legacy interface (schema profochat_legacy) shows each of the 8 legacy tables, with its write trigger, until `finish`.",
+            severity: Severity::Critical,
+            needs: &["profochat_saas.migration.migration_id"],
+            hint: Some("A legacy bot connected to it fails or reads wrong answers: run `profochat-saas migrate` again to reinstall it."),
+            query: counted(sql!("state.legacy_interface")),
+        },
+        Check {
+            id: "bot.created_by_legacy_writes",
+            rule: "No bot was created by a legacy write under a new bot name (a new bot really started).",
+            severity: Severity::Warning,
+            needs: &["bot.settings", "bot.bot_id", "bot.bot_name", "bot.account_id", "bot.created_at"],
+            hint: Some("Check that the bot is real, then give it its token: profochat-saas bot set-token --bot NAME."),
+            query: counted(sql!("bot.created_by_legacy_writes")),
+        },
+        Check {
             id: "state.archive_exists",
             rule: "The archive profochat_saas.archive exists.",
             severity: Severity::Critical,

@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 41] = [
+const CHECK_IDS: [&str; 43] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -133,6 +133,8 @@ const CHECK_IDS: [&str; 41] = [
     "enrollment_token.expired_active",
     "state.migration_completed",
     "state.compat_triggers",
+    "state.legacy_interface",
+    "bot.created_by_legacy_writes",
     "state.archive_exists",
 ];
 
@@ -141,6 +143,7 @@ async fn migrated() -> (TestDb, Db) {
     let c = db.connect().await;
     crate::fixtures::apply_target_schema(&c).await;
     c.batch_execute(DATASET).await.expect("dataset");
+    c.batch_execute(profochat_saas::migrate::phases::LEGACY_INTERFACE).await.expect("legacy interface");
     (db, c)
 }
 
@@ -177,7 +180,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "41 checks: 41 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "43 checks: 43 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -332,7 +335,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("41 checks: 40 passed, 1 warning, 0 critical failures"),
+        stdout.contains("43 checks: 42 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -899,7 +902,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("41 checks: 41 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("43 checks: 43 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -912,7 +915,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("41 checks: 39 passed, 1 warning, 1 critical failure"),
+        stdout.contains("43 checks: 41 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");

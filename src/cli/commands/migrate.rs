@@ -47,12 +47,21 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         }
     }
     let report = migrate::migrate(&mut db, &opts, &reporter).await?;
+    let mut legacy_role = None;
+    if let (Some(role), false) = (&args.legacy_role, args.dry_run) {
+        profochat_saas::legacy::set_role(&db.client, role, false).await?;
+        legacy_role = Some(role.clone());
+    }
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
         v["backup"] = serde_json::to_value(&backup)?;
+        v["legacy_role"] = serde_json::to_value(&legacy_role)?;
         output::print_json(&v)?;
     } else {
         print(&report);
+        if let Some(role) = &legacy_role {
+            println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
+        }
         if let Some(b) = &backup {
             println!("Backup taken before the migration: {} (restore with: profochat-saas restore {})", b.path.display(), b.path.display());
         }
@@ -164,12 +173,19 @@ pub fn print_next_steps(r: &MigrationReport) {
         }
         step(s);
     }
+    step(format!(
+        "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
+         courses under their old ids): give it this DATABASE_URL (with its password) and restart it:\n       {}\n       \
+         or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
+         Until then its writes still get their links, but it reads renamed courses under their new ids.",
+        r.legacy_url
+    ));
     step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
     step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
     step("Check everything: profochat-saas validate".into());
     step(
         "Update the application: read bot_id instead of botname, add account_id to queries, start runs through deployment_id and \
-         enrollment tokens (/start cd_<deployment_id>_<token>). The legacy statements keep working meanwhile."
+         enrollment tokens (/start cd_<deployment_id>_<token>). The legacy bot keeps working meanwhile."
             .into(),
     );
     step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());

@@ -41,6 +41,9 @@ pub async fn run(conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Re
             r.migration_id
         );
     }
+    if !r.legacy_roles_reset.is_empty() {
+        println!("search_path reset for role(s) {}: the legacy bot reads the legacy tables directly again.", r.legacy_roles_reset.join(", "));
+    }
     if !r.bot_tokens_dropped.is_empty() {
         println!(
             "Note: the bot tokens set for {} were in the bot table and are gone with it; the legacy bot reads BOT_API_TOKEN.",

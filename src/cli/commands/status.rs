@@ -10,14 +10,26 @@ use crate::cli::{connect, output, ConnArgs, OutputArgs};
 pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     let db = connect(conn).await?;
     let st = schema::inspect(&db).await?;
+    let legacy = if st.state.is_migrated() { Some(profochat_saas::legacy::inspect(&db.client).await?) } else { None };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
         v["target"] = db.settings.masked_url().into();
+        if let Some(l) = &legacy {
+            v["legacy_interface"] = serde_json::to_value(l)?;
+            v["legacy_interface"]["in_place"] = l.in_place().into();
+            v["legacy_interface"]["url"] = profochat_saas::legacy::legacy_url(&db.settings).into();
+        }
         output::print_json(&v)?;
     } else {
         println!("Database:  {}", db.settings.display_target());
         println!("Server:    PostgreSQL {}{}", st.server_version, if db.tls { " (TLS)" } else { "" });
         println!("State:     {}", st.state.describe());
+        if let Some(l) = &legacy {
+            println!("Legacy interface: {}", l.describe());
+            if l.in_place() {
+                println!("  the legacy bot connects with: {}", profochat_saas::legacy::legacy_url(&db.settings));
+            }
+        }
         if let Some(m) = &st.last_migration {
             println!(
                 "Migration: #{} to schema version {} by profochat-saas {}, {} (started {}{})",
@@ -85,4 +97,36 @@ fn next_step(state: SchemaState) -> &'static str {
         SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
         SchemaState::Migrated => "run `profochat-saas validate` to check it.",
     }
+}
+
+/// `legacy-role ROLE`: the legacy bot's role finds the legacy interface first.
+pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &crate::cli::ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let db = connect(conn).await?;
+    let st = schema::inspect(&db).await?;
+    let legacy = profochat_saas::legacy::inspect(&db.client).await?;
+    if !unset && !(st.state.is_migrated() && legacy.in_place()) {
+        return Err(profochat_saas::Error::state(
+            format!("{} has no legacy interface (schema profochat_legacy): it is {}", db.settings.display_target(), st.state.describe()),
+            "Run `profochat-saas migrate` first; the legacy interface is part of it.",
+        )
+        .into());
+    }
+    let what = if unset {
+        format!("Reset the search_path of role {role:?} in this database to the server's default?")
+    } else {
+        format!("Set the search_path of role {role:?} in this database to \"{}\"?", profochat_saas::legacy::SEARCH_PATH)
+    };
+    output::confirm(&what, confirm.yes)?;
+    profochat_saas::legacy::set_role(&db.client, role, unset).await?;
+    if out.json {
+        output::print_json(&serde_json::json!({ "role": role, "search_path": if unset { None } else { Some(profochat_saas::legacy::SEARCH_PATH) } }))?;
+    } else if unset {
+        println!("Role {role:?}: search_path reset; its new connections see the public tables.");
+    } else {
+        println!(
+            "Role {role:?}: search_path = {} in this database; the legacy bot's new connections use the legacy interface (restart the bot to reconnect).",
+            profochat_saas::legacy::SEARCH_PATH
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
