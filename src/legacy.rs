@@ -57,7 +57,18 @@ pub async fn inspect<C: GenericClient + Sync>(client: &C) -> Result<LegacyInterf
         .query_one(INSPECT, &[])
         .await
         .map_err(|e| Error::query("reading the legacy interface", &e, "Nothing was changed."))?;
-    Ok(LegacyInterface { views: r.get(0), compat_triggers: r.get(1), roles: r.get(2) })
+    let roles = if r.get::<_, bool>(2) {
+        client
+            .query("SELECT role_name FROM profochat_saas.legacy_role ORDER BY 1", &[])
+            .await
+            .map_err(|e| Error::query("reading the roles set to the legacy interface", &e, "Nothing was changed."))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    } else {
+        vec![]
+    };
+    Ok(LegacyInterface { views: r.get(0), compat_triggers: r.get(1), roles })
 }
 
 /// The URL the legacy bot connects with: its database URL (password masked) with the

@@ -131,3 +131,80 @@ async fn rows_written_through_the_new_columns_are_the_applications_own() {
     assert_eq!(row.get::<_, Option<i32>>(2), None, "no run is linked for it");
     assert_eq!(one::<i64>(&c, "SELECT count(*) FROM bot").await, bots, "no bot created");
 }
+
+/// The legacy bot's way in: the URL the next steps print, and its role's search_path.
+#[tokio::test]
+async fn the_legacy_bot_connects_by_the_printed_url_or_by_its_role() {
+    let (db, c) = legacy_with_anomalies().await;
+    let role = format!("pcs_legacy_bot_{}_{}", std::process::id(), rand::random::<u32>());
+    c.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};"
+    ))
+    .await
+    .unwrap();
+    let out = crate::harness::cli()
+        .args(["migrate", "--database-url", &db.url(), "--yes", "--skip-backup", "--default-bot", "main_bot", "--legacy-role", &role])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let url = stdout
+        .split_whitespace()
+        .find(|w| w.contains("options=-c%20search_path%3Dprofochat_legacy%2Cpublic"))
+        .unwrap_or_else(|| panic!("no legacy URL in the next steps: {stdout}"))
+        .to_string();
+    assert!(stdout.contains(&format!("Role {role:?} now finds the legacy interface first")), "{stdout}");
+
+    // By the URL: the legacy bot reads its renamed course under its old id.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    tokio::spawn(conn);
+    let yaml: String = client
+        .query_one("SELECT yaml FROM course WHERE course_id = 'diverged' AND bot_name = 'main_bot' LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(yaml, "name: diverged v1");
+
+    // By its role: the same, and its writes go through.
+    let mut as_role = db.settings.clone();
+    as_role.user = role.clone();
+    as_role.password = None;
+    let bot = profochat_saas::conn::connect(&as_role).await.unwrap();
+    assert_eq!(one::<String>(&bot, "SHOW search_path").await, "profochat_legacy, public");
+    assert_eq!(one::<i64>(&bot, "SELECT count(*) FROM course WHERE course_id = 'diverged'").await, 2);
+    let run: i32 = one(&bot, "INSERT INTO run (course_id, username, chat_id, botname, utm_source, utm_campaign) VALUES ('diverged', 'r', 4242, 'main_bot', NULL, NULL) RETURNING run_id").await;
+    assert_eq!(one::<String>(&bot, &format!("SELECT course_id FROM run WHERE run_id = {run}")).await, "diverged");
+    assert_eq!(one::<String>(&c, &format!("SELECT course_id FROM run WHERE run_id = {run}")).await, "diverged__main_bot");
+    drop(bot);
+
+    let out = crate::harness::cli().args(["status", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("Legacy interface: in place"), "{stdout}");
+    assert!(stdout.contains(&role), "{stdout}");
+
+    // Rollback sets the role back.
+    crate::harness::cli().args(["rollback", "--database-url", &db.url(), "--yes"]).assert().success();
+    let settings: i64 = one(
+        &c,
+        &format!("SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = '{role}'"),
+    )
+    .await;
+    assert_eq!(settings, 0, "the role's search_path is reset");
+    c.batch_execute(&format!("DROP OWNED BY {role}")).await.unwrap();
+    drop(c);
+    let admin = profochat_saas::conn::connect(&crate::harness::admin()).await.unwrap();
+    admin.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
+}
+
+#[tokio::test]
+async fn legacy_role_refuses_a_role_that_does_not_exist_and_a_legacy_database() {
+    let (db, c) = legacy_with_anomalies().await;
+    let out = crate::harness::cli().args(["legacy-role", "nobody_here", "--database-url", &db.url(), "--yes"]).assert().code(4);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("no legacy interface"), "{stderr}");
+    migrate::migrate(&mut profochat_saas::conn::connect(&db.settings).await.unwrap(), &opts(), &Silent).await.unwrap();
+    let out = crate::harness::cli().args(["legacy-role", "nobody_here", "--database-url", &db.url(), "--yes"]).assert().code(10);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("role nobody_here does not exist"), "{stderr}");
+    assert_eq!(one::<i64>(&c, "SELECT count(*) FROM profochat_saas.legacy_role").await, 0);
+}
