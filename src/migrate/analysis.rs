@@ -12,6 +12,7 @@ use crate::sql::{ident, LEGACY_TABLES};
 
 const ANALYSIS: &str = include_str!("../../sql/migrate/analysis.sql");
 const PLANNED_DEPLOYMENTS: &str = include_str!("../../sql/plan/deployments.sql");
+const COLLAPSES: &str = include_str!("../../sql/plan/collapses.sql");
 
 /// One course copy of a course_id present under several bots, and its outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -55,6 +56,10 @@ pub struct Analysis {
     pub runs_to_deactivate: i64,
     pub duplicate_bans: i64,
     pub duplicate_participants: i64,
+    /// Each group of duplicate bans: which rows go and which stays.
+    pub ban_collapses: Vec<String>,
+    /// Each group of duplicate participants: which rows go and which stays.
+    pub participant_collapses: Vec<String>,
     pub null_is_ended_runs: i64,
     pub null_is_waiting: i64,
     pub large_json_rows: i64,
@@ -192,6 +197,14 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
     a.runs_to_deactivate = one("SELECT count(*) FROM mig_run_deactivate").await?;
     a.duplicate_bans = one("SELECT count(*) FROM mig_ban_dups").await?;
     a.duplicate_participants = one("SELECT count(*) FROM mig_participant_dups").await?;
+    for r in client.query(COLLAPSES, &[]).await.map_err(q)? {
+        let (table, line): (String, String) = (r.get(0), r.get(1));
+        if table == "bannedparticipants" {
+            a.ban_collapses.push(line);
+        } else {
+            a.participant_collapses.push(line);
+        }
+    }
     for r in client.query("SELECT what, n FROM mig_counts", &[]).await.map_err(q)? {
         let (what, n): (String, i64) = (r.get(0), r.get(1));
         match what.as_str() {

@@ -317,15 +317,15 @@ fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> 
         kind: "duplicate_participants",
         description: "duplicate course participants (same course and username)".into(),
         count: a.duplicate_participants,
-        outcome: "the oldest row is kept, the others go to the archive".into(),
-        details: vec![],
+        outcome: "one row stays, the others go to the archive: a non-NULL username over NULL (legacy reads match '', never NULL), then the oldest".into(),
+        details: a.participant_collapses.clone(),
     });
     out.push(Anomaly {
         kind: "duplicate_bans",
         description: "duplicate bans (same bot, chat and excluded flag)".into(),
         count: a.duplicate_bans,
-        outcome: "the oldest row is kept, the others go to the archive".into(),
-        details: vec![],
+        outcome: "one row stays, the others go to the archive: a named bot over a NULL bot name (legacy reads never see NULL), then the oldest; no banned chat becomes unbanned".into(),
+        details: a.ban_collapses.clone(),
     });
     out.push(Anomaly {
         kind: "null_flags",

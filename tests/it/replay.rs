@@ -669,7 +669,13 @@ async fn the_applications_writes_for_a_second_account_leave_account_1_alone() {
 
 #[tokio::test]
 async fn collapsed_duplicates_keep_what_the_legacy_reads_see() {
-    let (_a, _ca, _b, cb) = pair(anomalies).await;
+    let (_a, mut ca, _b, cb) = pair(anomalies).await;
+    // The plan says which rows collapse and which stays.
+    let p = profochat_saas::plan::plan(&mut ca, &opts()).await.unwrap();
+    let details = |kind: &str| p.anomalies.iter().find(|a| a.kind == kind).unwrap().details.clone();
+    assert!(details("duplicate_bans").contains(&"chat 500 on bot main_bot (excluded 0): rows 2, 3 go, row 1 (bot name 'main_bot') stays".to_string()), "{:?}", details("duplicate_bans"));
+    assert!(details("duplicate_bans").contains(&"chat 101 on bot main_bot (excluded 0): rows 6 go, row 7 (bot name 'main_bot') stays".to_string()), "{:?}", details("duplicate_bans"));
+    assert!(details("duplicate_participants").contains(&"course 'intro', username '': rows 3, 4 go, row 8 stays".to_string()), "{:?}", details("duplicate_participants"));
     // Chat 500 was banned three times on main_bot (twice named, once NULL): a named row stays.
     let kept = cb
         .query("SELECT bannedparticipant_id, botname FROM bannedparticipants WHERE chat_id = 500", &[])
