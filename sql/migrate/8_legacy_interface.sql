@@ -14,47 +14,58 @@ CREATE SCHEMA IF NOT EXISTS profochat_legacy;
 COMMENT ON SCHEMA profochat_legacy IS
     'The legacy ProfoChatBot tables as the legacy bot knows them (profochat-saas); removed by `profochat-saas finish`.';
 
+-- A course id in public shows as its legacy id: the few renamed courses are looked up
+-- (a hashed set, then one key), every other id shows as it is. Written as a CASE
+-- rather than a join, so that the legacy bot's statements plan as fast as before.
 CREATE OR REPLACE VIEW profochat_legacy.conversation AS
 SELECT c.conversation_id, c.chat_id, c.username,
-       coalesce(n.legacy_course_id, c.course_id) AS course_id,
+       CASE WHEN c.course_id IN (SELECT n.course_id FROM profochat_saas.legacy_course_name n)
+            THEN (SELECT n.legacy_course_id FROM profochat_saas.legacy_course_name n WHERE n.course_id = c.course_id)
+            ELSE c.course_id END AS course_id,
        c.element_id, c.element_type, c.role, c.json, c.report, c.score, c.maxscore, c.date_inserted,
-       coalesce(c.run_id, o.run_id) AS run_id
+       CASE WHEN c.run_id IS NULL
+            THEN (SELECT o.run_id FROM profochat_saas.legacy_conversation_run o WHERE o.conversation_id = c.conversation_id)
+            ELSE c.run_id END AS run_id
   FROM conversation c
-  LEFT JOIN profochat_saas.legacy_course_name n ON n.course_id = c.course_id
-  LEFT JOIN profochat_saas.legacy_conversation_run o ON o.conversation_id = c.conversation_id
  WHERE c.account_id = 1;
 
 CREATE OR REPLACE VIEW profochat_legacy.run AS
 SELECT r.run_id, r.chat_id, r.username, r.botname,
-       coalesce(n.legacy_course_id, r.course_id) AS course_id,
+       CASE WHEN r.course_id IN (SELECT n.course_id FROM profochat_saas.legacy_course_name n)
+            THEN (SELECT n.legacy_course_id FROM profochat_saas.legacy_course_name n WHERE n.course_id = r.course_id)
+            ELSE r.course_id END AS course_id,
        r.date_inserted, r.utm_source, r.utm_campaign, r.is_ended
   FROM run r
-  LEFT JOIN profochat_saas.legacy_course_name n ON n.course_id = r.course_id
  WHERE r.account_id = 1;
 
 CREATE OR REPLACE VIEW profochat_legacy.waiting_element AS
 SELECT w.waiting_element_id, w.chat_id, w.waiting_till_date, w.is_waiting, w.element_id,
-       coalesce(n.legacy_course_id, w.course_id) AS course_id,
+       CASE WHEN w.course_id IN (SELECT n.course_id FROM profochat_saas.legacy_course_name n)
+            THEN (SELECT n.legacy_course_id FROM profochat_saas.legacy_course_name n WHERE n.course_id = w.course_id)
+            ELSE w.course_id END AS course_id,
        w.botname
   FROM waiting_element w
-  LEFT JOIN profochat_saas.legacy_course_name n ON n.course_id = w.course_id
  WHERE w.account_id = 1;
 
 CREATE OR REPLACE VIEW profochat_legacy.course AS
-SELECT coalesce(n.legacy_course_id, c.course_id) AS course_id, c.bot_name, c.creator_id, c.date_created, c.yaml
+SELECT CASE WHEN c.course_id IN (SELECT n.course_id FROM profochat_saas.legacy_course_name n)
+            THEN (SELECT n.legacy_course_id FROM profochat_saas.legacy_course_name n WHERE n.course_id = c.course_id)
+            ELSE c.course_id END AS course_id,
+       c.bot_name, c.creator_id, c.date_created, c.yaml
   FROM course c
-  LEFT JOIN profochat_saas.legacy_course_name n ON n.course_id = c.course_id
  WHERE c.account_id = 1
-   AND NOT EXISTS (SELECT 1 FROM profochat_saas.legacy_hidden_course h WHERE h.course_id = c.course_id)
+   AND c.course_id NOT IN (SELECT h.course_id FROM profochat_saas.legacy_hidden_course h)
 UNION ALL
 SELECT k.course_id, k.bot_name, k.creator_id, k.date_created, k.yaml
   FROM profochat_saas.legacy_course_copy k;
 
 CREATE OR REPLACE VIEW profochat_legacy.course_element AS
 SELECT e.course_element_id, e.element_id, e.json, e.element_type,
-       coalesce(n.legacy_course_id, e.course_id) AS course_id, e.bot_name
+       CASE WHEN e.course_id IN (SELECT n.course_id FROM profochat_saas.legacy_course_name n)
+            THEN (SELECT n.legacy_course_id FROM profochat_saas.legacy_course_name n WHERE n.course_id = e.course_id)
+            ELSE e.course_id END AS course_id,
+       e.bot_name
   FROM course_element e
-  LEFT JOIN profochat_saas.legacy_course_name n ON n.course_id = e.course_id
  WHERE e.account_id = 1
 UNION ALL
 SELECT k.course_element_id, k.element_id, k.json, k.element_type, k.course_id, k.bot_name

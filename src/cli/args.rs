@@ -216,6 +216,13 @@ pub enum Command {
         /// Build secondary indexes inside the migration transaction.
         #[arg(long)]
         single_transaction: bool,
+        /// Instead: time the legacy bot's hot reads on the legacy schema and through the
+        /// legacy interface of a migrated copy.
+        #[arg(long)]
+        legacy_reads: bool,
+        /// With --legacy-reads: parameter sets per statement.
+        #[arg(long, default_value_t = 300, value_name = "N")]
+        samples: i64,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -96,6 +96,19 @@ impl ScratchDb {
         })
     }
 
+    /// Creates `name` as a copy of `template` (which must have no other connections).
+    pub async fn create_from(admin: &ConnSettings, name: &str, template: &str) -> crate::Result<ScratchDb> {
+        let db = conn::connect(admin).await?;
+        db.batch_execute(&format!("CREATE DATABASE {} TEMPLATE {}", crate::sql::ident(name), crate::sql::ident(template)))
+            .await
+            .map_err(|e| crate::Error::query(format!("copying database {template:?} to {name:?}"), &e, "Nothing was changed."))?;
+        Ok(ScratchDb {
+            admin: admin.clone(),
+            settings: admin.with_dbname(name),
+            keep: false,
+        })
+    }
+
     /// Drops the database now.
     pub async fn drop_now(mut self) -> crate::Result<()> {
         self.remove().await

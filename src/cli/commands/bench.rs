@@ -59,6 +59,56 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
     Ok(ExitCode::SUCCESS)
 }
 
+/// `bench --legacy-reads`: the legacy bot's hot reads, legacy schema against the legacy interface.
+pub async fn legacy_reads(conn: &ConnArgs, runs: u64, seed: u64, samples: i64, out: &OutputArgs) -> Result<ExitCode> {
+    let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
+        Some(settings(conn)?)
+    } else {
+        None
+    };
+    let (server_settings, _cluster) = server::find_server(given).await?;
+    if !out.json {
+        eprintln!(
+            "Legacy reads: {runs} runs, {samples} parameter sets per statement, on the server of {}",
+            server_settings.display_target()
+        );
+    }
+    let reporter = output::TerminalReporter::new(out.json);
+    let r = bench::legacy_reads(&server_settings, runs, seed, samples, &reporter).await?;
+    if out.json {
+        output::print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = output::table(&["statement", "samples", "legacy median", "legacy p95", "interface median", "interface p95", "ratio"]);
+    for x in &r.reads {
+        t.add_row(vec![
+            x.statement.to_string(),
+            x.samples.to_string(),
+            us_text(x.legacy_median_us),
+            us_text(x.legacy_p95_us),
+            us_text(x.interface_median_us),
+            us_text(x.interface_p95_us),
+            format!("{:.2}×", x.ratio),
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "PostgreSQL {}, {} conversation rows; legacy schema against the legacy interface (search_path {}) of a migrated copy.",
+        r.server_version,
+        r.conversation_rows,
+        profochat_saas::legacy::SEARCH_PATH
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn us_text(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.1} ms", us as f64 / 1000.0)
+    } else {
+        format!("{:.3} ms", us as f64 / 1000.0)
+    }
+}
+
 fn ms_text(ms: u64) -> String {
     format!("{:.2} s", ms as f64 / 1000.0)
 }
