@@ -9,6 +9,7 @@ pub mod bench;
 pub mod conn;
 pub mod demo;
 pub mod error;
+pub mod finish;
 pub mod fingerprint;
 pub mod legacy;
 pub mod migrate;
@@ -20,6 +21,7 @@ pub mod schema;
 pub mod seed;
 pub mod server;
 pub mod sql;
+pub mod state;
 pub mod target;
 pub mod validate;
 

@@ -2,6 +2,9 @@
 -- that the legacy values can be written back (course ids may repeat under other bots).
 -- The legacy interface goes first: its views depend on the tables.
 DROP SCHEMA IF EXISTS profochat_legacy CASCADE;
+DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_ddl;
+DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_drop;
+DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_start;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;

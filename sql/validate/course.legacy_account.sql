@@ -3,7 +3,7 @@
 WITH first_migration AS (
     SELECT min(started_at) AS started_at
       FROM profochat_saas.migration
-     WHERE status IN ('completed', 'indexes_pending')
+     WHERE status IN ('completed', 'indexes_pending', 'finished')
 ), bad AS (
     SELECT c.course_id, c.bot_name, c.account_id
       FROM course c, first_migration f

@@ -1,2 +1,2 @@
--- The options of the newest recorded migration (e.g. {"orphans": "keep"}).
-SELECT options FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1
+-- The options (e.g. {"orphans": "keep"}) and the status of the newest recorded migration.
+SELECT options, status FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1

@@ -10,7 +10,7 @@ WITH newest AS (
       FROM (SELECT 1) AS one
       LEFT JOIN newest n ON true
      WHERE NOT EXISTS (SELECT 1 FROM profochat_saas.migration m
-                        WHERE m.status IN ('completed', 'indexes_pending')
+                        WHERE m.status IN ('completed', 'indexes_pending', 'finished')
                            OR m.xmin::text::int8 = txid_current_if_assigned() % 4294967296)
 )
 SELECT (SELECT count(*) FROM bad)::int8 AS offending,

@@ -4,7 +4,7 @@
 WITH first_migration AS (
     SELECT coalesce(min(started_at), 'infinity') AS started_at
       FROM profochat_saas.migration
-     WHERE status IN ('completed', 'indexes_pending')
+     WHERE status IN ('completed', 'indexes_pending', 'finished')
 ), newest AS (
     SELECT r.chat_id, r.bot_id, r.course_id, max(r.run_id) AS run_id
       FROM run r, first_migration f

@@ -163,6 +163,19 @@ pub enum Command {
     },
     /// Restore a backup into the configured database, or into a new one with --into.
     Restore(RestoreArgs),
+    /// After the application switched and the legacy bot is stopped: remove the legacy
+    /// interface and the compatibility layer, leaving exactly the target schema.
+    Finish {
+        /// Check and show what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Set (or with --unset reset) the legacy bot's role's search_path to the legacy interface.
     LegacyRole {
         /// The role the legacy bot connects as.

@@ -119,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup { conn, dir, out } => commands::backup::backup(&conn, &dir, &out).await,
         Command::Backups { dir, out } => commands::backup::list(&dir, &out).await,
         Command::Restore(args) => commands::backup::restore(args).await,
+        Command::Finish { dry_run, conn, confirm, out } => commands::finish::run(dry_run, &conn, &confirm, &out).await,
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { conn, confirm, out } => commands::rollback::run(&conn, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,

@@ -185,7 +185,9 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
     reporter.started("preflight: lock, fingerprint, analyse", None);
     let t = Instant::now();
     let tables = LEGACY_TABLES.iter().map(|t| ident(t)).collect::<Vec<_>>().join(", ");
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = '15s'; LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"))
+    tx.batch_execute(&format!(
+        "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"
+    ))
         .await
         .map_err(|e| {
             Error::refused(
@@ -302,6 +304,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         &validate::ValidateOptions {
             orphans_kept: opts.orphans == Orphans::Keep,
             keys_just_validated: true,
+            finished: false,
         },
     )
     .await?;

@@ -16,6 +16,7 @@ const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
 pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
+const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
 
 /// The compatibility triggers on the public tables (7_compat.sql).
 pub const COMPAT_TRIGGERS: i64 = 9;
@@ -134,6 +135,7 @@ impl Phase {
             Phase::Finalize => vec![
                 "install the triggers that link what a legacy bot writes to the public tables".into(),
                 "create the legacy interface: schema profochat_legacy, the 8 legacy tables as the legacy bot knows them".into(),
+                "refuse schema changes to the tables the compatibility layer reads until `finish` (event triggers; needs a superuser)".into(),
                 "prove no loss (fingerprints before = after, apart from archived changes), validate, record the migration".into(),
             ],
         }
@@ -231,6 +233,11 @@ impl Phase {
             Phase::Finalize => {
                 tx.batch_execute(COMPAT).await.map_err(fail)?;
                 tx.batch_execute(LEGACY_INTERFACE).await.map_err(fail)?;
+                tx.batch_execute(DDL_GUARD).await.map_err(fail)?;
+                counts.insert(
+                    "ddl_guard_event_triggers".into(),
+                    count(tx, "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'profochat\\_saas\\_guard%'").await.map_err(fail)?,
+                );
                 counts.insert("compat_triggers".into(), COMPAT_TRIGGERS);
                 counts.insert("legacy_interface_views".into(), 8);
             }

@@ -64,6 +64,12 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
                 "Nothing to do.",
             ))
         }
+        (Some(_), SchemaState::Migrated) if status.finished() => {
+            return Err(Error::state(
+                format!("{target} was finished: the legacy interface and the compatibility layer are gone, so it cannot be rolled back in place"),
+                "Restore the backup taken before the migration with `profochat-saas restore FILE` (`profochat-saas backups` lists them).",
+            ))
+        }
         (Some(m), SchemaState::Migrated | SchemaState::IndexesPending) => m.clone(),
         (_, SchemaState::PartlyMigrated) => {
             return Err(Error::state(
@@ -84,7 +90,10 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
     let t = std::time::Instant::now();
     let mut all = LEGACY_TABLES.iter().map(|t| ident(t)).collect::<Vec<_>>();
     all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = '15s'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0", all.join(", ")))
+    tx.batch_execute(&format!(
+        "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
+        all.join(", ")
+    ))
         .await
         .map_err(|e| {
             Error::refused(

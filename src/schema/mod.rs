@@ -39,6 +39,21 @@ pub enum SchemaState {
     Migrated,
 }
 
+impl MigrationRecord {
+    /// The recorded status, typed (None for a status this version does not know).
+    pub fn status(&self) -> Option<crate::state::MigrationStatus> {
+        crate::state::MigrationStatus::parse(&self.status)
+    }
+}
+
+impl SchemaStatus {
+    /// Migrated, and `finish` removed the legacy interface since.
+    pub fn finished(&self) -> bool {
+        self.state.is_migrated()
+            && self.last_migration.as_ref().and_then(|m| m.status()) == Some(crate::state::MigrationStatus::Finished)
+    }
+}
+
 impl SchemaState {
     pub fn describe(self) -> &'static str {
         match self {
@@ -163,7 +178,7 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
     } else {
         let completed = last_migration
             .as_ref()
-            .is_some_and(|m| m.status == "completed" || m.status == "indexes_pending");
+            .is_some_and(|m| m.status().is_some_and(|s| s.migrated()));
         if completed && new_missing.is_empty() && cols_missing.is_empty() {
             if idx_missing.is_empty() && idx_invalid.is_empty() {
                 SchemaState::Migrated

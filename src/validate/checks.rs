@@ -510,22 +510,38 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         },
         Check {
             id: "state.compat_triggers",
-            rule: "Each legacy table has an enabled profochat_saas_* trigger, so the running legacy bot's writes get their new links.",
+            rule: if opts.finished {
+                "After `finish`, no legacy table has a profochat_saas_* compatibility trigger."
+            } else {
+                "Each legacy table has an enabled profochat_saas_* trigger, so the running legacy bot's writes get their new links."
+            },
             severity: Severity::Critical,
             needs: &[],
-            hint: Some("Without them the legacy bot's inserts fail or miss their bot, deployment and run links: run `profochat-saas migrate` again to reinstall them."),
+            hint: Some(if opts.finished {
+                "Run `profochat-saas finish` again: it removes what is left of the compatibility layer."
+            } else {
+                "Without them the legacy bot's inserts fail or miss their bot, deployment and run links: run `profochat-saas migrate` again to reinstall them."
+            }),
             query: Query::Counted {
                 sql: sql!("state.compat_triggers"),
-                params: vec![texts(LEGACY_TABLES), Param::Text(COMPAT_TRIGGER_PREFIX.into())],
+                params: vec![texts(LEGACY_TABLES), Param::Text(COMPAT_TRIGGER_PREFIX.into()), Param::Bool(opts.finished)],
             },
         },
         Check {
             id: "state.legacy_interface",
-            rule: "The legacy interface (schema profochat_legacy) shows each of the 8 legacy tables, with its write trigger, until `finish`.",
+            rule: if opts.finished {
+                "After `finish`, the legacy interface (schema profochat_legacy) is gone."
+            } else {
+                "The legacy interface (schema profochat_legacy) shows each of the 8 legacy tables, with its write trigger, until `finish`."
+            },
             severity: Severity::Critical,
             needs: &["profochat_saas.migration.migration_id"],
-            hint: Some("A legacy bot connected to it fails or reads wrong answers: run `profochat-saas migrate` again to reinstall it."),
-            query: counted(sql!("state.legacy_interface")),
+            hint: Some(if opts.finished {
+                "Run `profochat-saas finish` again: it removes what is left of the legacy interface."
+            } else {
+                "A legacy bot connected to it fails or reads wrong answers: run `profochat-saas migrate` again to reinstall it."
+            }),
+            query: Query::Counted { sql: sql!("state.legacy_interface"), params: vec![Param::Bool(opts.finished)] },
         },
         Check {
             id: "bot.created_by_legacy_writes",

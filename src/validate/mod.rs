@@ -38,6 +38,8 @@ pub struct ValidateOptions {
     /// the foreign keys: a check that a validated key proves reads the catalog
     /// instead of scanning the table again.
     pub keys_just_validated: bool,
+    /// `finish` ran: the legacy interface and the compatibility triggers must be gone.
+    pub finished: bool,
 }
 
 impl ValidateOptions {
@@ -52,6 +54,9 @@ impl ValidateOptions {
             .query_opt(include_str!("../../sql/validate/options.sql"), &[])
             .await
             .map_err(q)?;
+        let finished = row.as_ref().is_some_and(|r| {
+            r.get::<_, Option<String>>(1).as_deref() == Some(crate::state::MigrationStatus::Finished.as_str())
+        });
         let options: Option<serde_json::Value> = row.map(|r| r.get(0));
         Ok(Self {
             orphans_kept: options
@@ -60,6 +65,7 @@ impl ValidateOptions {
                 .and_then(|v| v.as_str())
                 .is_some_and(|v| v == "keep"),
             keys_just_validated: false,
+            finished,
         })
     }
 }

@@ -7,6 +7,7 @@ mod harness;
 mod backup;
 mod connection;
 mod demo;
+mod finish;
 mod fingerprint;
 mod migrate;
 mod plan;

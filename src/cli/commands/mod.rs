@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod bench;
 pub mod demo;
+pub mod finish;
 pub mod migrate;
 pub mod ops;
 pub mod plan;

@@ -10,10 +10,11 @@ use crate::cli::{connect, output, ConnArgs, OutputArgs};
 pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     let db = connect(conn).await?;
     let st = schema::inspect(&db).await?;
-    let legacy = if st.state.is_migrated() { Some(profochat_saas::legacy::inspect(&db.client).await?) } else { None };
+    let legacy = if st.state.is_migrated() && !st.finished() { Some(profochat_saas::legacy::inspect(&db.client).await?) } else { None };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
         v["target"] = db.settings.masked_url().into();
+        v["finished"] = st.finished().into();
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
             v["legacy_interface"]["in_place"] = l.in_place().into();
@@ -23,7 +24,11 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     } else {
         println!("Database:  {}", db.settings.display_target());
         println!("Server:    PostgreSQL {}{}", st.server_version, if db.tls { " (TLS)" } else { "" });
-        println!("State:     {}", st.state.describe());
+        if st.finished() {
+            println!("State:     {}, finished (legacy interface and compatibility layer removed)", st.state.describe());
+        } else {
+            println!("State:     {}", st.state.describe());
+        }
         if let Some(l) = &legacy {
             println!("Legacy interface: {}", l.describe());
             if l.in_place() {
@@ -70,7 +75,11 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             );
         }
         println!();
-        println!("Next: {}", next_step(st.state));
+        if st.finished() {
+            println!("Next: run `profochat-saas validate` to check it; the upstream project's later migrations apply from here.");
+        } else {
+            println!("Next: {}", next_step(st.state));
+        }
     }
     if matches!(st.state, SchemaState::Empty | SchemaState::NotProfochat | SchemaState::IncompleteLegacy) {
         let found = if st.other_tables.is_empty() {
@@ -95,7 +104,9 @@ fn next_step(state: SchemaState) -> &'static str {
         SchemaState::Legacy => "run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
         SchemaState::PartlyMigrated => "run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
         SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
-        SchemaState::Migrated => "run `profochat-saas validate` to check it.",
+        SchemaState::Migrated => {
+            "run `profochat-saas validate` to check it; once the application uses the new schema and the legacy bot is stopped, `profochat-saas finish`."
+        }
     }
 }
 
