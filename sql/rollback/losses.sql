@@ -1,5 +1,7 @@
--- What the legacy schema cannot hold: if any of these counts is not zero, `rollback`
--- refuses and lists them. One row per kind: (what, count, examples).
+-- What the legacy schema cannot hold, one row per kind: (what, count, examples).
+-- `rollback --dry-run` lists them; `rollback` saves the database to a file beside the
+-- backups first when any count is not zero. Bot tokens are named by their bot only.
+WITH m AS (SELECT coalesce(max(started_at), '-infinity') AS migrated_at FROM profochat_saas.migration)
 SELECT 'accounts other than the default account' AS what, count(*)::int8 AS n,
        string_agg(format('%s (%s)', name, slug), ', ' ORDER BY account_id) AS examples
   FROM account WHERE account_id <> 1
@@ -10,10 +12,22 @@ UNION ALL
 SELECT 'enrollment tokens', count(*)::int8, string_agg('token #' || token_id || ' of deployment ' || deployment_id, ', ')
   FROM enrollment_token
 UNION ALL
-SELECT 'deployments outside the prod environment', count(*)::int8, string_agg(format('#%s %s (%s)', deployment_id, course_id, environment), ', ')
-  FROM course_deployment WHERE environment IS DISTINCT FROM 'prod'
+SELECT 'real bot tokens (set with bot set-token or BOT_API_TOKEN)', count(*)::int8, string_agg(bot_name, ', ' ORDER BY bot_name)
+  FROM bot WHERE NOT starts_with(bot_token, 'profochat-saas-placeholder-')
+UNION ALL
+SELECT 'deployments created after the migration or outside the prod environment', count(*)::int8,
+       string_agg(format('#%s %s (%s)', deployment_id, course_id, environment), ', ')
+  FROM course_deployment, m WHERE environment IS DISTINCT FROM 'prod' OR created_at > m.migrated_at
 UNION ALL
 SELECT 'runs started through enrollment tokens', count(*)::int8, NULL FROM run WHERE token_id IS NOT NULL
+UNION ALL
+SELECT 'values in the new columns (UTM medium/term/content, metadata, descriptions, participants'' chat ids)', (
+        (SELECT count(*) FROM run WHERE utm_medium IS NOT NULL OR utm_term IS NOT NULL OR utm_content IS NOT NULL OR metadata IS NOT NULL)
+      + (SELECT count(*) FROM course WHERE description IS NOT NULL
+            OR (metadata IS NOT NULL AND NOT metadata ?| ARRAY['created_from', 'legacy_course_id', 'merged_copies_of_bots']))
+      + (SELECT count(*) FROM bannedparticipants WHERE metadata IS NOT NULL)
+      + (SELECT count(*) FROM courseparticipants WHERE chat_id IS NOT NULL OR added_by IS NOT NULL)
+      + (SELECT count(*) FROM bot WHERE description IS NOT NULL AND description <> 'created when the legacy bot first wrote under this name'))::int8, NULL
 UNION ALL
 SELECT 'legacy rows of other accounts', (
         (SELECT count(*) FROM run WHERE account_id <> 1) + (SELECT count(*) FROM course WHERE account_id <> 1)

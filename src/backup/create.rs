@@ -11,7 +11,7 @@ use tokio::io::AsyncReadExt;
 
 use super::process;
 use super::{
-    candidate_name, create_private, ensure_dir, place_without_overwrite, sidecar_path, temp_name, write_private,
+    candidate_name_with, create_private, ensure_dir, place_without_overwrite, sidecar_path, temp_name, write_private,
     BackupInfo, Sidecar, TempFile, DUMP_STEP,
 };
 use crate::conn::{self, ConnSettings, Db};
@@ -30,6 +30,11 @@ const NOTHING_WRITTEN: &str = "The database was not changed and no backup file w
 /// A name that exists gets a `_2`, `_3`, ... suffix: nothing is ever overwritten.
 /// Progress is reported in bytes written under [`DUMP_STEP`].
 pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter) -> Result<BackupInfo> {
+    create_named(settings, dir, super::FILE_PREFIX, reporter).await
+}
+
+/// The same, under `<dir>/<prefix>YYYYMMDD_HHMMSS.dump` (e.g. what `rollback` saves).
+pub async fn create_named(settings: &ConnSettings, dir: &Path, prefix: &str, reporter: &dyn Reporter) -> Result<BackupInfo> {
     let db = conn::connect(settings).await?;
     let snapshot = export_snapshot(&db).await;
     if snapshot.is_none() {
@@ -51,7 +56,7 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
     ensure_dir(dir)?;
 
     let created = Local::now();
-    let first_name = candidate_name(&created, 1);
+    let first_name = candidate_name_with(prefix, &created, 1);
     let mut tmp = TempFile::new(temp_name(dir, &first_name));
     let file = create_private(&tmp.path).map_err(|e| {
         Error::io(
@@ -93,7 +98,7 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
         Error::io(format!("cannot write the backup description in {}", dir.display()), e, NOTHING_WRITTEN)
     })?;
 
-    let path = place(dir, &created, &tmp.path, &sidecar_tmp.path)?;
+    let path = place(dir, prefix, &created, &tmp.path, &sidecar_tmp.path)?;
     tmp.disarm();
     sidecar_tmp.disarm();
     sync_dir(dir);
@@ -232,7 +237,7 @@ async fn run_pg_dump(
 }
 
 /// Puts the dump and its sidecar in place under the first free name.
-fn place(dir: &Path, created: &chrono::DateTime<Local>, dump_tmp: &Path, sidecar_tmp: &Path) -> Result<PathBuf> {
+fn place(dir: &Path, prefix: &str, created: &chrono::DateTime<Local>, dump_tmp: &Path, sidecar_tmp: &Path) -> Result<PathBuf> {
     let fail = |e: std::io::Error| {
         Error::io(
             format!("cannot put the backup in place in {}", dir.display()),
@@ -241,7 +246,7 @@ fn place(dir: &Path, created: &chrono::DateTime<Local>, dump_tmp: &Path, sidecar
         )
     };
     for n in 1..=1000 {
-        let dest = dir.join(candidate_name(created, n));
+        let dest = dir.join(candidate_name_with(prefix, created, n));
         let dest_sidecar = sidecar_path(&dest);
         if dest.exists() || dest_sidecar.exists() {
             continue;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprints;
 
-pub use create::create;
+pub use create::{create, create_named};
 pub use list::{list, BackupEntry, Listing};
 pub use restore::{
     check_dump_version, prepare_restore, restore, ArchiveInfo, RestoreOutcome, RestorePlan, RestoreTarget, Sessions,
@@ -33,6 +33,8 @@ pub const DEFAULT_DIR: &str = "backups";
 
 /// How backup file names begin.
 pub const FILE_PREFIX: &str = "profochatbot_backup_";
+/// What `rollback` saves before it changes anything: what the legacy schema cannot hold.
+pub const ROLLBACK_SAVE_PREFIX: &str = "profochatbot_rollback_";
 
 /// The extension of backup files.
 pub const FILE_EXTENSION: &str = "dump";
@@ -86,17 +88,22 @@ pub fn file_name_for(time: &DateTime<Local>) -> String {
 
 /// The `n`th candidate name for a backup taken at `time`: the plain name first, then
 /// `_2`, `_3`, ... when several backups are taken within one second.
+#[cfg(test)]
 fn candidate_name(time: &DateTime<Local>, n: u32) -> String {
+    candidate_name_with(FILE_PREFIX, time, n)
+}
+
+fn candidate_name_with(prefix: &str, time: &DateTime<Local>, n: u32) -> String {
     if n <= 1 {
-        file_name_for(time)
+        format!("{prefix}{}.{FILE_EXTENSION}", time.format("%Y%m%d_%H%M%S"))
     } else {
-        format!("{FILE_PREFIX}{}_{n}.{FILE_EXTENSION}", time.format("%Y%m%d_%H%M%S"))
+        format!("{prefix}{}_{n}.{FILE_EXTENSION}", time.format("%Y%m%d_%H%M%S"))
     }
 }
 
 /// The time in a backup's file name, read as local time.
 pub fn time_from_file_name(name: &str) -> Option<DateTime<FixedOffset>> {
-    let stamp = name.strip_prefix(FILE_PREFIX)?.get(..15)?;
+    let stamp = name.strip_prefix(FILE_PREFIX).or_else(|| name.strip_prefix(ROLLBACK_SAVE_PREFIX))?.get(..15)?;
     let naive = NaiveDateTime::parse_from_str(stamp, "%Y%m%d_%H%M%S").ok()?;
     Local.from_local_datetime(&naive).earliest().map(|t| t.fixed_offset())
 }

@@ -191,10 +191,16 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Turn a migrated database back into the legacy schema, in place, without a backup.
+    /// Turn a migrated database back into the legacy schema, in place; what the legacy
+    /// schema cannot hold is saved to a file beside the backups first.
     Rollback {
+        /// List what the legacy schema cannot hold (saved to a file by a real rollback); change nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         conn: ConnArgs,
+        #[command(flatten)]
+        dir: BackupDirArgs,
         #[command(flatten)]
         confirm: ConfirmArgs,
         #[command(flatten)]

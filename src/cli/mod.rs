@@ -121,7 +121,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => commands::backup::restore(args).await,
         Command::Finish { dry_run, conn, confirm, out } => commands::finish::run(dry_run, &conn, &confirm, &out).await,
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
-        Command::Rollback { conn, confirm, out } => commands::rollback::run(&conn, &confirm, &out).await,
+        Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,
         Command::Bench { conn, runs, seed, repeat, single_transaction, legacy_reads, samples, out } => {
             if legacy_reads {

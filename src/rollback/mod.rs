@@ -1,7 +1,9 @@
 //! `rollback`: turns a migrated database back into the legacy schema in place,
-//! without a backup. The archive gives back every legacy row and value the
-//! migration changed; legacy rows written since the migration are kept. It refuses,
-//! listing them, when the database holds data the legacy schema cannot hold.
+//! without a backup. The archive and the legacy interface give back every legacy row
+//! and value as the legacy bot knows it; legacy rows written since the migration are
+//! kept. What the legacy schema cannot hold (accounts, members, tokens, the new
+//! columns' values) is first saved to a file beside the backups, restorable with
+//! `restore`: never a dead end, nothing dropped silently.
 
 use std::collections::BTreeMap;
 
@@ -29,11 +31,40 @@ pub struct TableRollback {
     pub rows_removed: u64,
 }
 
+/// Something the legacy schema cannot hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Loss {
+    pub what: String,
+    pub count: i64,
+    pub examples: Option<String>,
+}
+
+/// How `rollback` runs.
+#[derive(Debug, Clone)]
+pub struct RollbackOptions {
+    /// Only list what the legacy schema cannot hold; change nothing.
+    pub dry_run: bool,
+    /// Where what the legacy schema cannot hold is saved (the backup directory).
+    pub save_dir: std::path::PathBuf,
+}
+
+impl Default for RollbackOptions {
+    fn default() -> Self {
+        RollbackOptions { dry_run: false, save_dir: "backups".into() }
+    }
+}
+
 /// What `rollback` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollbackReport {
     pub target: String,
     pub migration_id: i32,
+    /// `--dry-run`: nothing was changed.
+    pub dry_run: bool,
+    /// What the legacy schema cannot hold.
+    pub losses: Vec<Loss>,
+    /// The file that holds it, saved before anything changed (None when nothing needed saving).
+    pub saved_to: Option<std::path::PathBuf>,
     pub tables: BTreeMap<String, TableRollback>,
     /// The legacy tables now.
     pub fingerprint: Fingerprints,
@@ -52,8 +83,21 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| Error::query(context, &e, "The rollback transaction was rolled back: nothing was changed.")
 }
 
+/// What the legacy schema cannot hold, kinds with a count only.
+pub async fn losses<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<Vec<Loss>> {
+    let rows = client
+        .query(LOSSES, &[])
+        .await
+        .map_err(|e| Error::query("checking what the legacy schema cannot hold", &e, "Nothing was changed."))?;
+    Ok(rows
+        .iter()
+        .map(|r| Loss { what: r.get(0), count: r.get(1), examples: r.get::<_, Option<String>>(2).map(|e| truncate(&e, 200)) })
+        .filter(|l| l.count > 0)
+        .collect())
+}
+
 /// Rolls the migration back.
-pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackReport> {
+pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Reporter) -> Result<RollbackReport> {
     let started = std::time::Instant::now();
     let target = db.settings.display_target();
     let status = schema::inspect(db).await?;
@@ -85,6 +129,31 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         }
     };
 
+    let found = losses(&db.client).await?;
+    if opts.dry_run {
+        return Ok(RollbackReport {
+            target,
+            migration_id: migration.migration_id,
+            dry_run: true,
+            losses: found,
+            saved_to: None,
+            tables: BTreeMap::new(),
+            fingerprint: Fingerprints::default(),
+            fingerprint_before_migration: None,
+            changed_since_migration: vec![],
+            bot_tokens_dropped: vec![],
+            legacy_roles_reset: vec![],
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        });
+    }
+    // Saved before anything changes: the whole database, restorable with `restore`.
+    let saved_to = if found.is_empty() {
+        None
+    } else {
+        let info = crate::backup::create_named(&db.settings, &opts.save_dir, crate::backup::ROLLBACK_SAVE_PREFIX, reporter).await?;
+        Some(info.path)
+    };
+
     let tx = db.client.transaction().await.map_err(q("starting the rollback"))?;
     reporter.started("rollback: lock and check", None);
     let t = std::time::Instant::now();
@@ -94,27 +163,24 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
         all.join(", ")
     ))
-        .await
-        .map_err(|e| {
-            Error::refused(
-                format!("could not lock the tables within 15 s: {}", pg_error_text(&e)),
-                "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
-            )
-        })?;
-    let mut losses = vec![];
-    for r in tx.query(LOSSES, &[]).await.map_err(q("checking what the legacy schema cannot hold"))? {
-        let (what, n, examples): (String, i64, Option<String>) = (r.get(0), r.get(1), r.get(2));
-        if n > 0 {
-            let examples = examples.map(|e| truncate(&e, 200)).map(|e| format!(": {e}")).unwrap_or_default();
-            losses.push(format!("{n} {what}{examples}"));
-        }
-    }
-    if !losses.is_empty() {
-        return Err(Error::WouldLoseData {
-            message: "rollback would lose data that the legacy schema cannot hold".into(),
-            items: losses,
-            hint: "Remove or move that data first (token revoke, member remove, …), or restore a backup taken before the migration with `profochat-saas restore FILE`.".into(),
-        });
+    .await
+    .map_err(|e| {
+        Error::refused(
+            format!("could not lock the tables within 15 s: {}", pg_error_text(&e)),
+            "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
+        )
+    })?;
+    // Written between the save and the lock: the save would not hold it.
+    let now = losses(&tx).await?;
+    let counts = |l: &[Loss]| l.iter().map(|x| (x.what.clone(), x.count)).collect::<Vec<_>>();
+    if counts(&now) != counts(&found) {
+        return Err(Error::refused(
+            "the application wrote data the legacy schema cannot hold while the rollback saved it".to_string(),
+            format!(
+                "Nothing was rolled back{}. Stop the application's writes and run `profochat-saas rollback` again.",
+                saved_to.as_ref().map(|p| format!(" (the file {} is complete up to that moment)", p.display())).unwrap_or_default()
+            ),
+        ));
     }
     let before: Option<Fingerprints> = tx
         .query_one("SELECT fingerprint_before FROM profochat_saas.migration WHERE migration_id = $1", &[&migration.migration_id])
@@ -129,7 +195,14 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         .iter()
         .map(|r| r.get(0))
         .collect();
-    reporter.finished("rollback: lock and check", t.elapsed(), "nothing the legacy schema cannot hold");
+    reporter.finished(
+        "rollback: lock and check",
+        t.elapsed(),
+        &match &saved_to {
+            Some(p) => format!("what the legacy schema cannot hold is saved in {}", p.display()),
+            None => "nothing the legacy schema cannot hold".to_string(),
+        },
+    );
 
     let legacy_roles_reset = crate::legacy::reset_roles(&tx).await?;
     reporter.started("rollback: restore legacy rows and values", None);
@@ -143,6 +216,9 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
     Ok(RollbackReport {
         target,
         migration_id: migration.migration_id,
+        dry_run: false,
+        losses: found,
+        saved_to,
         tables,
         fingerprint,
         fingerprint_before_migration: before,

@@ -709,7 +709,7 @@ async fn rollback_after_the_replay_gives_the_legacy_tables_the_legacy_bot_wrote(
     use_legacy_interface(&cb).await;
     replay(&ca, &cb).await;
     cb.batch_execute("SET search_path = public").await.unwrap();
-    profochat_saas::rollback::rollback(&mut cb, &Silent).await.expect("rollback");
+    profochat_saas::rollback::rollback(&mut cb, &Default::default(), &Silent).await.expect("rollback");
     let schema: i64 = cb.query_one("SELECT count(*) FROM pg_namespace WHERE nspname = 'profochat_legacy'", &[]).await.unwrap().get(0);
     assert_eq!(schema, 0, "the legacy interface goes with the rollback");
     for table in profochat_saas::sql::LEGACY_TABLES {

@@ -1,5 +1,5 @@
 //! `rollback`: back to the legacy schema in place, with the fingerprints of before;
-//! legacy rows written since are kept; data the legacy schema cannot hold is refused.
+//! legacy rows written since are kept; what the legacy schema cannot hold is saved first.
 
 use predicates::prelude::*;
 use profochat_saas::fingerprint;
@@ -17,7 +17,7 @@ async fn migrate_then_rollback_gives_back_the_legacy_database() {
     let cat = catalog(&c).await;
     let fp = fingerprint::take(&*c).await.unwrap();
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
-    let r = rollback::rollback(&mut c, &Silent).await.unwrap();
+    let r = rollback::rollback(&mut c, &Default::default(), &Silent).await.unwrap();
     assert!(r.changed_since_migration.is_empty(), "{:?}", r.changed_since_migration);
     assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
     assert_eq!(catalog(&c).await, cat, "the catalog is the legacy one again");
@@ -44,7 +44,7 @@ async fn legacy_writes_after_the_migration_survive_the_rollback() {
     c.execute("UPDATE run SET is_ended = true WHERE run_id = $1", &[&r1]).await.unwrap();
     let expected_runs: i64 = c.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get(0);
 
-    let r = rollback::rollback(&mut c, &Silent).await.unwrap();
+    let r = rollback::rollback(&mut c, &Default::default(), &Silent).await.unwrap();
     assert!(r.changed_since_migration.contains(&"run".to_string()));
     assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
     assert_eq!(c.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get::<_, i64>(0), expected_runs);
@@ -65,24 +65,90 @@ async fn legacy_writes_after_the_migration_survive_the_rollback() {
 }
 
 #[tokio::test]
-async fn rollback_refuses_with_the_list_when_saas_only_data_exists() {
+async fn rollback_saves_what_the_legacy_schema_cannot_hold_then_proceeds() {
     let (db, mut c) = legacy_with_anomalies().await;
+    let before = fingerprint::take(&*c).await.unwrap();
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let url = db.url();
+    // The next steps that migrate prints: an owner, links for every deployment, a real token.
+    cli().args(["member", "add", "--telegram-user-id", "5001", "--username", "olga", "--role", "owner", "--database-url", &url]).assert().success();
+    cli().args(["token", "create", "--public-for-all", "--database-url", &url]).assert().success();
+    let secret = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ";
+    cli()
+        .args(["bot", "set-token", "--bot", "main_bot", "--token-env", "PCS_TEST_TOKEN", "--database-url", &url])
+        .env("PCS_TEST_TOKEN", secret)
+        .assert()
+        .success();
+    // Values of the new columns, a second account, and a row the legacy bot wrote since.
     c.batch_execute(
-        "INSERT INTO account (name, slug) VALUES ('Second Customer', 'second');
-         INSERT INTO enrollment_token (deployment_id, token) SELECT min(deployment_id), 'tok_abc' FROM course_deployment;",
+        "UPDATE run SET utm_medium = 'cpc', metadata = '{\"from\": \"app\"}' WHERE run_id = 1;
+         UPDATE course SET description = 'Введение' WHERE course_id = 'intro';
+         INSERT INTO account (name, slug) VALUES ('Second Customer', 'second');
+         INSERT INTO run (run_id, chat_id, username, botname, course_id) VALUES (5555, 42, 'late', 'main_bot', 'intro');",
     )
     .await
     .unwrap();
+    let tokens: i64 = c.query_one("SELECT count(*) FROM enrollment_token", &[]).await.unwrap().get(0);
+    assert!(tokens > 0);
+    let dir = tempfile::tempdir().unwrap();
+
+    // The dry run lists it all, with counts, and changes nothing.
     let cat = catalog(&c).await;
-    let fp = fingerprint::take(&*c).await.unwrap();
-    let out = cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().code(9);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(err.contains("Second Customer") && err.contains("enrollment tokens"), "{err}");
-    assert!(!err.contains("tok_abc"), "token values are never shown: {err}");
-    assert!(err.contains("Nothing was changed"), "{err}");
+    let out = cli().args(["rollback", "--dry-run", "--backup-dir"]).arg(dir.path()).args(["--database-url", &url]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for what in ["account members", "enrollment tokens", "real bot tokens", "values in the new columns", "Second Customer", "main_bot"] {
+        assert!(stdout.contains(what), "{what}: {stdout}");
+    }
+    assert!(!stdout.contains(secret) && !stdout.contains("AAHdqTcv"), "a token was printed: {stdout}");
     assert_eq!(catalog(&c).await, cat);
-    assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "a dry run saves nothing");
+
+    // The rollback saves, names the file, and proceeds.
+    let out = cli().args(["rollback", "--yes", "--backup-dir"]).arg(dir.path()).args(["--database-url", &url]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let saved = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "dump"))
+        .expect("the saved file");
+    let name = saved.file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with("profochatbot_rollback_"), "{name}");
+    assert!(stdout.contains(&name) && stdout.contains("profochat-saas restore"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stdout.contains("AAHdqTcv"), "a token was printed: {stdout}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    // The legacy row written since is kept; without it, the pre-migration fingerprint.
+    assert_eq!(c.query_one("SELECT username FROM run WHERE run_id = 5555", &[]).await.unwrap().get::<_, String>(0), "late");
+    c.batch_execute("DELETE FROM run WHERE run_id = 5555").await.unwrap();
+    assert_eq!(fingerprint::take(&*c).await.unwrap(), before, "the pre-migration rows, exactly");
+
+    // The saved file holds what the legacy schema could not.
+    let copy = format!("{}_saved", db.name);
+    cli().arg("restore").arg(&saved).args(["--into", &copy, "--yes", "--database-url", &url]).assert().success();
+    let restored = profochat_saas::conn::connect(&db.settings.with_dbname(&copy)).await.unwrap();
+    let row = restored
+        .query_one(
+            "SELECT (SELECT count(*) FROM account_member WHERE telegram_user_id = 5001 AND role = 'owner'),
+                    (SELECT count(*) FROM enrollment_token),
+                    (SELECT bot_token = $1 FROM bot WHERE bot_name = 'main_bot'),
+                    (SELECT utm_medium FROM run WHERE run_id = 1),
+                    (SELECT description FROM course WHERE course_id = 'intro'),
+                    (SELECT count(*) FROM account WHERE slug = 'second')",
+            &[&secret],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+    assert_eq!(row.get::<_, i64>(1), tokens);
+    assert!(row.get::<_, bool>(2));
+    assert_eq!(row.get::<_, String>(3), "cpc");
+    assert_eq!(row.get::<_, String>(4), "Введение");
+    assert_eq!(row.get::<_, i64>(5), 1);
+    drop(restored);
+    let admin = profochat_saas::conn::connect(&crate::harness::admin()).await.unwrap();
+    admin.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", profochat_saas::sql::ident(&copy))).await.unwrap();
 }
 
 #[tokio::test]

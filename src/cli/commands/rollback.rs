@@ -5,20 +5,41 @@ use std::process::ExitCode;
 use anyhow::Result;
 use profochat_saas::rollback;
 
-use crate::cli::{connect, output, ConfirmArgs, ConnArgs, OutputArgs};
+use crate::cli::{connect, output, BackupDirArgs, ConfirmArgs, ConnArgs, OutputArgs};
 
-pub async fn run(conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn run(dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let target = db.settings.display_target();
-    output::confirm(
-        &format!("Roll {target} back to the legacy schema? The SaaS tables (bots, deployments) are dropped; legacy rows are kept"),
-        confirm.yes,
-    )?;
+    let opts = rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone() };
+    if !dry_run {
+        output::confirm(
+            &format!(
+                "Roll {target} back to the legacy schema? The SaaS tables (bots, deployments, tokens) are dropped after what the legacy schema cannot hold is saved to {}; legacy rows are kept",
+                dir.backup_dir.display()
+            ),
+            confirm.yes,
+        )?;
+    }
     let reporter = output::TerminalReporter::new(out.json);
-    let r = rollback::rollback(&mut db, &reporter).await?;
+    let r = rollback::rollback(&mut db, &opts, &reporter).await?;
     if out.json {
         output::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if r.dry_run {
+        if r.losses.is_empty() {
+            println!("The legacy schema can hold everything in {target}: `profochat-saas rollback` needs to save nothing.");
+        } else {
+            println!("What the legacy schema cannot hold ({target}); `profochat-saas rollback` saves it to a file in {} first:", dir.backup_dir.display());
+            print_losses(&r.losses);
+        }
+        println!("Dry run: nothing was changed.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(p) = &r.saved_to {
+        println!("Saved first, what the legacy schema cannot hold:");
+        print_losses(&r.losses);
+        println!("  → {} (the whole database before the rollback, mode 0600; get it back with: profochat-saas restore {})", p.display(), p.display());
     }
     let mut t = output::table(&["table", "values restored", "rows restored", "rows removed", "rows now"]);
     for (name, tr) in &r.tables {
@@ -46,10 +67,18 @@ pub async fn run(conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Re
     }
     if !r.bot_tokens_dropped.is_empty() {
         println!(
-            "Note: the bot tokens set for {} were in the bot table and are gone with it; the legacy bot reads BOT_API_TOKEN.",
+            "The bot tokens set for {} are in the saved file; the legacy bot reads its token from BOT_API_TOKEN.",
             r.bot_tokens_dropped.join(", ")
         );
     }
     println!("{target} is back in the legacy schema ({}).", output::format_duration(std::time::Duration::from_millis(r.elapsed_ms)));
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_losses(losses: &[rollback::Loss]) {
+    let mut t = output::table(&["what", "count", "examples"]);
+    for l in losses {
+        t.add_row(vec![l.what.clone(), l.count.to_string(), l.examples.clone().unwrap_or_default()]);
+    }
+    println!("{t}");
 }
