@@ -38,3 +38,11 @@ CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archived_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS archive_migration_table ON profochat_saas.archive (migration_id, table_name, action);
+
+-- Objects outside this schema that the tool created (such as upstream's
+-- schema_migrations when the database had none), so that `rollback` removes exactly
+-- those and nothing the database had before.
+CREATE TABLE IF NOT EXISTS profochat_saas.created_object (
+    object     text PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

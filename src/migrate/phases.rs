@@ -116,7 +116,7 @@ impl Phase {
             ],
             Phase::Keys => vec![
                 format!("{} unique keys, {} foreign keys, NOT NULL on bot_id", target::UNIQUE_KEYS.len(), target::FOREIGN_KEYS.len()),
-                "course key (course_id, account_id) replaces (course_id, bot_name)".into(),
+                "upstream's names and keys: course keeps its primary key (course_id, bot_name) and gets the unique key (course_id, account_id) the foreign keys reference".into(),
             ],
             Phase::Indexes => vec![if opts.single_transaction {
                 format!("{} secondary indexes, inside the transaction", target::secondary_indexes().len())
@@ -194,9 +194,7 @@ impl Phase {
                 .map_err(fail)?;
                 if exists == 0 {
                     let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
-                    tx.batch_execute(&format!(
-                        "ALTER TABLE conversation ADD CONSTRAINT conversation_run_id_fkey FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE{not_valid}"
-                    ))
+                    tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';')))
                     .await
                     .map_err(fail)?;
                 } else if opts.orphans == Orphans::Detach {
@@ -257,7 +255,7 @@ impl Phase {
             }
             Phase::Keys => {
                 "SELECT count(*) FROM unnest(ARRAY['run_bot_id_fkey', 'run_deployment_id_fkey', 'conversation_run_id_fkey',
-                                                   'course_deployment_course_id_account_id_fkey', 'bot_bot_token_key']) k
+                                                   'course_deployment_course_fkey', 'bot_bot_token_key']) k
                   WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = k)"
             }
             Phase::Indexes if opts.single_transaction => {

@@ -63,6 +63,12 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
             ))
         }
         (Some(m), SchemaState::Migrated | SchemaState::IndexesPending) => m.clone(),
+        (_, SchemaState::Outdated) => {
+            return Err(Error::state(
+                format!("{target} was migrated by an older profochat-saas, whose keys and indexes carry older names"),
+                "Run `profochat-saas migrate` first (it renames keys and indexes, no row changes), then `profochat-saas rollback`.",
+            ))
+        }
         (_, SchemaState::PartlyMigrated) => {
             return Err(Error::state(
                 format!("{target} is partly migrated, not by a completed profochat-saas migration, so there is no archive to roll back from"),

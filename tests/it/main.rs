@@ -14,6 +14,7 @@ mod rollback;
 mod runtime;
 mod seed;
 mod status;
+mod upstream;
 mod ops;
 mod ops_cli;
 mod ops_migrated;

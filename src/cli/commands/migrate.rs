@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use profochat_saas::migrate::{self, MigrationReport, Outcome};
 use profochat_saas::report::Reporter;
+use profochat_saas::schema::SchemaState;
 
 use crate::cli::commands::plan::options;
 use crate::cli::{connect, output, MigrateArgs};
@@ -24,13 +25,25 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let mut backup = None;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
-        if !st.state.is_migrated() {
-            // Refuse before the backup and the question when a decision is missing.
-            let p = profochat_saas::plan::plan(&mut db, &opts).await?;
-            if let Some(d) = p.decisions.first() {
-                return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+        let outdated = st.state == SchemaState::Outdated;
+        if !st.state.is_migrated() || outdated {
+            if outdated {
+                output::confirm(
+                    &format!(
+                        "{target} was migrated by an older profochat-saas ({} difference(s) from the current target, `profochat-saas status` lists them). \
+                         Give its keys and indexes upstream's names and shapes, record upstream's migrations and install the enrolment function?",
+                        st.upgrade_needed.len()
+                    ),
+                    args.confirm.yes,
+                )?;
+            } else {
+                // Refuse before the backup and the question when a decision is missing.
+                let p = profochat_saas::plan::plan(&mut db, &opts).await?;
+                if let Some(d) = p.decisions.first() {
+                    return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+                }
+                output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             }
-            output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             if args.skip_backup {
                 reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
             } else {
@@ -72,6 +85,35 @@ pub fn print_outcome(r: &MigrationReport) {
     match r.outcome {
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
+            return;
+        }
+        Outcome::DryRun if !r.upgraded.is_empty() => {
+            println!("Dry run: {} was migrated by an older profochat-saas; `migrate` would fix, in one transaction:", r.target);
+            for d in &r.upgraded {
+                println!("  - {d}");
+            }
+            println!("and then build the secondary indexes under upstream's names. Everything was rolled back; the database is unchanged.");
+            return;
+        }
+        Outcome::Upgraded => {
+            println!(
+                "{} was migrated by an older profochat-saas (migration #{}); brought to the current target, the data unchanged:",
+                r.target,
+                r.migration_id.unwrap_or_default()
+            );
+            for d in &r.upgraded {
+                println!("  - fixed: {d}");
+            }
+            if r.indexes.elapsed_ms > 0 {
+                println!("  - {} secondary indexes built or rebuilt under upstream's names", r.indexes.built.len());
+            }
+            for (name, why) in &r.indexes.failed {
+                eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
+            }
+            println!(
+                "Keys and indexes carry upstream's names; schema_migrations records 0001 and 0003; applications enrol with \
+                 SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot)."
+            );
             return;
         }
         Outcome::IndexesFinished => {
