@@ -64,6 +64,9 @@ pub const UPSTREAM_MIGRATIONS: [(&str, &str); 2] = [
     ("0003", "multi-tenant SaaS schema: accounts, bots, course deployments, enrollment tokens"),
 ];
 
+/// Upstream's migration ledger (created by `sql/migrate/ledger.sql` when missing).
+pub const LEDGER_TABLE: &str = "schema_migrations";
+
 /// What `schema_migrations.applied_by` says for the migrations this tool records.
 pub fn applied_by() -> String {
     format!("profochat-saas {}", env!("CARGO_PKG_VERSION"))

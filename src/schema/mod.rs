@@ -156,7 +156,8 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
             }
         }
     }
-    let known: BTreeSet<&str> = LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().collect();
+    // Upstream's migration ledger belongs to the application's schema too.
+    let known: BTreeSet<&str> = LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().chain([target::LEDGER_TABLE]).collect();
     let other: Vec<String> = tables.keys().filter(|t| !known.contains(t.as_str())).cloned().collect();
 
     let last_migration = last_migration(db).await?;

@@ -7,6 +7,7 @@ mod harness;
 mod backup;
 mod connection;
 mod demo;
+mod enrol_sql;
 mod fingerprint;
 mod migrate;
 mod plan;

@@ -274,6 +274,10 @@ async fn a_database_migrated_by_an_older_version_is_detected_and_brought_to_upst
         assert!(needed.contains(expected), "{expected:?} not in:\n{needed}");
     }
     assert!(st.secondary_indexes_missing.contains(&"idx_run_bot".to_string()), "{:?}", st.secondary_indexes_missing);
+    // Enrolment says what to do instead of failing obscurely.
+    let err = profochat_saas::ops::enrol(&c.client, "cd_1_AAAAAAAAAAAAAAAAAAAAAAAA", 1, None, "main_bot").await.unwrap_err();
+    assert_eq!(err.exit_status().code(), 4, "{err}");
+    assert!(err.to_string().contains("profochat-saas migrate"), "{err}");
     cli()
         .args(["status", "--database-url", &url])
         .assert()

@@ -210,8 +210,9 @@ pub fn print_next_steps(r: &MigrationReport) {
     step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
     step("Check everything: profochat-saas validate".into());
     step(
-        "Update the application: read bot_id instead of botname, add account_id to queries, start runs through deployment_id and \
-         enrollment tokens (/start cd_<deployment_id>_<token>). The legacy statements keep working meanwhile."
+        "Update the application: read bot_id instead of botname, add account_id to queries, start runs through enrollment tokens: \
+         on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot) \
+         checks the token and starts the run. The legacy statements keep working meanwhile."
             .into(),
     );
     step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());
