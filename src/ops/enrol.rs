@@ -83,7 +83,7 @@ fn enrol_error(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error
             },
             // undefined_function, invalid_schema_name: an older profochat-saas migrated this database.
             "42883" | "3F000" => Error::state(
-                "the enrolment function profochat_saas.enrol is not installed in this database (an older profochat-saas migrated it)",
+                "the enrolment function profochat_saas.enrol is not installed in this database (an older profochat-saas migrated it, or it was dropped)",
                 "Run `profochat-saas migrate`: it installs the function (and brings keys and indexes to upstream's names); no row changes.",
             ),
             _ => Error::query(context, &e, "The statement was rolled back: nothing was changed."),

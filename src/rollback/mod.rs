@@ -65,7 +65,7 @@ pub async fn rollback(db: &mut Db, reporter: &dyn Reporter) -> Result<RollbackRe
         (Some(m), SchemaState::Migrated | SchemaState::IndexesPending) => m.clone(),
         (_, SchemaState::Outdated) => {
             return Err(Error::state(
-                format!("{target} was migrated by an older profochat-saas, whose keys and indexes carry older names"),
+                format!("{target} is migrated, but its keys, indexes or functions differ from the current target's (an older profochat-saas migrated it, or they were changed by hand)"),
                 "Run `profochat-saas migrate` first (it renames keys and indexes, no row changes), then `profochat-saas rollback`.",
             ))
         }

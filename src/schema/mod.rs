@@ -55,7 +55,9 @@ impl SchemaState {
             SchemaState::Legacy => "legacy (single-tenant, not migrated)",
             SchemaState::PartlyMigrated => "partly migrated",
             SchemaState::IndexesPending => "migrated, secondary indexes pending",
-            SchemaState::Outdated => "migrated by an older profochat-saas (keys, indexes or functions differ from the current target)",
+            SchemaState::Outdated => {
+                "migrated, by an older profochat-saas or changed by hand since (keys, indexes or functions differ from the current target)"
+            }
             SchemaState::Migrated => "migrated (multi-tenant SaaS schema)",
         }
     }

@@ -30,7 +30,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             if outdated {
                 output::confirm(
                     &format!(
-                        "{target} was migrated by an older profochat-saas ({} difference(s) from the current target, `profochat-saas status` lists them). \
+                        "{target} is migrated, but {} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
                          Give its keys and indexes upstream's names and shapes, record upstream's migrations and install the enrolment function?",
                         st.upgrade_needed.len()
                     ),
@@ -88,7 +88,7 @@ pub fn print_outcome(r: &MigrationReport) {
             return;
         }
         Outcome::DryRun if !r.upgraded.is_empty() => {
-            println!("Dry run: {} was migrated by an older profochat-saas; `migrate` would fix, in one transaction:", r.target);
+            println!("Dry run: {} differs from the current target (an older profochat-saas, or changes by hand); `migrate` would fix, in one transaction:", r.target);
             for d in &r.upgraded {
                 println!("  - {d}");
             }
@@ -97,7 +97,7 @@ pub fn print_outcome(r: &MigrationReport) {
         }
         Outcome::Upgraded => {
             println!(
-                "{} was migrated by an older profochat-saas (migration #{}); brought to the current target, the data unchanged:",
+                "{} (migration #{}) differed from the current target; brought to it, the data unchanged:",
                 r.target,
                 r.migration_id.unwrap_or_default()
             );

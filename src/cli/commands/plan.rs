@@ -55,7 +55,7 @@ pub fn print(p: &Plan) {
     if p.status.state == profochat_saas::schema::SchemaState::Outdated {
         println!();
         println!(
-            "An older profochat-saas migrated it (migration #{}). Its data is migrated; what differs from the current target:",
+            "Migrated (migration #{}), by an older profochat-saas or changed by hand since. Its data is migrated; what differs from the current target:",
             p.status.last_migration.as_ref().map(|m| m.migration_id).unwrap_or_default()
         );
         for d in &p.status.upgrade_needed {
