@@ -30,7 +30,7 @@ pub enum ExitStatus {
     WouldLoseData = 9,
     /// A named object (bot, account, deployment, token, backup file) does not exist.
     NotFound = 10,
-    /// An enrollment token was refused (used up, expired, revoked, wrong deployment).
+    /// An enrollment token was refused (used up, expired, revoked, wrong deployment or bot).
     TokenRefused = 11,
     /// Interrupted by the operator (Ctrl-C).
     Interrupted = 130,
@@ -126,7 +126,7 @@ pub enum Error {
     },
 
     /// An enrollment token was refused.
-    #[error("the enrollment token was refused: {reason}. Nothing was changed.")]
+    #[error("the enrollment token was refused: {reason}. Nothing was changed. {}", .reason.hint())]
     TokenRefused { reason: TokenRefusal },
 
     /// A file could not be read or written.
@@ -143,17 +143,67 @@ pub enum Error {
     Interrupted { unchanged: String },
 }
 
-/// Why an enrollment token was refused.
+/// Why an enrollment token was refused. `profochat_saas.enrol` raises each with its
+/// SQLSTATE (class PC, documented in the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenRefusal {
+    Malformed,
     Unknown,
     Revoked,
     Expired,
     UsedUp,
+    WrongBot,
     WrongDeployment,
     DeploymentInactive,
-    Malformed,
+}
+
+impl TokenRefusal {
+    pub const ALL: [TokenRefusal; 8] = [
+        TokenRefusal::Malformed,
+        TokenRefusal::Unknown,
+        TokenRefusal::Revoked,
+        TokenRefusal::Expired,
+        TokenRefusal::UsedUp,
+        TokenRefusal::WrongBot,
+        TokenRefusal::WrongDeployment,
+        TokenRefusal::DeploymentInactive,
+    ];
+
+    /// The SQLSTATE that `profochat_saas.enrol` raises for it (sql/migrate/enrol.sql).
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            TokenRefusal::Malformed => "PC001",
+            TokenRefusal::Unknown => "PC002",
+            TokenRefusal::Revoked => "PC003",
+            TokenRefusal::Expired => "PC004",
+            TokenRefusal::UsedUp => "PC005",
+            TokenRefusal::WrongBot => "PC006",
+            TokenRefusal::WrongDeployment => "PC007",
+            TokenRefusal::DeploymentInactive => "PC008",
+        }
+    }
+
+    /// The refusal a SQLSTATE stands for.
+    pub fn from_sqlstate(code: &str) -> Option<TokenRefusal> {
+        TokenRefusal::ALL.into_iter().find(|r| r.sqlstate() == code)
+    }
+
+    /// What to do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            TokenRefusal::Malformed => "Pass the text after /start as the bot received it: cd_<deployment_id>_<token>.",
+            TokenRefusal::Unknown => "The link may be mistyped or its token deleted; `profochat-saas token list` shows the tokens.",
+            TokenRefusal::Revoked | TokenRefusal::Expired | TokenRefusal::UsedUp => {
+                "Create a new token with `profochat-saas token create --deployment ID` and share its link."
+            }
+            TokenRefusal::WrongBot => {
+                "A token enrols only on the bot its deployment is on: share the link of a token of a deployment on this bot."
+            }
+            TokenRefusal::WrongDeployment => "Share the link printed for the token: it names the token's own deployment.",
+            TokenRefusal::DeploymentInactive => "Activate the deployment, or share a token of an active one.",
+        }
+    }
 }
 
 impl fmt::Display for TokenRefusal {
@@ -163,6 +213,7 @@ impl fmt::Display for TokenRefusal {
             TokenRefusal::Revoked => "the token was revoked",
             TokenRefusal::Expired => "the token has expired",
             TokenRefusal::UsedUp => "the token is used up (it reached its maximum number of uses)",
+            TokenRefusal::WrongBot => "the token belongs to a deployment on another bot",
             TokenRefusal::WrongDeployment => "the token belongs to another deployment",
             TokenRefusal::DeploymentInactive => "the deployment is not active",
             TokenRefusal::Malformed => "the start payload is not of the form cd_<deployment_id>_<token>",

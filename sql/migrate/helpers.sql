@@ -1,25 +1,110 @@
 -- Session-local helpers used by the migration scripts. They live in pg_temp,
 -- so they vanish with the session and never become part of the schema.
 
+-- An index as upstream's catalog listing writes it: "[UNIQUE ]table USING method (keys)[ WHERE …]"
+-- (pg_get_indexdef without "CREATE", the index name and the schema). sql/status/catalog.sql
+-- reads the live catalog in the same form.
+CREATE OR REPLACE FUNCTION pg_temp.index_shape(idx oid)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT regexp_replace(pg_get_indexdef(idx), '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?(\S+\.)?', '\1')
+$$;
+
+-- A constraint named `name` on `tbl` with exactly `definition` (as pg_get_constraintdef
+-- writes it, so that what exists is compared with what is wanted):
+--   - the same name and definition: nothing to do (a NOT VALID one stays for validate to report);
+--   - the same name, another definition (a key of an older shape, such as course's
+--     primary key (course_id, account_id) of older profochat-saas versions): dropped with
+--     what depends on it, and made anew; the foreign keys dropped with it come later in
+--     the file, so they are made again too;
+--   - a primary key of the same definition under another name: renamed;
+--   - else: added.
 CREATE OR REPLACE FUNCTION pg_temp.ensure_constraint(tbl regclass, name text, definition text)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    existing text;
+    other text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = tbl AND conname = name) THEN
-        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, name, definition);
+    SELECT regexp_replace(pg_get_constraintdef(c.oid), ' NOT VALID$', '') INTO existing
+      FROM pg_constraint c WHERE c.conrelid = tbl AND c.conname = name;
+    IF existing = definition THEN
+        RETURN;
     END IF;
+    IF existing IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I CASCADE', tbl, name);
+    ELSIF definition LIKE 'PRIMARY KEY %' THEN
+        SELECT c.conname INTO other FROM pg_constraint c
+         WHERE c.conrelid = tbl AND c.contype = 'p' AND pg_get_constraintdef(c.oid) = definition;
+        IF other IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', tbl, other, name);
+            RETURN;
+        END IF;
+    END IF;
+    IF definition LIKE 'PRIMARY KEY %' THEN
+        -- A table has one primary key: one of another shape goes first.
+        SELECT c.conname INTO other FROM pg_constraint c WHERE c.conrelid = tbl AND c.contype = 'p';
+        IF other IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I CASCADE', tbl, other);
+        END IF;
+    END IF;
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, name, definition);
 END $$;
 
+-- An index named `name` with `definition`, written as upstream's catalog writes it
+-- ("[UNIQUE ]table USING btree (…)[ WHERE …]"; a leading "ON " is accepted too). One of
+-- that name that is invalid (an interrupted concurrent build), of another shape, or
+-- that backs a constraint (a unique index that older versions made a unique
+-- constraint) is replaced.
 CREATE OR REPLACE FUNCTION pg_temp.ensure_index(name text, definition text)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    wanted text := regexp_replace(definition, '^(UNIQUE )?(ON )?', '\1');
+    idx oid;
+    valid boolean;
+    tbl regclass;
+    backing text;
 BEGIN
-    -- An index of that name that a failed concurrent build left invalid is rebuilt.
-    IF EXISTS (SELECT 1 FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
-               WHERE c.relname = name AND c.relnamespace = current_schema()::regnamespace
-                 AND NOT i.indisvalid) THEN
-        EXECUTE format('DROP INDEX %I', name);
+    SELECT c.oid, i.indisvalid, i.indrelid::regclass INTO idx, valid, tbl
+      FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+     WHERE c.relname = name AND c.relnamespace = current_schema()::regnamespace;
+    IF idx IS NOT NULL THEN
+        SELECT con.conname INTO backing FROM pg_constraint con WHERE con.conindid = idx AND con.contype IN ('p', 'u', 'x');
+        IF valid AND backing IS NULL AND pg_temp.index_shape(idx) = wanted THEN
+            RETURN;
+        END IF;
+        IF backing IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I CASCADE', tbl, backing);
+        ELSE
+            EXECUTE format('DROP INDEX %I', name);
+        END IF;
     END IF;
-    EXECUTE format('CREATE %s IF NOT EXISTS %I %s',
-                   CASE WHEN definition ILIKE 'UNIQUE %' THEN 'UNIQUE INDEX' ELSE 'INDEX' END,
+    EXECUTE format('CREATE %s %I ON %s',
+                   CASE WHEN wanted LIKE 'UNIQUE %' THEN 'UNIQUE INDEX' ELSE 'INDEX' END,
                    name,
-                   regexp_replace(definition, '^UNIQUE ', '', 'i'));
+                   regexp_replace(wanted, '^UNIQUE ', ''));
+END $$;
+
+-- A key or index that an older profochat-saas version named `old` gets upstream's
+-- name `new` (a catalog change, instant). Should both exist, the old one is a
+-- duplicate and goes. Its definition is checked afterwards, by ensure_constraint,
+-- ensure_index or the index builds of phase 5.
+CREATE OR REPLACE FUNCTION pg_temp.rename_key(tbl regclass, old text, new text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    new_exists boolean := EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = tbl AND conname = new)
+                       OR EXISTS (SELECT 1 FROM pg_class WHERE relname = new AND relnamespace = current_schema()::regnamespace);
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = tbl AND conname = old) THEN
+        IF new_exists THEN
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, old);
+        ELSE
+            EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', tbl, old, new);
+        END IF;
+    ELSIF EXISTS (SELECT 1 FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+                   WHERE c.relname = old AND c.relnamespace = current_schema()::regnamespace AND i.indrelid = tbl) THEN
+        IF new_exists THEN
+            EXECUTE format('DROP INDEX %I', old);
+        ELSE
+            EXECUTE format('ALTER INDEX %I RENAME TO %I', old, new);
+        END IF;
+    END IF;
 END $$;

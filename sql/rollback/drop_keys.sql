@@ -16,6 +16,10 @@ DROP TRIGGER IF EXISTS profochat_saas_compat_split ON course;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
 DROP TRIGGER IF EXISTS profochat_saas_compat ON gen_settings;
 
+-- The unique key (course_id, account_id) goes with the foreign keys of the SaaS tables
+-- that reference it (the tables follow in the last step).
+ALTER TABLE course DROP CONSTRAINT IF EXISTS course_course_id_account_id_key CASCADE;
+
 DO $$
 DECLARE
     r record;
@@ -33,8 +37,9 @@ BEGIN
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tbl, r.conname);
     END LOOP;
 END $$;
-DROP INDEX IF EXISTS uq_run_active_bot_chat;
-DROP INDEX IF EXISTS uq_courseparticipants_member;
+DROP INDEX IF EXISTS run_one_active_per_bot_chat;
+DROP INDEX IF EXISTS bannedparticipants_unique;
+DROP INDEX IF EXISTS courseparticipants_unique;
 -- CASCADE: the foreign keys of the SaaS tables that reference it go too (the tables follow).
 ALTER TABLE course DROP CONSTRAINT IF EXISTS course_pkey CASCADE;
 ALTER TABLE run ALTER COLUMN bot_id DROP NOT NULL;

@@ -15,4 +15,17 @@ ALTER TABLE courseparticipants DROP COLUMN IF EXISTS account_id, DROP COLUMN IF 
 ALTER TABLE gen_settings DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS created_at,
                          DROP COLUMN IF EXISTS updated_at;
 DROP TABLE IF EXISTS enrollment_token, course_deployment, account_member, bot, account CASCADE;
+-- Upstream's migration ledger: the rows this tool recorded go; the table too if the tool
+-- created it and nothing else was recorded since.
+DO $$
+BEGIN
+    IF to_regclass('schema_migrations') IS NOT NULL THEN
+        DELETE FROM schema_migrations WHERE applied_by LIKE 'profochat-saas %';
+        IF to_regclass('profochat_saas.created_object') IS NOT NULL
+           AND EXISTS (SELECT 1 FROM profochat_saas.created_object WHERE object = 'table schema_migrations')
+           AND NOT EXISTS (SELECT 1 FROM schema_migrations) THEN
+            DROP TABLE schema_migrations;
+        END IF;
+    END IF;
+END $$;
 DROP SCHEMA IF EXISTS profochat_saas CASCADE;

@@ -92,3 +92,11 @@ CREATE TABLE IF NOT EXISTS profochat_saas.legacy_role (
     role_name text PRIMARY KEY,
     set_at    timestamptz NOT NULL DEFAULT now()
 );
+
+-- Objects outside this schema that the tool created (such as upstream's
+-- schema_migrations when the database had none), so that `rollback` removes exactly
+-- those and nothing the database had before.
+CREATE TABLE IF NOT EXISTS profochat_saas.created_object (
+    object     text PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

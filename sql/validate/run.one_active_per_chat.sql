@@ -1,4 +1,4 @@
--- At most one active run per bot and chat (what uq_run_active_bot_chat enforces).
+-- At most one active run per bot and chat (what run_one_active_per_bot_chat enforces).
 -- The count is of the surplus runs: all active runs of a chat but one.
 WITH dup AS (
     SELECT bot_id, chat_id, count(*) AS n, array_agg(run_id ORDER BY run_id) AS run_ids

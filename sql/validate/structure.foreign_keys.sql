@@ -1,7 +1,8 @@
--- Foreign keys, by name: missing, referencing the wrong table, with the wrong ON
--- DELETE action, or NOT VALID. $1: tables, $2: constraint names, $3: referenced
--- tables, $4: ON DELETE actions as pg_constraint.confdeltype (parallel arrays);
--- $5: the one constraint whose NOT VALID state is checked on its own.
+-- Foreign keys, by upstream's names: missing, referencing the wrong table, with the
+-- wrong ON DELETE action, of another definition than upstream's, or NOT VALID.
+-- $1: tables, $2: constraint names, $3: referenced tables, $4: ON DELETE actions as
+-- pg_constraint.confdeltype, $6: upstream's definitions as pg_get_constraintdef writes
+-- them (parallel arrays); $5: the one constraint whose NOT VALID state is checked on its own.
 WITH actions (code, words) AS (
     VALUES ('a', 'NO ACTION'), ('r', 'RESTRICT'), ('c', 'CASCADE'), ('n', 'SET NULL'), ('d', 'SET DEFAULT')
 ), checked AS (
@@ -11,11 +12,13 @@ WITH actions (code, words) AS (
                 WHEN x.action <> w.action THEN format('is ON DELETE %s instead of ON DELETE %s',
                      (SELECT words FROM actions WHERE code = x.action),
                      (SELECT words FROM actions WHERE code = w.action))
+                WHEN x.definition <> w.definition THEN format('is %s instead of upstream''s %s', x.definition, w.definition)
                 WHEN NOT x.convalidated AND w.name <> $5::text THEN 'is NOT VALID (existing rows were never checked)'
            END AS problem
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS w(tbl, name, ref, action, ord)
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) WITH ORDINALITY AS w(tbl, name, ref, action, definition, ord)
       LEFT JOIN LATERAL (
-           SELECT con.conname, rc.relname::text AS ref, con.confdeltype::text AS action, con.convalidated
+           SELECT con.conname, rc.relname::text AS ref, con.confdeltype::text AS action, con.convalidated,
+                  regexp_replace(pg_get_constraintdef(con.oid), ' NOT VALID$', '') AS definition
              FROM pg_constraint con
              JOIN pg_class c ON c.oid = con.conrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace

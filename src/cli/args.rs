@@ -381,7 +381,7 @@ pub enum MemberCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Remove a member (an account keeps at least one owner).
+    /// Remove a member (the last owner only after a warning, with confirmation or --yes).
     Remove {
         #[command(flatten)]
         conn: ConnArgs,
@@ -490,6 +490,17 @@ pub enum TokenCommand {
     },
     /// Revoke a token.
     Revoke {
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: i32,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Delete a token (revoke keeps the row); the runs it enrolled stay.
+    Delete {
         #[command(flatten)]
         conn: ConnArgs,
         #[arg(value_name = "TOKEN_ID")]

@@ -3,7 +3,8 @@
 //! can run at once, which `CONCURRENTLY` cannot): the bot's writes to a table wait
 //! while its indexes are built, seconds, and nothing fails. An interrupted build
 //! leaves the index missing (or invalid, from an older concurrent build); `status`
-//! shows it and `migrate` finishes it.
+//! shows it and `migrate` finishes it. An index under its name with another
+//! definition (an older version's shape, renamed to upstream's name) is built again.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -17,14 +18,19 @@ use crate::schema;
 use crate::sql::ident;
 use crate::target::{self, IndexDef};
 
-/// Builds the secondary indexes that are missing or invalid.
+/// Builds the secondary indexes that are missing, invalid or of another definition.
 pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn Reporter) -> Result<IndexReport> {
     let started = Instant::now();
     let first = conn::connect(settings).await?;
-    let (missing, invalid) = schema::index_state(&first).await?;
-    let todo: Vec<IndexDef> = target::secondary_indexes()
+    let state = schema::index_state(&*first).await?;
+    let replace: Vec<String> = state.invalid.iter().chain(state.different.iter()).cloned().collect();
+    let todo: Vec<(IndexDef, bool)> = target::secondary_indexes()
         .into_iter()
-        .filter(|i| missing.contains(&i.name) || invalid.contains(&i.name))
+        .filter(|i| state.missing.contains(&i.name) || replace.contains(&i.name))
+        .map(|i| {
+            let drop_first = replace.contains(&i.name);
+            (i, drop_first)
+        })
         .collect();
     let total = todo.len() as u64;
     let mut report = IndexReport::default();
@@ -36,13 +42,13 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     // the most key columns, whose sorts cost most), so that no long build comes last
     // and leaves a core idle.
     let mut sized = vec![];
-    for idx in todo {
+    for (idx, drop_first) in todo {
         let size: i64 = first
             .query_one("SELECT pg_relation_size(to_regclass($1))", &[&idx.table])
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
-        sized.push((size.saturating_mul(idx.key_columns() as i64), idx));
+        sized.push((size.saturating_mul(idx.key_columns() as i64), (idx, drop_first)));
     }
     sized.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
     let queue = Arc::new(Mutex::new(sized.into_iter().map(|(_, i)| i).collect::<VecDeque<_>>()));
@@ -63,9 +69,9 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         tasks.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some(idx) = next else { break };
+                let Some((idx, drop_first)) = next else { break };
                 let result = async {
-                    if invalid_index(&client, &idx.name).await? {
+                    if drop_first {
                         client.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&idx.name))).await?;
                     }
                     client.batch_execute(&idx.statement).await
@@ -101,15 +107,4 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         &format!("{} built, {} failed", report.built.len(), report.failed.len()),
     );
     Ok(report)
-}
-
-async fn invalid_index(client: &tokio_postgres::Client, name: &str) -> std::result::Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .query_opt(
-            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
-            &[&name],
-        )
-        .await?
-        .map(|r| r.get::<_, bool>(0))
-        .unwrap_or(false))
 }

@@ -11,6 +11,8 @@ pub mod analysis;
 pub mod indexes;
 pub mod options;
 pub mod phases;
+pub mod upgrade;
+pub mod upstream;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -45,6 +47,9 @@ pub enum Outcome {
     AlreadyMigrated,
     /// The data was migrated before; the missing secondary indexes were built now.
     IndexesFinished,
+    /// An older profochat-saas migrated the database; its keys, indexes, ledger and
+    /// enrolment function were brought to the current target now (the data unchanged).
+    Upgraded,
 }
 
 /// One phase as it ran.
@@ -100,11 +105,13 @@ pub struct MigrationReport {
     /// Validation inside the migration transaction (secondary indexes built after the
     /// commit show as pending there).
     pub validation: Option<validate::ValidationReport>,
+    /// For [`Outcome::Upgraded`]: what differed from the current target, as `status` said.
+    pub upgraded: Vec<String>,
     pub total_ms: u64,
 }
 
 impl MigrationReport {
-    fn unchanged(target: String, outcome: Outcome) -> Self {
+    pub(crate) fn unchanged(target: String, outcome: Outcome) -> Self {
         MigrationReport {
             target,
             outcome,
@@ -119,6 +126,7 @@ impl MigrationReport {
             deployments: 0,
             analysis: None,
             validation: None,
+            upgraded: vec![],
             total_ms: 0,
         }
     }
@@ -171,6 +179,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
             r.total_ms = started.elapsed().as_millis() as u64;
             return Ok(r);
         }
+        SchemaState::Outdated => return upgrade::upgrade(db, &status, opts, reporter).await,
         _ => {}
     }
 
@@ -270,6 +279,16 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
             counts,
         });
     }
+
+    // Upstream's migration ledger (0001 and 0003 recorded) and the enrolment function.
+    reporter.started("upstream ledger and enrolment function", None);
+    let t = Instant::now();
+    let installed = upstream::install(&tx, started.elapsed().as_millis() as i32, "upstream ledger and enrolment function").await?;
+    reporter.finished(
+        "upstream ledger and enrolment function",
+        t.elapsed(),
+        &format!("{} migrations recorded in schema_migrations, profochat_saas.enrol installed", installed.ledger_rows),
+    );
 
     // The no-loss proof, inside the transaction: a mismatch rolls everything back.
     reporter.started("no-loss proof", None);
@@ -390,6 +409,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         deployments,
         analysis: Some(a),
         validation: Some(validation),
+        upgraded: vec![],
         total_ms: started.elapsed().as_millis() as u64,
     })
 }

@@ -17,6 +17,20 @@ const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sq
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
 pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
 const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
+const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../sql/migrate/8_legacy_state_from_archive.sql");
+
+/// The compatibility layer, the legacy interface and the schema-change guard, as phase 7
+/// installs them; for a database an older version migrated, with the legacy
+/// interface's state rebuilt from its archive first.
+pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) -> std::result::Result<(), tokio_postgres::Error> {
+    tx.batch_execute(target::sql::STATE).await?;
+    if from_archive {
+        tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
+    }
+    tx.batch_execute(COMPAT).await?;
+    tx.batch_execute(LEGACY_INTERFACE).await?;
+    tx.batch_execute(DDL_GUARD).await
+}
 
 /// The compatibility triggers on the public tables (7_compat.sql).
 pub const COMPAT_TRIGGERS: i64 = 9;
@@ -121,7 +135,7 @@ impl Phase {
             ],
             Phase::Keys => vec![
                 format!("{} unique keys, {} foreign keys, NOT NULL on bot_id", target::UNIQUE_KEYS.len(), target::FOREIGN_KEYS.len()),
-                "course key (course_id, account_id) replaces (course_id, bot_name)".into(),
+                "upstream's names and keys: course keeps its primary key (course_id, bot_name) and gets the unique key (course_id, account_id) the foreign keys reference".into(),
             ],
             Phase::Indexes => vec![if opts.single_transaction {
                 format!("{} secondary indexes, inside the transaction", target::secondary_indexes().len())
@@ -201,9 +215,7 @@ impl Phase {
                 .map_err(fail)?;
                 if exists == 0 {
                     let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
-                    tx.batch_execute(&format!(
-                        "ALTER TABLE conversation ADD CONSTRAINT conversation_run_id_fkey FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE{not_valid}"
-                    ))
+                    tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';')))
                     .await
                     .map_err(fail)?;
                 } else if opts.orphans == Orphans::Detach {
@@ -231,9 +243,7 @@ impl Phase {
                 }
             }
             Phase::Finalize => {
-                tx.batch_execute(COMPAT).await.map_err(fail)?;
-                tx.batch_execute(LEGACY_INTERFACE).await.map_err(fail)?;
-                tx.batch_execute(DDL_GUARD).await.map_err(fail)?;
+                install_legacy_interface(tx, false).await.map_err(fail)?;
                 counts.insert(
                     "ddl_guard_event_triggers".into(),
                     count(tx, "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'profochat\\_saas\\_guard%'").await.map_err(fail)?,
@@ -271,7 +281,7 @@ impl Phase {
             }
             Phase::Keys => {
                 "SELECT count(*) FROM unnest(ARRAY['run_bot_id_fkey', 'run_deployment_id_fkey', 'conversation_run_id_fkey',
-                                                   'course_deployment_course_id_account_id_fkey', 'bot_bot_token_key']) k
+                                                   'course_deployment_course_fkey', 'bot_bot_token_key']) k
                   WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = k)"
             }
             Phase::Indexes if opts.single_transaction => {

@@ -1,5 +1,7 @@
 //! Members of an account and their roles. An account that has an owner keeps at
-//! least one: removing or demoting its last active owner is refused.
+//! least one: demoting its last active owner is refused, and so is removing it unless
+//! the caller says so ([`LastOwner::Remove`], what `member remove --yes` does after
+//! its warning) — for instance before a `rollback`, which cannot keep members.
 
 use std::fmt;
 use std::str::FromStr;
@@ -127,10 +129,13 @@ fn member_not_found(account_id: i32, telegram_user_id: i64) -> Error {
     )
 }
 
-fn last_owner(account_id: i32, telegram_user_id: i64, doing: &str) -> Error {
+fn last_owner_error(account_id: i32, telegram_user_id: i64, doing: &str) -> Error {
     Error::refused(
         format!("member {telegram_user_id} is the last active owner of account {account_id}; {doing} would leave the account without an owner"),
-        format!("Add another owner first: `profochat-saas member add --account {account_id} --telegram-user-id ID --role owner`."),
+        format!(
+            "Add another owner first: `profochat-saas member add --account {account_id} --telegram-user-id ID --role owner`; \
+             to remove it anyway (before a rollback, say), run `profochat-saas member remove --account {account_id} --telegram-user-id {telegram_user_id} --yes`."
+        ),
     )
 }
 
@@ -152,7 +157,7 @@ pub async fn add_member(
         .map(|r| Member::from_row(&r));
     if let Some(b) = &before {
         if b.is_active_owner() && role != Role::Owner && active_owners(&tx, account_id).await? <= 1 {
-            return Err(last_owner(account_id, telegram_user_id, &format!("making it {role}")));
+            return Err(last_owner_error(account_id, telegram_user_id, &format!("making it {role}")));
         }
     }
     let username = telegram_username.map(|u| u.trim().trim_start_matches('@')).filter(|u| !u.is_empty());
@@ -179,8 +184,30 @@ pub async fn add_member(
     })
 }
 
-/// Removes a member; refuses to remove the last active owner.
-pub async fn remove_member(db: &mut Db, account_id: i32, telegram_user_id: i64) -> Result<Member> {
+/// Whether removing the last active owner of an account is refused or done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LastOwner {
+    #[default]
+    Refuse,
+    /// Remove it: the account is left without an owner (`validate` warns about that).
+    Remove,
+}
+
+/// Whether this member is the last active owner of its account.
+pub async fn is_last_active_owner(client: &impl tokio_postgres::GenericClient, member: &Member) -> Result<bool> {
+    if !member.is_active_owner() {
+        return Ok(false);
+    }
+    let owners: i64 = client
+        .query_one(include_str!("../../sql/ops/member_owners.sql"), &[&member.account_id])
+        .await
+        .map_err(query_error("counting owners", UNCHANGED))?
+        .get(0);
+    Ok(owners <= 1)
+}
+
+/// Removes a member; the last active owner only with [`LastOwner::Remove`].
+pub async fn remove_member(db: &mut Db, account_id: i32, telegram_user_id: i64, last_owner: LastOwner) -> Result<Member> {
     let unchanged = "The transaction was rolled back: the members are as they were.";
     let tx = db.client.transaction().await.map_err(query_error("starting a transaction", UNCHANGED))?;
     lock_account(&tx, account_id).await?;
@@ -190,8 +217,8 @@ pub async fn remove_member(db: &mut Db, account_id: i32, telegram_user_id: i64) 
         .map_err(query_error("reading the member", unchanged))?
         .map(|r| Member::from_row(&r))
         .ok_or_else(|| member_not_found(account_id, telegram_user_id))?;
-    if member.is_active_owner() && active_owners(&tx, account_id).await? <= 1 {
-        return Err(last_owner(account_id, telegram_user_id, "removing it"));
+    if last_owner == LastOwner::Refuse && member.is_active_owner() && active_owners(&tx, account_id).await? <= 1 {
+        return Err(last_owner_error(account_id, telegram_user_id, "removing it"));
     }
     tx.execute(include_str!("../../sql/ops/member_delete.sql"), &[&account_id, &telegram_user_id])
         .await

@@ -16,11 +16,14 @@ pub mod tokens;
 pub use accounts::{create_account, list_accounts, Account, AccountSummary};
 pub use bots::{find_bot, list_bots, set_token, BotInfo, BotRef, BotRow, TokenSet, TokenSource};
 pub use deployments::{create_deployment, deployment_for, get_deployment, list_deployments, Deployment, DeploymentSummary};
-pub use enrol::{enrol, resolve_start_payload, Enrolment, ResolvedToken, StartPayload, MAX_START_PAYLOAD};
-pub use members::{add_member, get_member, list_members, remove_member, Member, MemberAction, MemberChange, Role};
+pub use enrol::{enrol, enrol_sql_example, resolve_start_payload, Enrolment, ResolvedToken, StartPayload, MAX_START_PAYLOAD};
+pub use members::{
+    add_member, get_member, is_last_active_owner, list_members, remove_member, LastOwner, Member, MemberAction, MemberChange, Role,
+};
 pub use tokens::{
-    create_public_for_all, create_token, deep_link, get_token, list_tokens, parse_duration, revoke_token, CreatedToken, PublicForAll,
-    RevokedToken, SkipReason, SkippedDeployment, TokenInfo, TokenOptions, TokenState, TokenType, TokenValue,
+    create_public_for_all, create_token, deep_link, delete_token, get_token, is_telegram_username, list_tokens, parse_duration,
+    revoke_token, CreatedToken, DeletedToken, PublicForAll, RevokedToken, SkipReason, SkippedDeployment, TokenInfo, TokenOptions,
+    TokenState, TokenType, TokenValue,
 };
 
 use tokio_postgres::GenericClient;

@@ -146,18 +146,36 @@ pub fn is_strong_token(deployment_id: i32, token: &str) -> bool {
         && StartPayload::format(deployment_id, token).len() <= MAX_START_PAYLOAD
 }
 
-/// `https://t.me/<bot>?start=<payload>`. A bot name outside Telegram's username
-/// alphabet is percent-encoded rather than trusted.
-pub fn deep_link(bot_name: &str, payload: &str) -> String {
-    const SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'_');
-    format!("https://t.me/{}?start={payload}", percent_encoding::utf8_percent_encode(bot_name, SAFE))
+/// Whether a bot name can be a Telegram username, and so the `<bot>` of a
+/// `https://t.me/<bot>` link: 5 to 32 characters of `A-Z a-z 0-9 _`, ending in `bot`
+/// (any case), as Telegram requires of bots' usernames.
+pub fn is_telegram_username(bot_name: &str) -> bool {
+    (5..=32).contains(&bot_name.len())
+        && bot_name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && bot_name.to_ascii_lowercase().ends_with("bot")
 }
 
-/// The deep link of a stored token, if the token can be carried by one.
-fn link_for(deployment_id: i32, bot_name: &str, token: &str) -> Option<TokenValue> {
+/// `https://t.me/<bot>?start=<payload>`, for a bot name that can be a Telegram username.
+pub fn deep_link(bot_name: &str, payload: &str) -> Option<String> {
+    is_telegram_username(bot_name).then(|| format!("https://t.me/{bot_name}?start={payload}"))
+}
+
+/// The deep link of a token of this deployment and bot, or why there is none: a
+/// note instead of a dead link.
+fn link_for(deployment_id: i32, bot_name: &str, token: &str) -> std::result::Result<TokenValue, String> {
     let payload = StartPayload::format(deployment_id, token);
-    (payload.len() <= MAX_START_PAYLOAD && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-        .then(|| TokenValue(deep_link(bot_name, &payload)))
+    if payload.len() > MAX_START_PAYLOAD || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(format!(
+            "this token cannot travel in a deep link: /start takes at most {MAX_START_PAYLOAD} characters of A-Z a-z 0-9 _ -"
+        ));
+    }
+    deep_link(bot_name, &payload).map(TokenValue).ok_or_else(|| {
+        format!(
+            "no t.me link: the bot name {bot_name:?} cannot be a Telegram username (5 to 32 characters of A-Z a-z 0-9 _, \
+             ending in \"bot\"); the bot receives the payload as /start {payload}, so the link is \
+             https://t.me/<the bot's Telegram username>?start={payload}"
+        )
+    })
 }
 
 /// Parses a duration such as `30m`, `12h`, `7d`, `2w`, or a sum such as `1d12h`.
@@ -230,7 +248,11 @@ pub struct CreatedToken {
     pub token: TokenValue,
     /// `cd_<deployment_id>_<token>`, what the link passes to /start.
     pub payload: TokenValue,
-    pub deep_link: TokenValue,
+    /// None when the bot name cannot be a Telegram username (`deep_link_note` says so).
+    pub deep_link: Option<TokenValue>,
+    pub deep_link_note: Option<String>,
+    /// How the application enrols a chat through this token, in SQL.
+    pub enrol_sql: TokenValue,
     pub max_uses: Option<i32>,
     pub expires_at: Option<chrono::NaiveDateTime>,
     pub created_at: Option<chrono::NaiveDateTime>,
@@ -319,6 +341,7 @@ async fn insert_token(
         };
         let token_id: i32 = row.get("token_id");
         tracing::info!(token_id, deployment_id = deployment.deployment_id, token_type = token_type.as_str(), "enrollment token created");
+        let link = link_for(deployment.deployment_id, &deployment.bot_name, token.expose());
         return Ok(CreatedToken {
             token_id,
             deployment_id: deployment.deployment_id,
@@ -327,7 +350,9 @@ async fn insert_token(
             bot_name: deployment.bot_name.clone(),
             environment: deployment.environment.clone(),
             token_type,
-            deep_link: TokenValue(deep_link(&deployment.bot_name, &payload)),
+            deep_link: link.as_ref().ok().cloned(),
+            deep_link_note: link.err(),
+            enrol_sql: TokenValue(super::enrol::enrol_sql_example(&payload, &deployment.bot_name)),
             payload: TokenValue(payload),
             token,
             max_uses: options.max_uses,
@@ -352,8 +377,10 @@ pub struct TokenInfo {
     pub environment: Option<String>,
     pub token_type: Option<String>,
     pub token: TokenValue,
-    /// None when the stored token cannot travel in a deep link (too long, or characters outside A-Z a-z 0-9 _ -).
+    /// None when the stored token cannot travel in a deep link (too long, or characters
+    /// outside A-Z a-z 0-9 _ -) or the bot name cannot be a Telegram username; `deep_link_note` says which.
     pub deep_link: Option<TokenValue>,
+    pub deep_link_note: Option<String>,
     /// False for tokens that are guessable (shorter than 128 bits of base64) or fit no link.
     pub strong: bool,
     pub max_uses: Option<i32>,
@@ -391,6 +418,7 @@ async fn select_tokens(client: &impl GenericClient, deployment_id: Option<i32>, 
             let deployment_id: i32 = r.get("deployment_id");
             let bot_name: String = r.get("bot_name");
             let token: String = r.get("token");
+            let link = link_for(deployment_id, &bot_name, &token);
             TokenInfo {
                 token_id: r.get("token_id"),
                 deployment_id,
@@ -398,7 +426,8 @@ async fn select_tokens(client: &impl GenericClient, deployment_id: Option<i32>, 
                 account_id: r.get("account_id"),
                 environment: r.get("environment"),
                 token_type: r.get("token_type"),
-                deep_link: link_for(deployment_id, &bot_name, &token),
+                deep_link: link.as_ref().ok().cloned(),
+                deep_link_note: link.err(),
                 strong: is_strong_token(deployment_id, &token),
                 token: TokenValue(token),
                 bot_name,
@@ -434,6 +463,37 @@ pub async fn revoke_token(client: &impl GenericClient, token_id: i32) -> Result<
         token_id,
         deployment_id: row.get(0),
         was_active: row.get(1),
+    })
+}
+
+/// What `token delete` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedToken {
+    pub token_id: i32,
+    pub deployment_id: i32,
+    pub token_type: Option<String>,
+    /// How many times it had been used.
+    pub uses: i32,
+    /// Runs it enrolled: they stay, with token_id NULL and the token's id in their metadata.
+    pub runs_detached: i64,
+}
+
+/// Deletes a token, unlike [`revoke_token`] which keeps the row: its links enrol nobody
+/// any more, and the runs it enrolled stay, without the link to it (their metadata
+/// keeps the token's id). One statement: all of it or nothing.
+pub async fn delete_token(client: &impl GenericClient, token_id: i32) -> Result<DeletedToken> {
+    let row = client
+        .query_opt(include_str!("../../sql/ops/token_delete.sql"), &[&token_id])
+        .await
+        .map_err(query_error("deleting the token", UNCHANGED))?
+        .ok_or_else(|| super::not_found("enrollment token", token_id, "`profochat-saas token list` shows the tokens and their ids."))?;
+    tracing::info!(token_id, "enrollment token deleted");
+    Ok(DeletedToken {
+        token_id,
+        deployment_id: row.get("deployment_id"),
+        token_type: row.get("token_type"),
+        uses: row.get("uses"),
+        runs_detached: row.get("runs_detached"),
     })
 }
 
@@ -545,8 +605,15 @@ mod tests {
     }
 
     #[test]
-    fn deep_links() {
-        assert_eq!(deep_link("my_bot", "cd_1_abc"), "https://t.me/my_bot?start=cd_1_abc");
-        assert_eq!(deep_link("a b", "cd_1_abc"), "https://t.me/a%20b?start=cd_1_abc");
+    fn deep_links_only_for_telegram_usernames() {
+        assert_eq!(deep_link("my_bot", "cd_1_abc").as_deref(), Some("https://t.me/my_bot?start=cd_1_abc"));
+        assert_eq!(deep_link("CourseBOT", "cd_1_abc").as_deref(), Some("https://t.me/CourseBOT?start=cd_1_abc"));
+        for name in ["abot", "a b_bot", "бот_bot", "my_bot_", "helper", &format!("{}bot", "x".repeat(30)), "", "main-bot"] {
+            assert!(deep_link(name, "cd_1_abc").is_none(), "{name}");
+        }
+        assert!(is_telegram_username(&format!("{}bot", "x".repeat(29))));
+        let note = link_for(1, "бот «кавычки»", "abcdefghijklmnopqrstuvwx").unwrap_err();
+        assert!(note.contains("cannot be a Telegram username") && note.contains("/start cd_1_abcdefghijklmnopqrstuvwx"), "{note}");
+        assert!(link_for(1, "main_bot", "a/b").unwrap_err().contains("cannot travel"));
     }
 }

@@ -83,7 +83,11 @@ pub fn resolve_default_bot(opts: &MigrateOptions, bots: &BTreeMap<String, Vec<St
 /// Refuses databases that cannot be migrated, with what to do.
 pub fn require_migratable(status: &SchemaStatus, target: &str) -> Result<()> {
     match status.state {
-        SchemaState::Legacy | SchemaState::PartlyMigrated | SchemaState::IndexesPending | SchemaState::Migrated => Ok(()),
+        SchemaState::Legacy
+        | SchemaState::PartlyMigrated
+        | SchemaState::IndexesPending
+        | SchemaState::Outdated
+        | SchemaState::Migrated => Ok(()),
         SchemaState::Empty => Err(Error::state(
             format!("{target} is empty (no tables): it is not a ProfoChatBot database"),
             "Point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
@@ -141,9 +145,11 @@ fn build(
     existing_bots: Vec<String>,
 ) -> Plan {
     let nothing_to_do = status.state == SchemaState::Migrated;
+    // The data of a migrated database is migrated: no decision about it is left.
+    let data_migrated = status.state.is_migrated();
     let mut decisions = vec![];
     let null_rows = a.total_null_bot_rows();
-    if null_rows > 0 && default_bot.is_none() {
+    if null_rows > 0 && default_bot.is_none() && !data_migrated {
         decisions.push(Decision {
             problem: format!(
                 "{null_rows} rows have no bot name ({}) and there are {} bots, so it is not clear which bot they belong to",
@@ -157,7 +163,7 @@ fn build(
         });
     }
     let differing = a.differing_copies();
-    if !differing.is_empty() && opts.course_conflicts == CourseConflicts::Fail {
+    if !differing.is_empty() && opts.course_conflicts == CourseConflicts::Fail && !data_migrated {
         decisions.push(Decision {
             problem: format!(
                 "{} course ids exist under several bots with different content ({}), and --course-conflicts fail refuses to rename them",

@@ -115,6 +115,12 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
             ))
         }
         (Some(m), SchemaState::Migrated | SchemaState::IndexesPending) => m.clone(),
+        (_, SchemaState::Outdated) => {
+            return Err(Error::state(
+                format!("{target} is migrated, but its keys, indexes or functions differ from the current target's (an older profochat-saas migrated it, or they were changed by hand)"),
+                "Run `profochat-saas migrate` first (it renames keys and indexes, no row changes), then `profochat-saas rollback`.",
+            ))
+        }
         (_, SchemaState::PartlyMigrated) => {
             return Err(Error::state(
                 format!("{target} is partly migrated, not by a completed profochat-saas migration, so there is no archive to roll back from"),

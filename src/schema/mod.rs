@@ -2,6 +2,8 @@
 //! database at all, with the evidence. `status` shows it; every other command
 //! checks it before acting.
 
+pub mod catalog;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -32,9 +34,14 @@ pub enum SchemaState {
     /// Some target tables or columns exist, but the migration is not complete
     /// (by hand, by an older script, or an interrupted run).
     PartlyMigrated,
-    /// Migrated; secondary indexes still missing or invalid (an interrupted build):
-    /// running `migrate` again finishes them.
+    /// Migrated; secondary indexes still missing, invalid (an interrupted build) or of
+    /// an older shape: running `migrate` again finishes them.
     IndexesPending,
+    /// Migrated by an older profochat-saas: keys and indexes under older names or of
+    /// older shapes (course's primary key (course_id, account_id)), upstream's migration
+    /// ledger or the enrolment function missing. The data is migrated; `migrate` brings
+    /// the schema to the current target (`upgrade_needed` says what differs).
+    Outdated,
     /// Fully migrated.
     Migrated,
 }
@@ -63,13 +70,16 @@ impl SchemaState {
             SchemaState::Legacy => "legacy (single-tenant, not migrated)",
             SchemaState::PartlyMigrated => "partly migrated",
             SchemaState::IndexesPending => "migrated, secondary indexes pending",
+            SchemaState::Outdated => {
+                "migrated, by an older profochat-saas or changed by hand since (keys, indexes or functions differ from the current target)"
+            }
             SchemaState::Migrated => "migrated (multi-tenant SaaS schema)",
         }
     }
 
     /// Whether the SaaS schema is usable (data and keys are in place).
     pub fn is_migrated(self) -> bool {
-        matches!(self, SchemaState::Migrated | SchemaState::IndexesPending)
+        matches!(self, SchemaState::Migrated | SchemaState::IndexesPending | SchemaState::Outdated)
     }
 }
 
@@ -101,6 +111,13 @@ pub struct SchemaStatus {
     pub added_columns_missing: Vec<String>,
     pub secondary_indexes_missing: Vec<String>,
     pub secondary_indexes_invalid: Vec<String>,
+    /// Secondary indexes that exist under their name with another definition (an older
+    /// version's shape): `migrate` builds them again.
+    pub secondary_indexes_different: Vec<String>,
+    /// For a migrated database: what differs from the current target beyond secondary
+    /// indexes (keys under older names or of older shapes, upstream's ledger, the
+    /// enrolment function), one sentence each. Non-empty means [`SchemaState::Outdated`].
+    pub upgrade_needed: Vec<String>,
     /// Other tables in the schema (the first few), as evidence for "not ProfoChatBot".
     pub other_tables: Vec<String>,
     pub other_tables_count: usize,
@@ -156,16 +173,23 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
             }
         }
     }
-    let known: BTreeSet<&str> = LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().collect();
+    // Upstream's migration ledger belongs to the application's schema too.
+    let known: BTreeSet<&str> = LEGACY_TABLES.iter().chain(NEW_TABLES.iter()).copied().chain([target::LEDGER_TABLE]).collect();
     let other: Vec<String> = tables.keys().filter(|t| !known.contains(t.as_str())).cloned().collect();
 
     let last_migration = last_migration(db).await?;
 
-    let (idx_missing, idx_invalid) = if new_missing.is_empty() && legacy_missing.is_empty() {
-        index_state(db).await?
+    let entries = if new_missing.is_empty() && legacy_missing.is_empty() {
+        catalog::read(&**db).await?
     } else {
-        (vec![], vec![])
+        vec![]
     };
+    let indexes = if entries.is_empty() {
+        catalog::IndexProblems::default()
+    } else {
+        catalog::index_problems(&entries, &target::secondary_indexes())
+    };
+    let mut upgrade_needed = vec![];
 
     let state = if tables.is_empty() {
         SchemaState::Empty
@@ -180,7 +204,11 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
             .as_ref()
             .is_some_and(|m| m.status().is_some_and(|s| s.migrated()));
         if completed && new_missing.is_empty() && cols_missing.is_empty() {
-            if idx_missing.is_empty() && idx_invalid.is_empty() {
+            upgrade_needed = catalog::key_problems(&entries);
+            upgrade_needed.extend(catalog::upstream(&**db).await?.problems());
+            if !upgrade_needed.is_empty() {
+                SchemaState::Outdated
+            } else if indexes.is_empty() {
                 SchemaState::Migrated
             } else {
                 SchemaState::IndexesPending
@@ -202,8 +230,10 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         new_tables_missing: new_missing,
         added_columns_found: cols_found,
         added_columns_missing: cols_missing,
-        secondary_indexes_missing: idx_missing,
-        secondary_indexes_invalid: idx_invalid,
+        secondary_indexes_missing: indexes.missing,
+        secondary_indexes_invalid: indexes.invalid,
+        secondary_indexes_different: indexes.different,
+        upgrade_needed,
         other_tables_count: other.len(),
         other_tables: other.into_iter().take(10).collect(),
         last_migration,
@@ -243,29 +273,11 @@ pub async fn state_table_exists<C: tokio_postgres::GenericClient + Sync>(client:
         .get(0))
 }
 
-/// Secondary indexes of phase 5 that are missing, and those left invalid by an
-/// interrupted `CREATE INDEX CONCURRENTLY`.
-pub async fn index_state(db: &Db) -> Result<(Vec<String>, Vec<String>)> {
-    let q = |e: tokio_postgres::Error| Error::query("inspecting indexes", &e, "Nothing was changed.");
-    let rows = db
-        .query(
-            "SELECT c.relname::text, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-              WHERE c.relnamespace = current_schema()::regnamespace",
-            &[],
-        )
-        .await
-        .map_err(q)?;
-    let existing: BTreeMap<String, bool> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut missing = vec![];
-    let mut invalid = vec![];
-    for idx in target::secondary_indexes() {
-        match existing.get(&idx.name) {
-            None => missing.push(idx.name),
-            Some(false) => invalid.push(idx.name),
-            Some(true) => {}
-        }
-    }
-    Ok((missing, invalid))
+/// Secondary indexes of phase 5 that are missing, left invalid by an interrupted
+/// build, or of another definition (an older version's shape under upstream's name).
+pub async fn index_state<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<catalog::IndexProblems> {
+    let entries = catalog::read(client).await?;
+    Ok(catalog::index_problems(&entries, &target::secondary_indexes()))
 }
 
 /// Refuses unless the database is migrated (for the commands that operate the new schema).

@@ -6,6 +6,7 @@ use tokio_postgres::GenericClient;
 
 use super::{Catalog, CheckResult, Severity, ValidateOptions};
 use crate::error::{Error, Result};
+use crate::schema::catalog;
 use crate::sql::LEGACY_TABLES;
 use crate::target::{
     self, CHECK_CONSTRAINTS, COMPAT_TRIGGER_PREFIX, FOREIGN_KEYS, NEW_TABLES, NOT_NULL, REFERENCE_COURSE_METADATA,
@@ -14,6 +15,14 @@ use crate::target::{
 
 const FINISH_SCHEMA: &str = "The schema is incomplete or altered: `profochat-saas status` shows the state; \
     `profochat-saas migrate` finishes a partly migrated schema.";
+
+const UPSTREAM_NAMES: &str = "Upstream's later migrations refer to keys by name and shape: `profochat-saas migrate` renames the keys \
+    of older profochat-saas versions, replaces those of another shape and adds missing ones (`profochat-saas status` shows the state).";
+
+/// Upstream's definition of a key of the target schema, by name.
+fn definition_of(name: &str) -> String {
+    target::keys().into_iter().find(|k| k.name == name).map(|k| k.definition).unwrap_or_default()
+}
 
 /// A bind parameter of a check's query.
 enum Param {
@@ -35,6 +44,17 @@ impl Param {
 enum Query {
     /// A query of sql/validate/ returning (count, examples).
     Counted { sql: &'static str, params: Vec<Param> },
+    /// Primary keys, unique keys and unique indexes ([`UNIQUE_KEYS`]) missing, invalid,
+    /// or of another definition than upstream's.
+    UniqueKeys,
+    /// Secondary indexes (phase 5's and the legacy schema's) missing, invalid or of another definition.
+    SecondaryIndexes,
+    /// Keys and indexes of the application's tables that upstream's catalog does not have.
+    UnexpectedKeys,
+    /// Upstream's migration ledger missing, or not recording upstream's migrations.
+    UpstreamLedger,
+    /// The enrolment function missing.
+    EnrolFunction,
     /// Bots whose token is one of the migration's placeholders.
     PlaceholderTokens,
     /// Bots whose token is neither a placeholder nor shaped like a Telegram token.
@@ -75,7 +95,6 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         .chain(target::ADDED_COLUMNS)
         .flat_map(|(t, cols)| cols.iter().map(move |c| (*t, *c)))
         .collect();
-    let indexes = target::secondary_indexes();
     let orphans_severity = if opts.orphans_kept {
         Severity::Warning
     } else {
@@ -105,21 +124,18 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         },
         Check {
             id: "structure.unique_keys",
-            rule: "Every unique key and unique index exists, on its table, and is valid.",
+            rule: "Every primary key, unique key and unique index exists under upstream's name, on its table, with upstream's definition, and is valid.",
             severity: Severity::Critical,
             needs: &[],
-            hint: Some(FINISH_SCHEMA),
-            query: Query::Counted {
-                sql: sql!("structure.unique_keys"),
-                params: vec![texts(UNIQUE_KEYS.iter().map(|k| k.0)), texts(UNIQUE_KEYS.iter().map(|k| k.1))],
-            },
+            hint: Some(UPSTREAM_NAMES),
+            query: Query::UniqueKeys,
         },
         Check {
             id: "structure.foreign_keys",
-            rule: "Every foreign key exists, references the right table with the right ON DELETE action, and is validated.",
+            rule: "Every foreign key exists under upstream's name, references the right table with the right ON DELETE action, has upstream's definition, and is validated.",
             severity: Severity::Critical,
             needs: &[],
-            hint: Some(FINISH_SCHEMA),
+            hint: Some(UPSTREAM_NAMES),
             query: Query::Counted {
                 sql: sql!("structure.foreign_keys"),
                 params: vec![
@@ -128,6 +144,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                     texts(FOREIGN_KEYS.iter().map(|k| k.2)),
                     Param::Texts(FOREIGN_KEYS.iter().map(|k| k.3.to_string()).collect()),
                     Param::Text("conversation_run_id_fkey".into()),
+                    Param::Texts(FOREIGN_KEYS.iter().map(|k| definition_of(k.1)).collect()),
                 ],
             },
         },
@@ -157,39 +174,36 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         },
         Check {
             id: "structure.check_constraints",
-            rule: "The role check of account_member and the token_type check of enrollment_token exist and are validated.",
+            rule: "The role check of account_member and the token_type check of enrollment_token exist under upstream's names, with upstream's definitions, and are validated.",
             severity: Severity::Critical,
             needs: &[],
-            hint: Some(FINISH_SCHEMA),
+            hint: Some(UPSTREAM_NAMES),
             query: Query::Counted {
                 sql: sql!("structure.check_constraints"),
                 params: vec![
                     texts(CHECK_CONSTRAINTS.iter().map(|c| c.0)),
                     texts(CHECK_CONSTRAINTS.iter().map(|c| c.1)),
+                    Param::Texts(CHECK_CONSTRAINTS.iter().map(|c| definition_of(c.1)).collect()),
                 ],
             },
         },
         Check {
             id: "structure.secondary_indexes",
-            rule: "Every secondary index exists and is valid.",
+            rule: "Every secondary index of upstream's 0003 (and the three of the legacy schema it keeps) exists, is valid and has upstream's definition.",
             severity: Severity::Warning,
             needs: &[],
-            hint: Some("run `profochat-saas migrate` again to finish the indexes"),
-            query: Query::Counted {
-                sql: sql!("structure.secondary_indexes"),
-                params: vec![
-                    texts(indexes.iter().map(|i| i.table.as_str())),
-                    texts(indexes.iter().map(|i| i.name.as_str())),
-                ],
-            },
+            hint: Some("run `profochat-saas migrate` again to finish the indexes; it does not build the legacy schema's own \
+                        (idx_course_courseid_botname, idx_courseparticipants_2, idx_bannedparticipants_3): create those as the legacy schema did"),
+            query: Query::SecondaryIndexes,
         },
         Check {
-            id: "structure.course_primary_key",
-            rule: "course's primary key is (course_id, account_id).",
-            severity: Severity::Critical,
+            id: "structure.unexpected_keys",
+            rule: "The application's tables have no key or index that upstream's 0003 does not have.",
+            severity: Severity::Warning,
             needs: &[],
-            hint: Some(FINISH_SCHEMA),
-            query: counted(sql!("structure.course_primary_key")),
+            hint: Some("Names of an older profochat-saas are renamed by `profochat-saas migrate`; an index made by hand may stay, \
+                        but upstream's later migrations do not know it (drop it if it duplicates one of upstream's)."),
+            query: Query::UnexpectedKeys,
         },
         // The default account.
         Check {
@@ -445,7 +459,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                 "bannedparticipants.bannedparticipant_id", "bannedparticipants.bot_id", "bannedparticipants.chat_id",
                 "bannedparticipants.excluded", "bot.bot_id", "bot.bot_name",
             ],
-            hint: Some("Keep the oldest ban of each group and delete the others (the migration archives them), so that bannedparticipants_bot_id_chat_id_excluded_key can hold."),
+            hint: Some("Keep the oldest ban of each group and delete the others (the migration archives them), so that bannedparticipants_unique can hold."),
             query: counted(sql!("bannedparticipants.unique")),
         },
         Check {
@@ -456,7 +470,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                 "courseparticipants.courseparticipant_id", "courseparticipants.course_id",
                 "courseparticipants.account_id", "courseparticipants.chat_id", "courseparticipants.username",
             ],
-            hint: Some("Keep the oldest participant of each group and delete the others (the migration archives them), so that uq_courseparticipants_member can hold."),
+            hint: Some("Keep the oldest participant of each group and delete the others (the migration archives them), so that courseparticipants_unique can hold."),
             query: counted(sql!("courseparticipants.unique")),
         },
         // Members.
@@ -552,6 +566,22 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             query: counted(sql!("bot.created_by_legacy_writes")),
         },
         Check {
+            id: "state.upstream_ledger",
+            rule: "Upstream's migration ledger schema_migrations records 0001 and 0003, so that upstream's later migrations apply and its first ones are not run again.",
+            severity: Severity::Critical,
+            needs: &[],
+            hint: Some("Run `profochat-saas migrate`: it creates schema_migrations if missing and records them."),
+            query: Query::UpstreamLedger,
+        },
+        Check {
+            id: "state.enrol_function",
+            rule: "The enrolment function profochat_saas.enrol(payload, chat_id, username, bot) exists.",
+            severity: Severity::Critical,
+            needs: &[],
+            hint: Some("Applications enrol chats through it: run `profochat-saas migrate` to install it."),
+            query: Query::EnrolFunction,
+        },
+        Check {
             id: "state.archive_exists",
             rule: "The archive profochat_saas.archive exists.",
             severity: Severity::Critical,
@@ -575,6 +605,18 @@ impl Check {
                 let examples: Vec<Option<String>> = row.get(1);
                 (row.get::<_, i64>(0), examples.into_iter().flatten().collect())
             }
+            Query::UniqueKeys => {
+                let keys: Vec<target::KeyDef> =
+                    target::keys().into_iter().filter(|k| UNIQUE_KEYS.iter().any(|u| u.1 == k.name)).collect();
+                examples_of(catalog::unique_key_problems(&catalog::read(client).await?, &keys))
+            }
+            Query::SecondaryIndexes => {
+                let defs: Vec<target::IndexDef> = target::secondary_indexes().into_iter().chain(target::legacy_indexes()).collect();
+                examples_of(catalog::IndexProblems::sentences(&catalog::read(client).await?, &defs))
+            }
+            Query::UnexpectedKeys => examples_of(catalog::unexpected(&catalog::read(client).await?)),
+            Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
+            Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
             Query::PlaceholderTokens => {
                 self.bots_whose_token(client, |t| t.is_some_and(target::is_placeholder_token))
                     .await?
@@ -635,6 +677,11 @@ impl Check {
     fn error(&self, e: &tokio_postgres::Error) -> Error {
         Error::query(format!("validation check {}", self.id), e, "Nothing was changed.")
     }
+}
+
+/// A count and the first ten of a list of problems.
+fn examples_of(problems: Vec<String>) -> (i64, Vec<String>) {
+    (problems.len() as i64, problems.into_iter().take(10).collect())
 }
 
 #[cfg(test)]

@@ -112,10 +112,10 @@ async fn finish_refuses_a_legacy_database_and_a_failed_validation() {
     let out = cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().code(4);
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("nothing to finish"));
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
-    c.batch_execute("SET profochat_saas.allow_ddl = on; ALTER TABLE run DROP CONSTRAINT run_bot_id_fkey; RESET profochat_saas.allow_ddl")
+    c.batch_execute("UPDATE run SET bot_id = (SELECT bot_id FROM bot WHERE bot_name = 'second_bot') WHERE run_id = 1")
         .await
         .unwrap();
     let out = cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().code(6);
-    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("structure.foreign_keys"));
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("run.bot_id_matches_botname"));
     assert!(count(&c, LEFTOVERS).await > 0, "nothing was removed");
 }

@@ -21,14 +21,11 @@ pub async fn apply_target_schema(db: &Db) {
     db.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))
         .await
         .expect("target DDL, phase 4");
-    db.batch_execute(
-        "ALTER TABLE conversation ADD CONSTRAINT conversation_run_id_fkey FOREIGN KEY (run_id) REFERENCES run (run_id) ON DELETE CASCADE",
-    )
-    .await
-    .expect("conversation fk");
+    db.batch_execute(target::sql::CONVERSATION_RUN_FK).await.expect("conversation fk");
     for idx in target::secondary_indexes() {
         db.batch_execute(&idx.statement).await.expect("index");
     }
+    profochat_saas::migrate::upstream::install(&**db, 0, "fixture").await.expect("ledger and enrolment function");
     db.execute(
         "INSERT INTO profochat_saas.migration (schema_version, tool_version, status, finished_at) VALUES ($1, 'fixture', 'completed', now())",
         &[&target::SCHEMA_VERSION],

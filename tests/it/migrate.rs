@@ -335,15 +335,15 @@ async fn an_interrupted_index_build_is_seen_by_status_and_finished_by_migrate() 
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     // What an interrupted build leaves: indexes missing, one invalid (from a concurrent build).
     c.batch_execute(
-        "DROP INDEX idx_conversation_run_id; DROP INDEX idx_run_bot_chat;
-         UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_waiting_element_till'::regclass;",
+        "DROP INDEX idx_conversation_run; DROP INDEX idx_run_chat;
+         UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_waiting_date'::regclass;",
     )
     .await
     .unwrap();
     let st = profochat_saas::schema::inspect(&c).await.unwrap();
     assert_eq!(st.state, profochat_saas::schema::SchemaState::IndexesPending);
-    assert_eq!(st.secondary_indexes_missing, ["idx_run_bot_chat", "idx_conversation_run_id"]);
-    assert_eq!(st.secondary_indexes_invalid, ["idx_waiting_element_till"]);
+    assert_eq!(st.secondary_indexes_missing, ["idx_run_chat", "idx_conversation_run"]);
+    assert_eq!(st.secondary_indexes_invalid, ["idx_waiting_date"]);
     cli()
         .args(["status", "--database-url", &db.url()])
         .assert()
@@ -365,7 +365,7 @@ async fn single_transaction_builds_every_index_inside_and_is_migrated_at_once() 
     o.single_transaction = true;
     let r = migrate::migrate(&mut c, &o, &Silent).await.unwrap();
     assert_eq!(r.indexes.built.len(), 0, "nothing left for after the commit");
-    assert_eq!(r.phases.iter().find(|p| p.name == "indexes").unwrap().counts["indexes_built"], 48);
+    assert_eq!(r.phases.iter().find(|p| p.name == "indexes").unwrap().counts["indexes_built"], 51);
     let st = profochat_saas::schema::inspect(&c).await.unwrap();
     assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
     assert!(st.secondary_indexes_missing.is_empty() && st.secondary_indexes_invalid.is_empty());

@@ -7,6 +7,7 @@ use profochat_saas::error::TokenRefusal;
 use profochat_saas::ops::{self, TokenOptions, TokenType};
 use profochat_saas::target::PLACEHOLDER_TOKEN_PREFIX;
 use profochat_saas::validate;
+use profochat_saas::Error;
 use serde_json::Value;
 
 use crate::harness::{cli, TestDb};
@@ -385,14 +386,21 @@ async fn refusals_of_the_operator_commands() {
     cli().args(["member", "add", "--telegram-user-id", "1", "--role", "owner", "--database-url", &url]).assert().success();
     let a = cli().args(["member", "remove", "--telegram-user-id", "1", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("--yes"));
-    // The last owner stays.
-    let a = cli().args(["member", "remove", "--telegram-user-id", "1", "--yes", "--database-url", &url]).assert().code(5);
-    assert!(texts(&a).1.contains("last active owner"));
+    // Demoting the last owner is refused; removing it is done only after a warning, when confirmed.
     let a = cli()
         .args(["member", "add", "--telegram-user-id", "1", "--role", "viewer", "--database-url", &url])
         .assert()
         .code(5);
     assert!(texts(&a).1.contains("last active owner"));
+    let a = cli().args(["member", "remove", "--telegram-user-id", "1", "--database-url", &url]).assert().code(5);
+    let (_, err) = texts(&a);
+    assert!(err.contains("last active owner of account 1") && err.contains("--yes"), "{err}");
+    assert_eq!(ops::list_members(c, 1).await.unwrap().len(), 1, "still there");
+    let a = cli().args(["member", "remove", "--telegram-user-id", "1", "--yes", "--database-url", &url]).assert().success();
+    let (out, err) = texts(&a);
+    assert!(err.contains("last active owner of account 1") && err.contains("member add --account 1"), "the warning: {err}");
+    assert!(out.contains("Removed 1 (owner)") && out.contains("no active owner now"), "{out}");
+    assert!(ops::list_members(c, 1).await.unwrap().is_empty());
     // Duplicates are named.
     let a = cli().args(["account", "create", "--name", "X", "--slug", "default", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("already used by account 1"), "{}", texts(&a).1);
@@ -445,20 +453,20 @@ async fn no_enrollment_token_value_in_logs_or_error_output() {
     ops::revoke_token(c, revoked.token_id).await.unwrap();
     let foreign = ops::create_token(c, s.advanced_alpha, TokenType::Public, TokenOptions::default()).await.unwrap();
     let mut errors = Vec::new();
-    let mut db = s.db.connect().await;
-    ops::enrol(&mut db, limited.payload.expose(), 1, None).await.unwrap();
+    let db = s.db.connect().await;
+    ops::enrol(&db.client, limited.payload.expose(), 1, None, "alpha_bot").await.unwrap();
     for payload in [
         limited.payload.expose().to_string(),
         revoked.payload.expose().to_string(),
         format!("cd_{}_{}", s.intro_alpha, foreign.token.expose()),
         format!("cd_{}_{}", s.intro_alpha, "unknownTOKENvalue1234567"),
     ] {
-        let e = ops::enrol(&mut db, &payload, 2, None).await.unwrap_err();
+        let e = ops::enrol(&db.client, &payload, 2, None, "alpha_bot").await.unwrap_err();
         assert!(matches!(e, profochat_saas::Error::TokenRefused { .. }));
         errors.push(e.to_string());
     }
     assert_eq!(
-        ops::resolve_start_payload(c, revoked.payload.expose()).await.unwrap_err().to_string(),
+        ops::resolve_start_payload(c, revoked.payload.expose(), "alpha_bot").await.unwrap_err().to_string(),
         profochat_saas::Error::TokenRefused { reason: TokenRefusal::Revoked }.to_string()
     );
     ops::create_public_for_all(&mut s.client, TokenOptions::default()).await.unwrap();
@@ -523,4 +531,87 @@ async fn no_enrollment_token_value_in_logs_or_error_output() {
     for v in &values {
         assert!(!err.contains(v.as_str()), "{err}");
     }
+}
+
+#[tokio::test]
+async fn token_delete_removes_the_row_and_keeps_the_runs_it_enrolled() {
+    let s = setup().await;
+    let url = s.db.url();
+    let c = &s.client.client;
+    let t = ops::create_token(c, s.intro_alpha, TokenType::Group, TokenOptions::default()).await.unwrap();
+    let a = ops::enrol(c, t.payload.expose(), 501, Some("ann"), "alpha_bot").await.unwrap();
+    let b = ops::enrol(c, t.payload.expose(), 502, None, "alpha_bot").await.unwrap();
+    let id = t.token_id.to_string();
+    // It asks; with no terminal and no --yes it refuses and keeps the token.
+    let out = cli().args(["token", "delete", &id, "--database-url", &url]).assert().code(5);
+    assert!(texts(&out).1.contains("--yes"), "{}", texts(&out).1);
+    assert_eq!(ops::list_tokens(c, None).await.unwrap().len(), 1);
+    let out = cli().args(["token", "delete", &id, "--yes", "--json", "--database-url", &url]).assert().success();
+    let v = json(&out);
+    assert_eq!((v["token_id"].as_i64(), v["uses"].as_i64(), v["runs_detached"].as_i64()), (Some(t.token_id as i64), Some(2), Some(2)));
+    assert!(!texts(&out).0.contains(t.token.expose()), "the token value is not repeated");
+    assert!(ops::list_tokens(c, None).await.unwrap().is_empty(), "the row is gone");
+    for run in [a.run_id, b.run_id] {
+        let r = c.query_one("SELECT token_id, metadata ->> 'deleted_enrollment_token_id', is_active FROM run WHERE run_id = $1", &[&run]).await.unwrap();
+        assert_eq!(r.get::<_, Option<i32>>(0), None);
+        assert_eq!(r.get::<_, Option<String>>(1), Some(t.token_id.to_string()));
+        assert!(r.get::<_, bool>(2), "the run goes on");
+    }
+    // Its links enrol nobody; deleting it again is a clear not-found.
+    let err = ops::enrol(c, t.payload.expose(), 503, None, "alpha_bot").await.unwrap_err();
+    assert!(matches!(err, Error::TokenRefused { reason: TokenRefusal::Unknown }), "{err}");
+    let out = cli().args(["token", "delete", &id, "--yes", "--database-url", &url]).assert().code(10);
+    assert!(texts(&out).1.contains(&format!("enrollment token {id} does not exist")));
+    // Human output.
+    let t2 = ops::create_token(c, s.intro_alpha, TokenType::Public, TokenOptions::default()).await.unwrap();
+    let out = cli().args(["token", "delete", &t2.token_id.to_string(), "--yes", "--database-url", &url]).assert().success();
+    assert!(texts(&out).0.contains(&format!("Deleted token #{} of deployment {}", t2.token_id, s.intro_alpha)), "{}", texts(&out).0);
+}
+
+#[tokio::test]
+async fn token_create_prints_the_enrolment_in_sql_and_a_note_instead_of_a_dead_link() {
+    let s = setup().await;
+    let url = s.db.url();
+    let c = &s.client.client;
+    // A username-shaped bot gets its link; the SQL example names the bot and the payload.
+    let a = cli().args(["token", "create", "--deployment", &s.intro_alpha.to_string(), "--database-url", &url]).assert().success();
+    let (out, _) = texts(&a);
+    assert!(out.contains(&format!("https://t.me/alpha_bot?start=cd_{}_", s.intro_alpha)), "{out}");
+    assert!(out.contains("SELECT run_id, deployment_id, ended_previous_run") && out.contains("profochat_saas.enrol('cd_"), "{out}");
+    assert!(out.contains("bot => 'alpha_bot')"), "{out}");
+    // The printed SQL is what an application runs: it enrols.
+    let sql = out.lines().skip_while(|l| !l.trim_start().starts_with("SELECT")).map(str::trim).collect::<Vec<_>>().join(" ");
+    let row = c.query_one(sql.as_str(), &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    assert_eq!(row.get::<_, i32>(1), s.intro_alpha);
+    // A bot name that cannot be a Telegram username gets a note, no t.me link.
+    c.batch_execute(&format!(
+        "INSERT INTO bot (account_id, bot_name, bot_token, display_name) VALUES (1, 'бот «кавычки»', '{PLACEHOLDER_TOKEN_PREFIX}q', 'q');
+         INSERT INTO course_deployment (course_id, account_id, bot_id) SELECT 'intro', 1, bot_id FROM bot WHERE bot_name = 'бот «кавычки»';"
+    ))
+    .await
+    .unwrap();
+    let dep: i32 = c
+        .query_one("SELECT deployment_id FROM course_deployment d JOIN bot b USING (bot_id) WHERE b.bot_name = 'бот «кавычки»'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let a = cli().args(["token", "create", "--deployment", &dep.to_string(), "--database-url", &url]).assert().success();
+    let (out, _) = texts(&a);
+    assert!(!out.contains("https://t.me/бот") && !out.contains("t.me/%"), "no dead link: {out}");
+    assert!(out.contains("cannot be a Telegram username") && out.contains(&format!("/start cd_{dep}_")), "{out}");
+    let a = cli().args(["token", "create", "--deployment", &dep.to_string(), "--json", "--database-url", &url]).assert().success();
+    let v = json(&a);
+    assert!(v["deep_link"].is_null(), "{v}");
+    assert!(v["deep_link_note"].as_str().unwrap().contains("cannot be a Telegram username"));
+    assert!(v["enrol_sql"].as_str().unwrap().contains("bot => 'бот «кавычки»'"));
+    let listed = run_list(&url);
+    let noted = listed.iter().filter(|t| t["deployment_id"] == dep).collect::<Vec<_>>();
+    assert_eq!(noted.len(), 2);
+    assert!(noted.iter().all(|t| t["deep_link"].is_null() && t["deep_link_note"].is_string()));
+    let (out, _) = texts(&cli().args(["token", "list", "--database-url", &url]).assert().success());
+    assert!(out.contains("cannot be a Telegram username"), "{out}");
+}
+
+fn run_list(url: &str) -> Vec<Value> {
+    json(&cli().args(["token", "list", "--json", "--database-url", url]).assert().success()).as_array().unwrap().clone()
 }

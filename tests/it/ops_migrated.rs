@@ -76,7 +76,7 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     let token = ops::create_token(&c.client, dep.deployment_id, TokenType::Personal, TokenOptions { max_uses: Some(1), ..Default::default() })
         .await
         .unwrap();
-    let e = ops::enrol(&mut c, token.payload.expose(), 9001, Some("zoe")).await.unwrap();
+    let e = ops::enrol(&c.client, token.payload.expose(), 9001, Some("zoe"), "main_bot").await.unwrap();
     assert_eq!(e.ended_previous_run, Some(legacy_run));
     assert_eq!((e.bot_id, e.deployment_id, e.account_id), (main, dep.deployment_id, 1));
     let r = c
@@ -109,7 +109,7 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     let ended: bool = c.query_one("SELECT NOT is_active FROM run WHERE run_id = $1", &[&e.run_id]).await.unwrap().get(0);
     assert!(ended);
     // The personal token had one use.
-    let err = ops::enrol(&mut c, token.payload.expose(), 9002, None).await.unwrap_err();
+    let err = ops::enrol(&c.client, token.payload.expose(), 9002, None, "main_bot").await.unwrap_err();
     assert!(matches!(err, profochat_saas::Error::TokenRefused { reason: profochat_saas::error::TokenRefusal::UsedUp }));
 
     // What the operator commands and the enrolment wrote keeps every rule.
@@ -132,4 +132,36 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
         assert!(v.is_array(), "{args:?}");
         assert!(!v.to_string().contains(TOKEN), "{args:?}");
     }
+}
+
+/// After the next steps `migrate` prints (an owner, public tokens for all), rollback
+/// would have to save them; `token delete` and `member remove --yes` (after its
+/// warning) leave nothing the legacy schema cannot hold.
+#[tokio::test]
+async fn token_delete_and_removing_the_last_owner_clear_the_way_for_rollback() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let fp = profochat_saas::fingerprint::take(&*c).await.unwrap();
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let url = db.url();
+    cli().args(["member", "add", "--telegram-user-id", "42", "--role", "owner", "--database-url", &url]).assert().success();
+    let all = cli().args(["token", "create", "--public-for-all", "--json", "--database-url", &url]).assert().success();
+    let all: Value = serde_json::from_slice(&all.get_output().stdout).unwrap();
+    let ids: Vec<String> = all["created"].as_array().unwrap().iter().map(|t| t["token_id"].to_string()).collect();
+    assert!(!ids.is_empty());
+    let out = cli().args(["rollback", "--dry-run", "--database-url", &url]).assert().success();
+    let listed = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(listed.contains("account members") && listed.contains("enrollment tokens"), "{listed}");
+
+    for id in &ids {
+        cli().args(["token", "delete", id, "--yes", "--database-url", &url]).assert().success();
+    }
+    let out = cli().args(["member", "remove", "--telegram-user-id", "42", "--yes", "--database-url", &url]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("last active owner"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli().args(["rollback", "--yes", "--backup-dir"]).arg(dir.path()).args(["--database-url", &url]).assert().success();
+    assert!(!String::from_utf8_lossy(&out.get_output().stdout).contains("Saved first"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing needed saving");
+    assert_eq!(profochat_saas::fingerprint::take(&*c).await.unwrap(), fp, "the legacy rows, exactly");
+    let ledger: bool = c.query_one("SELECT to_regclass('schema_migrations') IS NULL", &[]).await.unwrap().get(0);
+    assert!(ledger, "the ledger the migration created went with it");
 }

@@ -639,7 +639,7 @@ async fn the_applications_writes_for_a_second_account_leave_account_1_alone() {
     cb.batch_execute(
         "INSERT INTO account (account_id, name, slug) VALUES (2, 'Second', 'second');
          INSERT INTO bot (bot_id, account_id, bot_name, bot_token) VALUES (900, 2, 'main_bot', 'tok-900');
-         INSERT INTO course (course_id, bot_name, account_id, yaml) VALUES ('intro', 'main_bot', 2, 'account 2 intro');
+         INSERT INTO course (course_id, bot_name, account_id, yaml) VALUES ('intro', 'account 2 bot', 2, 'account 2 intro');
          INSERT INTO course_element (course_id, account_id, bot_name, element_id, json) VALUES ('intro', 2, 'main_bot', 'x1', '{}');
          INSERT INTO course_deployment (deployment_id, course_id, account_id, bot_id) VALUES (900, 'intro', 2, 900);
          INSERT INTO run (run_id, chat_id, botname, course_id, account_id, bot_id, deployment_id) VALUES (90000, 100, 'main_bot', 'intro', 2, 900, 900);

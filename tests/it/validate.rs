@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 43] = [
+const CHECK_IDS: [&str; 45] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -101,7 +101,7 @@ const CHECK_IDS: [&str; 43] = [
     "structure.not_null",
     "structure.check_constraints",
     "structure.secondary_indexes",
-    "structure.course_primary_key",
+    "structure.unexpected_keys",
     "account.default_exists",
     "bot.legacy_names_have_bots",
     "run.bot_id_matches_botname",
@@ -135,6 +135,8 @@ const CHECK_IDS: [&str; 43] = [
     "state.compat_triggers",
     "state.legacy_interface",
     "bot.created_by_legacy_writes",
+    "state.upstream_ledger",
+    "state.enrol_function",
     "state.archive_exists",
 ];
 
@@ -180,7 +182,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "43 checks: 43 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "45 checks: 45 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -228,7 +230,7 @@ async fn missing_wrong_and_unvalidated_foreign_keys_are_critical() {
 #[tokio::test]
 async fn two_active_runs_of_one_chat_are_critical() {
     let r = report_after(
-        "DROP INDEX uq_run_active_bot_chat; UPDATE run SET is_active = true WHERE run_id = 2",
+        "DROP INDEX run_one_active_per_bot_chat; UPDATE run SET is_active = true WHERE run_id = 2",
         ValidateOptions::default(),
     )
     .await;
@@ -241,7 +243,7 @@ async fn two_active_runs_of_one_chat_are_critical() {
     );
     assert_eq!(
         examples(&r, "structure.unique_keys"),
-        ["run.uq_run_active_bot_chat is missing"]
+        ["run.run_one_active_per_bot_chat is missing"]
     );
     assert_eq!(
         examples(&r, "run.one_active_per_chat"),
@@ -335,7 +337,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("43 checks: 42 passed, 1 warning, 0 critical failures"),
+        stdout.contains("45 checks: 44 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -425,7 +427,7 @@ async fn orphans_kept_is_read_from_the_migration_options() {
 #[tokio::test]
 async fn duplicate_bans_and_participants_are_critical() {
     let r = report_after(
-        "ALTER TABLE bannedparticipants DROP CONSTRAINT bannedparticipants_bot_id_chat_id_excluded_key;
+        "DROP INDEX bannedparticipants_unique;
          INSERT INTO bannedparticipants (botname, chat_id, ban_reason, excluded, bot_id) VALUES ('alpha_bot', 100, 'again', 0, 1);",
         ValidateOptions::default(),
     )
@@ -443,7 +445,7 @@ async fn duplicate_bans_and_participants_are_critical() {
     );
 
     let r = report_after(
-        "DROP INDEX uq_courseparticipants_member;
+        "DROP INDEX courseparticipants_unique;
          INSERT INTO courseparticipants (course_id, username, chat_id) VALUES ('c2', 'bob', NULL), ('c2', 'bob', NULL);",
         ValidateOptions::default(),
     )
@@ -628,7 +630,7 @@ async fn course_bot_pair_without_prod_deployment_is_critical() {
 #[tokio::test]
 async fn deployment_of_a_missing_bot_is_critical() {
     let r = report_after(
-        "ALTER TABLE course_deployment DROP CONSTRAINT course_deployment_bot_id_fkey;
+        "ALTER TABLE course_deployment DROP CONSTRAINT course_deployment_bot_fkey;
          INSERT INTO course_deployment (course_id, account_id, bot_id) VALUES ('c1', 1, 99);",
         ValidateOptions::default(),
     )
@@ -752,45 +754,45 @@ async fn structure_rules() {
         ["enrollment_token.enrollment_token_token_type_check is missing"]
     );
 
+    // The key older profochat-saas versions gave course, and a definition that differs.
     let r = report_after(
-        "ALTER TABLE course DROP CONSTRAINT course_pkey CASCADE;
-         ALTER TABLE course ADD CONSTRAINT course_pkey PRIMARY KEY (course_id, bot_name);",
+        "ALTER TABLE course DROP CONSTRAINT course_pkey;
+         ALTER TABLE course ADD CONSTRAINT course_pkey PRIMARY KEY (course_id, account_id);
+         ALTER TABLE account_member DROP CONSTRAINT account_member_role_check;
+         ALTER TABLE account_member ADD CONSTRAINT account_member_role_check CHECK (role IN ('owner', 'admin'));",
         ValidateOptions::default(),
     )
     .await;
     assert_eq!(
         failing(&r),
-        vec![
-            ("structure.foreign_keys", Severity::Critical, 3),
-            ("structure.course_primary_key", Severity::Critical, 1)
-        ]
+        vec![("structure.unique_keys", Severity::Critical, 1), ("structure.check_constraints", Severity::Critical, 1)]
     );
     assert_eq!(
-        examples(&r, "structure.course_primary_key"),
-        ["course's primary key is (course_id, bot_name)"]
+        examples(&r, "structure.unique_keys"),
+        ["course.course_pkey is PRIMARY KEY (course_id, account_id) instead of upstream's PRIMARY KEY (course_id, bot_name)"]
     );
+    assert!(examples(&r, "structure.check_constraints")[0].contains("instead of upstream's"), "{r:?}");
+    assert!(r.check("structure.unique_keys").unwrap().hint.as_deref().unwrap().contains("profochat-saas migrate"));
 }
 
 #[tokio::test]
 async fn missing_secondary_index_is_a_warning_with_the_migrate_hint() {
     let (db, c) = migrated().await;
-    c.batch_execute("DROP INDEX idx_run_bot_id; DROP INDEX idx_gen_settings_bot_id")
+    c.batch_execute("DROP INDEX idx_run_bot; DROP INDEX idx_gen_settings_bot; DROP INDEX idx_courseparticipants_2")
         .await
         .unwrap();
     let r = validate(&c.client, &ValidateOptions::default()).await.unwrap();
-    assert_eq!(failing(&r), vec![("structure.secondary_indexes", Severity::Warning, 2)]);
+    assert_eq!(failing(&r), vec![("structure.secondary_indexes", Severity::Warning, 3)]);
     let check = r.check("structure.secondary_indexes").unwrap();
     assert_eq!(
         check.examples,
         [
-            "run.idx_run_bot_id is missing",
-            "gen_settings.idx_gen_settings_bot_id is missing"
+            "run.idx_run_bot is missing",
+            "gen_settings.idx_gen_settings_bot is missing",
+            "courseparticipants.idx_courseparticipants_2 is missing"
         ]
     );
-    assert_eq!(
-        check.hint.as_deref(),
-        Some("run `profochat-saas migrate` again to finish the indexes")
-    );
+    assert!(check.hint.as_deref().unwrap().starts_with("run `profochat-saas migrate` again to finish the indexes"));
     cli()
         .args(["validate", "--database-url", &db.url()])
         .assert()
@@ -902,7 +904,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("43 checks: 43 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("45 checks: 45 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -915,7 +917,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("43 checks: 41 passed, 1 warning, 1 critical failure"),
+        stdout.contains("45 checks: 43 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");

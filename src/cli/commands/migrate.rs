@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use profochat_saas::migrate::{self, MigrationReport, Outcome};
 use profochat_saas::report::Reporter;
+use profochat_saas::schema::SchemaState;
 
 use crate::cli::commands::plan::options;
 use crate::cli::{connect, output, MigrateArgs};
@@ -24,13 +25,25 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let mut backup = None;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
-        if !st.state.is_migrated() {
-            // Refuse before the backup and the question when a decision is missing.
-            let p = profochat_saas::plan::plan(&mut db, &opts).await?;
-            if let Some(d) = p.decisions.first() {
-                return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+        let outdated = st.state == SchemaState::Outdated;
+        if !st.state.is_migrated() || outdated {
+            if outdated {
+                output::confirm(
+                    &format!(
+                        "{target} is migrated, but {} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
+                         Give its keys and indexes upstream's names and shapes, record upstream's migrations and install the enrolment function?",
+                        st.upgrade_needed.len()
+                    ),
+                    args.confirm.yes,
+                )?;
+            } else {
+                // Refuse before the backup and the question when a decision is missing.
+                let p = profochat_saas::plan::plan(&mut db, &opts).await?;
+                if let Some(d) = p.decisions.first() {
+                    return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+                }
+                output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             }
-            output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             if args.skip_backup {
                 reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
             } else {
@@ -81,6 +94,35 @@ pub fn print_outcome(r: &MigrationReport) {
     match r.outcome {
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
+            return;
+        }
+        Outcome::DryRun if !r.upgraded.is_empty() => {
+            println!("Dry run: {} differs from the current target (an older profochat-saas, or changes by hand); `migrate` would fix, in one transaction:", r.target);
+            for d in &r.upgraded {
+                println!("  - {d}");
+            }
+            println!("and then build the secondary indexes under upstream's names. Everything was rolled back; the database is unchanged.");
+            return;
+        }
+        Outcome::Upgraded => {
+            println!(
+                "{} (migration #{}) differed from the current target; brought to it, the data unchanged:",
+                r.target,
+                r.migration_id.unwrap_or_default()
+            );
+            for d in &r.upgraded {
+                println!("  - fixed: {d}");
+            }
+            if r.indexes.elapsed_ms > 0 {
+                println!("  - {} secondary indexes built or rebuilt under upstream's names", r.indexes.built.len());
+            }
+            for (name, why) in &r.indexes.failed {
+                eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
+            }
+            println!(
+                "Keys and indexes carry upstream's names; schema_migrations records 0001 and 0003; applications enrol with \
+                 SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot)."
+            );
             return;
         }
         Outcome::IndexesFinished => {
@@ -184,8 +226,9 @@ pub fn print_next_steps(r: &MigrationReport) {
     step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
     step("Check everything: profochat-saas validate".into());
     step(
-        "Update the application: read bot_id instead of botname, add account_id to queries, start runs through deployment_id and \
-         enrollment tokens (/start cd_<deployment_id>_<token>). The legacy bot keeps working meanwhile."
+        "Update the application: read bot_id instead of botname, add account_id to queries, start runs through enrollment tokens: \
+         on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot) \
+         checks the token and starts the run. The legacy bot keeps working meanwhile."
             .into(),
     );
     step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());

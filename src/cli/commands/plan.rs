@@ -52,6 +52,32 @@ pub fn print(p: &Plan) {
         println!("The database is migrated already: `migrate` would change nothing.");
         return;
     }
+    if p.status.state == profochat_saas::schema::SchemaState::Outdated {
+        println!();
+        println!(
+            "Migrated (migration #{}), by an older profochat-saas or changed by hand since. Its data is migrated; what differs from the current target:",
+            p.status.last_migration.as_ref().map(|m| m.migration_id).unwrap_or_default()
+        );
+        for d in &p.status.upgrade_needed {
+            println!("  - {d}");
+        }
+        if !p.status.secondary_indexes_missing.is_empty() || !p.status.secondary_indexes_different.is_empty() {
+            println!(
+                "  - secondary indexes to build under upstream's names: {} missing, {} of an older shape",
+                p.status.secondary_indexes_missing.len(),
+                p.status.secondary_indexes_different.len()
+            );
+        }
+        println!();
+        println!(
+            "Ready: `profochat-saas migrate` renames the keys and indexes of older versions (a catalog change), replaces those of \
+             another shape (course's primary key becomes (course_id, bot_name) again, with the unique key (course_id, account_id) \
+             that the foreign keys reference), records upstream's 0001 and 0003 in schema_migrations and installs \
+             profochat_saas.enrol, in one transaction (it takes a backup first); then it builds the secondary indexes. \
+             No row changes."
+        );
+        return;
+    }
     if !p.status.new_tables_found.is_empty() || !p.status.added_columns_found.is_empty() {
         println!(
             "Partly migrated: found SaaS tables [{}] and {} of the added columns; `migrate` completes the rest.",

@@ -67,6 +67,18 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         if !st.secondary_indexes_invalid.is_empty() {
             println!("  indexes invalid:        {}", list(&st.secondary_indexes_invalid));
         }
+        if !st.secondary_indexes_different.is_empty() {
+            println!("  indexes of an older shape: {}", list(&st.secondary_indexes_different));
+        }
+        if !st.upgrade_needed.is_empty() {
+            println!("  differs from the current target ({}):", st.upgrade_needed.len());
+            for d in st.upgrade_needed.iter().take(12) {
+                println!("    - {d}");
+            }
+            if st.upgrade_needed.len() > 12 {
+                println!("    … and {} more (`profochat-saas plan` lists them all)", st.upgrade_needed.len() - 12);
+            }
+        }
         if st.other_tables_count > 0 {
             println!(
                 "  other tables:           {}{}",
@@ -104,6 +116,10 @@ fn next_step(state: SchemaState) -> &'static str {
         SchemaState::Legacy => "run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
         SchemaState::PartlyMigrated => "run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
         SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
+        SchemaState::Outdated => {
+            "run `profochat-saas plan` to see what differs, then `profochat-saas migrate`: it gives the keys and indexes upstream's names and shapes, \
+             records upstream's migrations and installs the enrolment function; the data stays as it is."
+        }
         SchemaState::Migrated => {
             "run `profochat-saas validate` to check it; once the application uses the new schema and the legacy bot is stopped, `profochat-saas finish`."
         }

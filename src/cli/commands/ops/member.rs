@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::ops::{self, MemberAction, Role};
+use profochat_saas::ops::{self, LastOwner, MemberAction, Role};
 
 use super::{connect_migrated, when, yes_no};
 use crate::cli::{output, MemberCommand};
@@ -75,15 +75,25 @@ pub async fn member(c: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Remove { conn, account, telegram_user_id, confirm, out } => {
             let mut db = connect_migrated(&conn).await?;
             let m = ops::get_member(&db.client, account, telegram_user_id).await?;
+            let name = who(m.telegram_user_id, m.telegram_username.as_deref());
+            let last = ops::is_last_active_owner(&db.client, &m).await?;
+            if last {
+                eprintln!(
+                    "{} {name} is the last active owner of account {account}: removing it leaves the account without an owner \
+                     (validate warns about it: account.has_owner) until one is added with \
+                     `profochat-saas member add --account {account} --telegram-user-id ID --role owner`.",
+                    output::warning_label()
+                );
+            }
             output::confirm(
                 &format!(
-                    "Remove {} ({}) from account {account}?",
-                    who(m.telegram_user_id, m.telegram_username.as_deref()),
-                    m.role.as_deref().unwrap_or("no role")
+                    "Remove {name} ({}) from account {account}{}?",
+                    m.role.as_deref().unwrap_or("no role"),
+                    if last { ", its last owner" } else { "" }
                 ),
                 confirm.yes,
             )?;
-            let removed = ops::remove_member(&mut db, account, telegram_user_id).await?;
+            let removed = ops::remove_member(&mut db, account, telegram_user_id, if last { LastOwner::Remove } else { LastOwner::Refuse }).await?;
             if out.json {
                 output::print_json(&removed)?;
                 return Ok(ExitCode::SUCCESS);
@@ -93,6 +103,9 @@ pub async fn member(c: MemberCommand) -> Result<ExitCode> {
                 who(removed.telegram_user_id, removed.telegram_username.as_deref()),
                 removed.role.as_deref().unwrap_or("no role")
             );
+            if last {
+                println!("Account {account} has no active owner now.");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,4 +1,5 @@
-//! `token create` (one token, or `--public-for-all`), `token list`, `token revoke`.
+//! `token create` (one token, or `--public-for-all`), `token list`, `token revoke`,
+//! `token delete`.
 
 use std::process::ExitCode;
 
@@ -39,7 +40,19 @@ fn print_created(t: &CreatedToken) {
         t.environment.as_deref().unwrap_or("-"),
         limits(t.max_uses, t.expires_at)
     );
-    println!("  {}", t.deep_link.expose());
+    match (&t.deep_link, &t.deep_link_note) {
+        (Some(link), _) => println!("  {}", link.expose()),
+        (None, Some(note)) => println!("  {note}"),
+        (None, None) => println!("  payload: {}", t.payload.expose()),
+    }
+}
+
+/// How the application enrols through a created token, in SQL.
+fn print_enrol_example(t: &CreatedToken) {
+    println!("  The application enrols a chat that sends /start {} to {} with:", t.payload.expose(), t.bot_name);
+    for line in t.enrol_sql.expose().lines() {
+        println!("    {line}");
+    }
 }
 
 pub async fn token(c: TokenCommand) -> Result<ExitCode> {
@@ -74,6 +87,10 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                     "Created {} public token(s); skipped {has_token} deployment(s) that already have one and {inactive} inactive deployment(s).",
                     result.created.len()
                 );
+                if let Some(first) = result.created.first() {
+                    println!("Applications enrol through any of them in SQL, for example:");
+                    print_enrol_example(first);
+                }
                 if !result.weak_token_ids.is_empty() {
                     let ids: Vec<String> = result.weak_token_ids.iter().map(|i| format!("#{i}")).collect();
                     eprintln!(
@@ -93,6 +110,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                 output::print_json(&created)?;
             } else {
                 print_created(&created);
+                print_enrol_example(&created);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -127,9 +145,9 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             println!();
             println!("Deep links:");
             for k in &tokens {
-                match &k.deep_link {
-                    Some(link) => println!("  #{}  {}", k.token_id, link.expose()),
-                    None => println!("  #{}  (this token cannot travel in a deep link)", k.token_id),
+                match (&k.deep_link, &k.deep_link_note) {
+                    (Some(link), _) => println!("  #{}  {}", k.token_id, link.expose()),
+                    (None, note) => println!("  #{}  ({})", k.token_id, note.as_deref().unwrap_or("no deep link")),
                 }
             }
             if tokens.iter().any(|k| !k.strong && k.state == ops::TokenState::Active) {
@@ -162,6 +180,33 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             } else {
                 println!("Token #{} of deployment {} was already revoked; nothing changed.", r.token_id, r.deployment_id);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Delete { conn, token_id, confirm, out } => {
+            let db = connect_migrated(&conn).await?;
+            let k = ops::get_token(&db.client, token_id).await?;
+            output::confirm(
+                &format!(
+                    "Delete enrollment token #{token_id} ({}, deployment {}: course {:?} on bot {}, used {} time(s)) for good: its links stop \
+                     enrolling, the runs it enrolled stay without the link to it (`token revoke` would keep the row)?",
+                    k.token_type.as_deref().unwrap_or("-"),
+                    k.deployment_id,
+                    k.course_id,
+                    k.bot_name,
+                    k.current_uses
+                ),
+                confirm.yes,
+            )?;
+            let d = ops::delete_token(&db.client, token_id).await?;
+            if out.json {
+                output::print_json(&d)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "Deleted token #{} of deployment {} (used {} time(s)); {} run(s) it enrolled stay, with token_id NULL and \
+                 deleted_enrollment_token_id {} in their metadata.",
+                d.token_id, d.deployment_id, d.uses, d.runs_detached, d.token_id
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
