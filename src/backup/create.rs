@@ -48,7 +48,7 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
         false => None,
     };
     let pg_dump = find_tool("pg_dump", Some(major_of(status.server_version_num)))?;
-    ensure_dir(dir)?;
+    let mut new_dir = ensure_dir(dir)?;
 
     let created = Local::now();
     let first_name = candidate_name(&created, 1);
@@ -96,6 +96,7 @@ pub async fn create(settings: &ConnSettings, dir: &Path, reporter: &dyn Reporter
     let path = place(dir, &created, &tmp.path, &sidecar_tmp.path)?;
     tmp.disarm();
     sidecar_tmp.disarm();
+    new_dir.keep();
     sync_dir(dir);
     Ok(BackupInfo {
         sidecar_path: sidecar_path(&path),

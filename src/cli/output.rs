@@ -60,6 +60,7 @@ pub struct TerminalReporter {
     quiet: bool,
     tty: bool,
     bar: Mutex<Option<ProgressBar>>,
+    after_commit: Option<String>,
 }
 
 impl TerminalReporter {
@@ -68,12 +69,30 @@ impl TerminalReporter {
             quiet,
             tty: std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
+            after_commit: None,
         }
+    }
+
+    /// What an interruption leaves once the library reports a commit.
+    pub fn after_commit(mut self, note: impl Into<String>) -> Self {
+        self.after_commit = Some(note.into());
+        self
     }
 }
 
 impl Reporter for TerminalReporter {
     fn event(&self, event: Event<'_>) {
+        if let Event::Committed { what } = event {
+            crate::cli::signals::set_note(match &self.after_commit {
+                Some(note) => note.clone(),
+                None => format!(
+                    "{} {}; what came after it may be unfinished: run `profochat-saas status` to see where the database stands.",
+                    capitalize(what),
+                    "and stays"
+                ),
+            });
+            return;
+        }
         if self.quiet {
             if let Event::Note { level: Level::Warning, message } = event {
                 eprintln!("{} {message}", warning_label());
@@ -116,6 +135,7 @@ impl Reporter for TerminalReporter {
                     eprintln!("  {tick} {step}: {summary} ({})", format_duration(elapsed));
                 }
             }
+            Event::Committed { .. } => {}
             Event::Note { level, message } => {
                 let print = |s: &str| match level {
                     Level::Info => eprintln!("  {s}"),
@@ -127,6 +147,14 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
 }
 
@@ -143,7 +171,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Asks before a command changes a database. With `--yes` it does not ask; with no
 /// terminal and no `--yes` it refuses rather than waits.
-pub fn confirm(question: &str, yes: bool) -> Result<()> {
+pub async fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -156,8 +184,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let answer = crate::cli::signals::read_line(None).await?;
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
         Ok(())
     } else {

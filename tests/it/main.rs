@@ -3,13 +3,18 @@
 
 mod fixtures;
 mod harness;
+mod pty;
 
 mod backup;
 mod connection;
+mod decisions;
 mod demo;
+mod exit_codes;
 mod fingerprint;
+mod interrupt;
 mod migrate;
 mod plan;
+mod privileges;
 mod rollback;
 mod runtime;
 mod seed;

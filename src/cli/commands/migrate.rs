@@ -3,72 +3,118 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::migrate::{self, MigrationReport, Outcome};
+use profochat_saas::migrate::{self, privileges, MigrationReport, Outcome};
+use profochat_saas::plan;
 use profochat_saas::report::Reporter;
+use profochat_saas::schema::SchemaState;
 
 use crate::cli::commands::plan::options;
-use crate::cli::{connect, output, MigrateArgs};
+use crate::cli::{connect, output, signals, MigrateArgs};
+
+/// What an interruption leaves once the migration committed.
+const AFTER_COMMIT: &str = "The migration is committed and stays: the data, the keys and the compatibility triggers are in place. \
+                            Only secondary indexes being built after the commit may be missing: `profochat-saas status` lists them, \
+                            and `profochat-saas migrate` builds them.";
+
+/// What an interruption leaves while a resumed run builds the missing indexes.
+const RESUMED: &str = "The migration was committed before and stays. Indexes being built are left missing: \
+                       `profochat-saas status` lists them, and `profochat-saas migrate` builds them.";
 
 pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
+    signals::set_note("Nothing was changed.");
     let mut db = connect(&args.conn).await?;
     let mut opts = options(&args.policy);
     opts.dry_run = args.dry_run;
     opts.single_transaction = args.single_transaction;
     opts.fail_in_phase = args.fail_in_phase.clone();
-    let reporter = output::TerminalReporter::new(args.out.json);
+    let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
     let mut backup = None;
+    let mut resumed = false;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
-        if !st.state.is_migrated() {
-            // Refuse before the backup and the question when a decision is missing.
-            let p = profochat_saas::plan::plan(&mut db, &opts).await?;
-            if let Some(d) = p.decisions.first() {
-                return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+        match st.state {
+            SchemaState::Migrated => {}
+            SchemaState::IndexesPending => {
+                // A resumed run changes the database too: it asks like any change.
+                privileges::require(&db.client, false).await?;
+                let missing = st.secondary_indexes_missing.len() + st.secondary_indexes_invalid.len();
+                output::confirm(
+                    &format!(
+                        "Finish the migration of {target}: build its {missing} missing secondary index(es)? The bot's writes to a table wait while its indexes are built"
+                    ),
+                    args.confirm.yes,
+                )
+                .await?;
+                resumed = true;
             }
-            output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
-            if args.skip_backup {
-                reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
-            } else {
-                let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
-                if !args.out.json {
-                    eprintln!(
-                        "  backup: {} ({})",
-                        info.path.display(),
-                        profochat_saas::backup::human_bytes(info.size_bytes)
-                    );
+            _ => {
+                plan::require_migratable(&st, &target)?;
+                // Refuse before the backup and the question when a privilege or a decision is missing.
+                privileges::require(&db.client, !args.skip_backup).await?;
+                let p = plan::plan(&mut db, &opts).await?;
+                if let Some(d) = p.decisions.first() {
+                    return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
                 }
-                backup = Some(info);
+                output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes).await?;
+                if args.skip_backup {
+                    reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
+                } else {
+                    signals::set_note("Nothing was changed; the partly written backup file is removed.");
+                    let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
+                    if !args.out.json {
+                        eprintln!(
+                            "  backup: {} ({})",
+                            info.path.display(),
+                            profochat_saas::backup::human_bytes(info.size_bytes)
+                        );
+                    }
+                    signals::set_note(format!(
+                        "The backup {} is complete and kept; the database was not changed.",
+                        info.path.display()
+                    ));
+                    backup = Some(info);
+                }
             }
         }
     }
+    signals::set_note(match (resumed, &backup) {
+        (true, _) => RESUMED.to_string(),
+        (false, Some(b)) => format!(
+            "The migration transaction is rolled back by the server as the connection closes: the database is unchanged. The backup {} is kept.",
+            b.path.display()
+        ),
+        (false, None) => "The migration transaction is rolled back by the server as the connection closes: the database is unchanged.".to_string(),
+    });
     let report = migrate::migrate(&mut db, &opts, &reporter).await?;
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
         v["backup"] = serde_json::to_value(&backup)?;
         output::print_json(&v)?;
     } else {
-        print(&report);
+        let restore = backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string())));
+        print_outcome(&report, true);
+        if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
+            print_next_steps(&report, Some(restore.as_deref().unwrap_or(EARLIER_BACKUP)));
+        }
         if let Some(b) = &backup {
-            println!("Backup taken before the migration: {} (restore with: profochat-saas restore {})", b.path.display(), b.path.display());
+            println!();
+            println!("Backup taken before the migration: {} (restore with: {})", b.path.display(), restore.unwrap_or_default());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print(r: &MigrationReport) {
-    print_outcome(r);
-    if matches!(r.outcome, Outcome::AlreadyMigrated | Outcome::Migrated) {
-        print_next_steps(r);
-    }
-}
+/// How to restore when this run took no backup.
+const EARLIER_BACKUP: &str = "profochat-saas backups, then profochat-saas restore FILE";
 
-/// What the migration did: phases, the no-loss proof, its validation and the outcome.
-pub fn print_outcome(r: &MigrationReport) {
+/// What the migration did: phases, the no-loss proof, the outcome, and — with
+/// `with_validation` — the validation run inside the migration.
+pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     match r.outcome {
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
@@ -88,6 +134,10 @@ pub fn print_outcome(r: &MigrationReport) {
     println!();
     let mut phases = output::table(&["phase", "time", "what it did"]);
     for p in &r.phases {
+        // Indexes deferred to after the commit get their own row below, once built.
+        if p.counts.contains_key("indexes_deferred") && r.indexes.elapsed_ms > 0 {
+            continue;
+        }
         let what = p
             .counts
             .iter()
@@ -122,7 +172,7 @@ pub fn print_outcome(r: &MigrationReport) {
         r.archived_total(),
         r.migration_id.unwrap_or_default()
     );
-    if let Some(v) = &r.validation {
+    if let Some(v) = r.validation.as_ref().filter(|_| with_validation) {
         let pending_indexes = r.indexes.failed.is_empty() && r.indexes.elapsed_ms > 0;
         let warnings: Vec<_> = v
             .checks
@@ -148,8 +198,9 @@ pub fn print_outcome(r: &MigrationReport) {
     }
 }
 
-/// What the operator does after the migration.
-pub fn print_next_steps(r: &MigrationReport) {
+/// What the operator does after the migration. `restore` is the command that restores
+/// the backup taken before it, when one exists.
+pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
     println!();
     println!("Next steps:");
     let mut n = 1;
@@ -172,7 +223,10 @@ pub fn print_next_steps(r: &MigrationReport) {
          enrollment tokens (/start cd_<deployment_id>_<token>). The legacy statements keep working meanwhile."
             .into(),
     );
-    step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());
+    step(match restore {
+        Some(cmd) => format!("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup taken before the migration: {cmd}"),
+        None => "To undo: profochat-saas rollback (in place, keeps rows written since).".into(),
+    });
 }
 
 fn shell_quote(s: &str) -> String {

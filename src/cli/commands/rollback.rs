@@ -13,7 +13,7 @@ pub async fn run(conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Re
     output::confirm(
         &format!("Roll {target} back to the legacy schema? The SaaS tables (bots, deployments) are dropped; legacy rows are kept"),
         confirm.yes,
-    )?;
+    ).await?;
     let reporter = output::TerminalReporter::new(out.json);
     let r = rollback::rollback(&mut db, &reporter).await?;
     if out.json {

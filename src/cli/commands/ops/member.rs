@@ -82,7 +82,7 @@ pub async fn member(c: MemberCommand) -> Result<ExitCode> {
                     m.role.as_deref().unwrap_or("no role")
                 ),
                 confirm.yes,
-            )?;
+            ).await?;
             let removed = ops::remove_member(&mut db, account, telegram_user_id).await?;
             if out.json {
                 output::print_json(&removed)?;
