@@ -68,7 +68,7 @@ pub fn main() -> ExitCode {
         Err(err) => {
             let lib = err.chain().find_map(|e| e.downcast_ref::<profochat_saas::Error>());
             let status = lib.map(|e| e.exit_status()).unwrap_or(ExitStatus::Failure);
-            if json {
+            if json && !output::json_printed() {
                 let _ = output::print_json(&serde_json::json!({
                     "error": {
                         "kind": lib.map(|e| e.kind()).unwrap_or("failure"),
