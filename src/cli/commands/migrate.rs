@@ -101,10 +101,6 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
             print_next_steps(&report, Some(restore.as_deref().unwrap_or(EARLIER_BACKUP)));
         }
-        if let Some(b) = &backup {
-            println!();
-            println!("Backup taken before the migration: {} (restore with: {})", b.path.display(), restore.unwrap_or_default());
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -230,7 +226,7 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
