@@ -86,9 +86,8 @@ impl Reporter for TerminalReporter {
             crate::cli::signals::set_note(match &self.after_commit {
                 Some(note) => note.clone(),
                 None => format!(
-                    "{} {}; what came after it may be unfinished: run `profochat-saas status` to see where the database stands.",
-                    capitalize(what),
-                    "and stays"
+                    "{} and stays; what came after it may be unfinished: run `profochat-saas status` to see where the database stands.",
+                    capitalize(what)
                 ),
             });
             return;

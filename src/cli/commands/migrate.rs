@@ -96,17 +96,22 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         v["backup"] = serde_json::to_value(&backup)?;
         output::print_json(&v)?;
     } else {
-        let restore = backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string())));
+        // The backup this run took; none with --skip-backup; an earlier run's, if any, else.
+        let restore = match (&backup, report.outcome) {
+            (Some(b), _) => Some(format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))),
+            (None, Outcome::Migrated) => None,
+            (None, _) => Some(EARLIER_BACKUP.to_string()),
+        };
         print_outcome(&report, true);
         if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
-            print_next_steps(&report, Some(restore.as_deref().unwrap_or(EARLIER_BACKUP)));
+            print_next_steps(&report, restore.as_deref());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// How to restore when this run took no backup.
-const EARLIER_BACKUP: &str = "profochat-saas backups, then profochat-saas restore FILE";
+/// How to restore a backup an earlier run took.
+const EARLIER_BACKUP: &str = "profochat-saas backups lists them, profochat-saas restore FILE restores one";
 
 /// What the migration did: phases, the no-loss proof, the outcome, and — with
 /// `with_validation` — the validation run inside the migration.
