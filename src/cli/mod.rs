@@ -210,7 +210,7 @@ async fn connect_prompting(conn: &ConnArgs) -> Result<(ConnSettings, profochat_s
     match first {
         Err(e) if conn::password_missing(&e) && std::io::stdin().is_terminal() => {
             let prompt = format!("Password for user {} ({}): ", s.user, s.display_target());
-            let password = signals::read_line(Some(prompt)).await?;
+            let password = signals::with_note("Nothing was changed.", signals::read_line(Some(prompt))).await?;
             s.password = Some(profochat_saas::conn::Secret::new(password.trim_end_matches(['\r', '\n'])));
             let again = conn::connect(&s).await;
             Ok((s, again))

@@ -183,7 +183,7 @@ pub async fn confirm(question: &str, yes: bool) -> Result<()> {
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
-    let answer = crate::cli::signals::read_line(None).await?;
+    let answer = crate::cli::signals::with_note("Nothing was changed.", crate::cli::signals::read_line(None)).await?;
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
         Ok(())
     } else {

@@ -20,6 +20,15 @@ pub fn set_note(note: impl Into<String>) {
     *NOTE.lock().unwrap_or_else(|p| p.into_inner()) = Some(note.into());
 }
 
+/// Sets what an interruption leaves for as long as `f` runs (a prompt: nothing has
+/// changed while it waits), then puts back what was there.
+pub async fn with_note<T, F: std::future::Future<Output = T>>(note: impl Into<String>, f: F) -> T {
+    let previous = NOTE.lock().unwrap_or_else(|p| p.into_inner()).replace(note.into());
+    let out = f.await;
+    *NOTE.lock().unwrap_or_else(|p| p.into_inner()) = previous;
+    out
+}
+
 /// What an interruption now leaves behind.
 pub fn note() -> String {
     NOTE.lock()

@@ -50,7 +50,7 @@ async fn ctrl_c_and_sigterm_at_the_hidden_token_prompt_end_at_once_and_give_the_
         }
         assert_eq!(t.exit_code(AT_ONCE), 130, "{how}: {}", t.output());
         let out = t.output();
-        assert!(out.contains("interrupted by"), "{how}: {out}");
+        assert!(out.contains("interrupted by") && out.contains("Nothing was changed: bot \"alpha_bot\" keeps its token"), "{how}: {out}");
         assert!(!out.contains("half-typed"), "{how}: what was typed is never shown: {out}");
         assert!(t.echoes(), "{how}: the terminal echoes again after the interruption");
         let token: String = s.client.query_one("SELECT bot_token FROM bot WHERE bot_name = 'alpha_bot'", &[]).await.unwrap().get(0);

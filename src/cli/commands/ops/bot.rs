@@ -98,7 +98,7 @@ async fn read_token(bot: &str, token_env: Option<&str>) -> Result<(Secret, Token
     let hidden = std::io::stdin()
         .is_terminal()
         .then(|| format!("Telegram token of bot {bot} (from @BotFather; input is hidden): "));
-    let line = signals::read_line(hidden).await?;
+    let line = signals::with_note(format!("Nothing was changed: bot {bot:?} keeps its token."), signals::read_line(hidden)).await?;
     let line = line.trim().to_string();
     if line.is_empty() {
         return Err(profochat_saas::Error::usage(
