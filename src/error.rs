@@ -101,6 +101,18 @@ pub enum Error {
         hint: String,
     },
 
+    /// A statement of the migration failed; its transaction was rolled back.
+    #[error("{context} failed: {cause}. The migration was rolled back: the database is exactly as it was before. {hint}")]
+    RolledBack {
+        context: String,
+        cause: String,
+        hint: String,
+    },
+
+    /// The connected user lacks a privilege the command needs. Nothing was changed.
+    #[error("permission denied: {user} cannot {what}. Nothing was changed. {hint}")]
+    Privileges { user: String, what: String, hint: String },
+
     /// An external tool failed or is unsuitable.
     #[error("{tool}: {message}. {hint}")]
     Tool {
@@ -138,9 +150,9 @@ pub enum Error {
         hint: String,
     },
 
-    /// The operator interrupted the command.
-    #[error("interrupted. {unchanged}")]
-    Interrupted { unchanged: String },
+    /// The operator interrupted the command (Ctrl-C, SIGTERM).
+    #[error("interrupted by {signal}. {unchanged}")]
+    Interrupted { signal: String, unchanged: String },
 }
 
 /// Why an enrollment token was refused. `profochat_saas.enrol` raises each with its
@@ -231,7 +243,8 @@ impl Error {
             Error::ServerVersion { .. } | Error::State { .. } => ExitStatus::State,
             Error::Refused { .. } => ExitStatus::Refused,
             Error::ValidationFailed { .. } => ExitStatus::ValidationFailed,
-            Error::PhaseFailed { .. } => ExitStatus::RolledBack,
+            Error::PhaseFailed { .. } | Error::RolledBack { .. } => ExitStatus::RolledBack,
+            Error::Privileges { .. } => ExitStatus::State,
             Error::Tool { .. } => ExitStatus::Tool,
             Error::WouldLoseData { .. } => ExitStatus::WouldLoseData,
             Error::NotFound { .. } => ExitStatus::NotFound,
@@ -247,6 +260,52 @@ impl Error {
             context: context.into(),
             cause: pg_error_text(err),
             unchanged: unchanged.into(),
+        }
+    }
+
+    /// This error as the outcome of a migration whose transaction was open when it
+    /// happened: a failed statement becomes [`Error::RolledBack`] (exit status 7), so
+    /// that a rolled-back migration always ends the same way. Refusals, interruptions
+    /// and errors that already say so are kept.
+    pub fn rolled_back(self) -> Self {
+        match self {
+            Error::Query { context, cause, .. } => Error::RolledBack {
+                context,
+                cause,
+                hint: "Fix the cause and run `profochat-saas migrate` again; `profochat-saas status` shows the database as it was.".into(),
+            },
+            other => other,
+        }
+    }
+
+    /// A short, stable name of the kind of error, for `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config",
+            Error::Usage { .. } => "usage",
+            Error::Connect { .. } => "connect",
+            Error::Query { .. } => "query",
+            Error::ServerVersion { .. } => "server_version",
+            Error::State { .. } => "state",
+            Error::Refused { .. } => "refused",
+            Error::ValidationFailed { .. } => "validation_failed",
+            Error::PhaseFailed { .. } => "phase_failed",
+            Error::RolledBack { .. } => "rolled_back",
+            Error::Privileges { .. } => "privileges",
+            Error::Tool { .. } => "tool",
+            Error::WouldLoseData { .. } => "would_lose_data",
+            Error::NotFound { .. } => "not_found",
+            Error::TokenRefused { .. } => "token_refused",
+            Error::Io { .. } => "io",
+            Error::Interrupted { .. } => "interrupted",
+        }
+    }
+
+    /// Bad input with a hint (exit status 2).
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            hint: hint.into(),
         }
     }
 

@@ -22,6 +22,9 @@ pub enum Event<'a> {
     Finished { step: &'a str, elapsed: Duration, summary: &'a str },
     /// A note that is not tied to progress.
     Note { level: Level, message: &'a str },
+    /// What was done so far is durable now: an interruption from here on no longer
+    /// undoes it. `what` says what was committed.
+    Committed { what: &'a str },
 }
 
 /// Receives events. Implementations must be cheap: events come from hot loops.
@@ -42,6 +45,9 @@ pub trait Reporter: Send + Sync {
     }
     fn warn(&self, message: &str) {
         self.event(Event::Note { level: Level::Warning, message });
+    }
+    fn committed(&self, what: &str) {
+        self.event(Event::Committed { what });
     }
 }
 

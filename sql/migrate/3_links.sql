@@ -76,7 +76,7 @@ UPDATE waiting_element w
           JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(w2.botname, (SELECT default_bot FROM mig_params))
           LEFT JOIN run r ON r.chat_id = w2.chat_id AND r.bot_id = b.bot_id
                          AND coalesce(r.course_id, chr(1)) = coalesce(w2.course_id, chr(1))
-         ORDER BY w2.waiting_element_id, r.date_inserted DESC NULLS LAST, r.run_id DESC
+         ORDER BY w2.waiting_element_id, r.run_id DESC
        ) x
  WHERE w.waiting_element_id = x.waiting_element_id
    AND (w.bot_id IS DISTINCT FROM x.bot_id OR w.run_id IS DISTINCT FROM x.run_id);

@@ -189,7 +189,7 @@ BEGIN
     NEW.run_id := (SELECT run_id FROM run
                     WHERE chat_id = NEW.chat_id AND bot_id = NEW.bot_id
                       AND course_id IS NOT DISTINCT FROM NEW.course_id
-                    ORDER BY date_inserted DESC NULLS LAST, run_id DESC LIMIT 1);
+                    ORDER BY run_id DESC LIMIT 1);
     RETURN NEW;
 END $$;
 

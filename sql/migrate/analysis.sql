@@ -146,12 +146,13 @@ UNION ALL SELECT 'course_element', count(*) FROM course_element WHERE course_id 
 UNION ALL SELECT 'courseparticipants', count(*) FROM courseparticipants WHERE course_id IS NULL
 UNION ALL SELECT 'conversation', coalesce((SELECT n FROM mig_conversation_stats WHERE course_id IS NULL), 0);
 
--- Unfinished runs beyond the newest one of a chat on a bot: they are deactivated.
+-- Unfinished runs beyond the newest one of a chat on a bot (the highest run_id: the order
+-- they were written in, which a NULL date_inserted does not hide): they are deactivated.
 CREATE TEMP TABLE mig_run_deactivate ON COMMIT DROP AS
 SELECT run_id FROM (
     SELECT run_id,
            row_number() OVER (PARTITION BY coalesce(botname, (SELECT default_bot FROM mig_params)), chat_id
-                              ORDER BY date_inserted DESC NULLS LAST, run_id DESC) AS rn
+                              ORDER BY run_id DESC) AS rn
       FROM run
      WHERE is_ended IS NOT TRUE AND chat_id IS NOT NULL
 ) x WHERE rn > 1;

@@ -53,7 +53,7 @@ pub async fn create_named(settings: &ConnSettings, dir: &Path, prefix: &str, rep
         false => None,
     };
     let pg_dump = find_tool("pg_dump", Some(major_of(status.server_version_num)))?;
-    ensure_dir(dir)?;
+    let mut new_dir = ensure_dir(dir)?;
 
     let created = Local::now();
     let first_name = candidate_name_with(prefix, &created, 1);
@@ -101,6 +101,7 @@ pub async fn create_named(settings: &ConnSettings, dir: &Path, prefix: &str, rep
     let path = place(dir, prefix, &created, &tmp.path, &sidecar_tmp.path)?;
     tmp.disarm();
     sidecar_tmp.disarm();
+    new_dir.keep();
     sync_dir(dir);
     Ok(BackupInfo {
         sidecar_path: sidecar_path(&path),

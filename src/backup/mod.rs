@@ -135,10 +135,12 @@ pub fn has_dump_magic(file: &Path) -> std::io::Result<bool> {
     Ok(&head == DUMP_MAGIC)
 }
 
-/// Creates the backup directory (and parents) with mode 0700 if it is missing.
-fn ensure_dir(dir: &Path) -> Result<()> {
+/// Creates the backup directory (and parents) with mode 0700 if it is missing. The
+/// returned guard removes a directory created here if the backup fails or is
+/// interrupted before a file is put in it: no empty `backups/` is left behind.
+fn ensure_dir(dir: &Path) -> Result<NewDir> {
     if dir.is_dir() {
-        return Ok(());
+        return Ok(NewDir { path: None });
     }
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| {
         Error::io(
@@ -146,7 +148,27 @@ fn ensure_dir(dir: &Path) -> Result<()> {
             e,
             "Nothing was changed. Choose another directory with --backup-dir, or fix its permissions.",
         )
-    })
+    })?;
+    Ok(NewDir { path: Some(dir.to_path_buf()) })
+}
+
+/// A directory this backup created; removed on drop unless kept, and only if empty.
+struct NewDir {
+    path: Option<PathBuf>,
+}
+
+impl NewDir {
+    fn keep(&mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for NewDir {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_dir(p);
+        }
+    }
 }
 
 /// Opens a new file with mode 0600; fails if it exists.

@@ -10,10 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Moves a live ProfoChatBot PostgreSQL database to the multi-tenant SaaS schema, and operates it after.",
     long_about = None,
-    after_help = "Connection: --database-url, else DATABASE_URL (environment or ./.env), else the PG* variables.\n\
-                  Exit codes: 0 ok, 1 unexpected failure, 2 usage or settings, 3 connection, 4 wrong database state,\n\
-                  5 refused (a decision or confirmation is needed), 6 validation failed, 7 failed and rolled back,\n\
-                  8 external tool failed, 9 would lose data, 10 not found, 11 token refused, 130 interrupted.",
+    after_help = "Connection: --database-url (a URL or a libpq key=value string), else DATABASE_URL (environment or ./.env), \
+                  else the PG* variables; a missing password comes from ~/.pgpass (PGPASSFILE), or is asked for on a terminal.\n\n\
+                  The old migrate.sh flags work alone: profochat-saas --dry-run | --skip-backup | --rollback FILE | --list-backups.\n\n\
+                  Exit codes: 0 ok, 1 unexpected failure, 2 usage, settings or bad input, 3 connection, \
+                  4 wrong database state or missing privilege, 5 refused (a decision or confirmation is needed), \
+                  6 validation failed, 7 migration failed and was rolled back, 8 external tool failed, 9 would lose data, \
+                  10 not found, 11 token refused, 130 interrupted (Ctrl-C or SIGTERM).",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
 )]
@@ -21,24 +24,24 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// (migrate.sh compatibility) list backups, like `backups`.
-    #[arg(long, hide = true)]
+    /// List the backups, like `backups`.
+    #[arg(long, help_heading = "Old migrate.sh flags (without a subcommand)")]
     pub list_backups: bool,
 
-    /// (migrate.sh compatibility) restore this backup, like `restore FILE`.
-    #[arg(long, value_name = "FILE", hide = true)]
+    /// Restore this backup, like `restore FILE`.
+    #[arg(long, value_name = "FILE", help_heading = "Old migrate.sh flags (without a subcommand)")]
     pub rollback: Option<PathBuf>,
 
-    /// (migrate.sh compatibility) with --rollback, --dry-run or --skip-backup: do not ask.
-    #[arg(short = 'y', long, hide = true)]
+    /// With --rollback, --dry-run or --skip-backup: do not ask.
+    #[arg(short = 'y', long, help_heading = "Old migrate.sh flags (without a subcommand)")]
     pub yes: bool,
 
-    /// (migrate.sh compatibility) like `migrate --dry-run`.
-    #[arg(long, hide = true)]
+    /// Migrate in a transaction that is rolled back, like `migrate --dry-run`.
+    #[arg(long, help_heading = "Old migrate.sh flags (without a subcommand)")]
     pub dry_run: bool,
 
-    /// (migrate.sh compatibility) like `migrate --skip-backup`.
-    #[arg(long, hide = true)]
+    /// Migrate without taking a backup first, like `migrate --skip-backup`.
+    #[arg(long, help_heading = "Old migrate.sh flags (without a subcommand)")]
     pub skip_backup: bool,
 
     #[command(flatten)]
@@ -55,8 +58,9 @@ pub struct GlobalArgs {
 /// How to reach the database. Flattened into every command that connects.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConnArgs {
-    /// PostgreSQL URL, e.g. postgresql://user:password@host:5432/db?sslmode=require.
-    /// Percent-encode '@', ':' and '/' in the password.
+    /// PostgreSQL URL, e.g. postgresql://user:password@host:5432/db?sslmode=require, or a
+    /// libpq string (host=... dbname=... user=...). In a URL, percent-encode '@ : / ? #'
+    /// in the password (%40 %3A %2F %3F %23).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<String>,
 
@@ -510,4 +514,35 @@ pub enum TokenCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
+}
+
+impl Cli {
+    /// Whether the command asked for JSON: its errors then come as a JSON object too.
+    pub fn json(&self) -> bool {
+        let Some(command) = &self.command else {
+            return false;
+        };
+        match command {
+            Command::Status { out, .. }
+            | Command::Plan { out, .. }
+            | Command::Validate { out, .. }
+            | Command::Backup { out, .. }
+            | Command::Backups { out, .. }
+            | Command::Rollback { out, .. }
+            | Command::Finish { out, .. }
+            | Command::LegacyRole { out, .. }
+            | Command::SeedLegacy { out, .. }
+            | Command::Bench { out, .. }
+            | Command::Demo { out, .. } => out.json,
+            Command::Migrate(a) => a.out.json,
+            Command::Restore(a) => a.out.json,
+            Command::Bot(BotCommand::List { out, .. } | BotCommand::SetToken { out, .. }) => out.json,
+            Command::Member(MemberCommand::Add { out, .. } | MemberCommand::List { out, .. } | MemberCommand::Remove { out, .. }) => out.json,
+            Command::Account(AccountCommand::Create { out, .. } | AccountCommand::List { out, .. }) => out.json,
+            Command::Deployment(DeploymentCommand::List { out, .. } | DeploymentCommand::Create { out, .. }) => out.json,
+            Command::Token(
+                TokenCommand::Create { out, .. } | TokenCommand::List { out, .. } | TokenCommand::Revoke { out, .. } | TokenCommand::Delete { out, .. },
+            ) => out.json,
+        }
+    }
 }

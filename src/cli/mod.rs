@@ -4,7 +4,9 @@
 mod args;
 mod commands;
 mod output;
+mod signals;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -26,11 +28,15 @@ pub fn main() -> ExitCode {
             Err(e) => Some(format!("warning: ./.env was not read: {e}")),
         }
     };
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     output::init_tracing(cli.global.verbose);
     if let Some(w) = dotenv_warning {
         eprintln!("{w}");
     }
+    let json = cli.json();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -38,26 +44,61 @@ pub fn main() -> ExitCode {
             return ExitCode::from(ExitStatus::Failure.code());
         }
     };
+    let mut interrupted = false;
     let outcome = runtime.block_on(async {
+        // Registered before the command starts: from here on neither Ctrl-C nor SIGTERM
+        // ends the process without saying what it left.
+        let mut signals = signals::Signals::register();
         tokio::select! {
+            biased;
+            signal = signals.recv() => {
+                interrupted = true;
+                Err(signals::interrupted(signal).into())
+            }
             r = run(cli) => r,
-            _ = tokio::signal::ctrl_c() => Err(profochat_saas::Error::Interrupted {
-                unchanged: "An open transaction is rolled back by the server when the connection closes; run `profochat-saas status` to see where the database stands.".into(),
-            }.into()),
         }
     });
+    // Whatever is still running (a read waiting at a prompt) must not hold the exit up.
+    runtime.shutdown_background();
+    if interrupted {
+        signals::after_interrupt();
+    }
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            let status = err
-                .chain()
-                .find_map(|e| e.downcast_ref::<profochat_saas::Error>())
-                .map(|e| e.exit_status())
-                .unwrap_or(ExitStatus::Failure);
+            let lib = err.chain().find_map(|e| e.downcast_ref::<profochat_saas::Error>());
+            let status = lib.map(|e| e.exit_status()).unwrap_or(ExitStatus::Failure);
+            if json && !output::json_printed() {
+                let _ = output::print_json(&serde_json::json!({
+                    "error": {
+                        "kind": lib.map(|e| e.kind()).unwrap_or("failure"),
+                        "message": format!("{err:#}"),
+                        "exit_code": status.code(),
+                    }
+                }));
+            }
             eprintln!("{} {err:#}", output::error_label());
             ExitCode::from(status.code())
         }
     }
+}
+
+/// A command line clap cannot parse: its message and exit status 2; with `--json`
+/// also a JSON error object on standard output.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        e.exit();
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let message = e.render().to_string();
+        let first = message.lines().next().unwrap_or("").trim_start_matches("error: ").to_string();
+        let _ = output::print_json(&serde_json::json!({
+            "error": { "kind": "usage", "message": first, "exit_code": ExitStatus::Usage.code() }
+        }));
+    }
+    let _ = e.print();
+    ExitCode::from(ExitStatus::Usage.code())
 }
 
 /// Runs one command.
@@ -139,8 +180,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The connection settings these arguments name: --database-url / DATABASE_URL, else PG*.
-pub fn settings(conn: &ConnArgs) -> Result<ConnSettings> {
+/// The connection settings these arguments name: --database-url / DATABASE_URL (a URL
+/// or a libpq key=value string), else PG*; the password file fills a missing password.
+pub fn settings_from_args(conn: &ConnArgs) -> Result<ConnSettings> {
     let env = |k: &str| std::env::var(k).ok();
     // Commands built without clap (the old spellings) still honour DATABASE_URL.
     let from_env = env("DATABASE_URL");
@@ -150,8 +192,36 @@ pub fn settings(conn: &ConnArgs) -> Result<ConnSettings> {
     })
 }
 
-/// Connects with these arguments.
+/// The settings, checked by connecting once: for commands whose library calls connect
+/// on their own (backup, restore). On a terminal a password the server wants is asked for.
+pub async fn settings(conn: &ConnArgs) -> Result<ConnSettings> {
+    let (s, db) = connect_prompting(conn).await?;
+    match db {
+        Ok(_) => Ok(s),
+        // A database that does not exist yet (restore creates it) is the command's to judge.
+        Err(profochat_saas::Error::Connect { cause, .. }) if cause.contains("(3D000)") => Ok(s),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Connects with these arguments. When the server wants a password that none of the
+/// settings gave, it is asked for on a terminal (hidden), once.
 pub async fn connect(conn: &ConnArgs) -> Result<Db> {
-    let s = settings(conn)?;
-    Ok(conn::connect(&s).await?)
+    Ok(connect_prompting(conn).await?.1?)
+}
+
+/// The settings (with a password typed at the prompt) and the connection or its error.
+async fn connect_prompting(conn: &ConnArgs) -> Result<(ConnSettings, profochat_saas::Result<Db>)> {
+    let mut s = settings_from_args(conn)?;
+    let first = conn::connect(&s).await;
+    match first {
+        Err(e) if conn::password_missing(&e) && std::io::stdin().is_terminal() => {
+            let prompt = format!("Password for user {} ({}): ", s.user, s.display_target());
+            let password = signals::with_note("Nothing was changed.", signals::read_line(Some(prompt))).await?;
+            s.password = Some(profochat_saas::conn::Secret::new(password.trim_end_matches(['\r', '\n'])));
+            let again = conn::connect(&s).await;
+            Ok((s, again))
+        }
+        other => Ok((s, other)),
+    }
 }

@@ -60,6 +60,7 @@ pub struct TerminalReporter {
     quiet: bool,
     tty: bool,
     bar: Mutex<Option<ProgressBar>>,
+    after_commit: Option<String>,
 }
 
 impl TerminalReporter {
@@ -68,12 +69,29 @@ impl TerminalReporter {
             quiet,
             tty: std::io::stderr().is_terminal(),
             bar: Mutex::new(None),
+            after_commit: None,
         }
+    }
+
+    /// What an interruption leaves once the library reports a commit.
+    pub fn after_commit(mut self, note: impl Into<String>) -> Self {
+        self.after_commit = Some(note.into());
+        self
     }
 }
 
 impl Reporter for TerminalReporter {
     fn event(&self, event: Event<'_>) {
+        if let Event::Committed { what } = event {
+            crate::cli::signals::set_note(match &self.after_commit {
+                Some(note) => note.clone(),
+                None => format!(
+                    "{} and stays; what came after it may be unfinished: run `profochat-saas status` to see where the database stands.",
+                    capitalize(what)
+                ),
+            });
+            return;
+        }
         if self.quiet {
             if let Event::Note { level: Level::Warning, message } = event {
                 eprintln!("{} {message}", warning_label());
@@ -116,6 +134,7 @@ impl Reporter for TerminalReporter {
                     eprintln!("  {tick} {step}: {summary} ({})", format_duration(elapsed));
                 }
             }
+            Event::Committed { .. } => {}
             Event::Note { level, message } => {
                 let print = |s: &str| match level {
                     Level::Info => eprintln!("  {s}"),
@@ -127,6 +146,14 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
     }
 }
 
@@ -143,7 +170,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Asks before a command changes a database. With `--yes` it does not ask; with no
 /// terminal and no `--yes` it refuses rather than waits.
-pub fn confirm(question: &str, yes: bool) -> Result<()> {
+pub async fn confirm(question: &str, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -156,8 +183,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
+    let answer = crate::cli::signals::with_note("Nothing was changed.", crate::cli::signals::read_line(None)).await?;
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
         Ok(())
     } else {
@@ -165,8 +191,17 @@ pub fn confirm(question: &str, yes: bool) -> Result<()> {
     }
 }
 
+static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the command already printed its JSON document: an error after it (validation
+/// that failed, a state the report describes) adds no second document.
+pub fn json_printed() -> bool {
+    JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Prints a value as pretty JSON on standard output.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;

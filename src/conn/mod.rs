@@ -1,5 +1,6 @@
 //! Reaching the database: settings, TLS and one connected client.
 
+mod pgpass;
 pub mod settings;
 mod tls;
 
@@ -34,6 +35,40 @@ impl std::ops::DerefMut for Db {
 /// Connects, choosing TLS from `sslmode`. A failure names host, port, database and
 /// user, the cause, and what to check; never the password.
 pub async fn connect(settings: &ConnSettings) -> Result<Db> {
+    // connect_timeout bounds the whole connection, as with libpq: a host that drops
+    // packets, or a server that accepts and never answers, ends in "timed out".
+    let limit = settings.connect_timeout.unwrap_or(DEFAULT_CONNECT_LIMIT);
+    match tokio::time::timeout(limit, connect_now(settings)).await {
+        Ok(result) => result,
+        Err(_) => Err(timed_out(settings, limit)),
+    }
+}
+
+/// How long a connection may take when `connect_timeout` is not set.
+const DEFAULT_CONNECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether the server asked for a password and none was given.
+pub fn password_missing(e: &Error) -> bool {
+    matches!(e, Error::Connect { cause, .. } if cause.contains(PASSWORD_MISSING))
+}
+
+const PASSWORD_MISSING: &str = "password missing";
+
+fn timed_out(settings: &ConnSettings, after: std::time::Duration) -> Error {
+    Error::Connect {
+        target: settings.display_target(),
+        cause: format!(
+            "timed out after {} s ({})",
+            after.as_secs(),
+            if settings.connect_timeout.is_some() { "connect_timeout" } else { "no connect_timeout given, the default limit" }
+        ),
+        hint: "Check that the host is reachable from here (a firewall that drops packets looks like this) and that host and port are right; \
+               connect_timeout=N in the URL (or PGCONNECT_TIMEOUT) sets how many seconds to wait."
+            .into(),
+    }
+}
+
+async fn connect_now(settings: &ConnSettings) -> Result<Db> {
     let config = settings.pg_config();
     // Like libpq, TLS is never used over a unix socket.
     let plain = settings.sslmode == SslMode::Disable || matches!(settings.host, settings::Host::Socket(_));
@@ -82,6 +117,13 @@ where
 }
 
 fn connect_error(settings: &ConnSettings, e: &tokio_postgres::Error) -> Error {
+    let timed_out = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut);
+    if timed_out {
+        let limit = settings.connect_timeout.unwrap_or(std::time::Duration::from_secs(10));
+        return self::timed_out(settings, limit);
+    }
     let mut cause = pg_error_text(e);
     if let Some(p) = &settings.password {
         if !p.expose().is_empty() {
@@ -90,9 +132,16 @@ fn connect_error(settings: &ConnSettings, e: &tokio_postgres::Error) -> Error {
     }
     let code = e.as_db_error().map(|d| d.code().code().to_string());
     let hint = match code.as_deref() {
-        Some("28P01") | Some("28000") => {
-            "Check the user name and password (DATABASE_URL, --database-url or PGPASSWORD); a password containing '@', ':' or '/' must be percent-encoded in a URL (%40, %3A, %2F).".to_string()
-        }
+        Some("28P01") | Some("28000") => format!(
+            "Check the user name and password (DATABASE_URL, --database-url, PGPASSWORD or ~/.pgpass). {}",
+            settings::ENCODING_HINT
+        ),
+        _ if cause.contains(PASSWORD_MISSING) => format!(
+            "The server asks for a password and none was given: put it in DATABASE_URL or --database-url, in PGPASSWORD, \
+             or in ~/.pgpass (or the file PGPASSFILE names; libpq's format, mode 0600){}; on a terminal profochat-saas asks for it. {}",
+            pgpass_note(settings),
+            settings::ENCODING_HINT
+        ),
         Some("3D000") => "Check the database name; `psql -l` lists the databases on the server.".to_string(),
         _ if cause.contains("TLS") || cause.contains("certificate") || cause.contains("tls") => {
             "Check sslmode (disable, prefer, require, verify-ca, verify-full) and sslrootcert.".to_string()
@@ -103,5 +152,15 @@ fn connect_error(settings: &ConnSettings, e: &tokio_postgres::Error) -> Error {
         target: settings.display_target(),
         cause,
         hint,
+    }
+}
+
+/// Why the password file gave nothing, when it exists.
+fn pgpass_note(settings: &ConnSettings) -> String {
+    let env = |k: &str| std::env::var(k).ok();
+    match pgpass::lookup(pgpass::path(None, &env), &settings.host, settings.port, &settings.dbname, &settings.user) {
+        pgpass::Lookup::TooOpen(f) => format!(" ({} was ignored: group or others may read it; chmod 600 it)", f.display()),
+        pgpass::Lookup::NoMatch(f) => format!(" ({} has no line for this host, port, database and user)", f.display()),
+        _ => String::new(),
     }
 }

@@ -118,8 +118,16 @@ const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHAN
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
 impl ConnSettings {
-    /// Settings from the `PG*` variables alone, with libpq's defaults.
+    /// Settings from the `PG*` variables alone, with libpq's defaults; with no
+    /// password, the password file's (`~/.pgpass`, `PGPASSFILE`), as libpq reads it.
     pub fn from_pg_env(env: EnvLookup<'_>) -> Result<Self> {
+        let mut s = Self::pg_env_defaults(env)?;
+        s.fill_password_from_file(None, env);
+        Ok(s)
+    }
+
+    /// The `PG*` variables and libpq's defaults, without the password file.
+    fn pg_env_defaults(env: EnvLookup<'_>) -> Result<Self> {
         let user = env("PGUSER")
             .or_else(|| env("USER"))
             .unwrap_or_else(|| "postgres".to_string());
@@ -143,18 +151,36 @@ impl ConnSettings {
             password: env("PGPASSWORD").map(Secret),
             sslmode,
             sslrootcert: env("PGSSLROOTCERT").map(PathBuf::from),
-            connect_timeout: env("PGCONNECT_TIMEOUT")
-                .and_then(|s| s.parse::<u64>().ok())
-                .map(Duration::from_secs),
+            connect_timeout: env("PGCONNECT_TIMEOUT").and_then(|s| s.trim().parse::<u64>().ok()).and_then(timeout_from_secs),
             application_name: env("PGAPPNAME").unwrap_or_else(|| "profochat-saas".into()),
         })
     }
 
-    /// Parses a `postgres://` or `postgresql://` URL. Parts the URL leaves out come
-    /// from the `PG*` variables and then libpq's defaults, as with `psql`.
+    /// Parses a `postgres://` or `postgresql://` URL, or a libpq `key=value` string.
+    /// Parts it leaves out come from the `PG*` variables and then libpq's defaults, as
+    /// with `psql`; with no password, the password file's. No error ever shows a part
+    /// of the string that could be a password.
     pub fn from_url(url: &str, env: EnvLookup<'_>) -> Result<Self> {
-        let mut s = Self::from_pg_env(env)?;
         let url = url.trim();
+        if is_conninfo(url) {
+            return Self::from_conninfo(url, env);
+        }
+        let mut passfile = None;
+        let parsed = Self::parse_url(url, env, &mut passfile);
+        let mut s = match parsed {
+            // An '@' after the first '/', '?' or '#' of the authority: the user name or
+            // password holds one of those characters unencoded, and whatever the parser
+            // made of the rest would quote a piece of the password.
+            Err(_) if userinfo_not_encoded(url) => return Err(unencoded_userinfo()),
+            Ok(_) if userinfo_not_encoded(url) && !query_holds_the_at(url) => return Err(unencoded_userinfo()),
+            other => other?,
+        };
+        s.fill_password_from_file(passfile.as_deref(), env);
+        Ok(s)
+    }
+
+    fn parse_url(url: &str, env: EnvLookup<'_>, passfile: &mut Option<String>) -> Result<Self> {
+        let mut s = Self::pg_env_defaults(env)?;
         let rest = url
             .strip_prefix("postgresql://")
             .or_else(|| url.strip_prefix("postgres://"))
@@ -163,7 +189,7 @@ impl ConnSettings {
                     "the database URL must start with postgres:// or postgresql:// (it starts with {:?})",
                     url.split("://").next().filter(|p| *p != url).unwrap_or("something else")
                 ),
-                hint: "Example: postgresql://user:password@localhost:5432/profochatbot".into(),
+                hint: "Example: postgresql://user:password@localhost:5432/profochatbot, or a libpq string: host=localhost dbname=profochatbot user=bob".into(),
             })?;
         let (before_query, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q)),
@@ -176,7 +202,7 @@ impl ConnSettings {
         if authority.matches('@').count() > 1 {
             return Err(Error::Config {
                 message: "the database URL has more than one '@' before the host: an '@' inside the user name or password must be percent-encoded".into(),
-                hint: "Write '@' in the password as %40 (for example s3cret%4012 for s3cret@12); likewise ':' as %3A, '/' as %2F, '#' as %23.".into(),
+                hint: ENCODING_HINT.into(),
             });
         }
         let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -223,27 +249,102 @@ impl ConnSettings {
                     "user" => s.user = value,
                     "password" => s.password = Some(Secret(value)),
                     "dbname" => s.dbname = value,
-                    "connect_timeout" => {
-                        let secs = value.parse::<u64>().map_err(|_| Error::Config {
-                            message: format!("connect_timeout must be a whole number of seconds, not {value:?}"),
-                            hint: "Example: ?connect_timeout=10".into(),
-                        })?;
-                        s.connect_timeout = Some(Duration::from_secs(secs));
-                    }
-                    "application_name" => s.application_name = value,
-                    // Options libpq knows that do not change how this tool connects.
-                    "target_session_attrs" | "options" | "keepalives" | "keepalives_idle"
-                    | "sslcompression" | "channel_binding" | "gssencmode" => {}
-                    other => {
-                        return Err(Error::Config {
-                            message: format!("unknown parameter {other:?} in the database URL"),
-                            hint: "Supported: sslmode, sslrootcert, host, port, user, password, dbname, connect_timeout, application_name.".into(),
-                        })
-                    }
+                    "passfile" => *passfile = Some(value),
+                    other => s.set_common(other, value, "the database URL")?,
                 }
             }
         }
         Ok(s)
+    }
+
+    /// Parses a libpq connection string: `host=db.example.com port=5432 dbname=profo
+    /// user=bob password='it''s secret'` (values with spaces in single quotes, `\'`
+    /// and `\\` escaping). Unset keys come from the `PG*` variables, as with libpq.
+    pub fn from_conninfo(conninfo: &str, env: EnvLookup<'_>) -> Result<Self> {
+        let mut s = Self::pg_env_defaults(env)?;
+        let mut passfile = None;
+        let mut host_given = false;
+        let mut dbname_given = false;
+        for (key, value) in conninfo_pairs(conninfo)? {
+            match key.as_str() {
+                "host" | "hostaddr" => {
+                    if value.contains(',') {
+                        return Err(Error::Config {
+                            message: "the connection string names several hosts; profochat-saas migrates one server at a time".into(),
+                            hint: "Name the primary server only.".into(),
+                        });
+                    }
+                    host_given = true;
+                    s.host = if value.is_empty() { default_host() } else { host_from_str(&value) };
+                }
+                "passfile" => passfile = Some(value),
+                "dbname" => {
+                    dbname_given = true;
+                    s.dbname = value;
+                }
+                other => s.set_common(other, value, "the connection string")?,
+            }
+        }
+        if !host_given && env("PGHOST").is_none() {
+            s.host = default_host();
+        }
+        if !dbname_given && env("PGDATABASE").is_none() {
+            s.dbname = s.user.clone();
+        }
+        s.fill_password_from_file(passfile.as_deref(), env);
+        Ok(s)
+    }
+
+    /// A parameter URLs and connection strings share. `source` names where it came from.
+    fn set_common(&mut self, key: &str, value: String, source: &str) -> Result<()> {
+        match key {
+            "sslmode" => self.sslmode = SslMode::parse(&value)?,
+            "sslrootcert" => self.sslrootcert = Some(PathBuf::from(value)),
+            "host" => self.host = host_from_str(&value),
+            "port" => self.port = parse_port(&value)?,
+            "user" => self.user = value,
+            "password" => self.password = Some(Secret(value)),
+            "dbname" => self.dbname = value,
+            "connect_timeout" => {
+                let secs = value.trim().parse::<u64>().map_err(|_| Error::Config {
+                    message: format!("connect_timeout must be a whole number of seconds, not {value:?}"),
+                    hint: "Example: connect_timeout=10".into(),
+                })?;
+                self.connect_timeout = timeout_from_secs(secs);
+            }
+            "application_name" => self.application_name = value,
+            // Options libpq knows that do not change how this tool connects.
+            "target_session_attrs" | "options" | "keepalives" | "keepalives_idle" | "keepalives_interval"
+            | "keepalives_count" | "sslcompression" | "channel_binding" | "gssencmode" | "client_encoding"
+            | "fallback_application_name" | "sslcert" | "sslkey" | "sslcrl" | "requirepeer" | "krbsrvname"
+            | "gsslib" | "tcp_user_timeout" | "replication" | "service" => {}
+            other => {
+                // Only a name that looks like one is quoted: a piece of a mistyped
+                // password is never shown.
+                let name = if !other.is_empty() && other.len() <= 40 && other.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    format!(" {other:?}")
+                } else {
+                    String::new()
+                };
+                return Err(Error::Config {
+                    message: format!("unknown parameter{name} in {source}"),
+                    hint: "Supported: sslmode, sslrootcert, host, port, user, password, passfile, dbname, connect_timeout, application_name.".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// With no password given, the password file's for this host, port, database and
+    /// user (`passfile`, else `PGPASSFILE`, else `~/.pgpass`), as libpq does.
+    fn fill_password_from_file(&mut self, passfile: Option<&str>, env: EnvLookup<'_>) {
+        if self.password.as_ref().is_some_and(|p| !p.0.is_empty()) {
+            return;
+        }
+        let file = super::pgpass::path(passfile, env);
+        if let super::pgpass::Lookup::Found(p) = super::pgpass::lookup(file, &self.host, self.port, &self.dbname, &self.user) {
+            self.password = Some(Secret(p));
+        }
     }
 
     /// The same server, another database.
@@ -349,6 +450,139 @@ impl ConnSettings {
     }
 }
 
+/// How to write the characters a URL reserves in a user name or password.
+pub const ENCODING_HINT: &str = "In a URL, percent-encode these characters of the user name and password: \
+    '@' as %40, ':' as %3A, '/' as %2F, '?' as %3F, '#' as %23 (for example s3cret%2F12 for s3cret/12); \
+    or give the password in PGPASSWORD or ~/.pgpass instead.";
+
+fn unencoded_userinfo() -> Error {
+    Error::Config {
+        message: "the database URL has an '@' after a '/', '?' or '#': the user name or password holds one of '@ : / ? #' unencoded".into(),
+        hint: ENCODING_HINT.into(),
+    }
+}
+
+/// Whether an '@' comes after the first '/', '?' or '#' of the authority while the
+/// authority itself holds none: `postgresql://bob:pa/ss@host/db`.
+fn userinfo_not_encoded(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("postgresql://").or_else(|| url.strip_prefix("postgres://")) else {
+        return false;
+    };
+    let Some(end) = rest.find(['/', '?', '#']) else {
+        return false;
+    };
+    !rest[..end].contains('@') && rest[end..].contains('@')
+}
+
+/// Whether the first '@' after the authority sits in a query value
+/// (`postgresql:///db?user=bob@corp`), where it is allowed.
+fn query_holds_the_at(url: &str) -> bool {
+    let rest = url.strip_prefix("postgresql://").or_else(|| url.strip_prefix("postgres://")).unwrap_or(url);
+    let (Some(q), Some(at)) = (rest.find('?'), rest.find('@')) else {
+        return false;
+    };
+    if at < q || rest.find('#').is_some_and(|h| h < at) || !rest[..q].contains('/') {
+        return false;
+    }
+    // The '@' is in the value of the query's key=value pair it belongs to.
+    rest[q + 1..at].split('&').next_back().is_some_and(|pair| pair.contains('='))
+}
+
+/// Whether a connection string is a libpq `key=value` string rather than a URL.
+fn is_conninfo(s: &str) -> bool {
+    !s.starts_with("postgresql://") && !s.starts_with("postgres://") && !s.contains("://") && s.contains('=')
+}
+
+/// The `key=value` pairs of a libpq connection string.
+fn conninfo_pairs(s: &str) -> Result<Vec<(String, String)>> {
+    let bad = |message: &str| Error::Config {
+        message: format!("the connection string cannot be read: {message}"),
+        hint: "Write key=value pairs separated by spaces, values with spaces or quotes in single quotes: \
+               host=localhost dbname=profo user=bob password='my secret'."
+            .into(),
+    };
+    let mut out = vec![];
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        if chars.next() != Some('=') {
+            // Never quote the word: it may be half of a password with a space in it.
+            return Err(bad("a word is not followed by '='"));
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            value.push(n);
+                        }
+                    }
+                    '\'' => {
+                        closed = true;
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            if !closed {
+                return Err(bad("a quoted value has no closing quote"));
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                if c == '\\' {
+                    if let Some(n) = chars.next() {
+                        value.push(n);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        if key.is_empty() {
+            return Err(bad("a value has no key before its '='"));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// libpq's connect_timeout: 0 waits indefinitely (here: the defaults), less than 2
+/// seconds counts as 2.
+fn timeout_from_secs(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs.max(2)))
+}
+
+/// Whether `dir` is one of the directories libpq looks for the server's socket in.
+pub fn is_default_socket_dir(dir: &std::path::Path) -> bool {
+    DEFAULT_SOCKET_DIRS.iter().any(|d| std::path::Path::new(d) == dir) || dir == std::path::Path::new("/run/postgresql")
+}
+
 fn decode(s: &str, what: &str) -> Result<String> {
     percent_decode_str(s)
         .decode_utf8()
@@ -383,7 +617,7 @@ fn split_host_port(hostport: &str) -> Result<(&str, Option<&str>)> {
 fn parse_port(p: &str) -> Result<u16> {
     p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| Error::Config {
         message: format!("the port {p:?} is not a number from 1 to 65535"),
-        hint: "If the password contains ':' or '@', percent-encode it (%3A, %40).".into(),
+        hint: ENCODING_HINT.into(),
     })
 }
 
@@ -513,6 +747,54 @@ mod tests {
         assert_eq!(u.dbname, "other");
         assert_eq!(u.user, "alice");
         assert_eq!(u.host, Host::Tcp("pg.internal".into()));
+    }
+
+    #[test]
+    fn unencoded_slash_question_mark_and_hash_are_refused_without_a_fragment() {
+        for url in [
+            "postgresql://bob:Zq9x/Wv4k@localhost/profo",
+            "postgresql://bob:Zq9x?Wv4k@localhost/profo",
+            "postgresql://bob:Zq9x#Wv4k@localhost/profo",
+            "postgresql://bob:Zq9x?a=Wv4k@localhost/profo",
+        ] {
+            let err = ConnSettings::from_url(url, &no_env).unwrap_err().to_string();
+            assert!(!err.contains("Zq9x") && !err.contains("Wv4k"), "{url}: {err}");
+            assert!(err.contains("%2F") && err.contains("%3F") && err.contains("%23") && err.contains("%40") && err.contains("%3A"), "{err}");
+        }
+        // An '@' in a query value is allowed.
+        assert_eq!(parse("postgresql://localhost/profo?user=bob@corp").user, "bob@corp");
+        assert_eq!(parse("postgresql:///profo?user=bob@corp&sslmode=disable").user, "bob@corp");
+    }
+
+    #[test]
+    fn libpq_connection_strings() {
+        let s = parse("host=db.example.com port=6543 dbname=profo user=bob password='it\\'s a secret' sslmode=require connect_timeout=1");
+        assert_eq!(s.host, Host::Tcp("db.example.com".into()));
+        assert_eq!((s.port, s.dbname.as_str(), s.user.as_str()), (6543, "profo", "bob"));
+        assert_eq!(s.password.unwrap().expose(), "it's a secret");
+        assert_eq!(s.sslmode, SslMode::Require);
+        assert_eq!(s.connect_timeout, Some(Duration::from_secs(2)), "libpq counts less than 2 s as 2");
+        let s = parse("host = /var/run/postgresql dbname=profo");
+        assert_eq!(s.host, Host::Socket("/var/run/postgresql".into()));
+        let err = ConnSettings::from_url("host=h password='unterminated", &no_env).unwrap_err().to_string();
+        assert!(err.contains("closing quote") && !err.contains("unterminated"), "{err}");
+    }
+
+    #[test]
+    fn the_password_file_fills_a_missing_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "db.example.com:5432:profo:bob:from-file\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let path = file.display().to_string();
+        let env = move |k: &str| (k == "PGPASSFILE").then(|| path.clone());
+        let s = ConnSettings::from_url("postgresql://bob@db.example.com/profo", &env).unwrap();
+        assert_eq!(s.password.unwrap().expose(), "from-file");
+        let s = ConnSettings::from_url("postgresql://bob:given@db.example.com/profo", &env).unwrap();
+        assert_eq!(s.password.unwrap().expose(), "given", "a password given wins");
+        let s = ConnSettings::from_url("postgresql://alice@db.example.com/profo", &env).unwrap();
+        assert!(s.password.is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod options;
 pub mod phases;
 pub mod upgrade;
 pub mod upstream;
+pub mod privileges;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -151,12 +152,21 @@ pub async fn legacy_bot_names<C: GenericClient + Sync>(client: &C) -> Result<BTr
 }
 
 /// Migrates the database (or, with `dry_run`, runs the migration and rolls it back).
+/// A failure while the migration transaction is open is [`Error::RolledBack`] (or
+/// [`Error::PhaseFailed`]): exit status 7, whatever statement failed.
 pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<MigrationReport> {
+    let mut in_transaction = false;
+    let result = migrate_in(db, opts, reporter, &mut in_transaction).await;
+    result.map_err(|e| if in_transaction { e.rolled_back() } else { e })
+}
+
+async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, in_transaction: &mut bool) -> Result<MigrationReport> {
     let started = Instant::now();
     let target = db.settings.display_target();
     let legacy_url = crate::legacy::legacy_url(&db.settings);
     let status = schema::inspect(db).await?;
     plan::require_migratable(&status, &target)?;
+    privileges::require_unless_migrated(&db.client, status.state).await?;
     match status.state {
         SchemaState::Migrated => {
             let mut r = MigrationReport::unchanged(target, Outcome::AlreadyMigrated);
@@ -188,6 +198,7 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         .transaction()
         .await
         .map_err(q("starting the migration transaction"))?;
+    *in_transaction = true;
 
     // Preflight: lock the legacy tables (the bot waits, nothing can change under us),
     // fingerprint them, analyse, and refuse before any change if a decision is missing.
@@ -198,17 +209,19 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE"
     ))
         .await
-        .map_err(|e| {
-            Error::refused(
-                format!("could not lock the legacy tables within 15 s: {}", pg_error_text(&e)),
-                "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again.",
-            )
+        .map_err(|e| Error::RolledBack {
+            context: "locking the legacy tables".into(),
+            cause: format!("they were not granted within 15 s: {}", pg_error_text(&e)),
+            hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again.".into(),
         })?;
     tx.batch_execute("SET LOCAL lock_timeout = 0").await.map_err(q("preflight"))?;
     let before = fingerprint::take(&tx).await?;
     let bots = legacy_bot_names(&tx).await?;
     let (default_bot, _) = resolve_default_bot(opts, &bots);
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
+    if let Some(d) = plan::unknown_default_bot(opts.default_bot.as_deref(), &a) {
+        return Err(Error::refused(d.problem, format!("Decide with {}.", d.flag)));
+    }
     if a.total_null_bot_rows() > 0 && default_bot.is_none() {
         return Err(Error::refused(
             format!(
@@ -386,6 +399,10 @@ pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter
         })?;
         Outcome::Migrated
     };
+    *in_transaction = false;
+    if outcome == Outcome::Migrated {
+        reporter.committed("the migration is committed");
+    }
 
     let mut index_report = IndexReport::default();
     if outcome == Outcome::Migrated && !opts.single_transaction {

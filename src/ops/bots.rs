@@ -177,7 +177,7 @@ pub async fn set_token(
 ) -> Result<TokenSet> {
     let value = token.expose().trim();
     if !is_telegram_token(value) {
-        return Err(Error::refused(
+        return Err(Error::usage(
             format!(
                 "the token read from {source} is not a Telegram bot token (expected <bot id>:<35 characters of A-Z a-z 0-9 _ ->); bot {bot_name:?} keeps its token"
             ),

@@ -69,15 +69,32 @@ pub struct Plan {
     pub nothing_to_do: bool,
 }
 
+const DEFAULT_BOT_FROM_OPTION: &str = "--default-bot / BOT_NAME";
+
 /// Which default bot applies, and why: the flag or BOT_NAME, else the only bot.
 pub fn resolve_default_bot(opts: &MigrateOptions, bots: &BTreeMap<String, Vec<String>>) -> (Option<String>, Option<&'static str>) {
     if let Some(b) = &opts.default_bot {
-        return (Some(b.clone()), Some("--default-bot / BOT_NAME"));
+        return (Some(b.clone()), Some(DEFAULT_BOT_FROM_OPTION));
     }
     if bots.len() == 1 {
         return (bots.keys().next().cloned(), Some("the only bot"));
     }
     (None, None)
+}
+
+/// A default bot named by `--default-bot` (or `BOT_NAME`) must be one of the bot names
+/// the legacy tables hold: a typo would otherwise create a bot that never ran and give
+/// it every row without a bot name. A database that names no bot takes any name.
+pub fn unknown_default_bot(default_bot: Option<&str>, a: &Analysis) -> Option<Decision> {
+    let d = default_bot?;
+    if a.bots.is_empty() || a.bots.contains_key(d) {
+        return None;
+    }
+    let names = a.bots.keys().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ");
+    Some(Decision {
+        problem: format!("--default-bot / BOT_NAME names {d:?}, which is none of the {} bot names in the legacy tables ({names})", a.bots.len()),
+        flag: format!("--default-bot set to one of {names}"),
+    })
 }
 
 /// Refuses databases that cannot be migrated, with what to do.
@@ -148,6 +165,15 @@ fn build(
     // The data of a migrated database is migrated: no decision about it is left.
     let data_migrated = status.state.is_migrated();
     let mut decisions = vec![];
+    decisions.extend(unknown_default_bot(opts.default_bot.as_deref(), &a));
+    let source = match source {
+        Some(s) if a.bots.is_empty() => Some(if s == DEFAULT_BOT_FROM_OPTION {
+            "--default-bot / BOT_NAME; the legacy tables name no bot, so every row belongs to it and the migration creates it"
+        } else {
+            s
+        }),
+        other => other,
+    };
     let null_rows = a.total_null_bot_rows();
     if null_rows > 0 && default_bot.is_none() && !data_migrated {
         decisions.push(Decision {

@@ -547,3 +547,95 @@ async fn old_script_spellings_list_and_restore() {
         .success()
         .stdout(predicate::str::contains("backups").and(predicate::str::contains("restore")));
 }
+
+/// A role for the database's owner and grants; dropped last, once no database names it.
+struct RoleGuard(String);
+
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        block_on(async move {
+            if let Ok(c) = conn::connect(&admin()).await {
+                let _ = c.batch_execute(&format!("DROP ROLE IF EXISTS {}", ident(&name))).await;
+            }
+        });
+    }
+}
+
+/// What a database itself holds beyond its contents: owner, privileges (sorted),
+/// connection limit, comment, and its settings (per role and for everyone).
+fn database_level(name: &str) -> (String, Vec<String>, i32, Option<String>, Vec<String>) {
+    let name = name.to_string();
+    block_on(async move {
+        let c = conn::connect(&admin()).await.expect("admin");
+        let r = c
+            .query_one(
+                "SELECT pg_get_userbyid(d.datdba)::text,
+                        coalesce(ARRAY(SELECT a::text FROM unnest(d.datacl) a ORDER BY 1), '{}'),
+                        d.datconnlimit,
+                        shobj_description(d.oid, 'pg_database'),
+                        ARRAY(SELECT coalesce(r.rolname, '*') || ': ' || array_to_string(s.setconfig, ', ')
+                                FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole
+                               WHERE s.setdatabase = d.oid ORDER BY 1)
+                   FROM pg_database d WHERE d.datname = $1",
+                &[&name],
+            )
+            .await
+            .expect("the database exists");
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+    })
+}
+
+#[tokio::test]
+async fn restore_keeps_the_database_s_privileges_owner_and_settings() {
+    let role = RoleGuard(format!("pcs_app_{}_{}", std::process::id(), rand::random::<u16>()));
+    let db = TestDb::legacy().await;
+    fill_legacy(&db);
+    let r = ident(&role.0);
+    let d = ident(&db.name);
+    block_on({
+        let a = admin();
+        let sql = format!(
+            "CREATE ROLE {r} NOLOGIN;
+             REVOKE CONNECT ON DATABASE {d} FROM PUBLIC;
+             GRANT CONNECT ON DATABASE {d} TO {r};
+             ALTER DATABASE {d} SET search_path TO profochat_legacy, public;
+             ALTER DATABASE {d} SET work_mem TO '8MB';
+             ALTER ROLE {r} IN DATABASE {d} SET statement_timeout TO '5s';
+             ALTER DATABASE {d} CONNECTION LIMIT 40;
+             COMMENT ON DATABASE {d} IS 'the bots'' database';
+             ALTER DATABASE {d} OWNER TO {r};"
+        );
+        async move {
+            conn::connect(&a).await.expect("admin").batch_execute(&sql).await.expect("database-level setup");
+        }
+    });
+    let original = database_level(&db.name);
+    assert!(original.1.iter().all(|a| !a.starts_with("=c") && !a.starts_with("=Tc")), "PUBLIC may not connect: {original:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = take_backup(&db.url(), tmp.path());
+
+    // Into a new database.
+    let into = format!("{}_into", db.name.chars().take(50).collect::<String>());
+    let mut cleanup = DropDatabases(vec![into.clone()]);
+    cli().arg("restore").arg(&file).args(["--into", &into, "--yes", "--database-url", &db.url()]).assert().success();
+    assert_eq!(database_level(&into), original, "restore --into");
+
+    // In place: the server's defaults in between (PUBLIC may connect) are not what comes back.
+    block_on({
+        let a = admin();
+        let sql = format!("ALTER DATABASE {d} RESET ALL; GRANT CONNECT ON DATABASE {d} TO PUBLIC");
+        async move {
+            conn::connect(&a).await.expect("admin").batch_execute(&sql).await.expect("change");
+        }
+    });
+    assert_ne!(database_level(&db.name), original);
+    let out = cli().arg("restore").arg(&file).args(["--yes", "--json", "--database-url", &db.url()]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    cleanup.0.push(v["previous_copy"].as_str().expect("previous copy").to_string());
+    assert_eq!(database_level(&db.name), original, "restore in place");
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!stderr.contains("could not"), "{stderr}");
+    drop(cleanup);
+    drop(db);
+}

@@ -114,3 +114,130 @@ fn percent_encoded_socket_url_connects() {
         }
     });
 }
+
+/// One password-protected private cluster for the tests below (password "right-pass").
+fn password_cluster() -> &'static TempCluster {
+    static CLUSTER: std::sync::OnceLock<TempCluster> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| TempCluster::start_with_password(Some("right-pass")).expect("a password-protected cluster"))
+}
+
+fn all_output(a: &assert_cmd::assert::Assert) -> String {
+    let o = a.get_output();
+    String::from_utf8_lossy(&o.stderr).to_string() + &String::from_utf8_lossy(&o.stdout)
+}
+
+#[test]
+fn an_unencoded_slash_question_mark_or_hash_in_the_password_is_never_shown() {
+    // Each password has two telling halves around the character that was not encoded.
+    for url in [
+        "postgresql://bob:Zq9x/Wv4k@localhost:5432/profo",
+        "postgresql://bob:Zq9x?Wv4k@localhost/profo",
+        "postgresql://bob:Zq9x#Wv4k@localhost/profo",
+        "postgresql://bob:Zq9x?a=Wv4k@localhost/profo",
+        "postgresql://bob:Zq9x/Wv4k?sslmode=require@localhost/profo",
+        "postgres://Zq9x/Wv4k@db.example.com/profo",
+    ] {
+        let a = cli().args(["status", "--database-url", url]).assert().code(2);
+        let text = all_output(&a);
+        assert!(!text.contains("Zq9x") && !text.contains("Wv4k"), "{url}: {text}");
+        for enc in ["'@' as %40", "':' as %3A", "'/' as %2F", "'?' as %3F", "'#' as %23"] {
+            assert!(text.contains(enc), "{url}: the hint names {enc}: {text}");
+        }
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}
+
+#[test]
+fn the_password_file_is_read_as_libpq_reads_it() {
+    let cluster = password_cluster();
+    let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", cluster.port());
+    let home = tempfile::tempdir().unwrap();
+    let pgpass = home.path().join(".pgpass");
+    use std::os::unix::fs::PermissionsExt;
+    let write = |path: &std::path::Path, text: &str, mode: u32| {
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // ~/.pgpass: a line for another server first, then the one that matches.
+    write(&pgpass, &format!("other.host:5432:*:*:wrong\n127.0.0.1:{}:*:postgres:right-pass\n", cluster.port()), 0o600);
+    // The empty cluster answers "empty" (exit 4): the login worked.
+    cli().args(["status", "--database-url", &url]).env("HOME", home.path()).assert().code(4);
+    // PGPASSFILE names another file.
+    let other = home.path().join("elsewhere");
+    write(&other, "*:*:*:*:right-pass\n", 0o600);
+    cli().args(["status", "--database-url", &url]).env("HOME", "/nonexistent").env("PGPASSFILE", &other).assert().code(4);
+    // A libpq connection string is served by it too.
+    let conninfo = format!("host=127.0.0.1 port={} user=postgres dbname=postgres", cluster.port());
+    cli().args(["status", "--database-url", &conninfo]).env("HOME", home.path()).assert().code(4);
+    // A file others may read is ignored, as libpq ignores it, and the hint says why.
+    write(&pgpass, "*:*:*:*:right-pass\n", 0o644);
+    let a = cli().args(["status", "--database-url", &url]).env("HOME", home.path()).assert().code(3);
+    let text = all_output(&a);
+    assert!(text.contains("chmod 600"), "{text}");
+    assert!(!text.contains("right-pass"), "{text}");
+}
+
+#[test]
+fn a_missing_password_gets_password_advice_and_is_asked_for_on_a_terminal() {
+    let cluster = password_cluster();
+    let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", cluster.port());
+    // No terminal: refused at once, with what to do about the password.
+    let a = cli().args(["status", "--database-url", &url]).env("HOME", "/nonexistent").assert().code(3);
+    let text = all_output(&a);
+    assert!(text.contains("asks for a password and none was given"), "{text}");
+    assert!(text.contains("PGPASSWORD") && text.contains(".pgpass"), "{text}");
+    assert!(!text.contains("Check that the server is running"), "{text}");
+
+    // On a terminal it is asked for, hidden, and the login works.
+    let mut cmd = crate::harness::bin();
+    cmd.args(["status", "--database-url", &url]).env("HOME", "/nonexistent");
+    let mut t = crate::pty::Term::spawn(cmd);
+    t.expect("Password for user postgres", std::time::Duration::from_secs(30));
+    t.send(b"right-pass\r");
+    assert_eq!(t.exit_code(std::time::Duration::from_secs(30)), 4, "{}", t.output());
+    let out = t.output();
+    assert!(out.contains("empty"), "{out}");
+    assert!(!out.contains("right-pass"), "the password is not echoed: {out}");
+    assert!(t.echoes(), "the terminal echoes again");
+}
+
+#[tokio::test]
+async fn a_libpq_key_value_string_is_accepted() {
+    let db = TestDb::legacy().await;
+    let s = &db.settings;
+    let conninfo = format!("host='{}' port={} user='{}' dbname = '{}' application_name=ops", s.host, s.port, s.user, db.name);
+    cli().args(["status", "--database-url", &conninfo]).assert().success().stdout(predicate::str::contains("legacy"));
+    // The same through DATABASE_URL.
+    cli().arg("status").env("DATABASE_URL", &conninfo).assert().success().stdout(predicate::str::contains("legacy"));
+    // A value with a space that is not quoted is an error that quotes nothing of it.
+    let a = cli().args(["status", "--database-url", "host=localhost password=Zq9x Wv4k dbname=x"]).assert().code(2);
+    let text = all_output(&a);
+    assert!(!text.contains("Zq9x") && !text.contains("Wv4k"), "{text}");
+    assert!(text.contains("single quotes"), "{text}");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_as_connect_timeout_says() {
+    // A listener that never accepts: the connection is made by the kernel, and then
+    // nothing ever answers — like a host whose packets are dropped.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    for (args, env) in [
+        (vec!["status".to_string(), "--database-url".into(), format!("postgresql://bob:topsecret@127.0.0.1:{port}/profo?connect_timeout=2")], None),
+        (vec!["plan".to_string(), "--database-url".into(), format!("host=127.0.0.1 port={port} user=bob dbname=profo")], Some("2")),
+    ] {
+        let started = std::time::Instant::now();
+        let mut cmd = cli();
+        cmd.args(&args).timeout(std::time::Duration::from_secs(20));
+        if let Some(t) = env {
+            cmd.env("PGCONNECT_TIMEOUT", t);
+        }
+        let a = cmd.assert().code(3);
+        let took = started.elapsed();
+        let text = all_output(&a);
+        assert!(text.contains("timed out after 2 s"), "{text}");
+        assert!(text.contains(&format!("127.0.0.1:{port}")) && !text.contains("topsecret"), "{text}");
+        assert!(took < std::time::Duration::from_secs(10), "connect_timeout=2 took {took:?}");
+    }
+    drop(silent);
+}

@@ -194,3 +194,69 @@ async fn the_library_demo_reports_every_step_in_order_and_cleans_up() {
     assert!(!exists(&name).await);
     assert!(!backup.exists(), "the backup {} should go with the demo", backup.display());
 }
+
+/// How many lines of `text` start (after table borders) with `start`.
+fn rows_starting(text: &str, start: &str) -> usize {
+    text.lines().filter(|l| l.trim_start_matches(['|', ' ']).starts_with(start)).count()
+}
+
+#[tokio::test]
+async fn demo_prints_each_table_once_hides_no_rows_and_names_no_deleted_backup() {
+    let out = cli()
+        .env("DATABASE_URL", admin().secret_url())
+        .args(["demo", "--runs", "300"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    // One phase-5 row (built after the commit), one validation summary, one proof.
+    assert_eq!(rows_starting(&stdout, "5 indexes"), 1, "{stdout}");
+    assert_eq!(stdout.matches("No-loss proof").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("critical failures").count(), 1, "the validation summary once: {stdout}");
+    assert!(!stdout.contains("Validation: "), "{stdout}");
+    // Nothing the operator needs is folded away.
+    assert!(!stdout.contains("… and"), "{stdout}");
+    assert!(!stdout.contains("in all)"), "{stdout}");
+    // The backup is removed with the demo: no step tells to restore it.
+    assert!(!stdout.contains("restore FILE") && !stdout.contains("profochat-saas restore"), "{stdout}");
+    assert!(stdout.contains("To undo before finish: profochat-saas rollback"), "{stdout}");
+}
+
+#[test]
+fn top_level_help_lists_the_old_migrate_sh_flags() {
+    let out = cli().arg("--help").assert().success();
+    let help = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    for flag in ["--dry-run", "--skip-backup", "--rollback <FILE>", "--list-backups"] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+    assert!(help.contains("130 interrupted"), "{help}");
+}
+
+/// The README: what the tool does, then exactly two commands (demo, tests), then how to
+/// install the binary, before the quickstarts; the English and Russian quickstarts run
+/// the same commands.
+#[test]
+fn readme_installs_before_the_quickstart_and_keeps_both_quickstarts_in_step() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let blocks: Vec<&str> = readme.split("```").skip(1).step_by(2).collect();
+    let commands = |block: &str| -> Vec<String> {
+        block
+            .lines()
+            .skip(1)
+            .map(|l| l.split(" #").next().unwrap_or("").trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    assert_eq!(commands(blocks[0]), vec!["cargo run --release -- demo", "cargo test"], "the first block: demo and tests");
+    let install = readme.find("cargo install --path .").expect("the install step");
+    let english = readme.find("## Quickstart").expect("English quickstart");
+    let russian = readme.find("## Быстрый старт").expect("Russian quickstart");
+    assert!(install < english && install < russian, "install comes before the quickstarts");
+    let section = |start: usize| {
+        let rest = &readme[start..];
+        let end = rest[3..].find("\n## ").map(|i| i + 3).unwrap_or(rest.len());
+        rest[..end].split("```").skip(1).step_by(2).flat_map(commands).collect::<Vec<_>>()
+    };
+    let (en, ru) = (section(english), section(russian));
+    assert!(en.iter().any(|c| c.starts_with("profochat-saas migrate")), "{en:?}");
+    assert_eq!(en, ru, "the quickstarts run the same commands");
+}

@@ -202,3 +202,18 @@ pub fn cli() -> assert_cmd::Command {
         .env("NO_COLOR", "1");
     cmd
 }
+
+/// The binary under test as a plain `std::process::Command`, set up like [`cli`]: for
+/// tests that drive it on a terminal or send it signals.
+pub fn bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("profochat-saas"));
+    let dir = std::env::temp_dir().join("pcs-cli-cwd");
+    std::fs::create_dir_all(&dir).expect("cwd");
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("BOT_NAME")
+        .env_remove("BOT_API_TOKEN")
+        .env_remove("PGPASSWORD")
+        .env("NO_COLOR", "1");
+    cmd
+}

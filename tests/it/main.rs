@@ -3,16 +3,21 @@
 
 mod fixtures;
 mod harness;
+mod pty;
 
 mod backup;
 mod connection;
+mod decisions;
 mod demo;
 mod enrol_sql;
 mod finish;
+mod exit_codes;
 mod fingerprint;
+mod interrupt;
 mod migrate;
 mod plan;
 mod replay;
+mod privileges;
 mod rollback;
 mod runtime;
 mod seed;

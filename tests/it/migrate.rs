@@ -391,3 +391,52 @@ async fn bot_api_token_fills_that_bots_token_and_never_shows() {
     let rec: String = one(&c, "SELECT options::text FROM profochat_saas.migration").await;
     assert!(!rec.contains("AAHdqTcv"), "{rec}");
 }
+
+/// A run whose date_inserted was never recorded, written after a dated one of the same
+/// chat: the migration and `validate` agree which is the newest (the later run_id, the
+/// one the legacy bot's own reads return), and validation has nothing to flag.
+#[tokio::test]
+async fn migration_and_validation_agree_on_runs_without_date_inserted() {
+    let db = TestDb::legacy().await;
+    let mut c = db.connect().await;
+    c.batch_execute(
+        "INSERT INTO course (course_id, bot_name, yaml) VALUES ('intro', 'main_bot', 'x');
+         INSERT INTO run (run_id, chat_id, username, botname, course_id, date_inserted, is_ended) VALUES
+           (1, 500, 'u', 'main_bot', 'intro', '2023-01-01 10:00', false),
+           (2, 500, 'u', 'main_bot', 'intro', NULL, NULL),
+           (3, 501, 'v', 'main_bot', 'intro', NULL, false),
+           (4, 501, 'v', 'main_bot', 'intro', '2023-02-01 10:00', NULL);
+         SELECT setval('run_run_id_seq1', 4);
+         INSERT INTO waiting_element (waiting_element_id, chat_id, waiting_till_date, is_waiting, element_id, course_id, botname) VALUES
+           (1, 500, now(), true, 'e1', 'intro', 'main_bot'), (2, 501, now(), true, 'e1', 'intro', 'main_bot');",
+    )
+    .await
+    .unwrap();
+    // What the legacy bot reads as the chat's run of a course, and whether it finished.
+    let legacy_run = |chat: i64| format!("SELECT run_id FROM run WHERE chat_id = {chat} AND course_id = 'intro' ORDER BY date_inserted DESC LIMIT 1");
+    let legacy_newest = |chat: i64| format!("SELECT run_id FROM run WHERE chat_id = {chat} AND botname = 'main_bot' ORDER BY run_id DESC LIMIT 1");
+    assert_eq!(one::<i32>(&c, &legacy_run(500)).await, 2);
+    assert_eq!(one::<i32>(&c, &legacy_newest(500)).await, 2);
+
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let active: Vec<i32> = c.query("SELECT run_id FROM run WHERE is_active ORDER BY run_id", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(active, vec![2, 4], "the newest run of each chat stays active");
+    let links: Vec<(i32, Option<i32>)> = c
+        .query("SELECT waiting_element_id, run_id FROM waiting_element ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(links, vec![(1, Some(2)), (2, Some(4))]);
+
+    let vopts = profochat_saas::validate::ValidateOptions::from_state(&c.client).await.unwrap();
+    let report = profochat_saas::validate::validate(&c.client, &vopts).await.unwrap();
+    for id in ["run.inactive_unended_superseded", "waiting_element.run_is_newest", "run.one_active_per_chat"] {
+        let check = report.check(id).unwrap_or_else(|| panic!("validate has {id}"));
+        assert_eq!(check.count, 0, "{id}: {:?}", check.examples);
+    }
+    let out = cli().args(["validate", "--database-url", &db.url()]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!text.contains("set is_active = true"), "no hand SQL advised: {text}");
+}

@@ -138,7 +138,7 @@ async fn set_token_from_an_environment_variable() {
     let a = cli()
         .args(["bot", "set-token", "--bot", "alpha_bot", "--token-env", "NOT_SET_ANYWHERE", "--database-url", &url])
         .assert()
-        .code(5);
+        .code(2);
     assert!(texts(&a).1.contains("NOT_SET_ANYWHERE"));
 
     // BOT_API_TOKEN (the legacy .env's variable) is used for BOT_NAME's bot...
@@ -157,7 +157,7 @@ async fn set_token_from_an_environment_variable() {
         .env("BOT_NAME", "alpha_bot")
         .write_stdin("")
         .assert()
-        .code(5);
+        .code(2);
     let (out, err) = texts(&a);
     assert!(err.contains("no token was given on standard input"), "{err}");
     assert_hidden(&format!("{out}{err}"), OTHER_TOKEN);
@@ -173,7 +173,7 @@ async fn a_malformed_or_taken_token_is_refused_without_being_echoed() {
             .args(["bot", "set-token", "-vv", "--bot", "alpha_bot", "--database-url", &url])
             .write_stdin(format!("{bad}\n"))
             .assert()
-            .code(5);
+            .code(2);
         let (out, err) = texts(&a);
         assert!(err.contains("is not a Telegram bot token"), "{err}");
         assert!(err.contains("keeps its token"), "{err}");

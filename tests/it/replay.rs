@@ -464,14 +464,15 @@ fn writes(default_bot: &str, bots: &[String], courses: &[(String, String)]) -> V
 }
 
 /// Two copies of one legacy dataset: (legacy, migrated through the legacy interface).
-async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>) -> (TestDb, Db, TestDb, Db) {
+async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>, default_bot: &str) -> (TestDb, Db, TestDb, Db) {
     let a = TestDb::legacy().await;
     let ca = a.connect().await;
     load(&ca).await;
     let b = TestDb::legacy().await;
     let mut cb = b.connect().await;
     load(&cb).await;
-    migrate::migrate(&mut cb, &opts(), &Silent).await.expect("migrate");
+    let opts = migrate::MigrateOptions { default_bot: Some(default_bot.to_string()), ..opts() };
+    migrate::migrate(&mut cb, &opts, &Silent).await.expect("migrate");
     (a, ca, b, cb)
 }
 
@@ -496,6 +497,9 @@ fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
     })
 }
 
+/// The bot that wrote the seeded dataset's rows without a bot name.
+const SEEDED_DEFAULT_BOT: &str = "profochat_bot";
+
 fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
     Box::pin(async move {
         let mut own = profochat_saas::conn::connect(&c.settings).await.expect("connect");
@@ -516,8 +520,7 @@ async fn copies(c: &Db) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn replay(a: &Db, b: &Db) -> Tally {
-    let default_bot = "main_bot";
+async fn replay(a: &Db, b: &Db, default_bot: &str) -> Tally {
     let bots = strings(a, "SELECT DISTINCT bot_name FROM course ORDER BY 1").await;
     let courses = copies(a).await;
     let mut t = Tally::default();
@@ -589,24 +592,24 @@ async fn assert_linked(c: &Db) {
 
 #[tokio::test]
 async fn legacy_interface_answers_every_statement_as_before_on_the_anomalies() {
-    let (_a, ca, _b, cb) = pair(anomalies).await;
+    let (_a, ca, _b, cb) = pair(anomalies, "main_bot").await;
     use_legacy_interface(&cb).await;
-    let t = replay(&ca, &cb).await;
+    let t = replay(&ca, &cb, "main_bot").await;
     assert!(t.kinds.len() >= 20, "every kind of read ran: {:?}", t.kinds);
     assert_linked(&cb).await;
 }
 
 #[tokio::test]
 async fn legacy_interface_answers_every_statement_as_before_on_seeded_data() {
-    let (_a, ca, _b, cb) = pair(seeded).await;
+    let (_a, ca, _b, cb) = pair(seeded, SEEDED_DEFAULT_BOT).await;
     use_legacy_interface(&cb).await;
-    replay(&ca, &cb).await;
+    replay(&ca, &cb, SEEDED_DEFAULT_BOT).await;
     assert_linked(&cb).await;
 }
 
 #[tokio::test]
 async fn a_bot_that_has_not_switched_still_writes_with_links() {
-    let (_a, ca, _b, cb) = pair(anomalies).await;
+    let (_a, ca, _b, cb) = pair(anomalies, "main_bot").await;
     let bots = strings(&ca, "SELECT DISTINCT bot_name FROM course ORDER BY 1").await;
     let courses = copies(&ca).await;
     let mut failed = vec![];
@@ -623,7 +626,7 @@ async fn a_bot_that_has_not_switched_still_writes_with_links() {
 
 #[tokio::test]
 async fn the_applications_writes_for_a_second_account_leave_account_1_alone() {
-    let (_a, ca, _b, cb) = pair(anomalies).await;
+    let (_a, ca, _b, cb) = pair(anomalies, "main_bot").await;
     let legacy = profochat_saas::conn::connect(&cb.settings).await.unwrap();
     use_legacy_interface(&legacy).await;
     let before_reads = reads(&ca).await;
@@ -669,7 +672,7 @@ async fn the_applications_writes_for_a_second_account_leave_account_1_alone() {
 
 #[tokio::test]
 async fn collapsed_duplicates_keep_what_the_legacy_reads_see() {
-    let (_a, mut ca, _b, cb) = pair(anomalies).await;
+    let (_a, mut ca, _b, cb) = pair(anomalies, "main_bot").await;
     // The plan says which rows collapse and which stays.
     let p = profochat_saas::plan::plan(&mut ca, &opts()).await.unwrap();
     let details = |kind: &str| p.anomalies.iter().find(|a| a.kind == kind).unwrap().details.clone();
@@ -705,9 +708,9 @@ async fn collapsed_duplicates_keep_what_the_legacy_reads_see() {
 
 #[tokio::test]
 async fn rollback_after_the_replay_gives_the_legacy_tables_the_legacy_bot_wrote() {
-    let (_a, ca, _b, mut cb) = pair(anomalies).await;
+    let (_a, ca, _b, mut cb) = pair(anomalies, "main_bot").await;
     use_legacy_interface(&cb).await;
-    replay(&ca, &cb).await;
+    replay(&ca, &cb, "main_bot").await;
     cb.batch_execute("SET search_path = public").await.unwrap();
     profochat_saas::rollback::rollback(&mut cb, &Default::default(), &Silent).await.expect("rollback");
     let schema: i64 = cb.query_one("SELECT count(*) FROM pg_namespace WHERE nspname = 'profochat_legacy'", &[]).await.unwrap().get(0);

@@ -177,7 +177,7 @@ async fn backup_migrate_restore_gives_back_the_legacy_database() {
         .args(["--database-url", &db.url()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Backup taken before the migration"));
+        .stdout(predicate::str::contains("restore the backup taken before the migration: profochat-saas restore "));
     let dump = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()

@@ -16,7 +16,7 @@ use crate::cli::output::{self, TerminalReporter};
 use crate::cli::{settings, BackupDirArgs, ConnArgs, OutputArgs, RestoreArgs};
 
 pub async fn backup(conn: &ConnArgs, dir: &BackupDirArgs, out: &OutputArgs) -> Result<ExitCode> {
-    let settings = settings(conn)?;
+    let settings = settings(conn).await?;
     let reporter = DumpReporter::new(out.json);
     let started = Instant::now();
     let info = backup::create(&settings, &dir.backup_dir, &reporter).await?;
@@ -77,7 +77,7 @@ pub async fn list(dir: &BackupDirArgs, out: &OutputArgs) -> Result<ExitCode> {
 }
 
 pub async fn restore(args: RestoreArgs) -> Result<ExitCode> {
-    let settings = settings(&args.conn)?;
+    let settings = settings(&args.conn).await?;
     let target = match &args.into {
         Some(name) => RestoreTarget::Into(name.clone()),
         None => RestoreTarget::Replace,
@@ -94,7 +94,7 @@ pub async fn restore(args: RestoreArgs) -> Result<ExitCode> {
         ),
         _ => format!("Create database {:?} and restore {} into it?", plan.database, plan.file.display()),
     };
-    output::confirm(&question, args.confirm.yes)?;
+    output::confirm(&question, args.confirm.yes).await?;
 
     let reporter = TerminalReporter::new(args.out.json);
     let outcome = backup::restore(&plan, &reporter).await?;

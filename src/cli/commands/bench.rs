@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use profochat_saas::{bench, server};
 
-use crate::cli::{output, settings, ConnArgs, OutputArgs};
+use crate::cli::{output, settings_from_args, ConnArgs, OutputArgs};
 
 pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_transaction: bool, out: &OutputArgs) -> Result<ExitCode> {
     let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
-        Some(settings(conn)?)
+        Some(settings_from_args(conn)?)
     } else {
         None
     };
@@ -62,7 +62,7 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
 /// `bench --legacy-reads`: the legacy bot's hot reads, legacy schema against the legacy interface.
 pub async fn legacy_reads(conn: &ConnArgs, runs: u64, seed: u64, samples: i64, out: &OutputArgs) -> Result<ExitCode> {
     let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
-        Some(settings(conn)?)
+        Some(settings_from_args(conn)?)
     } else {
         None
     };

@@ -8,10 +8,11 @@ use profochat_saas::conn::ConnSettings;
 use profochat_saas::demo::{Cleanup, Demo, DemoOptions, DemoReport, DemoStep, Stage, DEFAULT_SEED, drop_command};
 
 use crate::cli::commands::{migrate, plan, validate};
-use crate::cli::{output, OutputArgs};
+use crate::cli::{output, signals, OutputArgs};
 
 pub async fn run(keep: bool, runs: u64, out: &OutputArgs) -> Result<ExitCode> {
     let json = out.json;
+    signals::set_note("Nothing outside the demo was changed.");
     let reporter = output::TerminalReporter::new(json);
     let server = configured_server()?;
     if !json {
@@ -59,7 +60,7 @@ pub async fn run(keep: bool, runs: u64, out: &OutputArgs) -> Result<ExitCode> {
     if json {
         output::print_json(&json_report(&report, &cleanup)?)?;
     } else {
-        print_summary(&report);
+        print_summary(&report, &cleanup);
         print_cleanup(&cleanup, false);
     }
     match report.validation.failure_error() {
@@ -154,7 +155,8 @@ fn print_step(step: DemoStep<'_>, runs: u64, backup_kept: bool) {
                 (None, None) => println!("No backup."),
             }
         }
-        DemoStep::Migrated(r) => migrate::print_outcome(r),
+        // The validation has a stage of its own, next.
+        DemoStep::Migrated(r) => migrate::print_outcome(r, false),
         DemoStep::Validated(v) => {
             println!();
             validate::print_human(v, false);
@@ -162,8 +164,13 @@ fn print_step(step: DemoStep<'_>, runs: u64, backup_kept: bool) {
     }
 }
 
-fn print_summary(r: &DemoReport) {
-    migrate::print_next_steps(&r.migration);
+fn print_summary(r: &DemoReport, c: &Cleanup) {
+    // The backup is named only when it outlives the demo (--keep).
+    let restore = match (&c.backup_kept, &c.kept_url) {
+        (Some(file), Some(url)) => Some(format!("profochat-saas restore {} --database-url '{url}'", file.display())),
+        _ => None,
+    };
+    migrate::print_next_steps(&r.migration, restore.as_deref());
     println!();
     println!("To do the same on your database:");
     println!("  echo 'DATABASE_URL=postgresql://user:password@host:5432/profochatbot' > .env");

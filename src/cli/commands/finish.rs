@@ -21,7 +21,7 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &Ou
             }
             println!("The legacy bot must be stopped (or use the new schema): after this it cannot work, and `rollback` is no longer possible (restoring a backup still is).");
         }
-        output::confirm(&format!("Finish the migration of {target}?"), confirm.yes)?;
+        output::confirm(&format!("Finish the migration of {target}?"), confirm.yes).await?;
     }
     let reporter = output::TerminalReporter::new(out.json);
     let r = finish::finish(&mut db, dry_run, &reporter).await?;

@@ -3,62 +3,105 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::migrate::{self, MigrationReport, Outcome};
+use profochat_saas::migrate::{self, privileges, MigrationReport, Outcome};
+use profochat_saas::plan;
 use profochat_saas::report::Reporter;
 use profochat_saas::schema::SchemaState;
 
 use crate::cli::commands::plan::options;
-use crate::cli::{connect, output, MigrateArgs};
+use crate::cli::{connect, output, signals, MigrateArgs};
+
+/// What an interruption leaves once the migration committed.
+const AFTER_COMMIT: &str = "The migration is committed and stays: the data, the keys and the compatibility triggers are in place. \
+                            Only secondary indexes being built after the commit may be missing: `profochat-saas status` lists them, \
+                            and `profochat-saas migrate` builds them.";
+
+/// What an interruption leaves while a resumed run builds the missing indexes.
+const RESUMED: &str = "The migration was committed before and stays. Indexes being built are left missing: \
+                       `profochat-saas status` lists them, and `profochat-saas migrate` builds them.";
 
 pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
+    signals::set_note("Nothing was changed.");
     let mut db = connect(&args.conn).await?;
     let mut opts = options(&args.policy);
     opts.dry_run = args.dry_run;
     opts.single_transaction = args.single_transaction;
     opts.fail_in_phase = args.fail_in_phase.clone();
-    let reporter = output::TerminalReporter::new(args.out.json);
+    let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
     let mut backup = None;
+    let mut resumed = false;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
-        let outdated = st.state == SchemaState::Outdated;
-        if !st.state.is_migrated() || outdated {
-            if outdated {
+        match st.state {
+            SchemaState::Migrated => {}
+            SchemaState::IndexesPending => {
+                // A resumed run changes the database too: it asks like any change.
+                privileges::require(&db.client, false).await?;
+                let missing = st.secondary_indexes_missing.len() + st.secondary_indexes_invalid.len();
                 output::confirm(
                     &format!(
-                        "{target} is migrated, but {} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
-                         Give its keys and indexes upstream's names and shapes, record upstream's migrations and install the enrolment function?",
-                        st.upgrade_needed.len()
+                        "Finish the migration of {target}: build its {missing} missing secondary index(es)? The bot's writes to a table wait while its indexes are built"
                     ),
                     args.confirm.yes,
-                )?;
-            } else {
-                // Refuse before the backup and the question when a decision is missing.
-                let p = profochat_saas::plan::plan(&mut db, &opts).await?;
-                if let Some(d) = p.decisions.first() {
-                    return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
-                }
-                output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
+                )
+                .await?;
+                resumed = true;
             }
-            if args.skip_backup {
-                reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
-            } else {
-                let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
-                if !args.out.json {
-                    eprintln!(
-                        "  backup: {} ({})",
-                        info.path.display(),
-                        profochat_saas::backup::human_bytes(info.size_bytes)
-                    );
+            _ => {
+                plan::require_migratable(&st, &target)?;
+                // Refuse before the backup and the question when a privilege or a decision is missing.
+                privileges::require(&db.client, !args.skip_backup).await?;
+                if st.state == SchemaState::Outdated {
+                    output::confirm(
+                        &format!(
+                            "{target} is migrated, but {} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
+                             Give its keys and indexes upstream's names and shapes, record upstream's migrations, install the enrolment function and the legacy interface?",
+                            st.upgrade_needed.len()
+                        ),
+                        args.confirm.yes,
+                    )
+                    .await?;
+                } else {
+                    let p = plan::plan(&mut db, &opts).await?;
+                    if let Some(d) = p.decisions.first() {
+                        return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
+                    }
+                    output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes).await?;
                 }
-                backup = Some(info);
+                if args.skip_backup {
+                    reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
+                } else {
+                    signals::set_note("Nothing was changed; the partly written backup file is removed.");
+                    let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
+                    if !args.out.json {
+                        eprintln!(
+                            "  backup: {} ({})",
+                            info.path.display(),
+                            profochat_saas::backup::human_bytes(info.size_bytes)
+                        );
+                    }
+                    signals::set_note(format!(
+                        "The backup {} is complete and kept; the database was not changed.",
+                        info.path.display()
+                    ));
+                    backup = Some(info);
+                }
             }
         }
     }
+    signals::set_note(match (resumed, &backup) {
+        (true, _) => RESUMED.to_string(),
+        (false, Some(b)) => format!(
+            "The migration transaction is rolled back by the server as the connection closes: the database is unchanged. The backup {} is kept.",
+            b.path.display()
+        ),
+        (false, None) => "The migration transaction is rolled back by the server as the connection closes: the database is unchanged.".to_string(),
+    });
     let report = migrate::migrate(&mut db, &opts, &reporter).await?;
     let mut legacy_role = None;
     if let (Some(role), false) = (&args.legacy_role, args.dry_run) {
@@ -71,26 +114,29 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
         output::print_json(&v)?;
     } else {
-        print(&report);
+        // The backup this run took; none with --skip-backup; an earlier run's, if any, else.
+        let restore = match (&backup, report.outcome) {
+            (Some(b), _) => Some(format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))),
+            (None, Outcome::Migrated) => None,
+            (None, _) => Some(EARLIER_BACKUP.to_string()),
+        };
+        print_outcome(&report, true);
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
-        if let Some(b) = &backup {
-            println!("Backup taken before the migration: {} (restore with: profochat-saas restore {})", b.path.display(), b.path.display());
+        if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
+            print_next_steps(&report, restore.as_deref());
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print(r: &MigrationReport) {
-    print_outcome(r);
-    if matches!(r.outcome, Outcome::AlreadyMigrated | Outcome::Migrated) {
-        print_next_steps(r);
-    }
-}
+/// How to restore a backup an earlier run took.
+const EARLIER_BACKUP: &str = "profochat-saas backups lists them, profochat-saas restore FILE restores one";
 
-/// What the migration did: phases, the no-loss proof, its validation and the outcome.
-pub fn print_outcome(r: &MigrationReport) {
+/// What the migration did: phases, the no-loss proof, the outcome, and — with
+/// `with_validation` — the validation run inside the migration.
+pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     match r.outcome {
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
@@ -139,6 +185,10 @@ pub fn print_outcome(r: &MigrationReport) {
     println!();
     let mut phases = output::table(&["phase", "time", "what it did"]);
     for p in &r.phases {
+        // Indexes deferred to after the commit get their own row below, once built.
+        if p.counts.contains_key("indexes_deferred") && r.indexes.elapsed_ms > 0 {
+            continue;
+        }
         let what = p
             .counts
             .iter()
@@ -173,7 +223,7 @@ pub fn print_outcome(r: &MigrationReport) {
         r.archived_total(),
         r.migration_id.unwrap_or_default()
     );
-    if let Some(v) = &r.validation {
+    if let Some(v) = r.validation.as_ref().filter(|_| with_validation) {
         let pending_indexes = r.indexes.failed.is_empty() && r.indexes.elapsed_ms > 0;
         let warnings: Vec<_> = v
             .checks
@@ -199,8 +249,9 @@ pub fn print_outcome(r: &MigrationReport) {
     }
 }
 
-/// What the operator does after the migration.
-pub fn print_next_steps(r: &MigrationReport) {
+/// What the operator does after the migration. `restore` is the command that restores
+/// the backup taken before it, when one exists.
+pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
     println!();
     println!("Next steps:");
     let mut n = 1;
@@ -231,11 +282,18 @@ pub fn print_next_steps(r: &MigrationReport) {
          checks the token and starts the run. The legacy bot keeps working meanwhile."
             .into(),
     );
-    step("To undo: profochat-saas rollback (in place, keeps rows written since), or restore the backup with profochat-saas restore FILE.".into());
+    step("Once the application uses the new schema and the legacy bot is stopped: profochat-saas finish   (removes the legacy interface and the compatibility layer)".into());
+    step(match restore {
+        Some(cmd) => format!(
+            "To undo before finish: profochat-saas rollback (in place, keeps rows written since; saves first what the legacy schema cannot hold), \
+             or restore the backup taken before the migration: {cmd}"
+        ),
+        None => "To undo before finish: profochat-saas rollback (in place, keeps rows written since; saves first what the legacy schema cannot hold).".into(),
+    });
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

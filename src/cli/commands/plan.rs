@@ -6,6 +6,8 @@ use anyhow::Result;
 use profochat_saas::migrate::MigrateOptions;
 use profochat_saas::plan::{self, Plan};
 
+use profochat_saas::conn::ConnSettings;
+
 use crate::cli::{connect, output, ConnArgs, CourseConflicts, Orphans, OutputArgs, PolicyArgs};
 
 /// The library options for these policy flags (BOT_API_TOKEN goes with BOT_NAME).
@@ -39,12 +41,47 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs) -> Resu
     if out.json {
         output::print_json(&p)?;
     } else {
-        print(&p);
+        print(&p, &migrate_command(conn, policy, &db.settings));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn print(p: &Plan) {
+/// The `migrate` command with every flag `plan` was given, ready to paste. A password
+/// in --database-url is never repeated: it shows as ***.
+pub fn migrate_command(conn: &ConnArgs, policy: &PolicyArgs, settings: &ConnSettings) -> String {
+    let mut cmd = vec!["profochat-saas".to_string(), "migrate".into()];
+    if let Some(url) = conn.database_url.as_ref().filter(|u| !u.trim().is_empty()) {
+        // Only a URL given on the command line is repeated; DATABASE_URL and .env stay where they are.
+        if std::env::args().any(|a| a == "--database-url" || a.starts_with("--database-url=")) {
+            let shown = if settings.password.is_some() { settings.masked_url() } else { url.clone() };
+            cmd.extend(["--database-url".into(), shell_word(&shown)]);
+        }
+    }
+    if conn.no_dotenv {
+        cmd.push("--no-dotenv".into());
+    }
+    if let Some(bot) = policy.default_bot.as_ref().filter(|b| !b.trim().is_empty()) {
+        cmd.extend(["--default-bot".into(), shell_word(bot)]);
+    }
+    if policy.course_conflicts != CourseConflicts::Rename {
+        cmd.extend(["--course-conflicts".into(), "fail".into()]);
+    }
+    if policy.orphans != Orphans::Detach {
+        cmd.extend(["--orphans".into(), "keep".into()]);
+    }
+    cmd.join(" ")
+}
+
+/// Quotes a word for a shell command line the operator may copy.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+pub fn print(p: &Plan, migrate_command: &str) {
     println!("Plan for {}", p.target);
     println!("Server: PostgreSQL {} — state: {}", p.status.server_version, p.status.state.describe());
     if p.nothing_to_do {
@@ -121,7 +158,10 @@ pub fn print(p: &Plan) {
     }
     println!();
     if p.decisions.is_empty() {
-        println!("Ready: `profochat-saas migrate` will do the above (it takes a backup first).");
+        println!("Ready: `{migrate_command}` will do the above (it takes a backup first).");
+        if migrate_command.contains(":***@") {
+            println!("(*** stands for the password of --database-url.)");
+        }
     } else {
         println!("Decisions needed before `migrate` will run:");
         for d in &p.decisions {
@@ -154,20 +194,17 @@ pub fn print_bots(p: &Plan) {
     }
 }
 
-/// Every anomaly kind, its count and outcome; `compact` leaves out the kinds not
-/// found, the bots' tables (the bots table shows them) and shows fewer details.
+/// Every anomaly kind, its count, outcome and details; `compact` leaves out the kinds
+/// not found and the bots' tables (the bots table shows them).
 pub fn print_anomalies(p: &Plan, compact: bool) {
-    let max_details = if compact { 3 } else { 8 };
     let mut an = output::table(&["anomaly", "count", "outcome"]);
     for a in p.anomalies.iter().filter(|a| !compact || a.count > 0) {
         let mut desc = a.description.clone();
+        // Every detail: each is a table, a bot or a course the operator may need to check.
         let details = if compact && a.kind == "several_bots" { &[][..] } else { &a.details[..] };
-        for d in details.iter().take(max_details) {
+        for d in details {
             desc.push_str("\n  ");
             desc.push_str(d);
-        }
-        if details.len() > max_details {
-            desc.push_str(&format!("\n  … and {} more", details.len() - max_details));
         }
         an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
     }

@@ -18,7 +18,8 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &
                 dir.backup_dir.display()
             ),
             confirm.yes,
-        )?;
+        )
+        .await?;
     }
     let reporter = output::TerminalReporter::new(out.json);
     let r = rollback::rollback(&mut db, &opts, &reporter).await?;

@@ -21,7 +21,7 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, confirm: &ConfirmArgs, o
     output::confirm(
         &format!("This will {what} {} and load a generated dataset of {runs} runs (seed {seed}). Proceed?", db.settings.display_target()),
         confirm.yes,
-    )?;
+    ).await?;
     let reporter = output::TerminalReporter::new(out.json);
     let started = Instant::now();
     let manifest = seed::generate(&mut db, &SeedOptions { runs, seed }, &reporter).await?;

@@ -143,7 +143,7 @@ pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &cra
     } else {
         format!("Set the search_path of role {role:?} in this database to \"{}\"?", profochat_saas::legacy::SEARCH_PATH)
     };
-    output::confirm(&what, confirm.yes)?;
+    output::confirm(&what, confirm.yes).await?;
     profochat_saas::legacy::set_role(&db.client, role, unset).await?;
     if out.json {
         output::print_json(&serde_json::json!({ "role": role, "search_path": if unset { None } else { Some(profochat_saas::legacy::SEARCH_PATH) } }))?;

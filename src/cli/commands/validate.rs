@@ -61,21 +61,20 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     }
 }
 
-/// The checks (all, or only those that did not simply pass, with fewer examples),
+/// The checks (all, or only those that did not simply pass) with their examples,
 /// the summary and the hints.
 pub fn print_human(report: &ValidationReport, all: bool) {
     let mut table = output::table(&["Check", "Result", "Count", "Details"]);
     let shown: Vec<_> = report.checks.iter().filter(|c| all || c.label() != "PASS").collect();
     for c in &shown {
         let mut details = c.rule.clone();
-        // The short list shows a few examples; the full table all of them.
-        let max_examples = if all { c.examples.len() } else { 3 };
-        for e in c.examples.iter().take(max_examples) {
+        for e in &c.examples {
             details.push_str("\n  ");
             details.push_str(e);
         }
-        if c.examples.len() > max_examples {
-            details.push_str(&format!("\n  … ({} in all)", c.count));
+        // The check reads a few examples; say how many there are in all.
+        if (c.examples.len() as i64) < c.count && !c.examples.is_empty() {
+            details.push_str(&format!("\n  (the first {} of {})", c.examples.len(), c.count));
         }
         table.add_row(vec![c.id.clone(), c.label().to_string(), c.count.to_string(), details]);
     }

@@ -1,6 +1,6 @@
 //! `bot list` and `bot set-token`.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -8,7 +8,7 @@ use profochat_saas::conn::Secret;
 use profochat_saas::ops::{self, BotRef, TokenSource};
 
 use super::{connect_migrated, yes_no};
-use crate::cli::{output, BotCommand};
+use crate::cli::{output, signals, BotCommand};
 
 pub async fn bot(c: BotCommand) -> Result<ExitCode> {
     match c {
@@ -51,7 +51,7 @@ pub async fn bot(c: BotCommand) -> Result<ExitCode> {
             let db = connect_migrated(&conn).await?;
             // An unknown bot is reported before anyone types a token.
             let found = ops::find_bot(&db.client, account, BotRef::Name(&bot)).await?;
-            let (token, source) = read_token(&found.bot_name, token_env.as_deref())?;
+            let (token, source) = read_token(&found.bot_name, token_env.as_deref()).await?;
             let set = ops::set_token(&db.client, account, &found.bot_name, &token, source).await?;
             if out.json {
                 output::print_json(&set)?;
@@ -75,12 +75,12 @@ pub async fn bot(c: BotCommand) -> Result<ExitCode> {
 
 /// The token from --token-env VAR, else BOT_API_TOKEN (when BOT_NAME does not name
 /// another bot), else standard input: hidden on a terminal, one line from a pipe.
-fn read_token(bot: &str, token_env: Option<&str>) -> Result<(Secret, TokenSource)> {
+async fn read_token(bot: &str, token_env: Option<&str>) -> Result<(Secret, TokenSource)> {
     let env = |var: &str| std::env::var(var).ok().filter(|v| !v.trim().is_empty());
     if let Some(var) = token_env {
         return match env(var) {
             Some(v) => Ok((Secret::new(v.trim()), TokenSource::Env(var.to_string()))),
-            None => Err(profochat_saas::Error::refused(
+            None => Err(profochat_saas::Error::usage(
                 format!("the environment variable {var} (named by --token-env) is not set or is empty; bot {bot:?} keeps its token"),
                 format!("Export {var} with the token first, or leave out --token-env to type it."),
             )
@@ -95,17 +95,13 @@ fn read_token(bot: &str, token_env: Option<&str>) -> Result<(Secret, TokenSource
             _ => return Ok((Secret::new(v.trim()), TokenSource::Env("BOT_API_TOKEN".into()))),
         }
     }
-    let stdin = std::io::stdin();
-    let line = if stdin.is_terminal() {
-        rpassword::prompt_password(format!("Telegram token of bot {bot} (from @BotFather; input is hidden): "))?
-    } else {
-        let mut line = String::new();
-        stdin.lock().read_line(&mut line)?;
-        line
-    };
+    let hidden = std::io::stdin()
+        .is_terminal()
+        .then(|| format!("Telegram token of bot {bot} (from @BotFather; input is hidden): "));
+    let line = signals::with_note(format!("Nothing was changed: bot {bot:?} keeps its token."), signals::read_line(hidden)).await?;
     let line = line.trim().to_string();
     if line.is_empty() {
-        return Err(profochat_saas::Error::refused(
+        return Err(profochat_saas::Error::usage(
             format!("no token was given on standard input; bot {bot:?} keeps its token"),
             "Pipe the token in (for example from a password manager), type it when asked, or use --token-env VAR.",
         )

@@ -92,7 +92,7 @@ pub async fn member(c: MemberCommand) -> Result<ExitCode> {
                     if last { ", its last owner" } else { "" }
                 ),
                 confirm.yes,
-            )?;
+            ).await?;
             let removed = ops::remove_member(&mut db, account, telegram_user_id, if last { LastOwner::Remove } else { LastOwner::Refuse }).await?;
             if out.json {
                 output::print_json(&removed)?;

@@ -169,7 +169,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                     k.current_uses
                 ),
                 confirm.yes,
-            )?;
+            ).await?;
             let r = ops::revoke_token(&db.client, token_id).await?;
             if out.json {
                 output::print_json(&r)?;
@@ -196,7 +196,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                     k.current_uses
                 ),
                 confirm.yes,
-            )?;
+            ).await?;
             let d = ops::delete_token(&db.client, token_id).await?;
             if out.json {
                 output::print_json(&d)?;

@@ -1,0 +1,199 @@
+//! Signals: Ctrl-C on a terminal and SIGINT / SIGTERM sent to the process end every
+//! command at once, with exit status 130 and a message that says what was left; a
+//! partial backup never stays behind; a hidden prompt gives the terminal its echo back;
+//! a resumed migration asks like any change.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::{bin, cli, TestDb};
+use crate::migrate::{catalog, legacy_with_anomalies};
+use crate::pty::{self, Term};
+
+const PROMPT_WAIT: Duration = Duration::from_secs(60);
+/// "At once": well below anything a hang would take.
+const AT_ONCE: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn ctrl_c_at_the_confirmation_prompt_ends_at_once_with_130_and_changes_nothing() {
+    let (db, c) = legacy_with_anomalies().await;
+    let before = catalog(&c).await;
+    let mut cmd = bin();
+    cmd.args(["migrate", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()]);
+    let mut t = Term::spawn(cmd);
+    t.expect("[y/N]", PROMPT_WAIT);
+    let sent = Instant::now();
+    t.send(b"\x03");
+    assert_eq!(t.exit_code(AT_ONCE), 130, "{}", t.output());
+    assert!(sent.elapsed() < Duration::from_secs(5), "it took {:?}", sent.elapsed());
+    let out = t.output();
+    assert!(out.contains("interrupted by Ctrl-C (SIGINT)") && out.contains("Nothing was changed"), "{out}");
+    // The message starts on a line of its own, not after the question.
+    assert!(out.lines().any(|l| l.trim_start().starts_with("error: interrupted")), "{out}");
+    assert_eq!(catalog(&c).await, before);
+}
+
+#[tokio::test]
+async fn ctrl_c_and_sigterm_at_the_hidden_token_prompt_end_at_once_and_give_the_echo_back() {
+    let s = crate::ops::setup().await;
+    for (how, key) in [("Ctrl-C", Some(b"\x03")), ("SIGTERM", None)] {
+        let mut cmd = bin();
+        cmd.args(["bot", "set-token", "--bot", "alpha_bot", "--database-url", &s.db.url()]);
+        let mut t = Term::spawn(cmd);
+        t.expect("input is hidden", PROMPT_WAIT);
+        t.send(b"12345:half-typed");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!t.echoes(), "{how}: the prompt hides what is typed");
+        match key {
+            Some(k) => t.send(k),
+            None => t.signal(libc::SIGTERM),
+        }
+        assert_eq!(t.exit_code(AT_ONCE), 130, "{how}: {}", t.output());
+        let out = t.output();
+        assert!(out.contains("interrupted by") && out.contains("Nothing was changed: bot \"alpha_bot\" keeps its token"), "{how}: {out}");
+        assert!(!out.contains("half-typed"), "{how}: what was typed is never shown: {out}");
+        assert!(t.echoes(), "{how}: the terminal echoes again after the interruption");
+        let token: String = s.client.query_one("SELECT bot_token FROM bot WHERE bot_name = 'alpha_bot'", &[]).await.unwrap().get(0);
+        assert!(token.starts_with(profochat_saas::target::PLACEHOLDER_TOKEN_PREFIX), "{how}: the token is unchanged");
+    }
+}
+
+/// A table `pg_dump` must lock, held by another session: the dump waits, with its
+/// partial file written, until the test lets go.
+async fn block_pg_dump(db: &TestDb) -> profochat_saas::conn::Db {
+    let c = db.connect().await;
+    c.batch_execute("CREATE TABLE blocker (x int)").await.unwrap();
+    let holder = db.connect().await;
+    holder.batch_execute("BEGIN; LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    holder
+}
+
+fn partial_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|r| r.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn sigint_and_sigterm_during_a_backup_remove_the_partial_file() {
+    let (db, _c) = legacy_with_anomalies().await;
+    let _holder = block_pg_dump(&db).await;
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = dir.path().join("backups");
+        let mut child = bin()
+            .args(["backup", "--backup-dir"])
+            .arg(&backups)
+            .args(["--database-url", &db.url()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + PROMPT_WAIT;
+        while !partial_files(&backups).iter().any(|f| f.ends_with(".partial")) {
+            assert!(Instant::now() < deadline, "pg_dump never started writing");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        assert_eq!(pty::exit_code(&mut child, AT_ONCE), 130, "signal {sig}");
+        let mut err = String::new();
+        use std::io::Read;
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let name = if sig == libc::SIGTERM { "SIGTERM" } else { "SIGINT" };
+        assert!(err.contains("interrupted by") && err.contains(name), "{err}");
+        assert!(!backups.exists() || partial_files(&backups).is_empty(), "left behind: {:?}", partial_files(&backups));
+    }
+}
+
+/// Holds a lock that makes the index builds after the commit wait: taken while the
+/// migration holds its own locks, so it is granted the moment the migration commits.
+#[tokio::test]
+async fn an_interrupt_after_the_commit_says_the_migration_is_committed() {
+    let (db, c) = legacy_with_anomalies().await;
+    let mut cmd = bin();
+    cmd.args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let name = db.name.clone();
+    let wait_for = |sql: &'static str| {
+        let c = &c;
+        let name = name.clone();
+        async move {
+            let deadline = Instant::now() + PROMPT_WAIT;
+            loop {
+                let n: i64 = c.query_one(sql, &[&name]).await.unwrap().get(0);
+                if n > 0 {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // The migration holds conversation exclusively...
+    wait_for(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE a.datname = $1 AND l.relation = 'conversation'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted",
+    )
+    .await;
+    // ...so this waits for its commit, and then holds up the index builds on conversation.
+    let holder = db.connect().await;
+    let hold = tokio::spawn(async move {
+        holder.batch_execute("BEGIN; LOCK TABLE conversation IN ROW EXCLUSIVE MODE").await.unwrap();
+        holder
+    });
+    wait_for(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query ILIKE 'CREATE INDEX%'",
+    )
+    .await;
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(pty::exit_code(&mut child, AT_ONCE), 130);
+    let mut err = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let message = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_string();
+    assert!(message.contains("interrupted by") && message.contains("The migration is committed"), "{err}");
+    assert!(!message.contains("rolled back"), "{message}");
+    assert!(message.contains("profochat-saas migrate"), "it says how to finish: {message}");
+    let holder = hold.await.unwrap();
+    holder.batch_execute("ROLLBACK").await.unwrap();
+
+    // The data is migrated; `status` names the pending indexes, and `migrate` finishes them.
+    let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("secondary indexes pending"), "{text}");
+    cli().args(["migrate", "--yes", "--database-url", &db.url()]).assert().success();
+    let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
+    assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("migrated (multi-tenant SaaS schema)"));
+}
+
+#[tokio::test]
+async fn a_resumed_migration_asks_like_any_change() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    profochat_saas::migrate::migrate(&mut c, &crate::migrate::opts(), &profochat_saas::report::Silent).await.unwrap();
+    c.batch_execute("DROP INDEX idx_run_chat").await.unwrap();
+    let missing = || async { c.query_one("SELECT to_regclass('idx_run_chat') IS NULL", &[]).await.unwrap().get::<_, bool>(0) };
+
+    // No terminal, no --yes: refused, nothing built.
+    let out = cli().args(["migrate", "--database-url", &db.url()]).assert().code(5);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("confirmation needed") && err.contains("--yes"), "{err}");
+    assert!(missing().await);
+
+    // On a terminal it asks; "n" leaves it as it is.
+    let mut cmd = bin();
+    cmd.args(["migrate", "--database-url", &db.url()]);
+    let mut t = Term::spawn(cmd);
+    t.expect("missing secondary index", PROMPT_WAIT);
+    t.expect("[y/N]", PROMPT_WAIT);
+    t.send(b"n\r");
+    assert_eq!(t.exit_code(AT_ONCE), 5, "{}", t.output());
+    assert!(missing().await);
+
+    // --yes builds it.
+    cli().args(["migrate", "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(!missing().await);
+}
