@@ -121,7 +121,7 @@ pub async fn finish(db: &mut Db, dry_run: bool, reporter: &dyn Reporter) -> Resu
         .await
         .map_err(q("counting the archive"))?
         .get(0);
-    tx.batch_execute(FINISH).await.map_err(|e| {
+    tx.batch_execute(&[crate::target::sql::DROP_COMPAT, FINISH].join("\n")).await.map_err(|e| {
         Error::query(
             "removing the legacy interface",
             &e,

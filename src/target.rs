@@ -49,6 +49,8 @@ pub mod sql {
     pub const CONVERSATION_RUN_FK: &str = include_str!("../sql/migrate/4_conversation_run_fk.sql");
     pub const INDEXES: &str = include_str!("../sql/migrate/5_indexes.sql");
     pub const STATE: &str = include_str!("../sql/state/schema.sql");
+    /// The legacy interface, the schema-change guard and the compatibility triggers, dropped.
+    pub const DROP_COMPAT: &str = include_str!("../sql/migrate/drop_compat.sql");
     /// Upstream's schema_migrations, created if missing.
     pub const LEDGER: &str = include_str!("../sql/migrate/ledger.sql");
     /// Records [`super::UPSTREAM_MIGRATIONS`]: $1 applied_by, $2 execution ms, $3 versions, $4 descriptions.

@@ -22,21 +22,7 @@ SELECT p.migration_id, x.table_name, 'deleted', x.key, x.row, 'legacy interface 
                    FROM profochat_saas.legacy_hidden_course k
        ) x;
 
-DROP SCHEMA IF EXISTS profochat_legacy CASCADE;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_ddl;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_drop;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_start;
-
-DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON bannedparticipants;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON courseparticipants;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat_delete ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat_split ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON gen_settings;
+-- (The legacy interface, the guard and the compatibility triggers went just before: drop_compat.sql.)
 
 DROP FUNCTION IF EXISTS profochat_saas.compat_run(), profochat_saas.compat_conversation(),
     profochat_saas.compat_waiting_element(), profochat_saas.compat_bannedparticipants(),

@@ -1,20 +1,6 @@
 -- Rollback, step 1: the compatibility triggers and every key the migration added, so
 -- that the legacy values can be written back (course ids may repeat under other bots).
--- The legacy interface goes first: its views depend on the tables.
-DROP SCHEMA IF EXISTS profochat_legacy CASCADE;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_ddl;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_drop;
-DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_start;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON waiting_element;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON bannedparticipants;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON courseparticipants;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat_delete ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat_split ON course;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
-DROP TRIGGER IF EXISTS profochat_saas_compat ON gen_settings;
+-- (The legacy interface and the compatibility triggers went just before: drop_compat.sql.)
 
 -- The unique key (course_id, account_id) goes with the foreign keys of the SaaS tables
 -- that reference it (the tables follow in the last step).

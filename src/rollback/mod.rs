@@ -260,6 +260,7 @@ fn key_match(table: &str) -> String {
 
 async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<String, TableRollback>> {
     let mut out: BTreeMap<String, TableRollback> = BTreeMap::new();
+    tx.batch_execute(crate::target::sql::DROP_COMPAT).await.map_err(q("dropping the legacy interface"))?;
     tx.batch_execute(DROP_KEYS).await.map_err(q("dropping the SaaS keys"))?;
     for idx in target::secondary_indexes() {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&idx.name)))

@@ -48,6 +48,7 @@ async fn migrate_finish_validate_round_trip() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("Finished"), "{stdout}");
     assert_eq!(count(&c, LEFTOVERS).await, 0, "nothing of the legacy interface or the compatibility layer is left");
+    crate::upstream::assert_catalog_is_upstreams(&c).await;
     assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.migration WHERE status = 'finished'").await, 1);
     assert_eq!(
         count(&c, "SELECT count(*) FROM profochat_saas.archive WHERE table_name = 'profochat_saas.legacy_conversation_run' AND row ->> 'run_id' = '4711'").await,

@@ -100,7 +100,7 @@ async fn live(c: &Db, tables: &BTreeSet<String>) -> BTreeSet<String> {
 }
 
 /// Equal, or a failure listing both differences.
-async fn assert_catalog_is_upstreams(c: &Db) {
+pub async fn assert_catalog_is_upstreams(c: &Db) {
     let listing = upstream_listing();
     let now = live(c, &listing.tables).await;
     let missing: Vec<&String> = listing.entries.difference(&now).collect();

@@ -7,13 +7,19 @@ use profochat_saas::{bench, server};
 
 use crate::cli::{output, settings_from_args, ConnArgs, OutputArgs};
 
-pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_transaction: bool, out: &OutputArgs) -> Result<ExitCode> {
+/// The server to benchmark on: the configured one, else the local one, else a private
+/// throwaway cluster (kept alive by the returned guard).
+async fn server_of(conn: &ConnArgs) -> Result<(profochat_saas::conn::ConnSettings, Option<server::TempCluster>)> {
     let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
         Some(settings_from_args(conn)?)
     } else {
         None
     };
-    let (server_settings, _cluster) = server::find_server(given).await?;
+    Ok(server::find_server(given).await?)
+}
+
+pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_transaction: bool, out: &OutputArgs) -> Result<ExitCode> {
+    let (server_settings, _cluster) = server_of(conn).await?;
     if !out.json {
         eprintln!(
             "Benchmark: {runs} runs (about {} conversation rows), {repeat} round(s), on the server of {}",
@@ -61,12 +67,7 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
 
 /// `bench --legacy-reads`: the legacy bot's hot reads, legacy schema against the legacy interface.
 pub async fn legacy_reads(conn: &ConnArgs, runs: u64, seed: u64, samples: i64, out: &OutputArgs) -> Result<ExitCode> {
-    let given = if conn.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
-        Some(settings_from_args(conn)?)
-    } else {
-        None
-    };
-    let (server_settings, _cluster) = server::find_server(given).await?;
+    let (server_settings, _cluster) = server_of(conn).await?;
     if !out.json {
         eprintln!(
             "Legacy reads: {runs} runs, {samples} parameter sets per statement, on the server of {}",
