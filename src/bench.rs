@@ -225,7 +225,13 @@ pub async fn legacy_reads(server: &ConnSettings, runs: u64, seed_value: u64, sam
         reporter.started("migrating the copy", None);
         let t = Instant::now();
         let opts = MigrateOptions { default_bot: Some(manifest.default_bot.clone()), index_jobs: 2, ..MigrateOptions::default() };
-        migrate::migrate(&mut db, &opts, &Silent).await?;
+        let report = migrate::migrate(&mut db, &opts, &Silent).await?;
+        if !report.indexes.failed.is_empty() {
+            return Err(Error::state(
+                format!("{} indexes failed to build during the benchmark", report.indexes.failed.len()),
+                "Run the benchmark again on an idle server.",
+            ));
+        }
         db.batch_execute("VACUUM ANALYZE").await.map_err(q("analysing the migrated database"))?;
         reporter.finished("migrated", t.elapsed(), "");
     }
