@@ -13,6 +13,8 @@ use crate::sql::ident;
 pub const SCHEMA: &str = "profochat_legacy";
 /// The search_path the legacy bot connects with.
 pub const SEARCH_PATH: &str = "profochat_legacy, public";
+/// The URL parameter that puts the legacy interface first on the search_path.
+pub const URL_OPTIONS: &str = "options=-c%20search_path%3Dprofochat_legacy%2Cpublic";
 /// Views of the legacy interface: one per legacy table.
 pub const VIEWS: i64 = 8;
 
@@ -76,7 +78,7 @@ pub async fn inspect<C: GenericClient + Sync>(client: &C) -> Result<LegacyInterf
 pub fn legacy_url(settings: &ConnSettings) -> String {
     let url = settings.masked_url();
     let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3Dprofochat_legacy%2Cpublic")
+    format!("{url}{sep}{URL_OPTIONS}")
 }
 
 /// Sets (or, with `unset`, resets) `search_path` of `role` in this database to the

@@ -170,7 +170,12 @@ fn print_summary(r: &DemoReport, c: &Cleanup) {
         (Some(file), Some(url)) => Some(format!("profochat-saas restore {} --database-url '{url}'", file.display())),
         _ => None,
     };
-    migrate::print_next_steps(&r.migration, restore.as_deref());
+    // The legacy bot's URL is named only when the database outlives the demo (--keep).
+    let mut m = r.migration.clone();
+    if c.kept_url.is_none() {
+        m.legacy_url.clear();
+    }
+    migrate::print_next_steps(&m, restore.as_deref());
     println!();
     println!("To do the same on your database:");
     println!("  echo 'DATABASE_URL=postgresql://user:password@host:5432/profochatbot' > .env");

@@ -266,12 +266,16 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
         }
         step(s);
     }
+    let url = if r.legacy_url.is_empty() {
+        format!("its DATABASE_URL with ?{}", profochat_saas::legacy::URL_OPTIONS)
+    } else {
+        r.legacy_url.clone()
+    };
     step(format!(
         "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
-         courses under their old ids): give it this DATABASE_URL (with its password) and restart it:\n       {}\n       \
+         courses under their old ids): give it this DATABASE_URL (with its password) and restart it:\n       {url}\n       \
          or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
-         Until then its writes still get their links, but it reads renamed courses under their new ids.",
-        r.legacy_url
+         Until then its writes still get their links, but it reads renamed courses under their new ids."
     ));
     step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
     step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
