@@ -268,6 +268,15 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
             .map_err(q("dropping the SaaS indexes"))?;
     }
 
+    // Rows of other accounts are the new application's, not the legacy bot's: they are
+    // in the file saved before the rollback, and leave the legacy tables.
+    for table in LEGACY_TABLES {
+        let n = tx
+            .execute(&format!("DELETE FROM {} WHERE account_id <> 1", ident(table)), &[])
+            .await
+            .map_err(q("removing the rows of other accounts"))?;
+        out.entry(table.to_string()).or_default().rows_removed += n;
+    }
     // Courses that exist only so that references resolve, or that the legacy bot
     // removed, are not legacy rows: they go (the legacy interface hides them).
     let removed = tx
@@ -277,7 +286,7 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
         )
         .await
         .map_err(q("removing courses the legacy bot never had"))?;
-    out.entry("course".into()).or_default().rows_removed = removed;
+    out.entry("course".into()).or_default().rows_removed += removed;
 
     // Rows on renamed course copies (migrated ones and those written since) go back to
     // the legacy course id; then every changed legacy value gets its archived value back.

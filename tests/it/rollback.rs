@@ -83,8 +83,10 @@ async fn rollback_saves_what_the_legacy_schema_cannot_hold_then_proceeds() {
     c.batch_execute(
         "UPDATE run SET utm_medium = 'cpc', metadata = '{\"from\": \"app\"}' WHERE run_id = 1;
          UPDATE course SET description = 'Введение' WHERE course_id = 'intro';
-         INSERT INTO account (name, slug) VALUES ('Second Customer', 'second');
-         INSERT INTO run (run_id, chat_id, username, botname, course_id) VALUES (5555, 42, 'late', 'main_bot', 'intro');",
+         INSERT INTO account (account_id, name, slug) VALUES (2, 'Second Customer', 'second');
+         INSERT INTO run (run_id, chat_id, username, botname, course_id) VALUES (5555, 42, 'late', 'main_bot', 'intro');
+         INSERT INTO bot (bot_id, account_id, bot_name, bot_token) VALUES (700, 2, 'second_customer_bot', 'profochat-saas-placeholder-x');
+         INSERT INTO run (run_id, chat_id, username, account_id, bot_id) VALUES (6666, 43, 'app', 2, 700);",
     )
     .await
     .unwrap();
@@ -135,7 +137,8 @@ async fn rollback_saves_what_the_legacy_schema_cannot_hold_then_proceeds() {
                     (SELECT bot_token = $1 FROM bot WHERE bot_name = 'main_bot'),
                     (SELECT utm_medium FROM run WHERE run_id = 1),
                     (SELECT description FROM course WHERE course_id = 'intro'),
-                    (SELECT count(*) FROM account WHERE slug = 'second')",
+                    (SELECT count(*) FROM account WHERE slug = 'second'),
+                    (SELECT count(*) FROM run WHERE run_id = 6666 AND account_id = 2)",
             &[&secret],
         )
         .await
@@ -146,7 +149,10 @@ async fn rollback_saves_what_the_legacy_schema_cannot_hold_then_proceeds() {
     assert_eq!(row.get::<_, String>(3), "cpc");
     assert_eq!(row.get::<_, String>(4), "Введение");
     assert_eq!(row.get::<_, i64>(5), 1);
+    assert_eq!(row.get::<_, i64>(6), 1);
     drop(restored);
+    // A row of the second account is in the saved file, not in the legacy tables.
+    assert_eq!(c.query_one("SELECT count(*) FROM run WHERE run_id = 6666", &[]).await.unwrap().get::<_, i64>(0), 0);
     let admin = profochat_saas::conn::connect(&crate::harness::admin()).await.unwrap();
     admin.batch_execute(&format!("DROP DATABASE {} WITH (FORCE)", profochat_saas::sql::ident(&copy))).await.unwrap();
 }
