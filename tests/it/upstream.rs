@@ -17,9 +17,33 @@ use profochat_saas::schema::{self, SchemaState};
 use crate::harness::cli;
 use crate::migrate::{catalog, legacy_with_anomalies, opts};
 
-/// Upstream's listing: beside the repository, as CI has it (`../shared/`).
+/// Upstream's listing: beside the repository (`../shared/`), else the copy kept with the
+/// tests (`tests/it/data/`), which `the_kept_copy_of_upstreams_listing_is_current` holds
+/// equal to it wherever both exist.
 fn upstream_listing_path() -> PathBuf {
+    let shared = shared_listing_path();
+    if shared.exists() {
+        shared
+    } else {
+        kept_listing_path()
+    }
+}
+
+fn shared_listing_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/upstream-0003-catalog.txt")
+}
+
+fn kept_listing_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/upstream-0003-catalog.txt")
+}
+
+#[test]
+fn the_kept_copy_of_upstreams_listing_is_current() {
+    let kept = std::fs::read_to_string(kept_listing_path()).expect("tests/it/data/upstream-0003-catalog.txt");
+    match std::fs::read_to_string(shared_listing_path()) {
+        Ok(shared) => assert_eq!(kept, shared, "tests/it/data/upstream-0003-catalog.txt differs from ../shared/: copy it again"),
+        Err(_) => eprintln!("../shared/upstream-0003-catalog.txt is not beside the repository: the kept copy is used"),
+    }
 }
 
 /// Upstream's catalog: its application tables, and each constraint as
