@@ -32,6 +32,10 @@ pub enum ExitStatus {
     NotFound = 10,
     /// An enrollment token was refused (used up, expired, revoked, wrong deployment).
     TokenRefused = 11,
+    /// The migration is committed, but a step after the commit did not finish (a
+    /// secondary index build failed, or waited in vain for an earlier build): the data
+    /// is migrated and in use; `migrate` again finishes what is pending.
+    Unfinished = 12,
     /// Interrupted by the operator (Ctrl-C).
     Interrupted = 130,
 }
@@ -99,6 +103,16 @@ pub enum Error {
         phase: String,
         cause: String,
         hint: String,
+    },
+
+    /// The migration committed, but a step after the commit did not finish. `report`
+    /// is what the migration did up to there (its outcome says what is pending).
+    #[error("the migration is committed, but {what}: {}. The data, keys, compatibility triggers and legacy interface are in place and in use; `profochat-saas status` shows what is pending. {hint}", .failures.join("; "))]
+    Unfinished {
+        what: String,
+        failures: Vec<String>,
+        hint: String,
+        report: Option<Box<crate::migrate::MigrationReport>>,
     },
 
     /// An external tool failed or is unsuitable.
@@ -181,6 +195,7 @@ impl Error {
             Error::Refused { .. } => ExitStatus::Refused,
             Error::ValidationFailed { .. } => ExitStatus::ValidationFailed,
             Error::PhaseFailed { .. } => ExitStatus::RolledBack,
+            Error::Unfinished { .. } => ExitStatus::Unfinished,
             Error::Tool { .. } => ExitStatus::Tool,
             Error::WouldLoseData { .. } => ExitStatus::WouldLoseData,
             Error::NotFound { .. } => ExitStatus::NotFound,

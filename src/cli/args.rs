@@ -13,7 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Connection: --database-url, else DATABASE_URL (environment or ./.env), else the PG* variables.\n\
                   Exit codes: 0 ok, 1 unexpected failure, 2 usage or settings, 3 connection, 4 wrong database state,\n\
                   5 refused (a decision or confirmation is needed), 6 validation failed, 7 failed and rolled back,\n\
-                  8 external tool failed, 9 would lose data, 10 not found, 11 token refused, 130 interrupted.",
+                  8 external tool failed, 9 would lose data, 10 not found, 11 token refused,\n\
+                  12 migration committed but unfinished (an index build failed: `migrate` again finishes it), 130 interrupted.",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
 )]

@@ -32,8 +32,9 @@ pub enum SchemaState {
     /// Some target tables or columns exist, but the migration is not complete
     /// (by hand, by an older script, or an interrupted run).
     PartlyMigrated,
-    /// Migrated; secondary indexes still missing or invalid (an interrupted build):
-    /// running `migrate` again finishes them.
+    /// Migrated; secondary indexes still missing or invalid (an interrupted or failed
+    /// build), or the migration not yet recorded as completed: running `migrate` again
+    /// finishes them.
     IndexesPending,
     /// Fully migrated.
     Migrated,
@@ -164,8 +165,11 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         let completed = last_migration
             .as_ref()
             .is_some_and(|m| m.status == "completed" || m.status == "indexes_pending");
+        // A migration recorded as `indexes_pending` is finished by `migrate` even when
+        // every index exists (interrupted between the last build and the record).
+        let pending = last_migration.as_ref().is_some_and(|m| m.status == "indexes_pending");
         if completed && new_missing.is_empty() && cols_missing.is_empty() {
-            if idx_missing.is_empty() && idx_invalid.is_empty() {
+            if idx_missing.is_empty() && idx_invalid.is_empty() && !pending {
                 SchemaState::Migrated
             } else {
                 SchemaState::IndexesPending

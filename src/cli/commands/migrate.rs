@@ -27,9 +27,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if !st.state.is_migrated() {
             // Refuse before the backup and the question when a decision is missing.
             let p = profochat_saas::plan::plan(&mut db, &opts).await?;
-            if let Some(d) = p.decisions.first() {
-                return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
-            }
+            profochat_saas::plan::decisions::require_decided(&p.decisions)?;
             output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes)?;
             if args.skip_backup {
                 reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
@@ -46,7 +44,19 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             }
         }
     }
-    let report = migrate::migrate(&mut db, &opts, &reporter).await?;
+    let report = match migrate::migrate(&mut db, &opts, &reporter).await {
+        Ok(r) => r,
+        Err(profochat_saas::Error::Unfinished { what, failures, hint, report: Some(r) }) => {
+            // Committed, but something after the commit failed: show what was done, then the error.
+            if args.out.json {
+                output::print_json(&serde_json::to_value(&r)?)?;
+            } else {
+                print(&r);
+            }
+            return Err(profochat_saas::Error::Unfinished { what, failures, hint, report: None }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut legacy_role = None;
     if let (Some(role), false) = (&args.legacy_role, args.dry_run) {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
@@ -71,7 +81,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
 
 pub fn print(r: &MigrationReport) {
     print_outcome(r);
-    if matches!(r.outcome, Outcome::AlreadyMigrated | Outcome::Migrated) {
+    if matches!(r.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesIncomplete) {
         print_next_steps(r);
     }
 }
@@ -84,11 +94,15 @@ pub fn print_outcome(r: &MigrationReport) {
             return;
         }
         Outcome::IndexesFinished => {
+            println!("{}: the data was migrated before; {} missing indexes were built now.", r.target, r.indexes.built.len());
+            return;
+        }
+        Outcome::IndexesIncomplete if r.phases.is_empty() => {
             println!(
-                "{}: the data was migrated before; {} missing indexes were built now{}.",
+                "{}: the data was migrated before; {} missing indexes were built now, {} could not be built.",
                 r.target,
                 r.indexes.built.len(),
-                if r.indexes.failed.is_empty() { String::new() } else { format!(", {} failed", r.indexes.failed.len()) }
+                r.indexes.failed.len()
             );
             return;
         }
@@ -147,12 +161,15 @@ pub fn print_outcome(r: &MigrationReport) {
             println!("  - {}: {} ({})", w.id, w.rule, w.count);
         }
     }
-    for (name, why) in &r.indexes.failed {
-        eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
-    }
     println!();
     match r.outcome {
         Outcome::DryRun => println!("Dry run: everything above was rolled back; the database is unchanged."),
+        Outcome::IndexesIncomplete => println!(
+            "Migrated {} in {}, but {} secondary index(es) could not be built (see the error below).",
+            r.target,
+            output::format_duration(std::time::Duration::from_millis(r.total_ms)),
+            r.indexes.failed.len()
+        ),
         _ => println!("Migrated {} in {}.", r.target, output::format_duration(std::time::Duration::from_millis(r.total_ms))),
     }
 }
