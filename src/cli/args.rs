@@ -217,6 +217,14 @@ pub enum Command {
         /// Build secondary indexes inside the migration transaction.
         #[arg(long)]
         single_transaction: bool,
+        /// Run the legacy bot's writes (SPEC §1: course starts, messages, delays, course
+        /// ends) at RATE statements per second while `migrate` runs, open-loop (the
+        /// schedule never waits for a slow statement), and report their latencies.
+        #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        writer: Option<u32>,
+        /// With --writer: the connections the writes are spread over.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=200))]
+        writer_connections: u64,
         /// Instead: time the legacy bot's hot reads on the legacy schema and through the
         /// legacy interface of a migrated copy.
         #[arg(long)]

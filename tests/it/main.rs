@@ -5,6 +5,7 @@ mod fixtures;
 mod harness;
 
 mod backup;
+mod bench;
 mod connection;
 mod demo;
 mod fingerprint;
