@@ -38,7 +38,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     let mut sized = vec![];
     for idx in todo {
         let size: i64 = first
-            .query_one("SELECT pg_relation_size(to_regclass($1))", &[&idx.table])
+            .query_one(include_str!("../../sql/migrate/run/relation_size.sql"), &[&idx.table])
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
@@ -54,7 +54,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     for c in &clients {
         // Sorting in memory is what makes an index build fast; the builds running side
         // by side already use every core, so no build starts parallel workers of its own.
-        let _ = c.batch_execute("SET maintenance_work_mem = '256MB'; SET max_parallel_maintenance_workers = 0").await;
+        let _ = c.batch_execute(include_str!("../../sql/migrate/run/index_session.sql")).await;
     }
     let mut tasks = vec![];
     for client in clients {
@@ -105,10 +105,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
 
 async fn invalid_index(client: &tokio_postgres::Client, name: &str) -> std::result::Result<bool, tokio_postgres::Error> {
     Ok(client
-        .query_opt(
-            "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
-            &[&name],
-        )
+        .query_opt(include_str!("../../sql/migrate/run/index_invalid.sql"), &[&name])
         .await?
         .map(|r| r.get::<_, bool>(0))
         .unwrap_or(false))

@@ -357,6 +357,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_statement_of_the_migration_says_what_it_does_in_a_header() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/migrate");
+        for dir in ["run", "checks", "analysis_read"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(text.starts_with("-- "), "{} has no header", path.display());
+            }
+        }
+    }
+
+    #[test]
     fn the_lock_takes_the_legacy_tables_in_their_fixed_order() {
         let lock = LOCK_LEGACY.lines().find(|l| l.starts_with("LOCK TABLE ")).unwrap();
         assert_eq!(lock.trim_start_matches("LOCK TABLE ").trim_end().trim_end_matches(','), LEGACY_TABLES.join(", "));

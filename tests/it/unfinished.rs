@@ -61,7 +61,7 @@ async fn an_index_whose_name_is_taken_fails_the_migration_with_12_and_a_rerun_fi
     // The data is migrated; the state says what is pending.
     let st = schema::inspect(&c).await.unwrap();
     assert_eq!(st.state, SchemaState::IndexesPending);
-    assert_eq!(st.secondary_indexes_missing, [name.clone()]);
+    assert_eq!(st.secondary_indexes_missing, std::slice::from_ref(&name));
     assert_eq!(recorded_status(&c).await, "indexes_pending");
     cli()
         .args(["status", "--database-url", &db.url()])
