@@ -63,15 +63,21 @@ async fn plan_lists_exactly_what_the_library_migrate_refuses_with() {
 
 #[tokio::test]
 async fn plan_and_migrate_agree_on_the_action_for_each_state() {
-    let (_db, mut c) = legacy_with_anomalies().await;
+    let (db, mut c) = legacy_with_anomalies().await;
     assert_eq!(plan::plan(&mut c, &opts()).await.unwrap().action, decisions::Action::Migrate);
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     let p = plan::plan(&mut c, &opts()).await.unwrap();
     assert_eq!(p.action, decisions::Action::Nothing);
     assert!(p.nothing_to_do);
     assert_eq!(migrate::migrate(&mut c, &opts(), &Silent).await.unwrap().outcome, migrate::Outcome::AlreadyMigrated);
-    c.batch_execute("DROP INDEX idx_run_bot_chat").await.unwrap();
+    let name = profochat_saas::target::secondary_indexes()[0].name.clone();
+    c.batch_execute(&format!("DROP INDEX {}", profochat_saas::sql::ident(&name))).await.unwrap();
     assert_eq!(plan::plan(&mut c, &opts()).await.unwrap().action, decisions::Action::FinishIndexes);
+    cli()
+        .args(["plan", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("`migrate` builds the secondary indexes still missing or invalid ({name})")));
     assert_eq!(migrate::migrate(&mut c, &opts(), &Silent).await.unwrap().outcome, migrate::Outcome::IndexesFinished);
 }
 

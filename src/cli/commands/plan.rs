@@ -52,6 +52,15 @@ pub fn print(p: &Plan) {
         println!("The database is migrated already: `migrate` would change nothing.");
         return;
     }
+    if p.action == plan::Action::FinishIndexes {
+        let pending: Vec<&String> = p.status.secondary_indexes_missing.iter().chain(&p.status.secondary_indexes_invalid).collect();
+        println!();
+        println!(
+            "The data is migrated; `migrate` builds the secondary indexes still missing or invalid ({}) and records the migration as completed.",
+            if pending.is_empty() { "none: only the record".to_string() } else { pending.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") }
+        );
+        return;
+    }
     if !p.status.new_tables_found.is_empty() || !p.status.added_columns_found.is_empty() {
         println!(
             "Partly migrated: found SaaS tables [{}] and {} of the added columns; `migrate` completes the rest.",
