@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   Exit codes: 0 ok, 1 unexpected failure, 2 usage or settings, 3 connection, 4 wrong database state,\n\
                   5 refused (a decision or confirmation is needed), 6 validation failed, 7 failed and rolled back,\n\
                   8 external tool failed, 9 would lose data, 10 not found, 11 token refused,\n\
-                  12 migration committed but unfinished (an index build failed: `migrate` again finishes it), 130 interrupted.",
+                  12 committed but unfinished (an index not built: `migrate` again finishes it), 130 interrupted.",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
 )]
@@ -217,7 +217,7 @@ pub enum Command {
         /// Build secondary indexes inside the migration transaction.
         #[arg(long)]
         single_transaction: bool,
-        /// Run the legacy bot's writes (SPEC §1: course starts, messages, delays, course
+        /// Run the legacy bot's writes (course starts, messages, delays and their end, course
         /// ends) at RATE statements per second while `migrate` runs, open-loop (the
         /// schedule never waits for a slow statement), and report their latencies.
         #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
