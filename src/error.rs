@@ -32,6 +32,10 @@ pub enum ExitStatus {
     NotFound = 10,
     /// An enrollment token was refused (used up, expired, revoked, wrong deployment or bot).
     TokenRefused = 11,
+    /// The migration is committed, but a step after the commit did not finish (a
+    /// secondary index build failed, or waited in vain for an earlier build): the data
+    /// is migrated and in use; `migrate` again finishes what is pending.
+    Unfinished = 12,
     /// Interrupted by the operator (Ctrl-C).
     Interrupted = 130,
 }
@@ -112,6 +116,16 @@ pub enum Error {
     /// The connected user lacks a privilege the command needs. Nothing was changed.
     #[error("permission denied: {user} cannot {what}. Nothing was changed. {hint}")]
     Privileges { user: String, what: String, hint: String },
+
+    /// The migration committed, but a step after the commit did not finish. `report`
+    /// is what the migration did up to there (its outcome says what is pending).
+    #[error("the migration is committed, but {what}: {}. The data, keys, compatibility triggers and legacy interface are in place and in use; `profochat-saas status` shows what is pending. {hint}", .failures.join("; "))]
+    Unfinished {
+        what: String,
+        failures: Vec<String>,
+        hint: String,
+        report: Option<Box<crate::migrate::MigrationReport>>,
+    },
 
     /// An external tool failed or is unsuitable.
     #[error("{tool}: {message}. {hint}")]
@@ -245,6 +259,7 @@ impl Error {
             Error::ValidationFailed { .. } => ExitStatus::ValidationFailed,
             Error::PhaseFailed { .. } | Error::RolledBack { .. } => ExitStatus::RolledBack,
             Error::Privileges { .. } => ExitStatus::State,
+            Error::Unfinished { .. } => ExitStatus::Unfinished,
             Error::Tool { .. } => ExitStatus::Tool,
             Error::WouldLoseData { .. } => ExitStatus::WouldLoseData,
             Error::NotFound { .. } => ExitStatus::NotFound,
@@ -292,6 +307,7 @@ impl Error {
             Error::PhaseFailed { .. } => "phase_failed",
             Error::RolledBack { .. } => "rolled_back",
             Error::Privileges { .. } => "privileges",
+            Error::Unfinished { .. } => "unfinished",
             Error::Tool { .. } => "tool",
             Error::WouldLoseData { .. } => "would_lose_data",
             Error::NotFound { .. } => "not_found",

@@ -16,7 +16,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   Exit codes: 0 ok, 1 unexpected failure, 2 usage, settings or bad input, 3 connection, \
                   4 wrong database state or missing privilege, 5 refused (a decision or confirmation is needed), \
                   6 validation failed, 7 migration failed and was rolled back, 8 external tool failed, 9 would lose data, \
-                  10 not found, 11 token refused, 130 interrupted (Ctrl-C or SIGTERM).",
+                  10 not found, 11 token refused, 12 committed but unfinished (an index not built: `migrate` again finishes it), \
+                  130 interrupted (Ctrl-C or SIGTERM).",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
 )]
@@ -239,6 +240,14 @@ pub enum Command {
         /// Build secondary indexes inside the migration transaction.
         #[arg(long)]
         single_transaction: bool,
+        /// Run the legacy bot's writes (course starts, messages, delays and their end, course
+        /// ends) at RATE statements per second while `migrate` runs, open-loop (the
+        /// schedule never waits for a slow statement), and report their latencies.
+        #[arg(long, value_name = "RATE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        writer: Option<u32>,
+        /// With --writer: the connections the writes are spread over.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=200))]
+        writer_connections: u64,
         /// Instead: time the legacy bot's hot reads on the legacy schema and through the
         /// legacy interface of a migrated copy.
         #[arg(long)]

@@ -14,6 +14,22 @@ const ANALYSIS: &str = include_str!("../../sql/migrate/analysis.sql");
 const PLANNED_DEPLOYMENTS: &str = include_str!("../../sql/plan/deployments.sql");
 const COLLAPSES: &str = include_str!("../../sql/plan/collapses.sql");
 
+/// The statements that read the analysis's temporary tables back.
+mod read_sql {
+    pub const PARAMS_RESET: &str = include_str!("../../sql/migrate/analysis_read/params_reset.sql");
+    pub const PARAMS: &str = include_str!("../../sql/migrate/analysis_read/params.sql");
+    pub const CONVERSATION_ROWS: &str = include_str!("../../sql/migrate/analysis_read/conversation_rows.sql");
+    pub const BOTS: &str = include_str!("../../sql/migrate/analysis_read/bots.sql");
+    pub const NULL_BOT: &str = include_str!("../../sql/migrate/analysis_read/null_bot.sql");
+    pub const COURSE_PLAN: &str = include_str!("../../sql/migrate/analysis_read/course_plan.sql");
+    pub const MISSING_COURSES: &str = include_str!("../../sql/migrate/analysis_read/missing_courses.sql");
+    pub const MISSING_COURSE_REFS: &str = include_str!("../../sql/migrate/analysis_read/missing_course_refs.sql");
+    pub const NULL_COURSE: &str = include_str!("../../sql/migrate/analysis_read/null_course.sql");
+    pub const ANOMALY_COUNTS: &str = include_str!("../../sql/migrate/analysis_read/anomaly_counts.sql");
+    pub const COUNTS: &str = include_str!("../../sql/migrate/analysis_read/counts.sql");
+    pub const HAS_SAAS_TABLES: &str = include_str!("../../sql/migrate/analysis_read/has_saas_tables.sql");
+}
+
 /// One course copy of a course_id present under several bots, and its outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CourseCopy {
@@ -112,14 +128,11 @@ fn q(e: tokio_postgres::Error) -> Error {
 /// that vanish at its end) and reads the findings back.
 pub async fn run<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>, migration_id: Option<i32>) -> Result<Analysis> {
     client
-        .batch_execute("DROP TABLE IF EXISTS pg_temp.mig_params")
+        .batch_execute(read_sql::PARAMS_RESET)
         .await
         .map_err(q)?;
     client
-        .execute(
-            "CREATE TEMP TABLE mig_params ON COMMIT DROP AS SELECT $1::text AS default_bot, $2::int4 AS migration_id",
-            &[&default_bot, &migration_id],
-        )
+        .execute(read_sql::PARAMS, &[&default_bot, &migration_id])
         .await
         .map_err(q)?;
     client.batch_execute(ANALYSIS).await.map_err(q)?;
@@ -134,7 +147,7 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
     for t in LEGACY_TABLES {
         // conversation, the biggest table, was counted by the analysis's one pass over it.
         let sql = match t {
-            "conversation" => "SELECT coalesce(sum(n), 0)::int8 FROM mig_conversation_stats".to_string(),
+            "conversation" => read_sql::CONVERSATION_ROWS.to_string(),
             _ => format!("SELECT count(*) FROM {}", ident(t)),
         };
         let n: i64 = client
@@ -144,17 +157,14 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
             .get(0);
         a.rows.insert(t.to_string(), n);
     }
-    for r in client.query("SELECT bot_name, tables FROM mig_bots ORDER BY bot_name", &[]).await.map_err(q)? {
+    for r in client.query(read_sql::BOTS, &[]).await.map_err(q)? {
         a.bots.insert(r.get(0), r.get(1));
     }
-    for r in client.query("SELECT table_name, n FROM mig_null_bot WHERE n > 0", &[]).await.map_err(q)? {
+    for r in client.query(read_sql::NULL_BOT, &[]).await.map_err(q)? {
         a.null_bot_rows.insert(r.get(0), r.get(1));
     }
     for r in client
-        .query(
-            "SELECT course_id, bot_name, identical, action, new_course_id FROM mig_course_plan ORDER BY course_id, action <> 'keep', bot_name",
-            &[],
-        )
+        .query(read_sql::COURSE_PLAN, &[])
         .await
         .map_err(q)?
     {
@@ -167,7 +177,7 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
         });
     }
     for r in client
-        .query("SELECT course_id, tables, refs, bot_name FROM mig_missing_course ORDER BY course_id", &[])
+        .query(read_sql::MISSING_COURSES, &[])
         .await
         .map_err(q)?
     {
@@ -179,24 +189,21 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
         });
     }
     for r in client
-        .query(
-            "SELECT r.table_name, sum(r.n)::int8 FROM mig_course_refs r JOIN mig_missing_course m USING (course_id) GROUP BY 1",
-            &[],
-        )
+        .query(read_sql::MISSING_COURSE_REFS, &[])
         .await
         .map_err(q)?
     {
         a.missing_course_refs.insert(r.get(0), r.get(1));
     }
-    for r in client.query("SELECT table_name, n FROM mig_null_course WHERE n > 0", &[]).await.map_err(q)? {
+    for r in client.query(read_sql::NULL_COURSE, &[]).await.map_err(q)? {
         a.null_course_rows.insert(r.get(0), r.get(1));
     }
-    let one = |sql: &'static str| async move { client.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0)).map_err(q) };
-    a.orphan_run_refs = one("SELECT count(*) FROM mig_orphans").await?;
-    a.duplicate_active_groups = one("SELECT count(*) FROM mig_run_dup_groups").await?;
-    a.runs_to_deactivate = one("SELECT count(*) FROM mig_run_deactivate").await?;
-    a.duplicate_bans = one("SELECT count(*) FROM mig_ban_dups").await?;
-    a.duplicate_participants = one("SELECT count(*) FROM mig_participant_dups").await?;
+    let r = client.query_one(read_sql::ANOMALY_COUNTS, &[]).await.map_err(q)?;
+    a.orphan_run_refs = r.get(0);
+    a.duplicate_active_groups = r.get(1);
+    a.runs_to_deactivate = r.get(2);
+    a.duplicate_bans = r.get(3);
+    a.duplicate_participants = r.get(4);
     for r in client.query(COLLAPSES, &[]).await.map_err(q)? {
         let (table, line): (String, String) = (r.get(0), r.get(1));
         if table == "bannedparticipants" {
@@ -205,7 +212,7 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
             a.participant_collapses.push(line);
         }
     }
-    for r in client.query("SELECT what, n FROM mig_counts", &[]).await.map_err(q)? {
+    for r in client.query(read_sql::COUNTS, &[]).await.map_err(q)? {
         let (what, n): (String, i64) = (r.get(0), r.get(1));
         match what.as_str() {
             "conversation_null_run_id" => a.null_run_refs = n,
@@ -216,7 +223,7 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
         }
     }
     let has_saas_tables: bool = client
-        .query_one("SELECT to_regclass('course_deployment') IS NOT NULL AND to_regclass('bot') IS NOT NULL", &[])
+        .query_one(read_sql::HAS_SAAS_TABLES, &[])
         .await
         .map_err(q)?
         .get(0);

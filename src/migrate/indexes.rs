@@ -44,7 +44,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     let mut sized = vec![];
     for (idx, drop_first) in todo {
         let size: i64 = first
-            .query_one("SELECT pg_relation_size(to_regclass($1))", &[&idx.table])
+            .query_one(include_str!("../../sql/migrate/run/relation_size.sql"), &[&idx.table])
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
@@ -60,7 +60,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     for c in &clients {
         // Sorting in memory is what makes an index build fast; the builds running side
         // by side already use every core, so no build starts parallel workers of its own.
-        let _ = c.batch_execute("SET maintenance_work_mem = '256MB'; SET max_parallel_maintenance_workers = 0").await;
+        let _ = c.batch_execute(include_str!("../../sql/migrate/run/index_session.sql")).await;
     }
     let mut tasks = vec![];
     for client in clients {

@@ -42,6 +42,11 @@ pub struct MigrateOptions {
     pub single_transaction: bool,
     /// Connections that build secondary indexes after the commit.
     pub index_jobs: usize,
+    /// How long a re-run waits for an index build that another session still runs (an
+    /// earlier `migrate` interrupted while building) before it gives up and says so;
+    /// `None`: 10 minutes.
+    #[serde(skip)]
+    pub index_wait: Option<std::time::Duration>,
     /// Test hook: fail on purpose after this phase (its number or name).
     #[serde(skip)]
     pub fail_in_phase: Option<String>,

@@ -31,6 +31,12 @@ pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) 
     tx.batch_execute(LEGACY_INTERFACE).await?;
     tx.batch_execute(DDL_GUARD).await
 }
+const DATA_COUNTS: &str = include_str!("../../sql/migrate/2_counts.sql");
+const BOT_TOKEN: &str = include_str!("../../sql/migrate/2_bot_token.sql");
+const RUNS_WITHOUT_DEPLOYMENT: &str = include_str!("../../sql/migrate/3_runs_without_deployment.sql");
+const CONVERSATION_RUN_FK_EXISTS: &str = include_str!("../../sql/migrate/4_conversation_run_fk_exists.sql");
+const CONVERSATION_RUN_FK_VALIDATE: &str = include_str!("../../sql/migrate/4_conversation_run_fk_validate.sql");
+const ENSURE_INDEX: &str = include_str!("../../sql/migrate/5_ensure_index.sql");
 
 /// The compatibility triggers on the public tables (7_compat.sql).
 pub const COMPAT_TRIGGERS: i64 = 9;
@@ -167,24 +173,15 @@ impl Phase {
                 tx.batch_execute(target::sql::TABLES).await.map_err(fail)?;
             }
             Phase::Data => {
-                let bots_before = count(tx, "SELECT count(*) FROM bot").await.map_err(fail)?;
-                let deployments_before = count(tx, "SELECT count(*) FROM course_deployment").await.map_err(fail)?;
+                let (bots_before, deployments_before) = count2(tx, DATA_COUNTS).await.map_err(fail)?;
                 tx.batch_execute(DATA).await.map_err(fail)?;
                 if let Some((name, token)) = &opts.bot_token {
-                    let n = tx
-                        .execute(
-                            "UPDATE bot SET bot_token = $1, updated_at = now() WHERE account_id = 1 AND bot_name = $2",
-                            &[&token.expose(), name],
-                        )
-                        .await
-                        .map_err(fail)?;
+                    let n = tx.execute(BOT_TOKEN, &[&token.expose(), name]).await.map_err(fail)?;
                     counts.insert("tokens_from_environment".into(), n as i64);
                 }
-                counts.insert("bots_created".into(), count(tx, "SELECT count(*) FROM bot").await.map_err(fail)? - bots_before);
-                counts.insert(
-                    "deployments_created".into(),
-                    count(tx, "SELECT count(*) FROM course_deployment").await.map_err(fail)? - deployments_before,
-                );
+                let (bots_after, deployments_after) = count2(tx, DATA_COUNTS).await.map_err(fail)?;
+                counts.insert("bots_created".into(), bots_after - bots_before);
+                counts.insert("deployments_created".into(), deployments_after - deployments_before);
                 counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == "merge").count() as i64);
                 counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == "rename").count() as i64);
                 counts.insert("courses_created".into(), a.missing_courses.len() as i64);
@@ -200,19 +197,14 @@ impl Phase {
                 counts.insert("participants_archived".into(), a.duplicate_participants);
                 counts.insert(
                     "runs_without_deployment".into(),
-                    count(tx, "SELECT count(*) FROM run WHERE deployment_id IS NULL").await.map_err(fail)?,
+                    count(tx, RUNS_WITHOUT_DEPLOYMENT).await.map_err(fail)?,
                 );
             }
             Phase::Keys => {
                 tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))
                     .await
                     .map_err(fail)?;
-                let exists = count(
-                    tx,
-                    "SELECT count(*) FROM pg_constraint WHERE conrelid = 'conversation'::regclass AND conname = 'conversation_run_id_fkey'",
-                )
-                .await
-                .map_err(fail)?;
+                let exists = count(tx, CONVERSATION_RUN_FK_EXISTS).await.map_err(fail)?;
                 if exists == 0 {
                     let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
                     tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';')))
@@ -220,11 +212,7 @@ impl Phase {
                     .map_err(fail)?;
                 } else if opts.orphans == Orphans::Detach {
                     // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
-                    tx.batch_execute(
-                        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'conversation_run_id_fkey' AND NOT convalidated) THEN ALTER TABLE conversation VALIDATE CONSTRAINT conversation_run_id_fkey; END IF; END $$",
-                    )
-                    .await
-                    .map_err(fail)?;
+                    tx.batch_execute(CONVERSATION_RUN_FK_VALIDATE).await.map_err(fail)?;
                 }
                 counts.insert("unique_keys".into(), target::UNIQUE_KEYS.len() as i64);
                 counts.insert("foreign_keys".into(), target::FOREIGN_KEYS.len() as i64);
@@ -233,7 +221,7 @@ impl Phase {
                 if opts.single_transaction {
                     tx.batch_execute(target::sql::HELPERS).await.map_err(fail)?;
                     for idx in target::secondary_indexes() {
-                        tx.execute("SELECT pg_temp.ensure_index($1, $2)", &[&idx.name, &index_definition(&idx.statement)])
+                        tx.execute(ENSURE_INDEX, &[&idx.name, &index_definition(&idx.statement)])
                             .await
                             .map_err(fail)?;
                     }
@@ -265,34 +253,14 @@ impl Phase {
     /// (The full `validate` runs at the end of phase 7.)
     fn check_sql(self, opts: &MigrateOptions) -> Option<&'static str> {
         Some(match self {
-            Phase::Account => "SELECT 1 - count(*) FROM account WHERE account_id = 1 AND slug = 'default'",
-            Phase::Tables => {
-                "SELECT count(*) FROM unnest(ARRAY['account_member', 'bot', 'course_deployment', 'enrollment_token']) t
-                  WHERE to_regclass(t) IS NULL"
-            }
-            Phase::Data => {
-                "SELECT (SELECT count(*) FROM mig_bots m WHERE NOT EXISTS (SELECT 1 FROM bot b WHERE b.account_id = 1 AND b.bot_name = m.bot_name))
-                      + (SELECT count(*) FROM mig_missing_course m WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = m.course_id))"
-            }
-            Phase::Links => {
-                "SELECT (SELECT count(*) FROM run WHERE bot_id IS NULL)
-                      + (SELECT count(*) FROM waiting_element WHERE bot_id IS NULL)
-                      + (SELECT count(*) FROM bannedparticipants WHERE bot_id IS NULL)"
-            }
-            Phase::Keys => {
-                "SELECT count(*) FROM unnest(ARRAY['run_bot_id_fkey', 'run_deployment_id_fkey', 'conversation_run_id_fkey',
-                                                   'course_deployment_course_fkey', 'bot_bot_token_key']) k
-                  WHERE NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = k)"
-            }
-            Phase::Indexes if opts.single_transaction => {
-                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                  WHERE c.relname LIKE 'idx\\_%' AND NOT i.indisvalid"
-            }
+            Phase::Account => include_str!("../../sql/migrate/checks/0_account.sql"),
+            Phase::Tables => include_str!("../../sql/migrate/checks/1_tables.sql"),
+            Phase::Data => include_str!("../../sql/migrate/checks/2_data.sql"),
+            Phase::Links => include_str!("../../sql/migrate/checks/3_links.sql"),
+            Phase::Keys => include_str!("../../sql/migrate/checks/4_keys.sql"),
+            Phase::Indexes if opts.single_transaction => include_str!("../../sql/migrate/checks/5_indexes.sql"),
             Phase::Indexes => return None,
-            Phase::Finalize => {
-                "SELECT (9 - (SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat\\_saas\\_compat%'))
-                      + (8 - (SELECT count(*) FROM pg_views WHERE schemaname = 'profochat_legacy'))"
-            }
+            Phase::Finalize => include_str!("../../sql/migrate/checks/7_finalize.sql"),
         })
     }
 
@@ -302,7 +270,8 @@ impl Phase {
         };
         let bad = count(tx, sql).await.map_err(|e| self.failed(pg_error_text(&e)))?;
         if bad != 0 {
-            return Err(self.failed(format!("its check found {bad} thing(s) not done ({})", sql.split_whitespace().collect::<Vec<_>>().join(" "))));
+            let statement = sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join(" ");
+            return Err(self.failed(format!("its check found {bad} thing(s) not done ({})", statement.split_whitespace().collect::<Vec<_>>().join(" "))));
         }
         Ok(())
     }
@@ -326,4 +295,9 @@ pub fn index_definition(statement: &str) -> String {
 
 async fn count(tx: &Transaction<'_>, sql: &str) -> std::result::Result<i64, tokio_postgres::Error> {
     Ok(tx.query_one(sql, &[]).await?.get(0))
+}
+
+async fn count2(tx: &Transaction<'_>, sql: &str) -> std::result::Result<(i64, i64), tokio_postgres::Error> {
+    let row = tx.query_one(sql, &[]).await?;
+    Ok((row.get(0), row.get(1)))
 }

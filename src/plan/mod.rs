@@ -2,7 +2,6 @@
 //! of SPEC §1 and its outcome, and the decisions the operator still has to make.
 //! Read-only: the analysis runs in a transaction that is rolled back.
 
-use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -11,7 +10,11 @@ use crate::error::{Error, Result};
 use crate::migrate::analysis::{self, Analysis};
 use crate::migrate::options::{CourseConflicts, MigrateOptions, Orphans};
 use crate::migrate::phases::PHASES;
-use crate::schema::{self, SchemaState, SchemaStatus};
+use crate::schema::{self, SchemaStatus};
+
+pub mod decisions;
+
+pub use decisions::{Action, Decision, DecisionKind};
 
 /// One anomaly kind and what the migration does about it.
 #[derive(Debug, Clone, Serialize)]
@@ -23,13 +26,6 @@ pub struct Anomaly {
     pub outcome: String,
     /// Per-table counts or names, where it helps.
     pub details: Vec<String>,
-}
-
-/// A decision the operator must make before `migrate` will run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision {
-    pub problem: String,
-    pub flag: String,
 }
 
 /// A bot the migration creates.
@@ -60,83 +56,33 @@ pub struct Plan {
     pub anomalies: Vec<Anomaly>,
     pub course_outcomes: Vec<analysis::CourseCopy>,
     pub created_courses: Vec<analysis::MissingCourse>,
+    /// Decisions still missing: `migrate` refuses with them.
     pub decisions: Vec<Decision>,
     pub phases: Vec<PhasePlan>,
     pub analysis: Analysis,
     /// Whether `migrate` would run (no decision pending, database migratable).
     pub ready: bool,
+    /// What `migrate` does with this database.
+    pub action: Action,
     /// The database is migrated already: `migrate` would change nothing.
     pub nothing_to_do: bool,
-}
-
-const DEFAULT_BOT_FROM_OPTION: &str = "--default-bot / BOT_NAME";
-
-/// Which default bot applies, and why: the flag or BOT_NAME, else the only bot.
-pub fn resolve_default_bot(opts: &MigrateOptions, bots: &BTreeMap<String, Vec<String>>) -> (Option<String>, Option<&'static str>) {
-    if let Some(b) = &opts.default_bot {
-        return (Some(b.clone()), Some(DEFAULT_BOT_FROM_OPTION));
-    }
-    if bots.len() == 1 {
-        return (bots.keys().next().cloned(), Some("the only bot"));
-    }
-    (None, None)
-}
-
-/// A default bot named by `--default-bot` (or `BOT_NAME`) must be one of the bot names
-/// the legacy tables hold: a typo would otherwise create a bot that never ran and give
-/// it every row without a bot name. A database that names no bot takes any name.
-pub fn unknown_default_bot(default_bot: Option<&str>, a: &Analysis) -> Option<Decision> {
-    let d = default_bot?;
-    if a.bots.is_empty() || a.bots.contains_key(d) {
-        return None;
-    }
-    let names = a.bots.keys().map(|b| format!("{b:?}")).collect::<Vec<_>>().join(", ");
-    Some(Decision {
-        problem: format!("--default-bot / BOT_NAME names {d:?}, which is none of the {} bot names in the legacy tables ({names})", a.bots.len()),
-        flag: format!("--default-bot set to one of {names}"),
-    })
-}
-
-/// Refuses databases that cannot be migrated, with what to do.
-pub fn require_migratable(status: &SchemaStatus, target: &str) -> Result<()> {
-    match status.state {
-        SchemaState::Legacy
-        | SchemaState::PartlyMigrated
-        | SchemaState::IndexesPending
-        | SchemaState::Outdated
-        | SchemaState::Migrated => Ok(()),
-        SchemaState::Empty => Err(Error::state(
-            format!("{target} is empty (no tables): it is not a ProfoChatBot database"),
-            "Point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
-        )),
-        SchemaState::NotProfochat => Err(Error::state(
-            format!(
-                "{target} is not a ProfoChatBot database: none of the legacy tables (conversation, run, course, …) exist; it holds {}",
-                status.other_tables.join(", ")
-            ),
-            "Point --database-url / DATABASE_URL at the ProfoChatBot database.",
-        )),
-        SchemaState::IncompleteLegacy => Err(Error::state(
-            format!(
-                "{target} is an incomplete ProfoChatBot database: the legacy tables {} are missing",
-                status.legacy_tables_missing.join(", ")
-            ),
-            "Restore the missing tables (or the database from a backup) and run `profochat-saas plan` again.",
-        )),
-    }
 }
 
 /// Analyses the database and says what `migrate` would do. Changes nothing.
 pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
     let status = schema::inspect(db).await?;
     let target = db.settings.display_target();
-    require_migratable(&status, &target)?;
+    let action = decisions::action(&status, &target)?;
     let tx = db
         .client
         .transaction()
         .await
         .map_err(|e| Error::query("starting the analysis", &e, "Nothing was changed."))?;
-    let (default_bot, source) = resolve_default_bot(opts, &crate::migrate::legacy_bot_names(&tx).await?);
+    let names = crate::migrate::legacy_bot_names(&tx).await?;
+    let (default_bot, source) = match decisions::default_bot(opts, &names) {
+        Some((name, source)) => (Some(name), Some(source.describe_for(&names))),
+        None => (None, None),
+    };
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
     let existing_bots: Vec<String> = if status.new_tables_found.iter().any(|t| t == "bot") {
         tx.query("SELECT bot_name FROM bot WHERE account_id = 1", &[])
@@ -149,56 +95,22 @@ pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
     tx.rollback()
         .await
         .map_err(|e| Error::query("ending the analysis", &e, "Nothing was changed."))?;
-    Ok(build(target, status, opts, default_bot, source, a, existing_bots))
+    Ok(build(target, status, action, opts, default_bot, source, a, existing_bots))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build(
     target: String,
     status: SchemaStatus,
+    action: Action,
     opts: &MigrateOptions,
     default_bot: Option<String>,
     source: Option<&'static str>,
     a: Analysis,
     existing_bots: Vec<String>,
 ) -> Plan {
-    let nothing_to_do = status.state == SchemaState::Migrated;
-    // The data of a migrated database is migrated: no decision about it is left.
-    let data_migrated = status.state.is_migrated();
-    let mut decisions = vec![];
-    decisions.extend(unknown_default_bot(opts.default_bot.as_deref(), &a));
-    let source = match source {
-        Some(s) if a.bots.is_empty() => Some(if s == DEFAULT_BOT_FROM_OPTION {
-            "--default-bot / BOT_NAME; the legacy tables name no bot, so every row belongs to it and the migration creates it"
-        } else {
-            s
-        }),
-        other => other,
-    };
-    let null_rows = a.total_null_bot_rows();
-    if null_rows > 0 && default_bot.is_none() && !data_migrated {
-        decisions.push(Decision {
-            problem: format!(
-                "{null_rows} rows have no bot name ({}) and there are {} bots, so it is not clear which bot they belong to",
-                fmt_counts(&a.null_bot_rows),
-                a.bots.len()
-            ),
-            flag: format!(
-                "--default-bot NAME (or BOT_NAME in the environment / .env); bots: {}",
-                a.bots.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
-    let differing = a.differing_copies();
-    if !differing.is_empty() && opts.course_conflicts == CourseConflicts::Fail && !data_migrated {
-        decisions.push(Decision {
-            problem: format!(
-                "{} course ids exist under several bots with different content ({}), and --course-conflicts fail refuses to rename them",
-                differing.len(),
-                differing.join(", ")
-            ),
-            flag: "--course-conflicts rename (the default) gives the other copies new ids".into(),
-        });
-    }
+    let nothing_to_do = action == Action::Nothing;
+    let decisions = decisions::pending(opts, default_bot.as_deref(), &a, status.state.is_migrated());
 
     let mut bots: Vec<PlannedBot> = a
         .bots
@@ -233,6 +145,7 @@ fn build(
     Plan {
         target,
         ready: decisions.is_empty(),
+        action,
         nothing_to_do,
         status,
         default_bot,
@@ -252,10 +165,6 @@ fn token_source(opts: &MigrateOptions, bot: &str) -> &'static str {
         Some((name, _)) if name == bot => "from BOT_API_TOKEN",
         _ => "placeholder (set it with `bot set-token`)",
     }
-}
-
-pub(crate) fn fmt_counts(m: &BTreeMap<String, i64>) -> String {
-    m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
 }
 
 fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> Vec<Anomaly> {

@@ -34,8 +34,9 @@ pub enum SchemaState {
     /// Some target tables or columns exist, but the migration is not complete
     /// (by hand, by an older script, or an interrupted run).
     PartlyMigrated,
-    /// Migrated; secondary indexes still missing, invalid (an interrupted build) or of
-    /// an older shape: running `migrate` again finishes them.
+    /// Migrated; secondary indexes still missing, invalid (an interrupted or failed
+    /// build) or of an older shape, or the migration not yet recorded as completed:
+    /// running `migrate` again finishes them.
     IndexesPending,
     /// Migrated by an older profochat-saas: keys and indexes under older names or of
     /// older shapes (course's primary key (course_id, account_id)), upstream's migration
@@ -203,12 +204,17 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         let completed = last_migration
             .as_ref()
             .is_some_and(|m| m.status().is_some_and(|s| s.migrated()));
+        // A migration recorded as `indexes_pending` is finished by `migrate` even when
+        // every index exists (interrupted between the last build and the record).
+        let pending = last_migration
+            .as_ref()
+            .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::IndexesPending));
         if completed && new_missing.is_empty() && cols_missing.is_empty() {
             upgrade_needed = catalog::key_problems(&entries);
             upgrade_needed.extend(catalog::upstream(&**db).await?.problems());
             if !upgrade_needed.is_empty() {
                 SchemaState::Outdated
-            } else if indexes.is_empty() {
+            } else if indexes.is_empty() && !pending {
                 SchemaState::Migrated
             } else {
                 SchemaState::IndexesPending

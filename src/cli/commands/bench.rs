@@ -18,7 +18,15 @@ async fn server_of(conn: &ConnArgs) -> Result<(profochat_saas::conn::ConnSetting
     Ok(server::find_server(given).await?)
 }
 
-pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_transaction: bool, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn run(
+    conn: &ConnArgs,
+    runs: u64,
+    seed: u64,
+    repeat: u32,
+    single_transaction: bool,
+    writer: Option<bench::WriterOptions>,
+    out: &OutputArgs,
+) -> Result<ExitCode> {
     let (server_settings, _cluster) = server_of(conn).await?;
     if !out.json {
         eprintln!(
@@ -28,7 +36,13 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
         );
     }
     let reporter = output::TerminalReporter::new(out.json);
-    let r = bench::run(&server_settings, runs, seed, repeat, single_transaction, &reporter).await?;
+    if let (Some(w), false) = (writer, out.json) {
+        eprintln!(
+            "Writer: the legacy bot's writes at {} statements per second on {} connections, open-loop, during each migration",
+            w.rate, w.connections
+        );
+    }
+    let r = bench::run(&server_settings, runs, seed, repeat, single_transaction, writer, &reporter).await?;
     if out.json {
         output::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -47,6 +61,21 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
     let mut total = vec!["migrate total".to_string()];
     total.extend(r.rounds.iter().map(|x| ms_text(x.migrate_ms)));
     t.add_row(total);
+    let mut rate = vec!["legacy rows per second".to_string()];
+    rate.extend(r.rounds.iter().map(|x| format!("{:.0}", x.rows_per_second)));
+    t.add_row(rate);
+    if r.writer.is_some() {
+        let line = |name: &str, f: &dyn Fn(&bench::writer::WriterReport) -> String| {
+            let mut row = vec![name.to_string()];
+            row.extend(r.rounds.iter().map(|x| x.writer.as_ref().map(f).unwrap_or_default()));
+            row
+        };
+        t.add_row(line("writes: max latency", &|w| ms_f(w.all.max_ms)));
+        t.add_row(line("writes: p99 latency", &|w| ms_f(w.all.p99_ms)));
+        t.add_row(line("writes: p50 latency", &|w| ms_f(w.all.p50_ms)));
+        t.add_row(line("writes: run / failed", &|w| format!("{} / {}", w.all.run, w.all.failed)));
+        t.add_row(line("writes: waited over 1 s", &|w| w.all.over_1s.to_string()));
+    }
     let mut seeding = vec!["(seeding, not counted)".to_string()];
     seeding.extend(r.rounds.iter().map(|x| ms_text(x.seed_ms)));
     t.add_row(seeding);
@@ -58,6 +87,29 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, repeat: u32, single_tran
         if r.single_transaction { "indexes inside the transaction" } else { "indexes after the commit, two at a time" }
     );
     println!("Median migrate time: {}", ms_text(r.median_migrate_ms));
+    if let Some(w) = r.rounds.last().and_then(|x| x.writer.as_ref()) {
+        println!();
+        let mut ws = output::table(&["write (last round)", "run", "failed", "p50", "p99", "max", "over 1 s"]);
+        for s in w.per_statement.iter().chain(std::iter::once(&w.all)) {
+            ws.add_row(vec![
+                s.statement.clone(),
+                s.run.to_string(),
+                s.failed.to_string(),
+                ms_f(s.p50_ms),
+                ms_f(s.p99_ms),
+                ms_f(s.max_ms),
+                s.over_1s.to_string(),
+            ]);
+        }
+        println!("{ws}");
+        println!(
+            "Writer: {} statements per second due on {} connections for {:.1} s (from 1 s before the migration to its end); latency counts from when each statement was due.",
+            w.rate, w.connections, w.seconds
+        );
+        for (e, n) in &w.errors {
+            println!("  failed {n}×: {e}");
+        }
+    }
     match r.peak_rss_kib {
         Some(k) => println!("Peak memory of profochat-saas: {:.1} MiB", k as f64 / 1024.0),
         None => println!("Peak memory of profochat-saas: not available on this system"),
@@ -107,6 +159,14 @@ fn us_text(us: u64) -> String {
         format!("{:.1} ms", us as f64 / 1000.0)
     } else {
         format!("{:.3} ms", us as f64 / 1000.0)
+    }
+}
+
+fn ms_f(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.1} ms")
     }
 }
 

@@ -53,7 +53,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
                 resumed = true;
             }
             _ => {
-                plan::require_migratable(&st, &target)?;
+                plan::decisions::action(&st, &target)?;
                 // Refuse before the backup and the question when a privilege or a decision is missing.
                 privileges::require(&db.client, !args.skip_backup).await?;
                 if st.state == SchemaState::Outdated {
@@ -68,9 +68,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
                     .await?;
                 } else {
                     let p = plan::plan(&mut db, &opts).await?;
-                    if let Some(d) = p.decisions.first() {
-                        return Err(profochat_saas::Error::refused(d.problem.clone(), format!("Decide with {}.", d.flag)).into());
-                    }
+                    plan::decisions::require_decided(&p.decisions)?;
                     output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes).await?;
                 }
                 if args.skip_backup {
@@ -102,7 +100,20 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         ),
         (false, None) => "The migration transaction is rolled back by the server as the connection closes: the database is unchanged.".to_string(),
     });
-    let report = migrate::migrate(&mut db, &opts, &reporter).await?;
+    let report = match migrate::migrate(&mut db, &opts, &reporter).await {
+        Ok(r) => r,
+        Err(profochat_saas::Error::Unfinished { what, failures, hint, report: Some(r) }) => {
+            // Committed, but something after the commit failed: show what was done, then the error.
+            if args.out.json {
+                output::print_json(&serde_json::to_value(&r)?)?;
+            } else {
+                print_outcome(&r, true);
+                print_next_steps(&r, backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref());
+            }
+            return Err(profochat_saas::Error::Unfinished { what, failures, hint, report: None }.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut legacy_role = None;
     if let (Some(role), false) = (&args.legacy_role, args.dry_run) {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
@@ -172,11 +183,15 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
             return;
         }
         Outcome::IndexesFinished => {
+            println!("{}: the data was migrated before; {} missing indexes were built now.", r.target, r.indexes.built.len());
+            return;
+        }
+        Outcome::IndexesIncomplete if r.phases.is_empty() => {
             println!(
-                "{}: the data was migrated before; {} missing indexes were built now{}.",
+                "{}: the data was migrated before; {} missing indexes were built now, {} could not be built.",
                 r.target,
                 r.indexes.built.len(),
-                if r.indexes.failed.is_empty() { String::new() } else { format!(", {} failed", r.indexes.failed.len()) }
+                r.indexes.failed.len()
             );
             return;
         }
@@ -239,12 +254,15 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
             println!("  - {}: {} ({})", w.id, w.rule, w.count);
         }
     }
-    for (name, why) in &r.indexes.failed {
-        eprintln!("{} index {name} was not built: {why}. Run `profochat-saas migrate` again to finish it.", output::warning_label());
-    }
     println!();
     match r.outcome {
         Outcome::DryRun => println!("Dry run: everything above was rolled back; the database is unchanged."),
+        Outcome::IndexesIncomplete => println!(
+            "Migrated {} in {}, but {} secondary index(es) could not be built (see the error below).",
+            r.target,
+            output::format_duration(std::time::Duration::from_millis(r.total_ms)),
+            r.indexes.failed.len()
+        ),
         _ => println!("Migrated {} in {}.", r.target, output::format_duration(std::time::Duration::from_millis(r.total_ms))),
     }
 }

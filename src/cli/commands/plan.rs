@@ -110,8 +110,17 @@ pub fn print(p: &Plan, migrate_command: &str) {
             "Ready: `profochat-saas migrate` renames the keys and indexes of older versions (a catalog change), replaces those of \
              another shape (course's primary key becomes (course_id, bot_name) again, with the unique key (course_id, account_id) \
              that the foreign keys reference), records upstream's 0001 and 0003 in schema_migrations and installs \
-             profochat_saas.enrol, in one transaction (it takes a backup first); then it builds the secondary indexes. \
-             No row changes."
+             profochat_saas.enrol and the legacy interface, in one transaction (it takes a backup first); then it builds the secondary \
+             indexes. No row changes."
+        );
+        return;
+    }
+    if p.action == plan::Action::FinishIndexes {
+        let pending: Vec<&String> = p.status.secondary_indexes_missing.iter().chain(&p.status.secondary_indexes_invalid).collect();
+        println!();
+        println!(
+            "The data is migrated; `migrate` builds the secondary indexes still missing or invalid ({}) and records the migration as completed.",
+            if pending.is_empty() { "none: only the record".to_string() } else { pending.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") }
         );
         return;
     }

@@ -1,0 +1,3 @@
+-- Every bot name of the legacy tables and the tables it appears in. Reads mig_bots
+-- (temporary, sql/migrate/analysis.sql).
+SELECT bot_name, tables FROM mig_bots ORDER BY bot_name

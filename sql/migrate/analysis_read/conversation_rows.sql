@@ -1,0 +1,3 @@
+-- Rows of conversation, the biggest table, as the analysis's one pass over it counted
+-- them. Reads mig_conversation_stats (temporary, sql/migrate/analysis.sql).
+SELECT coalesce(sum(n), 0)::int8 FROM mig_conversation_stats

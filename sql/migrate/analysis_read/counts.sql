@@ -1,0 +1,3 @@
+-- Other counts of the analysis, by name (NULL flags, NULL run ids, large JSON texts).
+-- Reads mig_counts (temporary, sql/migrate/analysis.sql).
+SELECT what, n FROM mig_counts

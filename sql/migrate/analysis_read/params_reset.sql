@@ -1,0 +1,3 @@
+-- Before the analysis: a parameter table left by an earlier analysis in the same
+-- transaction goes first (mig_params is dropped at the transaction's end anyway).
+DROP TABLE IF EXISTS pg_temp.mig_params

@@ -1,0 +1,34 @@
+//! `bench`: without a writer as before; with one, the legacy bot's writes run during
+//! the migration and each is counted and timed.
+
+use profochat_saas::bench::{self, writer::Statement, WriterOptions};
+use profochat_saas::report::Silent;
+
+use crate::harness::admin;
+
+#[tokio::test]
+async fn the_writer_runs_every_legacy_write_during_the_migration_and_times_it() {
+    let w = WriterOptions { rate: 60, connections: 3 };
+    let r = bench::run(&admin(), 300, 1, 1, false, Some(w), &Silent).await.unwrap();
+    let round = &r.rounds[0];
+    let wr = round.writer.as_ref().expect("a writer report");
+    assert_eq!((wr.rate, wr.connections), (60, 3));
+    // A second before the migration at 60 per second, then the migration.
+    assert!(wr.all.run >= 60, "{:?}", wr.all);
+    assert_eq!(wr.all.failed, 0, "{:?}", wr.errors);
+    assert_eq!(wr.per_statement.len(), 5, "every write of SPEC §1: {:?}", wr.per_statement);
+    for s in [Statement::StartCourse, Statement::Message, Statement::Delay, Statement::DelayDone, Statement::CourseEnd] {
+        assert!(wr.per_statement.iter().any(|p| p.statement == s.describe() && p.run > 0), "{s:?}");
+    }
+    assert_eq!(wr.per_statement.iter().map(|p| p.run).sum::<u64>(), wr.all.run);
+    assert!(wr.all.max_ms >= wr.all.p99_ms && wr.all.p99_ms >= wr.all.p50_ms && wr.all.p50_ms > 0.0);
+    assert!(round.legacy_rows > 0 && round.rows_per_second > 0.0);
+}
+
+#[tokio::test]
+async fn without_a_writer_the_benchmark_is_as_before() {
+    let r = bench::run(&admin(), 200, 1, 1, false, None, &Silent).await.unwrap();
+    assert!(r.writer.is_none() && r.rounds[0].writer.is_none());
+    assert!(r.rounds[0].phases.iter().any(|(s, _)| s == "no-loss proof"));
+    assert!(r.median_migrate_ms > 0);
+}
