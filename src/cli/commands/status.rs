@@ -131,7 +131,8 @@ pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &cra
     let db = connect(conn).await?;
     let st = schema::inspect(&db).await?;
     let legacy = profochat_saas::legacy::inspect(&db.client).await?;
-    if !unset && !(st.state.is_migrated() && legacy.in_place()) {
+    let usable = st.state.is_migrated() && legacy.in_place();
+    if !unset && !usable {
         return Err(profochat_saas::Error::state(
             format!("{} has no legacy interface (schema profochat_legacy): it is {}", db.settings.display_target(), st.state.describe()),
             "Run `profochat-saas migrate` first; the legacy interface is part of it.",
