@@ -1,12 +1,12 @@
-//! Building the secondary indexes after the migration committed: several at a time
-//! on separate connections. A plain `CREATE INDEX` is used (two builds on one table
-//! can run at once, which `CONCURRENTLY` cannot): the bot's writes to a table wait
-//! while its indexes are built, seconds, and nothing fails. An interrupted build
-//! leaves the index missing (or invalid, from an older concurrent build); `status`
-//! shows it and `migrate` finishes it. An index under its name with another
+//! Building the secondary indexes after the migration committed, with
+//! `CREATE INDEX CONCURRENTLY`: the bot's reads and writes go on while they are built.
+//! Builds run on several connections, one table at a time each (two concurrent builds
+//! on one table would wait for each other). An interrupted or failed build leaves the
+//! index missing or invalid; `status` shows it and `migrate` builds it again (an
+//! invalid one is dropped first, concurrently too). An index under its name with another
 //! definition (an older version's shape, renamed to upstream's name) is built again.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -52,6 +52,8 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     }
     sized.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
     let queue = Arc::new(Mutex::new(sized.into_iter().map(|(_, i)| i).collect::<VecDeque<_>>()));
+    // Tables with a build running: a worker takes the next index of another table.
+    let busy: Arc<Mutex<HashSet<String>>> = Arc::new(Mutex::new(HashSet::new()));
     let done = Arc::new(Mutex::new((vec![], vec![])));
     let mut clients = vec![first];
     for _ in 1..jobs.max(1) {
@@ -66,17 +68,35 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     for client in clients {
         let queue = queue.clone();
         let done = done.clone();
+        let busy = busy.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some((idx, drop_first)) = next else { break };
+                let next = {
+                    let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    if q.is_empty() {
+                        break;
+                    }
+                    let mut b = busy.lock().unwrap_or_else(|p| p.into_inner());
+                    let pos = q.iter().position(|(i, _)| !b.contains(&i.table));
+                    let taken = pos.and_then(|p| q.remove(p));
+                    if let Some((i, _)) = &taken {
+                        b.insert(i.table.clone());
+                    }
+                    taken
+                };
+                let Some((idx, drop_first)) = next else {
+                    // Every table left has a build running on another connection.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
                 let result = async {
                     if drop_first {
-                        client.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&idx.name))).await?;
+                        client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ident(&idx.name))).await?;
                     }
-                    client.batch_execute(&idx.statement).await
+                    client.batch_execute(&concurrently(&idx.statement)).await
                 }
                 .await;
+                busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&idx.table);
                 let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
                 match result {
                     Ok(()) => d.0.push(idx.name),
@@ -107,4 +127,29 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
         &format!("{} built, {} failed", report.built.len(), report.failed.len()),
     );
     Ok(report)
+}
+
+/// The index's `CREATE [UNIQUE] INDEX …` statement as a concurrent build.
+pub fn concurrently(statement: &str) -> String {
+    match statement.find("INDEX ") {
+        Some(i) if !statement[i..].starts_with("INDEX CONCURRENTLY") => {
+            format!("{}INDEX CONCURRENTLY {}", &statement[..i], &statement[i + "INDEX ".len()..])
+        }
+        _ => statement.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::concurrently;
+
+    #[test]
+    fn a_build_becomes_concurrent() {
+        assert_eq!(
+            concurrently("CREATE INDEX IF NOT EXISTS idx_run_bot ON run USING btree (bot_id)"),
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_run_bot ON run USING btree (bot_id)"
+        );
+        assert_eq!(concurrently("CREATE UNIQUE INDEX x ON t (a)"), "CREATE UNIQUE INDEX CONCURRENTLY x ON t (a)");
+        assert_eq!(concurrently("CREATE INDEX CONCURRENTLY x ON t (a)"), "CREATE INDEX CONCURRENTLY x ON t (a)");
+    }
 }
