@@ -301,8 +301,10 @@ pub struct MigrateArgs {
     pub skip_backup: bool,
     #[command(flatten)]
     pub dir: BackupDirArgs,
-    /// Build the secondary indexes inside the migration transaction too.
-    #[arg(long)]
+    /// Everything in one transaction, the secondary indexes too (for a maintenance window:
+    /// the bot waits for the whole migration). Without it the indexes are built after the
+    /// commit, concurrently, while the bot keeps writing.
+    #[arg(long, visible_alias = "offline")]
     pub single_transaction: bool,
     /// After the migration, set this role's search_path (in this database) to the
     /// legacy interface, so the legacy bot connecting as it needs no change of URL.

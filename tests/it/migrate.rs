@@ -440,3 +440,17 @@ async fn migration_and_validation_agree_on_runs_without_date_inserted() {
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(!text.contains("set is_active = true"), "no hand SQL advised: {text}");
 }
+
+/// `--offline`: the whole migration, secondary indexes included, in one transaction.
+#[tokio::test]
+async fn offline_builds_everything_in_the_one_transaction() {
+    let (db, c) = legacy_with_anomalies().await;
+    crate::harness::cli()
+        .args(["migrate", "--offline", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .assert()
+        .success();
+    let st = profochat_saas::schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated);
+    let status: String = c.query_one("SELECT status FROM profochat_saas.migration", &[]).await.unwrap().get(0);
+    assert_eq!(status, "completed", "no index was left for after the commit");
+}
