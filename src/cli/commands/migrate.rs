@@ -217,7 +217,7 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
         phases.add_row(vec![
             "5 indexes (after commit)".to_string(),
             output::format_duration(std::time::Duration::from_millis(r.indexes.elapsed_ms)),
-            format!("{} built, two at a time", r.indexes.built.len()),
+            format!("{} built concurrently, the bot writing meanwhile", r.indexes.built.len()),
         ]);
     }
     println!("{phases}");
