@@ -159,17 +159,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
         TokenCommand::Revoke { conn, token_id, confirm, out } => {
             let db = connect_migrated(&conn).await?;
             let k = ops::get_token(&db.client, token_id).await?;
-            output::confirm(
-                &format!(
-                    "Revoke enrollment token #{token_id} ({}, deployment {}: course {:?} on bot {}, used {} time(s))? Its links stop enrolling.",
-                    k.token_type.as_deref().unwrap_or("-"),
-                    k.deployment_id,
-                    k.course_id,
-                    k.bot_name,
-                    k.current_uses
-                ),
-                confirm.yes,
-            ).await?;
+            output::confirm(&format!("Revoke {}? Its links stop enrolling.", describe_token(&k)), confirm.yes).await?;
             let r = ops::revoke_token(&db.client, token_id).await?;
             if out.json {
                 output::print_json(&r)?;
@@ -187,16 +177,13 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             let k = ops::get_token(&db.client, token_id).await?;
             output::confirm(
                 &format!(
-                    "Delete enrollment token #{token_id} ({}, deployment {}: course {:?} on bot {}, used {} time(s)) for good: its links stop \
-                     enrolling, the runs it enrolled stay without the link to it (`token revoke` would keep the row)?",
-                    k.token_type.as_deref().unwrap_or("-"),
-                    k.deployment_id,
-                    k.course_id,
-                    k.bot_name,
-                    k.current_uses
+                    "Delete {} for good: its links stop enrolling, the runs it enrolled stay without the link to it \
+                     (`token revoke` would keep the row)?",
+                    describe_token(&k)
                 ),
                 confirm.yes,
-            ).await?;
+            )
+            .await?;
             let d = ops::delete_token(&db.client, token_id).await?;
             if out.json {
                 output::print_json(&d)?;
@@ -210,4 +197,18 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// "enrollment token #7 (public, deployment 3: course "intro" on bot main_bot, used 2 time(s))",
+/// never its value.
+fn describe_token(k: &ops::TokenInfo) -> String {
+    format!(
+        "enrollment token #{} ({}, deployment {}: course {:?} on bot {}, used {} time(s))",
+        k.token_id,
+        k.token_type.as_deref().unwrap_or("-"),
+        k.deployment_id,
+        k.course_id,
+        k.bot_name,
+        k.current_uses
+    )
 }
