@@ -87,6 +87,10 @@ async fn connect_now(settings: &ConnSettings) -> Result<Db> {
     };
     match result {
         Ok((client, (), encrypted_requested)) => {
+            client
+                .batch_execute(include_str!("../../sql/conn/session.sql"))
+                .await
+                .map_err(|e| connect_error(settings, &e))?;
             // With `prefer` the server may have declined TLS; ask it.
             let tls = encrypted_requested
                 && client

@@ -169,7 +169,14 @@ async fn the_legacy_bot_connects_by_the_printed_url_or_by_its_role() {
     let mut as_role = db.settings.clone();
     as_role.user = role.clone();
     as_role.password = None;
-    let bot = profochat_saas::conn::connect(&as_role).await.unwrap();
+    // (The tool's own sessions leave the legacy interface out of their search_path.)
+    let tool = profochat_saas::conn::connect(&as_role).await.unwrap();
+    assert_eq!(one::<String>(&tool, "SHOW search_path").await, "public");
+    assert_eq!(one::<i64>(&tool, "SELECT count(*) FROM course WHERE course_id = 'diverged'").await, 1, "the public table");
+    drop(tool);
+    let (raw, conn) = tokio_postgres::connect(&as_role.secret_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let bot = profochat_saas::conn::Db { client: raw, settings: as_role.clone(), tls: false };
     assert_eq!(one::<String>(&bot, "SHOW search_path").await, "profochat_legacy, public");
     assert_eq!(one::<i64>(&bot, "SELECT count(*) FROM course WHERE course_id = 'diverged'").await, 2);
     let run: i32 = one(&bot, "INSERT INTO run (course_id, username, chat_id, botname, utm_source, utm_campaign) VALUES ('diverged', 'r', 4242, 'main_bot', NULL, NULL) RETURNING run_id").await;
