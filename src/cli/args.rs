@@ -306,6 +306,10 @@ pub struct MigrateArgs {
     /// commit, concurrently, while the bot keeps writing.
     #[arg(long, visible_alias = "offline")]
     pub single_transaction: bool,
+    /// How long to keep trying to lock the legacy tables, in attempts of 200 ms each (the
+    /// bot's statements never queue longer than that behind the request).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_wait: u64,
     /// After the migration, set this role's search_path (in this database) to the
     /// legacy interface, so the legacy bot connecting as it needs no change of URL.
     #[arg(long, value_name = "ROLE")]

@@ -141,6 +141,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 skip_backup: cli.skip_backup,
                 dir: BackupDirArgs { backup_dir: "backups".into() },
                 single_transaction: false,
+                lock_wait: 60,
                 legacy_role: None,
                 confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),

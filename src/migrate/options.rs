@@ -47,10 +47,20 @@ pub struct MigrateOptions {
     /// `None`: 10 minutes.
     #[serde(skip)]
     pub index_wait: Option<std::time::Duration>,
+    /// How long `migrate` keeps trying to lock the legacy tables, in short attempts
+    /// (each waits at most [`LOCK_ATTEMPT`], so the bot's statements queued behind the
+    /// request wait no longer than that), before it gives up; `None`: 60 s.
+    #[serde(skip)]
+    pub lock_wait: Option<std::time::Duration>,
     /// Test hook: fail on purpose after this phase (its number or name).
     #[serde(skip)]
     pub fail_in_phase: Option<String>,
 }
+
+/// How long one attempt to lock the legacy tables waits (`lock_timeout`).
+pub const LOCK_ATTEMPT: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long `migrate` keeps trying, by default.
+pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl MigrateOptions {
     /// What the state table records of these options (never the token).

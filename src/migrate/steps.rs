@@ -87,11 +87,7 @@ pub(crate) struct Preflight {
 pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<Preflight> {
     reporter.started("preflight: lock, fingerprint, analyse", None);
     let t = Instant::now();
-    tx.batch_execute(LOCK_LEGACY).await.map_err(|e| Error::RolledBack {
-        context: "locking the legacy tables".into(),
-        cause: format!("they were not granted within 15 s: {}", pg_error_text(&e)),
-        hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again.".into(),
-    })?;
+    lock_legacy(tx, opts, reporter).await?;
     let before = fingerprint::take(tx).await?;
     let default_bot = decisions::default_bot(opts, &legacy_bot_names(tx).await?).map(|(name, _)| name);
     let a = analysis::run(tx, default_bot.as_deref(), None).await?;
@@ -122,6 +118,47 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
         ),
     );
     Ok(Preflight { migration_id, before, default_bot, analysis: a })
+}
+
+/// Locks the legacy tables in short attempts with pauses between them, so that the bot's
+/// statements never queue long behind a waiting lock request, up to `opts.lock_wait`.
+async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<()> {
+    // The migration's own schema changes pass the guard of 9_ddl_guard.sql (a re-run).
+    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("preflight"))?;
+    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        tx.batch_execute("SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
+        match tx.batch_execute(LOCK_LEGACY).await {
+            Ok(()) => {
+                tx.batch_execute("RELEASE SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
+                return Ok(());
+            }
+            Err(e) if e.code().is_some_and(|c| c.code() == "55P03") && started.elapsed() < bound => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
+                if attempts == 1 {
+                    reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
+                }
+                // 100–400 ms, different at each attempt, so that retries do not fall into step with the bot.
+                let pause = 100 + (started.elapsed().as_nanos() as u64 ^ u64::from(attempts).wrapping_mul(0x9E37_79B9)) % 300;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            Err(e) => {
+                return Err(Error::RolledBack {
+                    context: "locking the legacy tables".into(),
+                    cause: format!(
+                        "they were not granted in {attempts} attempts over {} s: {}",
+                        started.elapsed().as_secs(),
+                        pg_error_text(&e)
+                    ),
+                    hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again."
+                        .into(),
+                })
+            }
+        }
+    }
 }
 
 /// The phases, in order, each timed and reported.

@@ -454,3 +454,29 @@ async fn offline_builds_everything_in_the_one_transaction() {
     let status: String = c.query_one("SELECT status FROM profochat_saas.migration", &[]).await.unwrap().get(0);
     assert_eq!(status, "completed", "no index was left for after the commit");
 }
+
+/// The legacy tables are locked in short attempts: a lock held for a while is waited
+/// out; one held beyond the bound stops the migration with exit 7, nothing changed.
+#[tokio::test]
+async fn the_legacy_tables_are_locked_in_short_attempts_up_to_a_bound() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let before = catalog(&c).await;
+    let holder = db.connect().await;
+    holder.batch_execute("BEGIN; LOCK TABLE run IN ACCESS SHARE MODE").await.unwrap();
+    let mut o = opts();
+    o.lock_wait = Some(std::time::Duration::from_millis(1200));
+    let err = migrate::migrate(&mut c, &o, &Silent).await.unwrap_err();
+    assert_eq!(err.exit_status().code(), 7, "{err}");
+    assert!(err.to_string().contains("attempts") && err.to_string().contains("lock"), "{err}");
+    assert_eq!(catalog(&c).await, before, "nothing changed");
+    // Released a second later: the next attempt gets it.
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+        holder.batch_execute("COMMIT").await.unwrap();
+        holder
+    });
+    o.lock_wait = Some(std::time::Duration::from_secs(30));
+    let r = migrate::migrate(&mut c, &o, &Silent).await.unwrap();
+    assert_eq!(r.outcome, migrate::Outcome::Migrated);
+    drop(release.await.unwrap());
+}

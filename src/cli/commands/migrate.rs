@@ -26,6 +26,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let mut opts = options(&args.policy);
     opts.dry_run = args.dry_run;
     opts.single_transaction = args.single_transaction;
+    opts.lock_wait = Some(std::time::Duration::from_secs(args.lock_wait));
     opts.fail_in_phase = args.fail_in_phase.clone();
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
