@@ -110,7 +110,10 @@ DECLARE
     v_name text;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
+        -- (A run of another account is the application's own: its is_active and
+        -- ended_at are the application's to set.)
+        IF NEW.account_id IS NOT DISTINCT FROM 1
+           AND NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
            AND NEW.is_active IS NOT DISTINCT FROM OLD.is_active
            AND NEW.ended_at IS NOT DISTINCT FROM OLD.ended_at THEN
             NEW.is_active := false;
