@@ -17,6 +17,7 @@ mod interrupt;
 mod migrate;
 mod plan;
 mod replay;
+mod replay_adversarial;
 mod privileges;
 mod rollback;
 mod runtime;
