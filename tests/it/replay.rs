@@ -498,9 +498,9 @@ pub(crate) fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
 }
 
 /// The bot that wrote the seeded dataset's rows without a bot name.
-const SEEDED_DEFAULT_BOT: &str = "profochat_bot";
+pub(crate) const SEEDED_DEFAULT_BOT: &str = "profochat_bot";
 
-fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
+pub(crate) fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
     Box::pin(async move {
         let mut own = profochat_saas::conn::connect(&c.settings).await.expect("connect");
         seed::generate(&mut own, &SeedOptions { runs: 400, seed: 11 }, &Silent).await.expect("seed");

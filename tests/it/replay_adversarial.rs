@@ -36,7 +36,11 @@ impl Scenario {
     }
 
     async fn with(load: impl Fn(&Db) -> crate::replay::futures_like::BoxFut<'_>) -> Scenario {
-        let (_a, a, _b, b) = pair(load, "main_bot").await;
+        Scenario::with_default_bot(load, "main_bot").await
+    }
+
+    async fn with_default_bot(load: impl Fn(&Db) -> crate::replay::futures_like::BoxFut<'_>, default_bot: &str) -> Scenario {
+        let (_a, a, _b, b) = pair(load, default_bot).await;
         let collapsed = b
             .query(
                 "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
@@ -652,6 +656,34 @@ async fn a_bot_that_has_not_switched_writes_back_the_public_id_it_read() {
     assert_eq!(links, vec![vec![Some("9".to_string()), Some(read_back.clone()), Some(read_back.clone())]], "the copy's run and course");
     s.chat_reads(105, "diverged", &["main_bot"]).await;
     s.finish("a bot that has not switched writes back public ids").await;
+}
+
+/// On the seeded dataset: every course copy published, every course id removed without
+/// the bot name, every copy published again in the reverse order, then a start, a
+/// message and a course end on each; then rollback.
+#[tokio::test]
+async fn seeded_data_every_copy_published_removed_and_published_again() {
+    let mut s = Scenario::with_default_bot(crate::replay::seeded, crate::replay::SEEDED_DEFAULT_BOT).await;
+    let copies = crate::replay::copies(&s.a).await;
+    assert!(copies.len() >= 3, "{copies:?}");
+    for (course, bot) in &copies {
+        s.publish(course, bot, "first", &["a_1", "a_2", "b_1"]).await;
+    }
+    let ids: BTreeSet<String> = copies.iter().map(|(c, _)| c.clone()).collect();
+    for c in &ids {
+        s.remove(c, None).await;
+    }
+    for (n, (course, bot)) in copies.iter().rev().enumerate() {
+        s.publish(course, bot, "second", &["c_1", "d_1"]).await;
+        let chat = 7_500_000 + n as i64;
+        s.start(chat, Some(course), Some(bot)).await;
+        s.message(chat, course, "c_1", None, 1.0).await;
+        s.w("course end", format!("UPDATE run SET is_ended = TRUE WHERE chat_id = {chat} AND botname = {} AND course_id = {}", lit(bot), lit(course))).await;
+        s.copy_reads(course, bot).await;
+        s.chat_reads(chat, course, &[bot]).await;
+    }
+    let s = s.finish("seeded: publish, remove, publish").await;
+    rollback_and_compare(s).await;
 }
 
 /// `rollback` after the adversarial sequences: the eight legacy tables equal the legacy
