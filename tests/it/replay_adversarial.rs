@@ -629,6 +629,26 @@ async fn a_bot_that_has_not_switched_ends_a_course_on_a_renamed_copy() {
     not_switched(true, "a bot that has not switched, course end with the course").await;
 }
 
+/// Removing a course (the two deletes alone) by a bot that has not switched, on its merged
+/// copy (held by the legacy interface, not by a public row) and on its renamed copy (public
+/// rows under the new id): nothing matches in the public tables.
+#[tokio::test]
+#[ignore = "limitation: through the public tables, `DELETE FROM course_element/course WHERE course_id = $c AND bot_name = $bot` on a merged or renamed copy deletes 0 rows (legacy: the copy and its elements); only the legacy interface can answer it"]
+async fn a_bot_that_has_not_switched_removes_its_merged_and_renamed_copies() {
+    let mut s = Scenario::new().await;
+    let public = profochat_saas::conn::connect(&s.b.settings).await.unwrap();
+    for (course, bot) in [("shared", "second_bot"), ("diverged", "main_bot")] {
+        for table in ["course_element", "course"] {
+            let sql = format!("DELETE FROM {table} WHERE course_id = {} AND bot_name = {}", lit(course), lit(bot));
+            let (x, y) = (run(&s.a, &sql).await, run(&public, &sql).await);
+            assert!(x.is_ok() && y.is_ok(), "{sql}: {x:?} {y:?}");
+        }
+    }
+    s.copy_reads("shared", "second_bot").await;
+    s.copy_reads("diverged", "main_bot").await;
+    s.finish("a bot that has not switched removes copies").await;
+}
+
 /// A bot that has not switched reads the public ids of its renamed copy (`diverged__main_bot`)
 /// and writes them back: its delay and message belong to that copy and its run, as the same
 /// writes under the legacy id do on the legacy database.
@@ -684,6 +704,70 @@ async fn seeded_data_every_copy_published_removed_and_published_again() {
     }
     let s = s.finish("seeded: publish, remove, publish").await;
     rollback_and_compare(s).await;
+}
+
+fn null_bot_elements(c: &Db) -> crate::replay::futures_like::BoxFut<'_> {
+    Box::pin(async move {
+        anomalies(c).await;
+        // Elements without a bot name on courses that exist under several bots: with
+        // second_bot the default bot, its copy of shared differs (renamed) and its copy of
+        // diverged gains an element.
+        c.batch_execute(
+            "INSERT INTO course_element (element_id, json, element_type, course_id, bot_name) VALUES
+                 ('sn', '{\"null\": 1}', 'message', 'shared', NULL), ('dn', '{\"null\": 2}', 'message', 'diverged', NULL);",
+        )
+        .await
+        .expect("elements without a bot name");
+    })
+}
+
+/// Elements with a NULL bot name on merged and renamed copies, second_bot the default bot:
+/// publishing deletes only the bot's named elements; a removal without the bot deletes them.
+#[tokio::test]
+async fn null_bot_elements_on_renamed_copies_with_another_default_bot() {
+    let mut s = Scenario::with_default_bot(null_bot_elements, "second_bot").await;
+    s.tables("after the migration").await;
+    for bot in ["main_bot", "second_bot", Q] {
+        s.copy_reads("shared", bot).await;
+        s.copy_reads("diverged", bot).await;
+    }
+    s.r("NULL-bot elements", "SELECT course_element_id, element_id, course_id FROM course_element WHERE bot_name IS NULL ORDER BY 1").await;
+    s.publish("shared", "second_bot", "second", &["s_9"]).await;
+    s.publish("shared", "main_bot", "main", &["s_8"]).await;
+    s.publish("diverged", "second_bot", "second", &["d_9"]).await;
+    s.start(7_600_001, Some("shared"), None).await;
+    s.start(7_600_001, Some("diverged"), None).await;
+    s.message(7_600_001, "diverged", "d_9", None, 1.0).await;
+    s.w(
+        "publish: insert element",
+        "INSERT INTO course_element (bot_name, course_id, element_id, json, element_type) VALUES (NULL, 'shared', 'sn2', '{}', 'message') RETURNING course_element_id",
+    )
+    .await;
+    s.r("NULL-bot elements", "SELECT course_element_id, element_id, course_id FROM course_element WHERE bot_name IS NULL ORDER BY 1").await;
+    s.remove("shared", None).await;
+    s.publish("shared", Q, "quoted", &["q_9"]).await;
+    s.chat_reads(7_600_001, "diverged", &["main_bot", "second_bot"]).await;
+    let s = s.finish("NULL-bot elements, another default bot").await;
+    rollback_and_compare(s).await;
+}
+
+/// The application deletes a course of its own in account 1 (written with a title, with a
+/// deployment of its own): the compatibility layer's publishing rule (a course with
+/// deployments is hidden from the legacy interface instead of deleted) catches it too.
+#[tokio::test]
+#[ignore = "finding, not fixed: compat_course_delete hides instead of deleting every account-1 course with a deployment, element or participant, so the application's own `DELETE FROM course WHERE course_id = 'app_course' AND account_id = 1` answers DELETE 0 and the course, its deployments and tokens stay; a DELETE carries no new-schema column to tell it from the legacy bot's"]
+async fn the_applications_delete_of_its_own_account_1_course_deletes_it() {
+    let s = Scenario::new().await;
+    let app = profochat_saas::conn::connect(&s.b.settings).await.unwrap();
+    app.batch_execute(
+        "INSERT INTO course (course_id, bot_name, account_id, yaml, title) VALUES ('app_course', 'main_bot', 1, 'app', 'App course');
+         INSERT INTO course_deployment (course_id, account_id, bot_id) SELECT 'app_course', 1, bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot';",
+    )
+    .await
+    .unwrap();
+    let n = app.execute("DELETE FROM course WHERE course_id = 'app_course' AND account_id = 1", &[]).await.unwrap();
+    let left: i64 = app.query_one("SELECT count(*) FROM course WHERE course_id = 'app_course'", &[]).await.unwrap().get(0);
+    assert_eq!((n, left), (1, 0), "the application's delete of its own course");
 }
 
 /// `rollback` after the adversarial sequences: the eight legacy tables equal the legacy
