@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use profochat_saas::conn::Db;
 use profochat_saas::report::Silent;
 use profochat_saas::sql::{legacy_columns, LEGACY_TABLES};
+use profochat_saas::validate::{self, ValidateOptions};
 
 use crate::harness::TestDb;
 use crate::replay::{anomalies, lit, pair, read, reads, run, same_rows, set, use_legacy_interface, Stmt, Tally};
@@ -232,6 +233,11 @@ impl Scenario {
             self.t.compare(&self.a, &self.b, &s).await;
         }
         self.t.assert_clean(name);
+        // And the public tables keep every rule (links, keys) after those writes.
+        let public = profochat_saas::conn::connect(&self.b.settings).await.unwrap();
+        let v = validate::validate(&public.client, &ValidateOptions::default()).await.unwrap();
+        let critical: Vec<_> = v.checks.iter().filter(|c| !c.passed && c.severity == validate::Severity::Critical).map(|c| (c.id.clone(), c.examples.clone())).collect();
+        assert!(critical.is_empty(), "{name}: validate after the writes: {critical:?}");
         self
     }
 }
@@ -530,6 +536,15 @@ async fn a_legacy_course_id_that_looks_like_a_renamed_copy() {
     s.w("course end", "UPDATE run SET is_ended = TRUE WHERE chat_id = 7370001 AND botname = 'main_bot' AND course_id = 'diverged__main_bot'").await;
     s.copy_reads("diverged", "main_bot").await;
     s.copy_reads("diverged__main_bot", "main_bot").await;
+    // The same with an id split off after the migration (second_bot publishing shared).
+    s.publish("shared", "second_bot", "split", &["s_1"]).await;
+    s.start(7_370_005, Some("shared__second_bot"), Some("main_bot")).await;
+    s.message(7_370_005, "shared__second_bot", "z", None, 1.0).await;
+    s.publish("shared__second_bot", "second_bot", "look-alike of a split", &["z"]).await;
+    s.start(7_370_006, Some("shared"), Some("second_bot")).await;
+    s.chat_reads(7_370_005, "shared__second_bot", &["main_bot", "second_bot"]).await;
+    s.copy_reads("shared", "second_bot").await;
+    s.copy_reads("shared__second_bot", "second_bot").await;
     let s = s.finish("a look-alike course id").await;
     rollback_and_compare(s).await;
 }
