@@ -785,6 +785,72 @@ async fn the_applications_delete_of_its_own_account_1_course_deletes_it() {
     assert_eq!((n, left), (1, 0), "the application's delete of its own course");
 }
 
+/// Adversarial writes, then a few more of each kind, as a helper for the round trips below.
+async fn mixed_writes(s: &mut Scenario, chat: i64) {
+    s.start(chat, Some("shared"), Some("second_bot")).await;
+    s.publish("shared", "second_bot", "split", &["s_1", "s_2"]).await;
+    s.publish("diverged", "main_bot", "renamed again", &["d_1"]).await;
+    s.remove("intro", Some("main_bot")).await;
+    s.start(chat, Some("diverged"), Some("main_bot")).await;
+    s.message(chat, "diverged", "d_1", None, 1.0).await;
+    s.message(chat, "intro", "e_1", Some("4242"), 0.0).await;
+    s.w(
+        "publish: insert element",
+        "INSERT INTO course_element (bot_name, course_id, element_id, json, element_type) VALUES ('second_bot', 'yaml_rt', 'y', '{}', 'message')",
+    )
+    .await;
+    s.start(chat, Some("diverged__main_bot"), Some("main_bot")).await;
+    s.w("course end", format!("UPDATE run SET is_ended = TRUE WHERE chat_id = {chat} AND botname = 'second_bot' AND course_id = 'shared'")).await;
+}
+
+/// `migrate` again after the legacy bot wrote through the interface: nothing it wrote
+/// changes for it, and it goes on writing.
+#[tokio::test]
+async fn migrate_again_after_legacy_writes_changes_nothing_the_legacy_bot_sees() {
+    let mut s = Scenario::new().await;
+    mixed_writes(&mut s, 7_700_001).await;
+    s.tables("before migrating again").await;
+    s.b.batch_execute("SET search_path = public").await.unwrap();
+    let opts = profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() };
+    profochat_saas::migrate::migrate(&mut s.b, &opts, &Silent).await.expect("migrate again");
+    use_legacy_interface(&s.b).await;
+    s.tables("after migrating again").await;
+    mixed_writes(&mut s, 7_700_002).await;
+    s.publish("shared", "second_bot", "again", &["s_3"]).await;
+    s.finish("migrate again after legacy writes").await;
+}
+
+/// rollback after legacy writes, migrate again, more legacy writes: the legacy bot sees
+/// what it wrote all along.
+#[tokio::test]
+async fn rollback_then_migrate_again_then_more_legacy_writes() {
+    let mut s = Scenario::new().await;
+    mixed_writes(&mut s, 7_710_001).await;
+    s.b.batch_execute("SET search_path = public").await.unwrap();
+    profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: std::env::temp_dir(), ..Default::default() }, &Silent)
+        .await
+        .expect("rollback");
+    let opts = profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() };
+    profochat_saas::migrate::migrate(&mut s.b, &opts, &Silent).await.expect("migrate after rollback");
+    s.collapsed = s
+        .b
+        .query(
+            "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
+              WHERE action = 'deleted' AND table_name IN ('bannedparticipants', 'courseparticipants')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    use_legacy_interface(&s.b).await;
+    s.tables("after rollback and migrate").await;
+    mixed_writes(&mut s, 7_710_002).await;
+    s.publish("diverged", "second_bot", "kept id", &["k_1"]).await;
+    s.finish("rollback, migrate, write").await;
+}
+
 /// `rollback` after the adversarial sequences: the eight legacy tables equal the legacy
 /// database that received the same writes, row for row (collapsed duplicates come back).
 #[tokio::test]
