@@ -42,6 +42,22 @@ impl Scenario {
 
     async fn with_default_bot(load: impl Fn(&Db) -> crate::replay::futures_like::BoxFut<'_>, default_bot: &str) -> Scenario {
         let (_a, a, _b, b) = pair(load, default_bot).await;
+        Scenario::of(_a, a, _b, b).await
+    }
+
+    /// The anomalies migrated with other options.
+    async fn with_options(opts: profochat_saas::migrate::MigrateOptions) -> Scenario {
+        let _a = TestDb::legacy().await;
+        let a = _a.connect().await;
+        anomalies(&a).await;
+        let _b = TestDb::legacy().await;
+        let mut b = _b.connect().await;
+        anomalies(&b).await;
+        profochat_saas::migrate::migrate(&mut b, &opts, &Silent).await.expect("migrate");
+        Scenario::of(_a, a, _b, b).await
+    }
+
+    async fn of(_a: TestDb, a: Db, _b: TestDb, b: Db) -> Scenario {
         let collapsed = b
             .query(
                 "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
@@ -235,7 +251,12 @@ impl Scenario {
         self.t.assert_clean(name);
         // And the public tables keep every rule (links, keys) after those writes.
         let public = profochat_saas::conn::connect(&self.b.settings).await.unwrap();
-        let v = validate::validate(&public.client, &ValidateOptions::default()).await.unwrap();
+        let orphans_kept: bool = public
+            .query_one("SELECT coalesce((SELECT (options ->> 'orphans') = 'keep' FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1), false)", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let v = validate::validate(&public.client, &ValidateOptions { orphans_kept, ..Default::default() }).await.unwrap();
         let critical: Vec<_> = v.checks.iter().filter(|c| !c.passed && c.severity == validate::Severity::Critical).map(|c| (c.id.clone(), c.examples.clone())).collect();
         assert!(critical.is_empty(), "{name}: validate after the writes: {critical:?}");
         self
@@ -266,6 +287,12 @@ async fn publish_remove_publish_again_on_plain_renamed_and_kept_copies() {
 #[tokio::test]
 async fn a_bot_publishes_a_merged_course_twice_then_the_others() {
     let mut s = Scenario::new().await;
+    // Publishing without deleting first fails on the legacy key, on a merged copy and on
+    // a renamed one alike.
+    for (course, bot) in [("shared", "second_bot"), ("shared", Q), ("diverged", "main_bot")] {
+        s.w("publish: insert course again", format!("INSERT INTO course (course_id, bot_name, creator_id, yaml) VALUES ({}, {}, 77, 'again')", lit(course), lit(bot)))
+            .await;
+    }
     s.start(7_310_001, Some("shared"), Some("second_bot")).await;
     s.message(7_310_001, "shared", "s1", None, 1.0).await;
     s.publish("shared", "second_bot", "second v1", &["s1", "s2"]).await;
@@ -849,6 +876,34 @@ async fn rollback_then_migrate_again_then_more_legacy_writes() {
     mixed_writes(&mut s, 7_710_002).await;
     s.publish("diverged", "second_bot", "kept id", &["k_1"]).await;
     s.finish("rollback, migrate, write").await;
+}
+
+/// `--orphans keep`: pre-existing orphan run ids stay in the public rows (foreign key NOT
+/// VALID); new orphans, the run sequence reaching them, scores, then rollback.
+#[tokio::test]
+async fn orphans_kept_then_the_run_sequence_reaches_them_then_rollback() {
+    let opts = profochat_saas::migrate::MigrateOptions {
+        default_bot: Some("main_bot".into()),
+        orphans: profochat_saas::migrate::Orphans::Keep,
+        ..crate::migrate::opts()
+    };
+    let mut s = Scenario::with_options(opts).await;
+    s.message(999, "intro", "e_5", Some("5000"), 1.0).await;
+    s.message(999, "intro", "e_6", Some("6000"), 0.0).await;
+    s.scores(5000).await;
+    s.scores(6000).await;
+    s.w("setup: the sequence moves on", "SELECT setval('run_run_id_seq1', 4999)").await;
+    s.start(999, Some("intro"), Some("main_bot")).await;
+    s.message(999, "intro", "e_9", None, 1.0).await;
+    s.w("setup: the sequence moves on", "SELECT setval('run_run_id_seq1', 5999)").await;
+    s.start(999, Some("diverged"), Some("main_bot")).await;
+    s.message(999, "diverged", "e_10", None, 0.25).await;
+    s.scores(5000).await;
+    s.scores(6000).await;
+    s.w("course end", "UPDATE run SET is_ended = TRUE WHERE chat_id = 999 AND botname = 'main_bot'").await;
+    s.chat_reads(999, "intro", &["main_bot"]).await;
+    let s = s.finish("orphans kept").await;
+    rollback_and_compare(s).await;
 }
 
 /// `rollback` after the adversarial sequences: the eight legacy tables equal the legacy
