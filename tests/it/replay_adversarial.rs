@@ -854,7 +854,8 @@ async fn rollback_then_migrate_again_then_more_legacy_writes() {
     let mut s = Scenario::new().await;
     mixed_writes(&mut s, 7_710_001).await;
     s.b.batch_execute("SET search_path = public").await.unwrap();
-    profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: std::env::temp_dir(), ..Default::default() }, &Silent)
+    let saved = tempfile::tempdir().unwrap();
+    profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: saved.path().into(), ..Default::default() }, &Silent)
         .await
         .expect("rollback");
     let opts = profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() };
@@ -939,7 +940,9 @@ async fn rollback_after_adversarial_writes_gives_the_legacy_tables() {
 /// `rollback`, then the eight tables row for row against the legacy database.
 async fn rollback_and_compare(mut s: Scenario) {
     s.b.batch_execute("SET search_path = public").await.unwrap();
-    profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: std::env::temp_dir(), ..Default::default() }, &Silent)
+    // (What the legacy schema cannot hold, deployments made since, is saved first.)
+    let saved = tempfile::tempdir().unwrap();
+    profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: saved.path().into(), ..Default::default() }, &Silent)
         .await
         .expect("rollback");
     let mut bad = vec![];
