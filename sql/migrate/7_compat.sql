@@ -60,6 +60,45 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
         p_legacy_course_id)
 $$;
 
+-- course_for for a write through the legacy interface (8_legacy_interface.sql). A legacy
+-- course id that is itself the public id of a renamed or split copy shown under another
+-- legacy id (`<course_id>__<bot_name>`, say a YAML course of that name) is a course of
+-- its own for the legacy bot: written as it is, its rows would show under the other id.
+-- It gets its own public id, mapped, so that the legacy interface shows it as the bot
+-- wrote it. (Not for writes to the public tables: a bot that has not switched reads the
+-- public ids, and writes them back meaning that very copy.)
+CREATE OR REPLACE FUNCTION profochat_saas.course_for_write(p_legacy_course_id text, p_bot_name text) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_bot text := coalesce(p_bot_name, profochat_saas.default_bot());
+    v_target text := profochat_saas.course_for(p_legacy_course_id, p_bot_name);
+    candidate text;
+    n int := 1;
+BEGIN
+    IF v_target IS NULL OR v_bot IS NULL
+       OR NOT EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name
+                       WHERE course_id = v_target AND legacy_course_id <> p_legacy_course_id) THEN
+        RETURN v_target;
+    END IF;
+    candidate := p_legacy_course_id || '__' || v_bot;
+    WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM conversation WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = candidate) LOOP
+        n := n + 1;
+        candidate := p_legacy_course_id || '__' || v_bot || '__' || n;
+    END LOOP;
+    INSERT INTO profochat_saas.legacy_course_map (legacy_course_id, bot_name, course_id)
+    VALUES (p_legacy_course_id, v_bot, candidate)
+    ON CONFLICT (legacy_course_id, bot_name) DO NOTHING;
+    -- (A concurrent write of the same bot may have mapped it first: its id is the one.)
+    SELECT course_id INTO candidate FROM profochat_saas.legacy_course_map
+     WHERE legacy_course_id = p_legacy_course_id AND bot_name = v_bot;
+    INSERT INTO profochat_saas.legacy_course_name (course_id, legacy_course_id) VALUES (candidate, p_legacy_course_id)
+    ON CONFLICT (course_id) DO NOTHING;
+    RETURN candidate;
+END $$;
+
 -- A course row for an id that legacy rows reference (a course that lives in a YAML
 -- file), as the migration makes them: hidden from the legacy interface.
 CREATE OR REPLACE FUNCTION profochat_saas.ensure_course(p_course text, p_bot_name text) RETURNS void
@@ -110,7 +149,10 @@ DECLARE
     v_name text;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
+        -- (A run of another account is the application's own: its is_active and
+        -- ended_at are the application's to set.)
+        IF NEW.account_id IS NOT DISTINCT FROM 1
+           AND NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
            AND NEW.is_active IS NOT DISTINCT FROM OLD.is_active
            AND NEW.ended_at IS NOT DISTINCT FROM OLD.ended_at THEN
             NEW.is_active := false;
@@ -305,7 +347,9 @@ BEGIN
     END IF;
     -- Another bot's course: this bot gets its own, under a new readable id.
     candidate := v_legacy || '__' || NEW.bot_name;
+    -- (Not an id that messages name either: they would show under the legacy id.)
     WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM conversation WHERE course_id = candidate)
        OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate) LOOP
         n := n + 1;
         candidate := v_legacy || '__' || NEW.bot_name || '__' || n;

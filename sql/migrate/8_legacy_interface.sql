@@ -88,6 +88,9 @@ CREATE OR REPLACE FUNCTION profochat_saas.legacy_run_write() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        -- A course id that is the public id of a copy shown under another id gets its own
+        -- course first (course_for_write); the compatibility layer then maps it.
+        PERFORM profochat_saas.course_for_write(NEW.course_id, NEW.botname);
         INSERT INTO run (run_id, chat_id, username, botname, course_id, date_inserted, utm_source, utm_campaign, is_ended)
         VALUES (NEW.run_id, NEW.chat_id, NEW.username, NEW.botname, NEW.course_id, NEW.date_inserted,
                 NEW.utm_source, NEW.utm_campaign, NEW.is_ended);
@@ -95,7 +98,7 @@ BEGIN
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE run SET run_id = NEW.run_id, chat_id = NEW.chat_id, username = NEW.username, botname = NEW.botname,
                        course_id = CASE WHEN NEW.course_id IS NOT DISTINCT FROM OLD.course_id THEN course_id
-                                        ELSE profochat_saas.course_for(NEW.course_id, NEW.botname) END,
+                                        ELSE profochat_saas.course_for_write(NEW.course_id, NEW.botname) END,
                        date_inserted = NEW.date_inserted, utm_source = NEW.utm_source,
                        utm_campaign = NEW.utm_campaign, is_ended = NEW.is_ended
          WHERE run_id = OLD.run_id;
@@ -109,6 +112,7 @@ CREATE OR REPLACE FUNCTION profochat_saas.legacy_conversation_write() RETURNS tr
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_run int4;
+    v_course text;
 BEGIN
     IF TG_OP = 'DELETE' THEN
         DELETE FROM conversation WHERE conversation_id = OLD.conversation_id;
@@ -121,9 +125,16 @@ BEGIN
         v_run := NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
+        -- A course id that is the public id of a copy shown under another id (see
+        -- course_for_write): the course of that id of the run's bot (or the default bot's).
+        v_course := NEW.course_id;
+        IF EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = v_course AND legacy_course_id <> v_course) THEN
+            v_course := profochat_saas.course_for_write(v_course,
+                (SELECT b.bot_name FROM run r JOIN bot b ON b.bot_id = r.bot_id WHERE r.run_id = v_run AND r.account_id = 1));
+        END IF;
         INSERT INTO conversation (conversation_id, chat_id, username, course_id, element_id, element_type, role,
                                   json, report, score, maxscore, date_inserted, run_id)
-        VALUES (NEW.conversation_id, NEW.chat_id, NEW.username, NEW.course_id, NEW.element_id, NEW.element_type,
+        VALUES (NEW.conversation_id, NEW.chat_id, NEW.username, v_course, NEW.element_id, NEW.element_type,
                 NEW.role, NEW.json, NEW.report, NEW.score, NEW.maxscore, NEW.date_inserted, v_run);
     ELSE
         UPDATE conversation SET conversation_id = NEW.conversation_id, chat_id = NEW.chat_id, username = NEW.username,
@@ -146,6 +157,7 @@ CREATE OR REPLACE FUNCTION profochat_saas.legacy_waiting_element_write() RETURNS
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        PERFORM profochat_saas.course_for_write(NEW.course_id, NEW.botname);
         INSERT INTO waiting_element (waiting_element_id, chat_id, waiting_till_date, is_waiting, element_id, course_id, botname)
         VALUES (NEW.waiting_element_id, NEW.chat_id, NEW.waiting_till_date, NEW.is_waiting, NEW.element_id,
                 NEW.course_id, NEW.botname);
@@ -155,7 +167,7 @@ BEGIN
            SET waiting_element_id = NEW.waiting_element_id, chat_id = NEW.chat_id,
                waiting_till_date = NEW.waiting_till_date, is_waiting = NEW.is_waiting, element_id = NEW.element_id,
                course_id = CASE WHEN NEW.course_id IS NOT DISTINCT FROM OLD.course_id THEN course_id
-                                ELSE profochat_saas.course_for(NEW.course_id, NEW.botname) END,
+                                ELSE profochat_saas.course_for_write(NEW.course_id, NEW.botname) END,
                botname = NEW.botname
          WHERE waiting_element_id = OLD.waiting_element_id;
         RETURN NEW;
@@ -197,6 +209,7 @@ BEGIN
             MESSAGE = 'duplicate key value violates unique constraint "course_pkey"',
             DETAIL = format('Key (course_id, bot_name)=(%s, %s) already exists.', NEW.course_id, NEW.bot_name);
     END IF;
+    PERFORM profochat_saas.course_for_write(NEW.course_id, NEW.bot_name);
     INSERT INTO course (course_id, bot_name, creator_id, date_created, yaml)
     VALUES (NEW.course_id, NEW.bot_name, NEW.creator_id, NEW.date_created, NEW.yaml);
     RETURN NEW;
@@ -204,6 +217,8 @@ END $$;
 
 CREATE OR REPLACE FUNCTION profochat_saas.legacy_course_element_write() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    v_course text;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         IF EXISTS (SELECT 1 FROM profochat_saas.legacy_element_copy WHERE course_element_id = OLD.course_element_id) THEN
@@ -225,15 +240,23 @@ BEGIN
            SET course_element_id = NEW.course_element_id, element_id = NEW.element_id, json = NEW.json,
                element_type = NEW.element_type, bot_name = NEW.bot_name,
                course_id = CASE WHEN NEW.course_id IS NOT DISTINCT FROM OLD.course_id THEN course_id
-                                ELSE profochat_saas.course_for(NEW.course_id, NEW.bot_name) END
+                                ELSE profochat_saas.course_for_write(NEW.course_id, NEW.bot_name) END
          WHERE course_element_id = OLD.course_element_id;
         RETURN NEW;
     END IF;
+    v_course := NEW.course_id;
     IF NEW.bot_name IS NULL THEN
-        PERFORM profochat_saas.ensure_course(NEW.course_id, NULL);
+        -- (No bot name: the compatibility layer leaves the course id as it is given, so a
+        -- course id that is the public id of a copy shown under another id is mapped here.)
+        IF EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = v_course AND legacy_course_id <> v_course) THEN
+            v_course := profochat_saas.course_for_write(v_course, NULL);
+        END IF;
+        PERFORM profochat_saas.ensure_course(v_course, NULL);
+    ELSE
+        PERFORM profochat_saas.course_for_write(NEW.course_id, NEW.bot_name);
     END IF;
     INSERT INTO course_element (course_element_id, element_id, json, element_type, course_id, bot_name)
-    VALUES (NEW.course_element_id, NEW.element_id, NEW.json, NEW.element_type, NEW.course_id, NEW.bot_name);
+    VALUES (NEW.course_element_id, NEW.element_id, NEW.json, NEW.element_type, v_course, NEW.bot_name);
     RETURN NEW;
 END $$;
 

@@ -80,7 +80,24 @@ SELECT r.course_id, r.bot_name, r.sig,
        NULL::text AS new_course_id
   FROM ranked r JOIN keeper k USING (course_id);
 
+-- Every course id that rows name (before the renames: a new id must be one no row names).
+-- One pass over conversation (the biggest table) for everything the analysis needs of it.
+CREATE TEMP TABLE mig_conversation_stats ON COMMIT DROP AS
+SELECT course_id, count(*) AS n,
+       count(*) FILTER (WHERE run_id IS NULL) AS null_run_id,
+       count(*) FILTER (WHERE octet_length(json) > 65536) AS large_json
+  FROM conversation GROUP BY course_id;
+
+CREATE TEMP TABLE mig_course_refs ON COMMIT DROP AS
+          SELECT 'run' AS table_name, course_id, count(*) AS n FROM run WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'waiting_element', course_id, count(*) FROM waiting_element WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'course_element', course_id, count(*) FROM course_element WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'courseparticipants', course_id, count(*) FROM courseparticipants WHERE course_id IS NOT NULL GROUP BY course_id
+UNION ALL SELECT 'conversation', course_id, n FROM mig_conversation_stats WHERE course_id IS NOT NULL;
+
 -- Readable, unique new ids for renamed copies: <course_id>__<bot_name>, numbered on collision.
+-- (Not an id that rows name without a course row either, a YAML course of that name:
+-- its rows would show under the renamed copy's legacy id.)
 DO $$
 DECLARE
     r record;
@@ -91,6 +108,7 @@ BEGIN
         candidate := r.course_id || '__' || r.bot_name;
         n := 1;
         WHILE EXISTS (SELECT 1 FROM course WHERE course_id = candidate)
+           OR EXISTS (SELECT 1 FROM mig_course_refs WHERE course_id = candidate)
            OR EXISTS (SELECT 1 FROM mig_course_plan WHERE new_course_id = candidate) LOOP
             n := n + 1;
             candidate := r.course_id || '__' || r.bot_name || '__' || n;
@@ -112,20 +130,6 @@ SELECT course_id, bot_name, new_course_id FROM mig_course_plan WHERE new_course_
 CREATE UNIQUE INDEX ON mig_course_map (course_id, bot_name);
 
 -- Course ids that rows reference but no course row holds (courses living in YAML files).
--- One pass over conversation (the biggest table) for everything the analysis needs of it.
-CREATE TEMP TABLE mig_conversation_stats ON COMMIT DROP AS
-SELECT course_id, count(*) AS n,
-       count(*) FILTER (WHERE run_id IS NULL) AS null_run_id,
-       count(*) FILTER (WHERE octet_length(json) > 65536) AS large_json
-  FROM conversation GROUP BY course_id;
-
-CREATE TEMP TABLE mig_course_refs ON COMMIT DROP AS
-          SELECT 'run' AS table_name, course_id, count(*) AS n FROM run WHERE course_id IS NOT NULL GROUP BY course_id
-UNION ALL SELECT 'waiting_element', course_id, count(*) FROM waiting_element WHERE course_id IS NOT NULL GROUP BY course_id
-UNION ALL SELECT 'course_element', course_id, count(*) FROM course_element WHERE course_id IS NOT NULL GROUP BY course_id
-UNION ALL SELECT 'courseparticipants', course_id, count(*) FROM courseparticipants WHERE course_id IS NOT NULL GROUP BY course_id
-UNION ALL SELECT 'conversation', course_id, n FROM mig_conversation_stats WHERE course_id IS NOT NULL;
-
 CREATE TEMP TABLE mig_missing_course ON COMMIT DROP AS
 SELECT r.course_id,
        array_agg(DISTINCT r.table_name ORDER BY r.table_name) AS tables,

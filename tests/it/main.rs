@@ -19,6 +19,7 @@ mod migrate;
 mod plan;
 mod refusals;
 mod replay;
+mod replay_adversarial;
 mod privileges;
 mod rollback;
 mod runtime;

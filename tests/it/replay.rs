@@ -22,9 +22,9 @@ use crate::migrate::{opts, ANOMALIES};
 
 /// What a statement answered: its rows as text and the affected-row count, or the
 /// SQLSTATE of its error.
-type Answer = Result<(Vec<Vec<Option<String>>>, u64), String>;
+pub(crate) type Answer = Result<(Vec<Vec<Option<String>>>, u64), String>;
 
-async fn run(c: &Db, sql: &str) -> Answer {
+pub(crate) async fn run(c: &Db, sql: &str) -> Answer {
     match c.simple_query(sql).await {
         Ok(msgs) => {
             let mut rows = vec![];
@@ -66,44 +66,44 @@ fn same_value(a: &Option<String>, b: &Option<String>) -> bool {
     }
 }
 
-fn same_rows(a: &[Vec<Option<String>>], b: &[Vec<Option<String>>]) -> bool {
+pub(crate) fn same_rows(a: &[Vec<Option<String>>], b: &[Vec<Option<String>>]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q)))
 }
 
-fn sorted(mut rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
+pub(crate) fn sorted(mut rows: Vec<Vec<Option<String>>>) -> Vec<Vec<Option<String>>> {
     rows.sort();
     rows
 }
 
 /// One statement of §1 with its parameters filled in.
-struct Stmt {
-    kind: &'static str,
-    sql: String,
+pub(crate) struct Stmt {
+    pub(crate) kind: &'static str,
+    pub(crate) sql: String,
     /// No ORDER BY: the rows compare as a set.
-    unordered: bool,
+    pub(crate) unordered: bool,
     /// ORDER BY a key that may tie, LIMIT 1: every row tied for first place (the
     /// answer may be any of them, on either database).
-    ties: Option<String>,
+    pub(crate) ties: Option<String>,
 }
 
-fn read(kind: &'static str, sql: String) -> Stmt {
+pub(crate) fn read(kind: &'static str, sql: String) -> Stmt {
     Stmt { kind, sql, unordered: false, ties: None }
 }
 
-fn set(kind: &'static str, sql: String) -> Stmt {
+pub(crate) fn set(kind: &'static str, sql: String) -> Stmt {
     Stmt { kind, sql, unordered: true, ties: None }
 }
 
 #[derive(Default, Debug)]
-struct Tally {
-    compared: usize,
-    up_to_ties: usize,
-    kinds: BTreeSet<&'static str>,
-    mismatches: Vec<String>,
+pub(crate) struct Tally {
+    pub(crate) compared: usize,
+    pub(crate) up_to_ties: usize,
+    pub(crate) kinds: BTreeSet<&'static str>,
+    pub(crate) mismatches: Vec<String>,
 }
 
 impl Tally {
-    async fn compare(&mut self, legacy: &Db, migrated: &Db, s: &Stmt) {
+    pub(crate) async fn compare(&mut self, legacy: &Db, migrated: &Db, s: &Stmt) {
         let a = run(legacy, &s.sql).await;
         let b = run(migrated, &s.sql).await;
         self.compared += 1;
@@ -135,7 +135,7 @@ impl Tally {
         self.mismatches.push(format!("{}\n    legacy:   {a:?}\n    migrated: {b:?}", s.sql));
     }
 
-    fn assert_clean(&self, stage: &str) {
+    pub(crate) fn assert_clean(&self, stage: &str) {
         assert!(
             self.mismatches.is_empty(),
             "{stage}: {} of {} statements answered differently:\n{}",
@@ -152,21 +152,21 @@ impl Tally {
     }
 }
 
-fn lit(v: &str) -> String {
+pub(crate) fn lit(v: &str) -> String {
     literal(v)
 }
 
-async fn strings(c: &Db, sql: &str) -> Vec<String> {
+pub(crate) async fn strings(c: &Db, sql: &str) -> Vec<String> {
     c.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get::<_, String>(0)).collect()
 }
 
-async fn ints(c: &Db, sql: &str) -> Vec<i64> {
+pub(crate) async fn ints(c: &Db, sql: &str) -> Vec<i64> {
     c.query(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).iter().map(|r| r.get::<_, i64>(0)).collect()
 }
 
 /// Every §1 read, for every bot and a spread of chats, courses, elements and runs of
 /// the legacy database `c`.
-async fn reads(c: &Db) -> Vec<Stmt> {
+pub(crate) async fn reads(c: &Db) -> Vec<Stmt> {
     let mut bots = strings(c, "SELECT DISTINCT botname FROM run WHERE botname IS NOT NULL UNION SELECT bot_name FROM course
                                 UNION SELECT botname FROM waiting_element WHERE botname IS NOT NULL
                                 UNION SELECT botname FROM bannedparticipants WHERE botname IS NOT NULL
@@ -464,7 +464,7 @@ fn writes(default_bot: &str, bots: &[String], courses: &[(String, String)]) -> V
 }
 
 /// Two copies of one legacy dataset: (legacy, migrated through the legacy interface).
-async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>, default_bot: &str) -> (TestDb, Db, TestDb, Db) {
+pub(crate) async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>, default_bot: &str) -> (TestDb, Db, TestDb, Db) {
     let a = TestDb::legacy().await;
     let ca = a.connect().await;
     load(&ca).await;
@@ -476,11 +476,11 @@ async fn pair(load: impl Fn(&Db) -> futures_like::BoxFut<'_>, default_bot: &str)
     (a, ca, b, cb)
 }
 
-mod futures_like {
-    pub type BoxFut<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+pub(crate) mod futures_like {
+    pub(crate) type BoxFut<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
 }
 
-fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
+pub(crate) fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
     Box::pin(async move {
         c.batch_execute(ANOMALIES).await.expect("anomalies");
         // More of what years of writes leave behind: '' next to NULL usernames, a ban
@@ -498,20 +498,20 @@ fn anomalies(c: &Db) -> futures_like::BoxFut<'_> {
 }
 
 /// The bot that wrote the seeded dataset's rows without a bot name.
-const SEEDED_DEFAULT_BOT: &str = "profochat_bot";
+pub(crate) const SEEDED_DEFAULT_BOT: &str = "profochat_bot";
 
-fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
+pub(crate) fn seeded(c: &Db) -> futures_like::BoxFut<'_> {
     Box::pin(async move {
         let mut own = profochat_saas::conn::connect(&c.settings).await.expect("connect");
         seed::generate(&mut own, &SeedOptions { runs: 400, seed: 11 }, &Silent).await.expect("seed");
     })
 }
 
-async fn use_legacy_interface(c: &Db) {
+pub(crate) async fn use_legacy_interface(c: &Db) {
     c.batch_execute("SET search_path = profochat_legacy, public").await.unwrap();
 }
 
-async fn copies(c: &Db) -> Vec<(String, String)> {
+pub(crate) async fn copies(c: &Db) -> Vec<(String, String)> {
     c.query("SELECT course_id, bot_name FROM course ORDER BY date_created NULLS FIRST, course_id, bot_name", &[])
         .await
         .unwrap()
@@ -558,7 +558,7 @@ async fn replay(a: &Db, b: &Db, default_bot: &str) -> Tally {
 }
 
 /// The links the legacy writes got in the public tables.
-async fn assert_linked(c: &Db) {
+pub(crate) async fn assert_linked(c: &Db) {
     c.batch_execute("SET search_path = public").await.unwrap();
     let bad: i64 = c
         .query_one(
