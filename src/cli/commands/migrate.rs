@@ -294,7 +294,7 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
         "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
          courses under their old ids): give it this DATABASE_URL (with its password) and restart it:\n       {url}\n       \
          or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
-         Until then its writes still get their links, but it reads renamed courses under their new ids."
+         Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
     ));
     step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
     step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
