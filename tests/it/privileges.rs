@@ -12,6 +12,7 @@ use crate::migrate::{catalog, legacy_with_anomalies, opts};
 /// A login role that may read the legacy tables and nothing more; dropped at the end.
 struct ReadOnlyRole {
     name: String,
+    db: profochat_saas::conn::ConnSettings,
 }
 
 impl ReadOnlyRole {
@@ -27,7 +28,7 @@ impl ReadOnlyRole {
         ))
         .await
         .unwrap();
-        ReadOnlyRole { name }
+        ReadOnlyRole { name, db: db.settings.clone() }
     }
 }
 
@@ -35,9 +36,13 @@ impl Drop for ReadOnlyRole {
     fn drop(&mut self) {
         let name = self.name.clone();
         let admin = admin();
+        let db = self.db.clone();
         crate::harness::block_on(async move {
+            // Its grants in the test database (and on the database itself) go first.
+            if let Ok(c) = profochat_saas::conn::connect(&db).await {
+                let _ = c.batch_execute(&format!("DROP OWNED BY {name}")).await;
+            }
             if let Ok(c) = profochat_saas::conn::connect(&admin).await {
-                // Its grants go with the test database; the role is dropped once that is gone.
                 for _ in 0..50 {
                     if c.batch_execute(&format!("DROP ROLE IF EXISTS {name}")).await.is_ok() {
                         break;
