@@ -141,8 +141,8 @@ async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn
                 if attempts == 1 {
                     reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
                 }
-                // 100–400 ms, different at each attempt, so that retries do not fall into step with the bot.
-                let pause = 100 + (started.elapsed().as_nanos() as u64 ^ u64::from(attempts).wrapping_mul(0x9E37_79B9)) % 300;
+                // 100–400 ms, at random, so that retries do not fall into step with the bot.
+                let pause = 100 + rand::random::<u64>() % 300;
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
             Err(e) => {

@@ -191,16 +191,7 @@ impl Drop for TestDb {
 /// The binary under test, run in an empty directory (no stray .env), with only the
 /// environment a test gives it.
 pub fn cli() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("profochat-saas").expect("binary");
-    let dir = std::env::temp_dir().join("pcs-cli-cwd");
-    std::fs::create_dir_all(&dir).expect("cwd");
-    cmd.current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("BOT_NAME")
-        .env_remove("BOT_API_TOKEN")
-        .env_remove("PGPASSWORD")
-        .env("NO_COLOR", "1");
-    cmd
+    assert_cmd::Command::from_std(bin())
 }
 
 /// The binary under test as a plain `std::process::Command`, set up like [`cli`]: for

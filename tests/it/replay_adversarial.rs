@@ -31,6 +31,25 @@ struct Scenario {
     collapsed: BTreeSet<(String, String)>,
 }
 
+/// Legacy rows a migration collapsed into another and archived: (table, id).
+async fn collapsed_rows(b: &Db) -> BTreeSet<(String, String)> {
+    b.query(
+        "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
+          WHERE action = 'deleted' AND table_name IN ('bannedparticipants', 'courseparticipants')",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// The options the anomalies are migrated with.
+fn main_bot_options() -> profochat_saas::migrate::MigrateOptions {
+    profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() }
+}
+
 impl Scenario {
     async fn new() -> Scenario {
         Scenario::with(anomalies).await
@@ -58,17 +77,7 @@ impl Scenario {
     }
 
     async fn of(_a: TestDb, a: Db, _b: TestDb, b: Db) -> Scenario {
-        let collapsed = b
-            .query(
-                "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
-                  WHERE action = 'deleted' AND table_name IN ('bannedparticipants', 'courseparticipants')",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        let collapsed = collapsed_rows(&b).await;
         use_legacy_interface(&b).await;
         Scenario { _a, a, _b, b, t: Tally::default(), collapsed }
     }
@@ -838,7 +847,7 @@ async fn migrate_again_after_legacy_writes_changes_nothing_the_legacy_bot_sees()
     mixed_writes(&mut s, 7_700_001).await;
     s.tables("before migrating again").await;
     s.b.batch_execute("SET search_path = public").await.unwrap();
-    let opts = profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() };
+    let opts = main_bot_options();
     profochat_saas::migrate::migrate(&mut s.b, &opts, &Silent).await.expect("migrate again");
     use_legacy_interface(&s.b).await;
     s.tables("after migrating again").await;
@@ -858,20 +867,9 @@ async fn rollback_then_migrate_again_then_more_legacy_writes() {
     profochat_saas::rollback::rollback(&mut s.b, &profochat_saas::rollback::RollbackOptions { save_dir: saved.path().into(), ..Default::default() }, &Silent)
         .await
         .expect("rollback");
-    let opts = profochat_saas::migrate::MigrateOptions { default_bot: Some("main_bot".into()), ..crate::migrate::opts() };
+    let opts = main_bot_options();
     profochat_saas::migrate::migrate(&mut s.b, &opts, &Silent).await.expect("migrate after rollback");
-    s.collapsed = s
-        .b
-        .query(
-            "SELECT table_name, coalesce(key ->> 'bannedparticipant_id', key ->> 'courseparticipant_id') FROM profochat_saas.archive
-              WHERE action = 'deleted' AND table_name IN ('bannedparticipants', 'courseparticipants')",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    s.collapsed = collapsed_rows(&s.b).await;
     use_legacy_interface(&s.b).await;
     s.tables("after rollback and migrate").await;
     mixed_writes(&mut s, 7_710_002).await;
