@@ -98,7 +98,7 @@ pub enum Error {
     },
 
     /// A migration phase failed; the transaction was rolled back.
-    #[error("phase {phase} failed: {cause}. The transaction was rolled back: the database is exactly as it was before. {hint}")]
+    #[error("{phase} failed: {cause}. The transaction was rolled back: the database is exactly as it was before. {hint}")]
     PhaseFailed {
         phase: String,
         cause: String,

@@ -11,7 +11,20 @@ CREATE TABLE IF NOT EXISTS account (
     is_active  boolean DEFAULT true,
     settings   jsonb
 );
--- A hand-made account table may lack columns.
+-- A hand-made account table may lack columns, names, slugs or its sequence.
+ALTER TABLE account ADD COLUMN IF NOT EXISTS name text;
+ALTER TABLE account ADD COLUMN IF NOT EXISTS slug text;
+UPDATE account SET name = coalesce(name, CASE WHEN account_id = 1 THEN 'Default Account' ELSE 'Account ' || account_id END),
+                   slug = coalesce(slug, CASE WHEN account_id = 1 THEN 'default' ELSE 'account-' || account_id END)
+ WHERE name IS NULL OR slug IS NULL;
+ALTER TABLE account ALTER COLUMN name SET NOT NULL, ALTER COLUMN slug SET NOT NULL;
+DO $$
+BEGIN
+    IF pg_get_serial_sequence('account', 'account_id') IS NULL THEN
+        CREATE SEQUENCE IF NOT EXISTS account_account_id_seq OWNED BY account.account_id;
+        ALTER TABLE account ALTER COLUMN account_id SET DEFAULT nextval('account_account_id_seq');
+    END IF;
+END $$;
 ALTER TABLE account ADD COLUMN IF NOT EXISTS plan text DEFAULT 'free';
 ALTER TABLE account ADD COLUMN IF NOT EXISTS created_at timestamp DEFAULT now();
 ALTER TABLE account ADD COLUMN IF NOT EXISTS updated_at timestamp DEFAULT now();

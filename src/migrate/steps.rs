@@ -307,7 +307,7 @@ pub(crate) async fn commit(tx: Transaction<'_>, opts: &MigrateOptions) -> Result
         return Ok(Outcome::DryRun);
     }
     tx.commit().await.map_err(|e| Error::PhaseFailed {
-        phase: "commit".into(),
+        phase: "the commit".into(),
         cause: pg_error_text(&e),
         hint: "Run `profochat-saas status` to see the state, then `profochat-saas migrate` again.".into(),
     })?;

@@ -480,3 +480,23 @@ async fn the_legacy_tables_are_locked_in_short_attempts_up_to_a_bound() {
     assert_eq!(r.outcome, migrate::Outcome::Migrated);
     drop(release.await.unwrap());
 }
+
+/// A database partly migrated by hand (an account table without slug or sequence, a
+/// bot_id column on run) is finished by `migrate`, and validates.
+#[tokio::test]
+async fn a_schema_partly_made_by_hand_is_finished() {
+    let (_db, mut c) = legacy_with_anomalies().await;
+    c.batch_execute(
+        "CREATE TABLE account (account_id int PRIMARY KEY, name text);
+         INSERT INTO account VALUES (1, NULL);
+         ALTER TABLE run ADD COLUMN bot_id int;",
+    )
+    .await
+    .unwrap();
+    assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::PartlyMigrated);
+    migrate::migrate(&mut c, &opts(), &Silent).await.expect("migrate finishes it");
+    let v = profochat_saas::validate::validate(&c.client, &Default::default()).await.unwrap();
+    assert_eq!(v.critical_failures(), 0, "{:?}", v.checks.iter().filter(|c| !c.passed).collect::<Vec<_>>());
+    let n: i64 = c.query_one("INSERT INTO account (name, slug) VALUES ('Second', 'second') RETURNING account_id::int8", &[]).await.unwrap().get(0);
+    assert!(n > 1);
+}

@@ -286,13 +286,13 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
         step(s);
     }
     let url = if r.legacy_url.is_empty() {
-        format!("its DATABASE_URL with ?{}", profochat_saas::legacy::URL_OPTIONS)
+        format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
     } else {
-        r.legacy_url.clone()
+        format!("this DATABASE_URL (with its password):\n       {}", r.legacy_url)
     };
     step(format!(
         "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
-         courses under their old ids): give it this DATABASE_URL (with its password) and restart it:\n       {url}\n       \
+         courses under their old ids): restart it with {url}\n       \
          or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
          Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
     ));
