@@ -36,6 +36,10 @@ pub enum ExitStatus {
     /// secondary index build failed, or waited in vain for an earlier build): the data
     /// is migrated and in use; `migrate` again finishes what is pending.
     Unfinished = 12,
+    /// An online migration stopped before its switch (a step failed, a lock was not
+    /// granted in time): what its committed steps did stays, the legacy bot is
+    /// unaffected; `migrate` resumes it, `migrate --abort` undoes it.
+    Stopped = 13,
     /// Interrupted by the operator (Ctrl-C).
     Interrupted = 130,
 }
@@ -126,6 +130,10 @@ pub enum Error {
         hint: String,
         report: Option<Box<crate::migrate::MigrationReport>>,
     },
+
+    /// An online migration stopped before its switch, in `step`.
+    #[error("the online migration stopped in step {step}: {cause}. {hint}")]
+    Stopped { step: String, cause: String, hint: String },
 
     /// An external tool failed or is unsuitable.
     #[error("{tool}: {message}. {hint}")]
@@ -260,6 +268,7 @@ impl Error {
             Error::PhaseFailed { .. } | Error::RolledBack { .. } => ExitStatus::RolledBack,
             Error::Privileges { .. } => ExitStatus::State,
             Error::Unfinished { .. } => ExitStatus::Unfinished,
+            Error::Stopped { .. } => ExitStatus::Stopped,
             Error::Tool { .. } => ExitStatus::Tool,
             Error::WouldLoseData { .. } => ExitStatus::WouldLoseData,
             Error::NotFound { .. } => ExitStatus::NotFound,
@@ -308,6 +317,7 @@ impl Error {
             Error::RolledBack { .. } => "rolled_back",
             Error::Privileges { .. } => "privileges",
             Error::Unfinished { .. } => "unfinished",
+            Error::Stopped { .. } => "stopped",
             Error::Tool { .. } => "tool",
             Error::WouldLoseData { .. } => "would_lose_data",
             Error::NotFound { .. } => "not_found",

@@ -9,6 +9,10 @@ use serde::Serialize;
 pub enum MigrationStatus {
     /// Inside the migration transaction (never seen committed).
     Running,
+    /// An online migration between its first step and its switch: running, or
+    /// interrupted (`profochat_saas.online_progress` says where). `migrate` resumes
+    /// it, `migrate --abort` undoes it.
+    InProgress,
     /// Data and keys committed; secondary indexes still being built (or interrupted).
     IndexesPending,
     /// Complete; the legacy interface and the compatibility layer are in place.
@@ -20,8 +24,9 @@ pub enum MigrationStatus {
 }
 
 impl MigrationStatus {
-    pub const ALL: [MigrationStatus; 5] = [
+    pub const ALL: [MigrationStatus; 6] = [
         MigrationStatus::Running,
+        MigrationStatus::InProgress,
         MigrationStatus::IndexesPending,
         MigrationStatus::Completed,
         MigrationStatus::Finished,
@@ -32,6 +37,7 @@ impl MigrationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MigrationStatus::Running => "running",
+            MigrationStatus::InProgress => "in_progress",
             MigrationStatus::IndexesPending => "indexes_pending",
             MigrationStatus::Completed => "completed",
             MigrationStatus::Finished => "finished",
@@ -49,6 +55,149 @@ impl MigrationStatus {
     }
 }
 
+/// A legacy table the online migration fills in primary-key batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillTable {
+    Run,
+    WaitingElement,
+    Conversation,
+    Bannedparticipants,
+    Courseparticipants,
+    GenSettings,
+}
+
+impl BackfillTable {
+    /// In the order the online migration fills them: runs first (the waiting
+    /// elements look up their run by bot and chat, through an index on run's bot_id).
+    pub const ALL: [BackfillTable; 6] = [
+        BackfillTable::Run,
+        BackfillTable::WaitingElement,
+        BackfillTable::Conversation,
+        BackfillTable::Bannedparticipants,
+        BackfillTable::Courseparticipants,
+        BackfillTable::GenSettings,
+    ];
+
+    /// The table's name (and its name in the progress table).
+    pub fn table(self) -> &'static str {
+        match self {
+            BackfillTable::Run => "run",
+            BackfillTable::WaitingElement => "waiting_element",
+            BackfillTable::Conversation => "conversation",
+            BackfillTable::Bannedparticipants => "bannedparticipants",
+            BackfillTable::Courseparticipants => "courseparticipants",
+            BackfillTable::GenSettings => "gen_settings",
+        }
+    }
+
+    /// Its primary key column (one int column).
+    pub fn key(self) -> &'static str {
+        match self {
+            BackfillTable::Run => "run_id",
+            BackfillTable::WaitingElement => "waiting_element_id",
+            BackfillTable::Conversation => "conversation_id",
+            BackfillTable::Bannedparticipants => "bannedparticipant_id",
+            BackfillTable::Courseparticipants => "courseparticipant_id",
+            BackfillTable::GenSettings => "id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BackfillTable> {
+        Self::ALL.into_iter().find(|t| t.table() == s)
+    }
+}
+
+/// The steps of an online migration, in order. Each is done once its work is
+/// committed; `online_progress` records the last step done, and for a backfill the
+/// last key whose batch committed, so that a resumed `migrate` redoes at most one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "step", content = "table")]
+pub enum OnlineStep {
+    /// New tables and columns (metadata only), the change log, the fingerprint before.
+    Expand,
+    /// Bots, course copies merged and renamed, deployments, the legacy interface's
+    /// memory, the compatibility triggers and the legacy interface.
+    Prepare,
+    /// One legacy table's links, renames, detaches and collapses, in key batches.
+    Backfill(BackfillTable),
+    /// The secondary indexes, built concurrently.
+    Indexes,
+    /// Unique keys (concurrent unique indexes), NOT NULL through validated checks,
+    /// foreign keys added NOT VALID and validated.
+    Keys,
+    /// The no-loss proof and validation (reads only), then the one short switch
+    /// transaction that records the migration as completed.
+    Switch,
+}
+
+impl OnlineStep {
+    /// Every step, in order.
+    pub fn all() -> Vec<OnlineStep> {
+        let mut v = vec![OnlineStep::Expand, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::Indexes];
+        v.extend(BackfillTable::ALL.into_iter().skip(1).map(OnlineStep::Backfill));
+        v.extend([OnlineStep::Keys, OnlineStep::Switch]);
+        v
+    }
+
+    /// The name recorded in `online_progress.step` (with the table for a backfill).
+    pub fn name(self) -> String {
+        match self {
+            OnlineStep::Expand => "expand".into(),
+            OnlineStep::Prepare => "prepare".into(),
+            OnlineStep::Backfill(t) => format!("backfill {}", t.table()),
+            OnlineStep::Indexes => "indexes".into(),
+            OnlineStep::Keys => "keys".into(),
+            OnlineStep::Switch => "switch".into(),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OnlineStep> {
+        Self::all().into_iter().find(|st| st.name() == s)
+    }
+
+    /// The step after this one.
+    pub fn next(self) -> Option<OnlineStep> {
+        let all = Self::all();
+        let i = all.iter().position(|s| *s == self)?;
+        all.get(i + 1).copied()
+    }
+}
+
+/// Where an online migration stands, as `online_progress` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OnlineProgress {
+    pub migration_id: i32,
+    /// The last step done (None: none yet).
+    pub done: Option<OnlineStep>,
+    /// The step under way, and for a backfill the last key whose batch committed.
+    pub current: Option<OnlineStep>,
+    pub last_key: Option<i64>,
+    /// The key the backfill of `current` goes up to (captured when it started).
+    pub max_key: Option<i64>,
+    pub batches: i64,
+    pub rows: i64,
+}
+
+impl OnlineProgress {
+    /// "backfill run, 40 batches done, up to run_id 80000 of 200000".
+    pub fn describe(&self) -> String {
+        match (self.current, self.done) {
+            (Some(OnlineStep::Backfill(t)), _) => format!(
+                "step {}: {} batches done, up to {} {} of {}",
+                OnlineStep::Backfill(t).name(),
+                self.batches,
+                t.key(),
+                self.last_key.unwrap_or(0),
+                self.max_key.unwrap_or(0)
+            ),
+            (Some(s), _) => format!("step {} under way", s.name()),
+            (None, Some(d)) => format!("step {} done", d.name()),
+            (None, None) => "not started".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +209,22 @@ mod tests {
         }
         assert_eq!(MigrationStatus::parse("done"), None);
         assert!(MigrationStatus::Finished.migrated() && !MigrationStatus::RolledBack.migrated());
+        assert!(!MigrationStatus::InProgress.migrated());
+    }
+
+    #[test]
+    fn every_online_step_parses_back_and_follows_the_one_before() {
+        let all = OnlineStep::all();
+        assert_eq!(all.len(), 10);
+        for w in all.windows(2) {
+            assert_eq!(w[0].next(), Some(w[1]));
+        }
+        for s in &all {
+            assert_eq!(OnlineStep::parse(&s.name()), Some(*s));
+        }
+        assert_eq!(OnlineStep::Switch.next(), None);
+        assert_eq!(OnlineStep::parse("backfill nothing"), None);
+        assert_eq!(all[2], OnlineStep::Backfill(BackfillTable::Run));
+        assert_eq!(all[3], OnlineStep::Indexes);
     }
 }

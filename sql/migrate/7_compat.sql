@@ -148,6 +148,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_name text;
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         -- (A run of another account is the application's own: its is_active and
         -- ended_at are the application's to set.)
@@ -191,6 +195,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_name text;
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.account_id IS DISTINCT FROM 1 OR NEW.run_id IS NULL THEN
         RETURN NEW;
     END IF;
@@ -219,6 +227,10 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_name text;
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.bot_id IS NOT NULL OR NEW.run_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
         RETURN NEW;
     END IF;
@@ -240,6 +252,10 @@ END $$;
 CREATE OR REPLACE FUNCTION profochat_saas.compat_bannedparticipants() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.bot_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
         RETURN NEW;
     END IF;
@@ -256,6 +272,10 @@ END $$;
 CREATE OR REPLACE FUNCTION profochat_saas.compat_courseparticipants() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.account_id IS DISTINCT FROM 1 OR NEW.chat_id IS NOT NULL OR NEW.added_by IS NOT NULL THEN
         RETURN NEW;
     END IF;
@@ -280,6 +300,10 @@ END $$;
 CREATE OR REPLACE FUNCTION profochat_saas.compat_course_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN OLD;
+    END IF;
     IF OLD.account_id IS DISTINCT FROM 1 THEN
         RETURN OLD;
     END IF;
@@ -307,6 +331,10 @@ DECLARE
     candidate text;
     n int := 1;
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.account_id IS DISTINCT FROM 1 OR NEW.title IS NOT NULL OR NEW.description IS NOT NULL
        OR NEW.metadata IS NOT NULL OR NEW.updated_at IS NOT NULL OR NEW.bot_name IS NULL THEN
         RETURN NEW;
@@ -384,6 +412,10 @@ END $$;
 CREATE OR REPLACE FUNCTION profochat_saas.compat_course_element() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF NEW.account_id IS DISTINCT FROM 1 OR NEW.bot_name IS NULL OR NEW.course_id IS NULL THEN
         RETURN NEW;
     END IF;
@@ -396,6 +428,10 @@ END $$;
 CREATE OR REPLACE FUNCTION profochat_saas.compat_gen_settings() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
+    -- The online migration's own batches (their changes are archived).
+    IF current_setting('profochat_saas.backfill', true) = 'on' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         IF NEW.bot_id IS NOT DISTINCT FROM OLD.bot_id AND NEW.bot_name IS DISTINCT FROM OLD.bot_name
            AND NEW.account_id IS NOT DISTINCT FROM 1 THEN

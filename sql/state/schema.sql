@@ -100,3 +100,18 @@ CREATE TABLE IF NOT EXISTS profochat_saas.created_object (
     object     text PRIMARY KEY,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Where an online `migrate` stands (one row per migration): the last step done, the
+-- step under way, and for a backfill the last key whose batch committed and the key it
+-- goes up to. Written in the same transaction as each step's or batch's work, so a
+-- resumed `migrate` redoes at most one batch. src/state.rs (OnlineStep) reads it.
+CREATE TABLE IF NOT EXISTS profochat_saas.online_progress (
+    migration_id int4 PRIMARY KEY,
+    done         text,
+    current      text,
+    last_key     int8,
+    max_key      int8,
+    batches      int8 NOT NULL DEFAULT 0,
+    rows         int8 NOT NULL DEFAULT 0,
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);

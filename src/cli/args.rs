@@ -301,11 +301,15 @@ pub struct MigrateArgs {
     pub skip_backup: bool,
     #[command(flatten)]
     pub dir: BackupDirArgs,
-    /// Everything in one transaction, the secondary indexes too (for a maintenance window:
-    /// the bot waits for the whole migration). Without it the indexes are built after the
-    /// commit, concurrently, while the bot keeps writing.
-    #[arg(long, visible_alias = "offline")]
+    /// Everything in one transaction, the secondary indexes too, for a maintenance window:
+    /// faster, and the bot waits for the whole migration. Without it the migration is
+    /// online: short locks, small batches, the bot never waits long.
+    #[arg(long = "offline", visible_alias = "single-transaction", conflicts_with = "abort")]
     pub single_transaction: bool,
+    /// Undo an online migration that stopped before its switch (or is running elsewhere:
+    /// stop that first) and return to the exact legacy database.
+    #[arg(long)]
+    pub abort: bool,
     /// How long to keep trying to lock the legacy tables, in attempts of 200 ms each (the
     /// bot's statements never queue longer than that behind the request).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -321,6 +325,9 @@ pub struct MigrateArgs {
     /// (test hook) fail deliberately in this phase, to prove atomicity.
     #[arg(long, hide = true, value_name = "PHASE")]
     pub fail_in_phase: Option<String>,
+    /// (test hook) end the process as kill -9 would: "after:STEP" or "inside:TABLE:N".
+    #[arg(long, hide = true, value_name = "WHERE")]
+    pub crash_at: Option<String>,
 }
 
 #[derive(Debug, Args)]

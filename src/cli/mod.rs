@@ -146,6 +146,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),
                 fail_in_phase: None,
+                crash_at: None,
+                abort: false,
             })
             .await;
         }

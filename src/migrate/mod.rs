@@ -15,6 +15,7 @@
 pub mod analysis;
 pub mod index_wait;
 pub mod indexes;
+pub mod online;
 pub mod options;
 pub mod phases;
 pub mod privileges;
@@ -188,6 +189,8 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         Action::Nothing => return steps::already_migrated(db, target, migration_id).await,
         Action::FinishIndexes => return steps::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
+        Action::Resume => return online::run(db, opts, reporter, started).await,
+        Action::Migrate if !opts.single_transaction && !opts.dry_run => return online::run(db, opts, reporter, started).await,
         Action::Migrate => {}
     }
 

@@ -38,7 +38,8 @@ pub struct MigrateOptions {
     pub orphans: Orphans,
     /// Run everything and roll it back.
     pub dry_run: bool,
-    /// Build the secondary indexes inside the migration transaction.
+    /// `--offline`: everything in one transaction, the secondary indexes too (for a
+    /// maintenance window; the bot waits). Without it the migration is online.
     pub single_transaction: bool,
     /// Connections that build secondary indexes after the commit.
     pub index_jobs: usize,
@@ -55,6 +56,11 @@ pub struct MigrateOptions {
     /// Test hook: fail on purpose after this phase (its number or name).
     #[serde(skip)]
     pub fail_in_phase: Option<String>,
+    /// Test hook of the online migration: end the process at once, as kill -9 would,
+    /// at "after:STEP" (a step's name, as `status` shows it) or "inside:TABLE:N" (in
+    /// the Nth batch of that table's backfill, before its commit).
+    #[serde(skip)]
+    pub crash_at: Option<String>,
 }
 
 /// How long one attempt to lock the legacy tables waits (`lock_timeout`).

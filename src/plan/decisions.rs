@@ -26,6 +26,8 @@ pub enum Action {
     /// Migrated by an older profochat-saas (older key and index names, no ledger, no
     /// enrolment function, no legacy interface): bring it to the current target.
     Upgrade,
+    /// An online migration stopped before its switch: resume it where it stopped.
+    Resume,
     /// Migrated already: change nothing.
     Nothing,
 }
@@ -35,6 +37,7 @@ pub fn action(status: &SchemaStatus, target: &str) -> Result<Action> {
     match status.state {
         SchemaState::Legacy | SchemaState::PartlyMigrated => Ok(Action::Migrate),
         SchemaState::IndexesPending => Ok(Action::FinishIndexes),
+        SchemaState::MigrationInProgress => Ok(Action::Resume),
         SchemaState::Outdated => Ok(Action::Upgrade),
         SchemaState::Migrated => Ok(Action::Nothing),
         SchemaState::Empty => Err(Error::state(

@@ -46,11 +46,13 @@ pub struct RollbackOptions {
     pub dry_run: bool,
     /// Where what the legacy schema cannot hold is saved (the backup directory).
     pub save_dir: std::path::PathBuf,
+    /// `migrate --abort`: undo an online migration that has not switched (and only that).
+    pub abort: bool,
 }
 
 impl Default for RollbackOptions {
     fn default() -> Self {
-        RollbackOptions { dry_run: false, save_dir: "backups".into() }
+        RollbackOptions { dry_run: false, save_dir: "backups".into(), abort: false }
     }
 }
 
@@ -102,6 +104,23 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     let target = db.settings.display_target();
     let status = schema::inspect(db).await?;
     let migration = match (&status.last_migration, status.state) {
+        (Some(m), SchemaState::MigrationInProgress) if opts.abort => m.clone(),
+        (_, _) if opts.abort => {
+            return Err(Error::state(
+                format!("{target} has no online migration in progress: it is {}", status.state.describe()),
+                if status.state.is_migrated() {
+                    "The migration switched already: `profochat-saas rollback` returns it to the legacy schema."
+                } else {
+                    "Nothing to abort."
+                },
+            ))
+        }
+        (_, SchemaState::MigrationInProgress) => {
+            return Err(Error::state(
+                format!("{target} has an online migration in progress, not a completed one"),
+                "`profochat-saas migrate --abort` undoes it (or `profochat-saas migrate` resumes it).",
+            ))
+        }
         (_, SchemaState::Legacy) => {
             return Err(Error::state(
                 format!("{target} is in the legacy schema already: there is nothing to roll back"),
@@ -135,7 +154,22 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         }
     };
 
-    let found = losses(&db.client).await?;
+    // An abort before the expand step committed has no new tables or columns to look at.
+    let expanded = expanded(&db.client).await?;
+    if opts.abort {
+        let got: bool = db
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::migrate::online::ADVISORY_KEY])
+            .await
+            .map_err(q("taking the migration lock"))?
+            .get(0);
+        if !got {
+            return Err(Error::refused(
+                format!("a `profochat-saas migrate` is running on {target}"),
+                "Nothing was changed. Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
+            ));
+        }
+    }
+    let found = if expanded { losses(&db.client).await? } else { vec![] };
     if opts.dry_run {
         return Ok(RollbackReport {
             target,
@@ -177,7 +211,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         )
     })?;
     // Written between the save and the lock: the save would not hold it.
-    let now = losses(&tx).await?;
+    let now = if expanded { losses(&tx).await? } else { vec![] };
     let counts = |l: &[Loss]| l.iter().map(|x| (x.what.clone(), x.count)).collect::<Vec<_>>();
     if counts(&now) != counts(&found) {
         return Err(Error::refused(
@@ -194,13 +228,16 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         .map_err(q("reading the migration record"))?
         .get::<_, Option<serde_json::Value>>(0)
         .and_then(|v| serde_json::from_value(v).ok());
-    let bot_tokens_dropped: Vec<String> = tx
-        .query("SELECT bot_name FROM bot WHERE NOT starts_with(bot_token, $1) ORDER BY bot_name", &[&target::PLACEHOLDER_TOKEN_PREFIX])
-        .await
-        .map_err(q("listing bot tokens"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let bot_tokens_dropped: Vec<String> = if !expanded {
+        vec![]
+    } else {
+        tx.query("SELECT bot_name FROM bot WHERE NOT starts_with(bot_token, $1) ORDER BY bot_name", &[&target::PLACEHOLDER_TOKEN_PREFIX])
+            .await
+            .map_err(q("listing bot tokens"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
     reporter.finished(
         "rollback: lock and check",
         t.elapsed(),
@@ -213,7 +250,12 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     let legacy_roles_reset = crate::legacy::reset_roles(&tx).await?;
     reporter.started("rollback: restore legacy rows and values", None);
     let t = std::time::Instant::now();
-    let tables = restore(&tx, migration.migration_id).await?;
+    let tables = if expanded {
+        restore(&tx, migration.migration_id).await?
+    } else {
+        tx.batch_execute(DROP_SCHEMA).await.map_err(q("dropping the tool's schema"))?;
+        BTreeMap::new()
+    };
     reporter.finished("rollback: restore legacy rows and values", t.elapsed(), "");
 
     let fingerprint = fingerprint::take(&tx).await?;
@@ -233,6 +275,18 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         legacy_roles_reset,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// Whether the new tables and columns exist (an online migration's expand step committed).
+async fn expanded<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT to_regclass('bot') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('run') AND attname = 'account_id' AND NOT attisdropped)",
+            &[],
+        )
+        .await
+        .map_err(q("reading the schema"))?
+        .get(0))
 }
 
 fn truncate(s: &str, max: usize) -> String {

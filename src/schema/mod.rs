@@ -34,6 +34,9 @@ pub enum SchemaState {
     /// Some target tables or columns exist, but the migration is not complete
     /// (by hand, by an older script, or an interrupted run).
     PartlyMigrated,
+    /// An online migration between its first step and its switch, running or
+    /// interrupted: `migrate` resumes it, `migrate --abort` undoes it.
+    MigrationInProgress,
     /// Migrated; secondary indexes still missing, invalid (an interrupted or failed
     /// build) or of an older shape, or the migration not yet recorded as completed:
     /// running `migrate` again finishes them.
@@ -70,6 +73,7 @@ impl SchemaState {
             SchemaState::IncompleteLegacy => "an incomplete ProfoChatBot database (legacy tables missing)",
             SchemaState::Legacy => "legacy (single-tenant, not migrated)",
             SchemaState::PartlyMigrated => "partly migrated",
+            SchemaState::MigrationInProgress => "an online migration in progress (running, or interrupted: `migrate` resumes it, `migrate --abort` undoes it)",
             SchemaState::IndexesPending => "migrated, secondary indexes pending",
             SchemaState::Outdated => {
                 "migrated, by an older profochat-saas or changed by hand since (keys, indexes or functions differ from the current target)"
@@ -209,7 +213,12 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         let pending = last_migration
             .as_ref()
             .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::IndexesPending));
-        if completed && new_missing.is_empty() && cols_missing.is_empty() {
+        let in_progress = last_migration
+            .as_ref()
+            .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::InProgress));
+        if in_progress {
+            SchemaState::MigrationInProgress
+        } else if completed && new_missing.is_empty() && cols_missing.is_empty() {
             upgrade_needed = catalog::key_problems(&entries);
             upgrade_needed.extend(catalog::upstream(&**db).await?.problems());
             if !upgrade_needed.is_empty() {

@@ -22,12 +22,16 @@ const RESUMED: &str = "The migration was committed before and stays. Indexes bei
 
 pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     signals::set_note("Nothing was changed.");
+    if args.abort {
+        return crate::cli::commands::rollback::run_with(true, args.dry_run, &args.conn, &args.dir, &args.confirm, &args.out).await;
+    }
     let mut db = connect(&args.conn).await?;
     let mut opts = options(&args.policy);
     opts.dry_run = args.dry_run;
     opts.single_transaction = args.single_transaction;
     opts.lock_wait = Some(std::time::Duration::from_secs(args.lock_wait));
     opts.fail_in_phase = args.fail_in_phase.clone();
+    opts.crash_at = args.crash_at.clone();
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 

@@ -8,18 +8,26 @@ use profochat_saas::rollback;
 use crate::cli::{connect, output, BackupDirArgs, ConfirmArgs, ConnArgs, OutputArgs};
 
 pub async fn run(dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+    run_with(false, dry_run, conn, dir, confirm, out).await
+}
+
+/// `rollback`, or with `abort` `migrate --abort` (an online migration that has not switched).
+pub async fn run_with(abort: bool, dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let target = db.settings.display_target();
-    let opts = rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone() };
+    let opts = rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone(), abort };
     if !dry_run {
-        output::confirm(
-            &format!(
+        let question = if abort {
+            format!(
+                "Abort the online migration of {target} and return it to the legacy database? Every change it made is undone from its archive; legacy rows written meanwhile are kept"
+            )
+        } else {
+            format!(
                 "Roll {target} back to the legacy schema? The SaaS tables (bots, deployments, tokens) are dropped after what the legacy schema cannot hold is saved to {}; legacy rows are kept",
                 dir.backup_dir.display()
-            ),
-            confirm.yes,
-        )
-        .await?;
+            )
+        };
+        output::confirm(&question, confirm.yes).await?;
     }
     let reporter = output::TerminalReporter::new(out.json);
     let r = rollback::rollback(&mut db, &opts, &reporter).await?;

@@ -11,10 +11,15 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     let db = connect(conn).await?;
     let st = schema::inspect(&db).await?;
     let legacy = if st.state.is_migrated() && !st.finished() { Some(profochat_saas::legacy::inspect(&db.client).await?) } else { None };
+    let online = if st.state == SchemaState::MigrationInProgress { profochat_saas::migrate::online::progress(&db.client).await? } else { None };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
         v["target"] = db.settings.masked_url().into();
         v["finished"] = st.finished().into();
+        if let Some(p) = &online {
+            v["online_progress"] = serde_json::to_value(p)?;
+            v["online_progress"]["where"] = p.describe().into();
+        }
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
             v["legacy_interface"]["in_place"] = l.in_place().into();
@@ -45,6 +50,9 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
                 m.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
                 m.finished_at.map(|f| format!(", finished {}", f.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default()
             );
+        }
+        if let Some(p) = &online {
+            println!("Online:    {}", p.describe());
         }
         println!();
         println!("Evidence:");
@@ -116,6 +124,10 @@ fn next_step(state: SchemaState) -> &'static str {
         SchemaState::Legacy => "run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
         SchemaState::PartlyMigrated => "run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
         SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
+        SchemaState::MigrationInProgress => {
+            "if no `profochat-saas migrate` is running, run it again to resume where it stopped (the legacy bot keeps working meanwhile), \
+             or `profochat-saas migrate --abort` to return to the legacy database."
+        }
         SchemaState::Outdated => {
             "run `profochat-saas plan` to see what differs, then `profochat-saas migrate`: it gives the keys and indexes upstream's names and shapes, \
              records upstream's migrations and installs the enrolment function; the data stays as it is."

@@ -30,7 +30,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             .into())
         }
         // A partly migrated database is validated too: the report shows what is missing.
-        SchemaState::PartlyMigrated | SchemaState::IndexesPending | SchemaState::Outdated | SchemaState::Migrated => {}
+        SchemaState::PartlyMigrated | SchemaState::MigrationInProgress | SchemaState::IndexesPending | SchemaState::Outdated | SchemaState::Migrated => {}
     }
 
     let opts = ValidateOptions::from_state(&db.client).await?;

@@ -1,0 +1,16 @@
+-- Online backfill of courseparticipants, one batch: courseparticipant_id in [lo, hi) of
+-- mig_batch. Reads mig_params and profochat_saas.online_participant_dups. As phase 3
+-- does: duplicates under (course, chat, username) go to the archive, keeping the row
+-- the legacy reads see (analysis.sql says which).
+WITH gone AS (
+    DELETE FROM courseparticipants p USING profochat_saas.online_participant_dups d
+     WHERE p.courseparticipant_id = d.courseparticipant_id
+       AND d.courseparticipant_id >= (SELECT lo FROM mig_batch) AND d.courseparticipant_id < (SELECT hi FROM mig_batch)
+    RETURNING p.courseparticipant_id, p.course_id, p.username, d.kept_id
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'courseparticipants', 'deleted',
+       jsonb_build_object('courseparticipant_id', courseparticipant_id),
+       jsonb_build_object('courseparticipant_id', courseparticipant_id, 'course_id', course_id, 'username', username),
+       format('duplicate participant of the same course: row %s is kept', kept_id)
+  FROM gone;

@@ -1,0 +1,60 @@
+-- Online backfill of run, one batch: run_id in [lo, hi) of mig_batch. Reads mig_params,
+-- mig_course_map (restore.sql) and profochat_saas.online_run_deactivate. As phase 3
+-- (3_links.sql) does for the whole table: rows of renamed course copies follow their
+-- course, every run gets its bot and deployment, and only the newest unfinished run of
+-- a chat on a bot stays active. Each change is archived in the same transaction.
+
+-- A bot name first written between the analysis and the compatibility triggers.
+INSERT INTO bot (account_id, bot_name, bot_token, display_name)
+SELECT DISTINCT 1, n.bot_name,
+       'profochat-saas-placeholder-' || md5(random()::text || clock_timestamp()::text || n.bot_name), n.bot_name
+  FROM (SELECT coalesce(r.botname, (SELECT default_bot FROM mig_params)) AS bot_name
+          FROM run r WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
+           AND r.bot_id IS NULL) n
+ WHERE n.bot_name IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM bot b WHERE b.account_id = 1 AND b.bot_name = n.bot_name);
+
+WITH moved AS (
+    UPDATE run r SET course_id = m.new_course_id
+      FROM mig_course_map m
+     WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
+       AND r.bot_id IS NULL AND r.account_id = 1
+       AND r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
+    RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
+       jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
+       format('course %s renamed to %s for this bot', old_id, new_course_id)
+  FROM moved;
+
+-- A (course, bot) pair first written between the analysis and the compatibility triggers.
+INSERT INTO course_deployment (course_id, account_id, bot_id, environment)
+SELECT DISTINCT r.course_id, 1, b.bot_id, 'prod'
+  FROM run r JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r.botname, (SELECT default_bot FROM mig_params))
+ WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
+   AND r.bot_id IS NULL AND r.account_id = 1 AND r.course_id IS NOT NULL
+   AND EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id AND c.account_id = 1)
+   AND NOT EXISTS (SELECT 1 FROM course_deployment d
+                    WHERE d.course_id = r.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod');
+
+WITH linked AS (
+    UPDATE run r
+       SET bot_id = b.bot_id,
+           deployment_id = d.deployment_id,
+           is_active = (r.is_ended IS NOT TRUE AND z.run_id IS NULL)
+      FROM run r2
+      JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r2.botname, (SELECT default_bot FROM mig_params))
+      LEFT JOIN course_deployment d
+             ON d.course_id = r2.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod'
+      LEFT JOIN profochat_saas.online_run_deactivate z ON z.run_id = r2.run_id
+     WHERE r.run_id = r2.run_id
+       AND r2.run_id >= (SELECT lo FROM mig_batch) AND r2.run_id < (SELECT hi FROM mig_batch)
+       AND r2.bot_id IS NULL AND r2.account_id = 1
+    RETURNING r.run_id, z.run_id AS deactivated
+)
+INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
+       jsonb_build_object('run_id', run_id), jsonb_build_object('is_active', true),
+       'deactivated: a newer unfinished run of the same chat on the same bot stays active'
+  FROM linked WHERE deactivated IS NOT NULL;

@@ -1,0 +1,5 @@
+-- Online switch or abort: the analysis's decisions kept for the backfill (persist.sql)
+-- are no longer needed.
+DROP TABLE IF EXISTS profochat_saas.online_params, profochat_saas.online_course_map,
+    profochat_saas.online_run_deactivate, profochat_saas.online_ban_dups,
+    profochat_saas.online_participant_dups, profochat_saas.online_orphans;

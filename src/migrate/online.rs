@@ -1,0 +1,708 @@
+//! The online migration (SPEC §4, the default): expand, backfill, contract.
+//!
+//! The legacy bot keeps reading and writing throughout. Every step is a short
+//! transaction, or many of them: schema changes take their locks in attempts of at most
+//! 200 ms, the data is changed in primary-key batches of about 100 ms each, indexes and
+//! constraint checks are built without blocking writes, and the final switch only
+//! records the migration. The steps ([`OnlineStep`], in order) and, for a backfill, the
+//! last key done are recorded in `profochat_saas.online_progress` in the same
+//! transaction as the work, so an interrupted migration resumes where it stopped,
+//! redoing at most one batch, and `migrate --abort` undoes it from any step.
+
+use std::time::{Duration, Instant};
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, GenericClient};
+
+use super::analysis::{self, Analysis};
+use super::phases::{self, Phase};
+use super::{steps, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
+use crate::conn::Db;
+use crate::error::{pg_error_text, Error, Result};
+use crate::fingerprint::{self, Fingerprints};
+use crate::plan::decisions;
+use crate::report::Reporter;
+use crate::sql::ident;
+use crate::state::{BackfillTable, OnlineProgress, OnlineStep};
+use crate::target;
+use crate::validate;
+
+const PERSIST: &str = include_str!("../../sql/migrate/online/persist.sql");
+const RESTORE: &str = include_str!("../../sql/migrate/online/restore.sql");
+pub const DROP: &str = include_str!("../../sql/migrate/online/drop.sql");
+const LOCK_SHARE: &str = include_str!("../../sql/migrate/online/lock_share.sql");
+const SETTLE_RUNS: &str = include_str!("../../sql/migrate/online/settle_runs.sql");
+const ORPHANS: &str = include_str!("../../sql/migrate/online/backfill_conversation_orphans.sql");
+const PROGRESS_READ: &str = include_str!("../../sql/migrate/online/progress_read.sql");
+const PROGRESS_WRITE: &str = include_str!("../../sql/migrate/online/progress_write.sql");
+const RECORD_START: &str = include_str!("../../sql/migrate/online/record_start.sql");
+const RECORD_BEFORE: &str = include_str!("../../sql/migrate/online/record_before.sql");
+const KEYS_NOT_NULL: &str = include_str!("../../sql/migrate/online/keys_not_null.sql");
+const KEYS_NOT_NULL_DONE: &str = include_str!("../../sql/migrate/online/keys_not_null_done.sql");
+
+/// The advisory lock one online `migrate` holds on its database, so that two never run at once.
+pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
+
+/// How long a batch should take: long enough to be efficient, short enough that a bot
+/// statement waiting for one of its rows never waits long.
+const BATCH_TARGET: Duration = Duration::from_millis(100);
+const BATCH_MIN: i64 = 100;
+const BATCH_MAX: i64 = 50_000;
+
+impl OnlineStep {
+    /// What the step does (for `plan` and the progress lines).
+    pub fn describe(self) -> &'static str {
+        match self {
+            OnlineStep::Expand => "new tables and columns (metadata only, short locks), the change log, the fingerprint before",
+            OnlineStep::Prepare => "bots, course copies merged and renamed, deployments; the compatibility triggers and the legacy interface",
+            OnlineStep::Backfill(BackfillTable::Run) => "runs: renamed copies, bot, deployment, one active run per chat and bot",
+            OnlineStep::Backfill(BackfillTable::WaitingElement) => "waiting elements: renamed copies, bot, run",
+            OnlineStep::Backfill(BackfillTable::Conversation) => "conversation rows: renamed copies, orphaned run_ids",
+            OnlineStep::Backfill(BackfillTable::Bannedparticipants) => "bans: bot, duplicates archived",
+            OnlineStep::Backfill(BackfillTable::Courseparticipants) => "participants: duplicates archived",
+            OnlineStep::Backfill(BackfillTable::GenSettings) => "settings: bot",
+            OnlineStep::Indexes => "secondary indexes, built concurrently",
+            OnlineStep::Keys => "unique keys (concurrent unique indexes), NOT NULL through validated checks, foreign keys NOT VALID then validated",
+            OnlineStep::Switch => "no-loss proof and validation (reads only), then the switch: the migration recorded as completed",
+        }
+    }
+
+    /// Its place in the order, from 1.
+    pub fn number(self) -> u8 {
+        OnlineStep::all().iter().position(|s| *s == self).map(|i| i as u8 + 1).unwrap_or(0)
+    }
+
+    /// How `migrate --abort` undoes it.
+    pub fn undo(self) -> &'static str {
+        match self {
+            OnlineStep::Expand => "drops the new tables and columns, the change log and the tool's schema",
+            OnlineStep::Prepare => "gives merged and renamed course copies back from the archive and the legacy interface's memory; drops bots, deployments, triggers and the interface",
+            OnlineStep::Backfill(_) => "puts every archived value and row back (renamed ids, deactivated runs, detached run_ids, collapsed duplicates)",
+            OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
+            OnlineStep::Switch => "nothing of its own: the switch commits in one short transaction",
+        }
+    }
+
+    fn table_sql(t: BackfillTable) -> &'static str {
+        match t {
+            BackfillTable::Run => include_str!("../../sql/migrate/online/backfill_run.sql"),
+            BackfillTable::WaitingElement => include_str!("../../sql/migrate/online/backfill_waiting_element.sql"),
+            BackfillTable::Conversation => include_str!("../../sql/migrate/online/backfill_conversation.sql"),
+            BackfillTable::Bannedparticipants => include_str!("../../sql/migrate/online/backfill_bannedparticipants.sql"),
+            BackfillTable::Courseparticipants => include_str!("../../sql/migrate/online/backfill_courseparticipants.sql"),
+            BackfillTable::GenSettings => include_str!("../../sql/migrate/online/backfill_gen_settings.sql"),
+        }
+    }
+}
+
+fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| Error::query(context, &e, STOPPED_HINT)
+}
+
+/// What an online migration that stops before its switch leaves.
+pub const STOPPED_HINT: &str = "The online migration stops here; what its committed steps did stays, and the legacy bot keeps working. \
+     `profochat-saas status` shows where it stopped, `profochat-saas migrate` resumes it, `profochat-saas migrate --abort` returns to the legacy database.";
+
+fn stopped(step: OnlineStep, cause: String) -> Error {
+    Error::Stopped { step: step.name(), cause, hint: STOPPED_HINT.into() }
+}
+
+/// The progress of the online migration in progress, if there is one.
+pub async fn progress<C: GenericClient + Sync>(client: &C) -> Result<Option<OnlineProgress>> {
+    if !crate::schema::state_table_exists(client).await? {
+        return Ok(None);
+    }
+    let exists: bool = client
+        .query_one("SELECT to_regclass('profochat_saas.online_progress') IS NOT NULL", &[])
+        .await
+        .map_err(q("reading the online migration's progress"))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let row = client.query_opt(PROGRESS_READ, &[]).await.map_err(q("reading the online migration's progress"))?;
+    Ok(row.map(|r| OnlineProgress {
+        migration_id: r.get(0),
+        done: r.get::<_, Option<String>>(1).as_deref().and_then(OnlineStep::parse),
+        current: r.get::<_, Option<String>>(2).as_deref().and_then(OnlineStep::parse),
+        last_key: r.get(3),
+        max_key: r.get(4),
+        batches: r.get(5),
+        rows: r.get(6),
+    }))
+}
+
+/// Records progress (inside the transaction of the work it records).
+async fn record<C: GenericClient + Sync>(client: &C, p: &OnlineProgress) -> Result<()> {
+    client
+        .execute(
+            PROGRESS_WRITE,
+            &[
+                &p.migration_id,
+                &p.done.map(|s| s.name()),
+                &p.current.map(|s| s.name()),
+                &p.last_key,
+                &p.max_key,
+                &p.batches,
+                &p.rows,
+            ],
+        )
+        .await
+        .map_err(q("recording the online migration's progress"))?;
+    Ok(())
+}
+
+/// Test hook (`--crash-at`): ends the process at once, as kill -9 would, at a step
+/// boundary ("after:STEP") or inside a batch before its commit ("inside:TABLE:N").
+fn crash_point(opts: &MigrateOptions, here: &str) {
+    if opts.crash_at.as_deref() == Some(here) {
+        std::process::abort();
+    }
+}
+
+/// Runs one short transaction of schema changes: each attempt waits at most 200 ms for
+/// a lock (the bot's statements queue behind a waiting lock request no longer than
+/// that); a refused attempt is retried after a random pause, up to `opts.lock_wait`.
+async fn short_ddl(client: &mut Client, sql: &str, what: &str, step: OnlineStep, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<()> {
+    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let tx = client.transaction().await.map_err(q("starting a schema change"))?;
+        let r = tx
+            .batch_execute(&format!(
+                "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms';\n{sql}"
+            ))
+            .await;
+        match r {
+            Ok(()) => {
+                tx.commit().await.map_err(|e| stopped(step, format!("{what}: {}", pg_error_text(&e))))?;
+                return Ok(());
+            }
+            Err(e) if retryable(&e) && started.elapsed() < bound => {
+                drop(tx);
+                if attempts == 1 {
+                    reporter.warn(&format!("{what}: the tables are in use (the running bot, a long query): retrying in short attempts"));
+                }
+                pause().await;
+            }
+            Err(e) => return Err(stopped(step, format!("{what}: {} (after {attempts} attempt(s))", pg_error_text(&e)))),
+        }
+    }
+}
+
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
+}
+
+/// 100–400 ms, at random, so that retries do not fall into step with the bot.
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(100 + rand::random::<u64>() % 300)).await;
+}
+
+/// The online migration, from its first step or from where an earlier run stopped.
+pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+    let target = db.settings.display_target();
+    let got: bool = db
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
+        .await
+        .map_err(q("taking the migration lock"))?
+        .get(0);
+    if !got {
+        return Err(Error::refused(
+            format!("another `profochat-saas migrate` is running on {target}"),
+            "Nothing was changed. Wait for it to end (`profochat-saas status` shows its progress).",
+        ));
+    }
+    let mut state = match progress(&db.client).await? {
+        Some(p) if in_progress(&db.client, p.migration_id).await? => {
+            reporter.info(&format!("resuming the online migration {} ({})", p.migration_id, p.describe()));
+            p
+        }
+        _ => start(db, opts, reporter).await?,
+    };
+    let mut phases = vec![];
+    let mut analysis = None;
+    let mut indexes = IndexReport::default();
+    let mut restored = false;
+    let mut next = match state.current.or(state.done.and_then(|d| d.next())) {
+        Some(s) => Some(s),
+        None if state.done.is_none() => Some(OnlineStep::Expand),
+        None => None,
+    };
+    while let Some(step) = next {
+        if !restored && !matches!(step, OnlineStep::Expand | OnlineStep::Prepare) {
+            db.batch_execute(RESTORE).await.map_err(q("reading the analysis kept by the prepare step"))?;
+            restored = true;
+        }
+        let label = format!("online: {}", step.name());
+        reporter.started(&label, None);
+        let t = Instant::now();
+        let counts = match step {
+            OnlineStep::Expand => expand(db, &mut state, opts, reporter).await?,
+            OnlineStep::Prepare => {
+                let (c, a) = prepare(db, &mut state, opts, reporter).await?;
+                analysis = Some(a);
+                c
+            }
+            OnlineStep::Backfill(t) => backfill(db, &mut state, t, opts, reporter).await?,
+            OnlineStep::Indexes => {
+                indexes = steps::indexes(db, None, opts, reporter).await?;
+                if !indexes.failed.is_empty() {
+                    let failures: Vec<String> = indexes.failed.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+                    return Err(stopped(step, format!("secondary indexes could not be built: {}", failures.join("; "))));
+                }
+                done(db, &mut state, step).await?;
+                phases::Counts::from([("indexes_built".to_string(), indexes.built.len() as i64)])
+            }
+            OnlineStep::Keys => keys(db, &mut state, opts, reporter).await?,
+            OnlineStep::Switch => break,
+        };
+        let elapsed = t.elapsed();
+        reporter.finished(&label, elapsed, &summarize(&counts));
+        phases.push(PhaseReport { number: step.number(), name: step_name(step), elapsed_ms: elapsed.as_millis() as u64, counts });
+        crash_point(opts, &format!("after:{}", step.name()));
+        next = step.next();
+    }
+    let (proof, proof_ms, validation) = switch(db, &mut state, opts, reporter, started).await?;
+    Ok(MigrationReport {
+        target,
+        outcome: Outcome::Migrated,
+        migration_id: Some(state.migration_id),
+        default_bot: default_bot(&db.client).await?,
+        phases,
+        proof,
+        proof_ms,
+        indexes,
+        bots_waiting_for_token: steps::bots_waiting_for_token(&db.client).await?,
+        legacy_url: crate::legacy::legacy_url(&db.settings),
+        deployments: db
+            .query_one("SELECT count(*) FROM course_deployment", &[])
+            .await
+            .map_err(q("counting deployments"))?
+            .get(0),
+        analysis,
+        validation: Some(validation),
+        upgraded: vec![],
+        total_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+fn step_name(step: OnlineStep) -> &'static str {
+    match step {
+        OnlineStep::Expand => "expand",
+        OnlineStep::Prepare => "prepare",
+        OnlineStep::Backfill(BackfillTable::Run) => "backfill run",
+        OnlineStep::Backfill(BackfillTable::WaitingElement) => "backfill waiting_element",
+        OnlineStep::Backfill(BackfillTable::Conversation) => "backfill conversation",
+        OnlineStep::Backfill(BackfillTable::Bannedparticipants) => "backfill bannedparticipants",
+        OnlineStep::Backfill(BackfillTable::Courseparticipants) => "backfill courseparticipants",
+        OnlineStep::Backfill(BackfillTable::GenSettings) => "backfill gen_settings",
+        OnlineStep::Indexes => "indexes",
+        OnlineStep::Keys => "keys",
+        OnlineStep::Switch => "switch",
+    }
+}
+
+fn summarize(counts: &phases::Counts) -> String {
+    counts
+        .iter()
+        .filter(|(_, v)| **v != 0)
+        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn in_progress(client: &Client, migration_id: i32) -> Result<bool> {
+    Ok(client
+        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = 'in_progress'", &[&migration_id])
+        .await
+        .map_err(q("reading the migration state"))?
+        .is_some())
+}
+
+async fn default_bot(client: &Client) -> Result<Option<String>> {
+    Ok(client
+        .query_opt("SELECT settings ->> 'default_bot' FROM account WHERE account_id = 1", &[])
+        .await
+        .map_err(q("reading the default bot"))?
+        .and_then(|r| r.get(0)))
+}
+
+/// Before any change: the analysis in a snapshot, and the refusals when a decision is
+/// missing. Then the migration is recorded, in progress.
+async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
+    reporter.started("preflight: analyse", None);
+    let t = Instant::now();
+    let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q("preflight"))?;
+    let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
+    let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
+    decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+    tx.rollback().await.map_err(q("preflight"))?;
+    reporter.finished(
+        "preflight: analyse",
+        t.elapsed(),
+        &format!("{} rows in 8 legacy tables, {} bots", a.rows.values().sum::<i64>(), a.bots.len()),
+    );
+    let tx = db.client.transaction().await.map_err(q("recording the migration"))?;
+    tx.batch_execute(target::sql::STATE).await.map_err(q("creating the state tables"))?;
+    let id: i32 = tx
+        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &opts.recorded()])
+        .await
+        .map_err(q("recording the migration"))?
+        .get(0);
+    let p = OnlineProgress { migration_id: id, done: None, current: Some(OnlineStep::Expand), last_key: None, max_key: None, batches: 0, rows: 0 };
+    record(&tx, &p).await?;
+    tx.commit().await.map_err(q("recording the migration"))?;
+    Ok(p)
+}
+
+async fn done(db: &Db, state: &mut OnlineProgress, step: OnlineStep) -> Result<()> {
+    state.done = Some(step);
+    state.current = step.next();
+    state.last_key = None;
+    state.max_key = None;
+    state.batches = 0;
+    state.rows = 0;
+    record(&db.client, state).await
+}
+
+/// Expand: the new tables and the new columns of the legacy tables (metadata only: no
+/// table is rewritten or scanned), under the short lock, then the fingerprint before.
+async fn expand(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<phases::Counts> {
+    let step = OnlineStep::Expand;
+    let lock = include_str!("../../sql/migrate/run/lock_legacy.sql").replace("SET LOCAL lock_timeout = 0;", "");
+    let sql = [lock.as_str(), target::sql::HELPERS, target::sql::ACCOUNT, target::sql::TABLES].join("\n");
+    short_ddl(&mut db.client, &sql, "adding the new tables and columns", step, opts, reporter).await?;
+    let before = before(db).await?;
+    db.execute(RECORD_BEFORE, &[&state.migration_id, &serde_json::to_value(&before).unwrap_or_default()])
+        .await
+        .map_err(q("recording the fingerprint before"))?;
+    done(db, state, step).await?;
+    Ok(phases::Counts::from([("legacy_rows".to_string(), before.tables.values().map(|f| f.rows).sum::<i64>())]))
+}
+
+/// The legacy tables' fingerprint in one snapshot, while the bot writes.
+async fn before(db: &mut Db) -> Result<Fingerprints> {
+    let tx = db
+        .client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(q("fingerprinting the legacy tables"))?;
+    let f = fingerprint::take(&tx).await?;
+    tx.rollback().await.map_err(q("fingerprinting the legacy tables"))?;
+    Ok(f)
+}
+
+/// Prepare: the analysis again (the bot wrote since the preflight), kept for the
+/// backfill; then, with the legacy tables' writes held for a moment, bots, course
+/// copies, deployments, the legacy memory, the compatibility triggers and the legacy
+/// interface, so that every write from then on is linked and the legacy bot sees its
+/// courses as before.
+async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<(phases::Counts, Analysis)> {
+    let step = OnlineStep::Prepare;
+    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
+    let started = Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let tx = db.client.transaction().await.map_err(q("starting the prepare step"))?;
+        tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on")
+            .await
+            .map_err(q("starting the prepare step"))?;
+        tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
+        let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
+        let a = analysis::run(&tx, default_bot.as_deref(), Some(state.migration_id)).await?;
+        decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+        tx.batch_execute(PERSIST).await.map_err(q("keeping the analysis for the backfill"))?;
+        match tx.batch_execute(LOCK_SHARE).await {
+            Ok(()) => {}
+            Err(e) if retryable(&e) && started.elapsed() < bound => {
+                drop(tx);
+                if attempts == 1 {
+                    reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the prepare step's lock in short attempts");
+                }
+                pause().await;
+                continue;
+            }
+            Err(e) => return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e)))),
+        }
+        let counts = Phase::Data.apply(&tx, &a, opts).await.map_err(|e| stopped(step, e.to_string()))?;
+        phases::install_legacy_interface(&tx, false).await.map_err(|e| stopped(step, pg_error_text(&e)))?;
+        state.done = Some(step);
+        state.current = step.next();
+        record(&tx, state).await?;
+        tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
+        return Ok((counts, a));
+    }
+}
+
+/// One legacy table, in primary-key batches up to the key captured when its backfill
+/// started (rows written later went through the compatibility triggers: linked
+/// already). Each batch is one transaction with its progress; its size follows its
+/// time, about [`BATCH_TARGET`].
+async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<phases::Counts> {
+    let step = OnlineStep::Backfill(t);
+    let key = ident(t.key());
+    if state.current != Some(step) || state.max_key.is_none() {
+        let row = db
+            .query_one(&format!("SELECT min({key})::int8, max({key})::int8 FROM {}", ident(t.table())), &[])
+            .await
+            .map_err(q("reading the key range"))?;
+        let (min, max): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+        state.current = Some(step);
+        state.last_key = min.map(|m| m - 1);
+        state.max_key = Some(max.unwrap_or(0));
+        state.batches = 0;
+        state.rows = 0;
+        record(&db.client, state).await?;
+    }
+    let max = state.max_key.unwrap_or(0);
+    let sql = match (t, opts.orphans) {
+        (BackfillTable::Conversation, Orphans::Detach) => format!("{}\n{ORPHANS}", OnlineStep::table_sql(t)),
+        _ => OnlineStep::table_sql(t).to_string(),
+    };
+    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
+    let mut size: i64 = 1000;
+    let mut retry_since: Option<Instant> = None;
+    let mut batch_no = 0u64;
+    while let Some(last) = state.last_key.filter(|l| *l < max) {
+        let (lo, hi) = (last + 1, (last + 1).saturating_add(size).min(max + 1));
+        let t0 = Instant::now();
+        let tx = db.client.transaction().await.map_err(q("starting a batch"))?;
+        tx.batch_execute("SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms'")
+            .await
+            .map_err(q("starting a batch"))?;
+        tx.execute("UPDATE mig_batch SET lo = $1, hi = $2", &[&lo, &hi]).await.map_err(q("starting a batch"))?;
+        match tx.batch_execute(&sql).await {
+            Ok(()) => {}
+            Err(e) if retryable(&e) && retry_since.get_or_insert_with(Instant::now).elapsed() < bound => {
+                drop(tx);
+                pause().await;
+                size = (size / 2).max(BATCH_MIN);
+                continue;
+            }
+            Err(e) => return Err(stopped(step, format!("the batch of {} {lo}..{hi}: {}", t.key(), pg_error_text(&e)))),
+        }
+        batch_no += 1;
+        crash_point(opts, &format!("inside:{}:{batch_no}", t.table()));
+        let mut next = state.clone();
+        next.last_key = Some(hi - 1);
+        next.batches += 1;
+        next.rows += hi - lo;
+        record(&tx, &next).await?;
+        tx.commit().await.map_err(|e| stopped(step, format!("committing a batch: {}", pg_error_text(&e))))?;
+        *state = next;
+        retry_since = None;
+        reporter.progress(state.batches as u64);
+        // The next batch's size from this one's time.
+        let ms = t0.elapsed().as_millis().max(1) as i64;
+        size = (size * BATCH_TARGET.as_millis() as i64 / ms).clamp(BATCH_MIN, BATCH_MAX).min(size * 4);
+    }
+    let mut counts = phases::Counts::from([
+        ("batches".to_string(), state.batches),
+        ("keys".to_string(), state.rows),
+    ]);
+    if t == BackfillTable::Run {
+        let tx = db.client.transaction().await.map_err(q("settling active runs"))?;
+        tx.batch_execute(&format!("SET LOCAL profochat_saas.backfill = on;\n{SETTLE_RUNS}"))
+            .await
+            .map_err(|e| stopped(step, format!("settling active runs: {}", pg_error_text(&e))))?;
+        counts.insert("runs_settled".into(), 0);
+        tx.commit().await.map_err(q("settling active runs"))?;
+    }
+    let left: i64 = db
+        .query_one(&left_sql(t), &[&max])
+        .await
+        .map_err(q("checking the backfill"))?
+        .get(0);
+    if left != 0 {
+        return Err(stopped(step, format!("{left} row(s) of {} up to {} {max} are still not linked after the backfill", t.table(), t.key())));
+    }
+    done(db, state, step).await?;
+    Ok(counts)
+}
+
+/// What must hold once a table's backfill is done: a count of rows left unlinked.
+fn left_sql(t: BackfillTable) -> String {
+    match t {
+        BackfillTable::Run | BackfillTable::WaitingElement | BackfillTable::Bannedparticipants => format!(
+            "SELECT count(*) FROM {} WHERE bot_id IS NULL AND account_id = 1 AND {} <= $1::int8",
+            ident(t.table()),
+            ident(t.key())
+        ),
+        _ => "SELECT 0::int8 WHERE $1::int8 IS NOT NULL".to_string(),
+    }
+}
+
+/// Keys: unique indexes built concurrently, NOT NULL through checks validated without
+/// blocking writes, foreign keys added NOT VALID and validated; then phase 4's script,
+/// under the short lock, finds them all in place and adds the small tables' keys.
+async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<phases::Counts> {
+    let step = OnlineStep::Keys;
+    let mut counts = phases::Counts::new();
+    // Unique indexes on the big tables, concurrently (an invalid leftover is rebuilt).
+    let keys = target::keys();
+    for k in keys.iter().filter(|k| k.kind == target::KeyKind::UniqueIndex) {
+        let (name, def) = (&k.name, k.definition.trim_start_matches("UNIQUE "));
+        let state_row = db
+            .query_opt("SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = $1", &[name])
+            .await
+            .map_err(q("reading indexes"))?;
+        match state_row.map(|r| r.get::<_, bool>(0)) {
+            Some(true) => continue,
+            Some(false) => {
+                db.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ident(name)))
+                    .await
+                    .map_err(|e| stopped(step, format!("dropping the invalid index {name}: {}", pg_error_text(&e))))?;
+            }
+            None => {}
+        }
+        // On its own: CREATE INDEX CONCURRENTLY cannot run in a transaction block.
+        db.batch_execute(&format!("CREATE UNIQUE INDEX CONCURRENTLY {} ON {def}", ident(name)))
+            .await
+            .map_err(|e| stopped(step, format!("building the unique index {name}: {}", pg_error_text(&e))))?;
+        *counts.entry("unique_indexes_built".into()).or_default() += 1;
+    }
+    // NOT NULL on bot_id: a check added NOT VALID, validated while the bot writes.
+    short_ddl(&mut db.client, KEYS_NOT_NULL, "adding the NOT NULL checks", step, opts, reporter).await?;
+    for t in ["run", "waiting_element", "bannedparticipants"] {
+        validate_constraint(db, t, &format!("{t}_bot_id_not_null"), step).await?;
+    }
+    // Foreign keys of the legacy tables: NOT VALID, then validated.
+    let small = target::sql::CONSTRAINTS
+        .lines()
+        .filter(|l| !l.contains("FOREIGN KEY") && !l.contains("ensure_index(") && !l.contains("bot_id SET NOT NULL"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    short_ddl(&mut db.client, &format!("{}\n{small}", target::sql::HELPERS), "adding the keys of the new tables", step, opts, reporter).await?;
+    for k in keys.iter().filter(|k| k.kind == target::KeyKind::Constraint && k.definition.starts_with("FOREIGN KEY")) {
+        let (table, name, def) = (&k.table, &k.name, &k.definition);
+        let exists: bool = db
+            .query_one("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2))", &[name, table])
+            .await
+            .map_err(q("reading constraints"))?
+            .get(0);
+        if !exists {
+            let sql = format!("ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID", ident(table), ident(name));
+            short_ddl(&mut db.client, &sql, &format!("adding {name}"), step, opts, reporter).await?;
+        }
+        if !(name == "conversation_run_id_fkey" && opts.orphans == Orphans::Keep) {
+            validate_constraint(db, table, name, step).await?;
+        }
+        *counts.entry("foreign_keys".into()).or_default() += 1;
+    }
+    // Everything is in place: phase 4's script only confirms it, and sets NOT NULL
+    // from the validated checks (no scan), which then go.
+    let all = format!("{}\n{}\n{KEYS_NOT_NULL_DONE}", target::sql::HELPERS, target::sql::CONSTRAINTS);
+    short_ddl(&mut db.client, &all, "confirming the keys", step, opts, reporter).await?;
+    let bad: i64 = db
+        .query_one(include_str!("../../sql/migrate/checks/4_keys.sql"), &[])
+        .await
+        .map_err(q("checking the keys"))?
+        .get(0);
+    if bad != 0 {
+        return Err(stopped(step, format!("{bad} key(s) are missing after the keys step")));
+    }
+    done(db, state, step).await?;
+    Ok(counts)
+}
+
+/// VALIDATE CONSTRAINT takes a lock that lets the bot read and write while it scans.
+async fn validate_constraint(db: &Db, table: &str, name: &str, step: OnlineStep) -> Result<()> {
+    let valid: Option<bool> = db
+        .query_opt("SELECT convalidated FROM pg_constraint WHERE conname = $1 AND conrelid = to_regclass($2)", &[&name, &table])
+        .await
+        .map_err(q("reading constraints"))?
+        .map(|r| r.get(0));
+    if valid == Some(false) {
+        db.batch_execute(&format!(
+            "SET profochat_saas.allow_ddl = on; ALTER TABLE {} VALIDATE CONSTRAINT {}; RESET profochat_saas.allow_ddl",
+            ident(table),
+            ident(name)
+        ))
+        .await
+        .map_err(|e| stopped(step, format!("validating {name}: {}", pg_error_text(&e))))?;
+    }
+    Ok(())
+}
+
+/// The switch: the no-loss proof and validation read while the bot writes (a failure
+/// stops here, before anything visible changes); then one short transaction records
+/// upstream's ledger and the migration as completed.
+async fn switch(
+    db: &mut Db,
+    state: &mut OnlineProgress,
+    opts: &MigrateOptions,
+    reporter: &dyn Reporter,
+    started: Instant,
+) -> Result<(Vec<TableProof>, u64, validate::ValidationReport)> {
+    let step = OnlineStep::Switch;
+    reporter.started("no-loss proof", None);
+    let t = Instant::now();
+    let before: Fingerprints = db
+        .query_one("SELECT fingerprint_before FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
+        .await
+        .map_err(q("reading the fingerprint before"))?
+        .get::<_, Option<serde_json::Value>>(0)
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let now = fingerprint::take(&db.client).await?;
+    let proof = steps::prove(&db.client, state.migration_id, &before, &now).await?;
+    let bad: Vec<String> = proof.iter().filter(|p| !p.equal).map(|p| p.table.clone()).collect();
+    if !bad.is_empty() {
+        return Err(stopped(
+            step,
+            format!("the no-loss proof failed for {}: their rows differ from before the migration beyond the archived changes", bad.join(", ")),
+        ));
+    }
+    let proof_ms = t.elapsed().as_millis() as u64;
+    let archived: i64 = proof.iter().map(|p| p.archived_deleted + p.archived_updated + p.archived_inserted).sum();
+    reporter.finished("no-loss proof", t.elapsed(), &format!("8 tables equal to before, {archived} archived changes"));
+
+    reporter.started("online: switch", None);
+    let t = Instant::now();
+    let tx = db.client.transaction().await.map_err(q("starting the switch"))?;
+    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("starting the switch"))?;
+    tx.batch_execute(target::sql::HELPERS).await.map_err(q("starting the switch"))?;
+    tx.execute(include_str!("../../sql/migrate/run/record_status.sql"), &[&state.migration_id, &"completed"])
+        .await
+        .map_err(q("recording the migration"))?;
+    super::upstream::install(&tx, started.elapsed().as_millis() as i32, "the switch").await?;
+    let validation = validate::validate(
+        &tx,
+        &validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false },
+    )
+    .await?;
+    if validation.critical_failures() > 0 {
+        let failed: Vec<String> = validation
+            .checks
+            .iter()
+            .filter(|c| !c.passed && c.severity == validate::Severity::Critical)
+            .map(|c| format!("{} ({})", c.id, c.count))
+            .collect();
+        return Err(stopped(step, format!("validation found critical problems: {}", failed.join(", "))));
+    }
+    tx.batch_execute(DROP).await.map_err(q("dropping the backfill's analysis"))?;
+    tx.execute(
+        "UPDATE profochat_saas.migration SET finished_at = now(), fingerprint_after = $2, summary = $3 WHERE migration_id = $1",
+        &[
+            &state.migration_id,
+            &serde_json::to_value(&now).unwrap_or_default(),
+            &serde_json::json!({ "proof": proof, "online": true }),
+        ],
+    )
+    .await
+    .map_err(q("recording the migration"))?;
+    state.done = Some(step);
+    state.current = None;
+    record(&tx, state).await?;
+    tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
+    reporter.finished("online: switch", t.elapsed(), &format!("{} checks, no critical problem; the migration is completed", validation.checks.len()));
+    reporter.committed("the migration is completed");
+    Ok((proof, proof_ms, validation))
+}
