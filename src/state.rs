@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn every_online_step_parses_back_and_follows_the_one_before() {
         let all = OnlineStep::all();
-        assert_eq!(all.len(), 10);
+        assert_eq!(all.len(), 11);
         for w in all.windows(2) {
             assert_eq!(w[0].next(), Some(w[1]));
         }

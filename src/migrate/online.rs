@@ -203,6 +203,16 @@ async fn pause() {
 
 /// The online migration, from its first step or from where an earlier run stopped.
 pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+    let result = run_steps(db, opts, reporter, started).await;
+    // The session's copies of the analysis (restore.sql) and the migration lock go,
+    // whatever happened: the connection may serve other commands (`plan`, a test).
+    let _ = db
+        .batch_execute("DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_course_map, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
+        .await;
+    result
+}
+
+async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
     let target = db.settings.display_target();
     let got: bool = db
         .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
@@ -222,6 +232,14 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
         }
         _ => start(db, opts, reporter).await?,
     };
+    let relink: bool = db
+        .query_one(
+            "SELECT coalesce((options ->> 'relink_all')::bool, false) FROM profochat_saas.migration WHERE migration_id = $1",
+            &[&state.migration_id],
+        )
+        .await
+        .map_err(q("reading the migration's options"))?
+        .get(0);
     let mut phases = vec![];
     let mut analysis = None;
     let mut indexes = IndexReport::default();
@@ -246,7 +264,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
                 analysis = Some(a);
                 c
             }
-            OnlineStep::Backfill(t) => backfill(db, &mut state, t, opts, reporter).await?,
+            OnlineStep::Backfill(t) => backfill(db, &mut state, t, relink, opts, reporter).await?,
             OnlineStep::Indexes => {
                 indexes = steps::indexes(db, None, opts, reporter).await?;
                 if !indexes.failed.is_empty() {
@@ -345,10 +363,15 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
         t.elapsed(),
         &format!("{} rows in 8 legacy tables, {} bots", a.rows.values().sum::<i64>(), a.bots.len()),
     );
+    // A database partly migrated by hand or by an older script: its links cannot be
+    // trusted, so the backfill links every row again.
+    let relink = crate::schema::inspect(db).await?.state == crate::schema::SchemaState::PartlyMigrated;
+    let mut recorded = opts.recorded();
+    recorded["relink_all"] = relink.into();
     let tx = db.client.transaction().await.map_err(q("recording the migration"))?;
     tx.batch_execute(target::sql::STATE).await.map_err(q("creating the state tables"))?;
     let id: i32 = tx
-        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &opts.recorded()])
+        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &recorded])
         .await
         .map_err(q("recording the migration"))?
         .get(0);
@@ -445,7 +468,7 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
 /// started (rows written later went through the compatibility triggers: linked
 /// already). Each batch is one transaction with its progress; its size follows its
 /// time, about [`BATCH_TARGET`].
-async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<phases::Counts> {
+async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, relink: bool, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<phases::Counts> {
     let step = OnlineStep::Backfill(t);
     let key = ident(t.key());
     if state.current != Some(step) || state.max_key.is_none() {
@@ -474,9 +497,12 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, opt
         let (lo, hi) = (last + 1, (last + 1).saturating_add(size).min(max + 1));
         let t0 = Instant::now();
         let tx = db.client.transaction().await.map_err(q("starting a batch"))?;
-        tx.batch_execute("SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms'")
-            .await
-            .map_err(q("starting a batch"))?;
+        tx.batch_execute(&format!(
+            "SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms'; SET LOCAL profochat_saas.relink = {}",
+            if relink { "on" } else { "off" }
+        ))
+        .await
+        .map_err(q("starting a batch"))?;
         tx.execute("UPDATE mig_batch SET lo = $1, hi = $2", &[&lo, &hi]).await.map_err(q("starting a batch"))?;
         match tx.batch_execute(&sql).await {
             Ok(()) => {}

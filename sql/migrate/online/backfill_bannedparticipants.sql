@@ -5,7 +5,7 @@
 UPDATE bannedparticipants p SET bot_id = b.bot_id
   FROM bot b
  WHERE p.bannedparticipant_id >= (SELECT lo FROM mig_batch) AND p.bannedparticipant_id < (SELECT hi FROM mig_batch)
-   AND p.bot_id IS NULL AND p.account_id = 1
+   AND (p.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND p.account_id = 1
    AND b.account_id = 1 AND b.bot_name = coalesce(p.botname, (SELECT default_bot FROM mig_params));
 
 WITH gone AS (

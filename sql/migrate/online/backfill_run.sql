@@ -3,6 +3,9 @@
 -- (3_links.sql) does for the whole table: rows of renamed course copies follow their
 -- course, every run gets its bot and deployment, and only the newest unfinished run of
 -- a chat on a bot stays active. Each change is archived in the same transaction.
+-- A row is done once it has its bot_id; with profochat_saas.relink on (a database
+-- partly migrated by hand or by an older script, whose bot_ids cannot be trusted)
+-- every row of the batch is linked again.
 
 -- A bot name first written between the analysis and the compatibility triggers.
 INSERT INTO bot (account_id, bot_name, bot_token, display_name)
@@ -18,7 +21,7 @@ WITH moved AS (
     UPDATE run r SET course_id = m.new_course_id
       FROM mig_course_map m
      WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
-       AND r.bot_id IS NULL AND r.account_id = 1
+       AND (r.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r.account_id = 1
        AND r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
     RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
 )
@@ -33,7 +36,7 @@ INSERT INTO course_deployment (course_id, account_id, bot_id, environment)
 SELECT DISTINCT r.course_id, 1, b.bot_id, 'prod'
   FROM run r JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r.botname, (SELECT default_bot FROM mig_params))
  WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
-   AND r.bot_id IS NULL AND r.account_id = 1 AND r.course_id IS NOT NULL
+   AND (r.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r.account_id = 1 AND r.course_id IS NOT NULL
    AND EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id AND c.account_id = 1)
    AND NOT EXISTS (SELECT 1 FROM course_deployment d
                     WHERE d.course_id = r.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod');
@@ -50,7 +53,9 @@ WITH linked AS (
       LEFT JOIN profochat_saas.online_run_deactivate z ON z.run_id = r2.run_id
      WHERE r.run_id = r2.run_id
        AND r2.run_id >= (SELECT lo FROM mig_batch) AND r2.run_id < (SELECT hi FROM mig_batch)
-       AND r2.bot_id IS NULL AND r2.account_id = 1
+       AND (r2.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r2.account_id = 1
+       AND (r.bot_id IS DISTINCT FROM b.bot_id OR r.deployment_id IS DISTINCT FROM d.deployment_id
+            OR r.is_active IS DISTINCT FROM (r.is_ended IS NOT TRUE AND z.run_id IS NULL))
     RETURNING r.run_id, z.run_id AS deactivated
 )
 INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)

@@ -7,7 +7,7 @@ WITH moved AS (
     UPDATE waiting_element w SET course_id = m.new_course_id
       FROM mig_course_map m
      WHERE w.waiting_element_id >= (SELECT lo FROM mig_batch) AND w.waiting_element_id < (SELECT hi FROM mig_batch)
-       AND w.bot_id IS NULL AND w.account_id = 1
+       AND (w.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND w.account_id = 1
        AND w.course_id = m.course_id AND coalesce(w.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
     RETURNING w.waiting_element_id, m.course_id AS old_id, m.new_course_id
 )
@@ -28,6 +28,6 @@ UPDATE waiting_element w
           FROM waiting_element w2
           JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(w2.botname, (SELECT default_bot FROM mig_params))
          WHERE w2.waiting_element_id >= (SELECT lo FROM mig_batch) AND w2.waiting_element_id < (SELECT hi FROM mig_batch)
-           AND w2.bot_id IS NULL AND w2.account_id = 1
+           AND (w2.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND w2.account_id = 1
        ) x
  WHERE w.waiting_element_id = x.waiting_element_id;
