@@ -1,7 +1,10 @@
 -- What the legacy schema cannot hold, one row per kind: (what, count, examples).
 -- `rollback --dry-run` lists them; `rollback` saves the database to a file beside the
 -- backups first when any count is not zero. Bot tokens are named by their bot only.
-WITH m AS (SELECT coalesce(max(started_at), '-infinity') AS migrated_at FROM profochat_saas.migration)
+-- Deployments the migration made are older than its end (an online migration makes
+-- them over several transactions; one still in progress made every one there is).
+WITH m AS (SELECT coalesce((SELECT coalesce(finished_at, now()) FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1),
+                           '-infinity') AS migrated_at)
 SELECT 'accounts other than the default account' AS what, count(*)::int8 AS n,
        string_agg(format('%s (%s)', name, slug), ', ' ORDER BY account_id) AS examples
   FROM account WHERE account_id <> 1

@@ -189,6 +189,12 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         Action::Nothing => return steps::already_migrated(db, target, migration_id).await,
         Action::FinishIndexes => return steps::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
+        Action::Resume if opts.dry_run || opts.single_transaction => {
+            return Err(Error::state(
+                format!("{target} has an online migration in progress"),
+                "Nothing was changed. `profochat-saas migrate` resumes it online, `profochat-saas migrate --abort` undoes it; a dry run or --offline starts from a legacy database only.",
+            ))
+        }
         Action::Resume => return online::run(db, opts, reporter, started).await,
         Action::Migrate if !opts.single_transaction && !opts.dry_run => return online::run(db, opts, reporter, started).await,
         Action::Migrate => {}

@@ -397,7 +397,33 @@ async fn expand(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, 
     let step = OnlineStep::Expand;
     let lock = include_str!("../../sql/migrate/run/lock_legacy.sql").replace("SET LOCAL lock_timeout = 0;", "");
     let sql = [lock.as_str(), target::sql::HELPERS, target::sql::ACCOUNT, target::sql::TABLES].join("\n");
-    short_ddl(&mut db.client, &sql, "adding the new tables and columns", step, opts, reporter).await?;
+    if let Err(e) = short_ddl(&mut db.client, &sql, "adding the new tables and columns", step, opts, reporter).await {
+        // Nothing of the migration is in the legacy tables yet: its record goes too.
+        if state.done.is_none() {
+            db.batch_execute(&format!(
+                "DELETE FROM profochat_saas.online_progress WHERE migration_id = {id};
+                 DELETE FROM profochat_saas.migration WHERE migration_id = {id};
+                 DO $$ BEGIN
+                     IF NOT EXISTS (SELECT 1 FROM profochat_saas.migration) AND to_regclass('bot') IS NULL THEN
+                         DROP SCHEMA profochat_saas CASCADE;
+                     END IF;
+                 END $$;",
+                id = state.migration_id
+            ))
+            .await
+            .map_err(q("removing the migration's record"))?;
+            let cause = match e {
+                Error::Stopped { cause, .. } => cause,
+                other => other.to_string(),
+            };
+            return Err(Error::RolledBack {
+                context: "the online migration's first step".into(),
+                cause,
+                hint: "Another session (the running bot, a long query) holds the legacy tables. Wait, or stop it, then run `profochat-saas migrate` again.".into(),
+            });
+        }
+        return Err(e);
+    }
     let before = before(db).await?;
     db.execute(RECORD_BEFORE, &[&state.migration_id, &serde_json::to_value(&before).unwrap_or_default()])
         .await

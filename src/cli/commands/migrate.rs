@@ -40,10 +40,24 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     }
     let mut backup = None;
     let mut resumed = false;
+    let mut st_in_progress = false;
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
+        st_in_progress = st.state == SchemaState::MigrationInProgress;
         match st.state {
             SchemaState::Migrated => {}
+            SchemaState::MigrationInProgress => {
+                privileges::require(&db.client, false).await?;
+                let at = profochat_saas::migrate::online::progress(&db.client)
+                    .await?
+                    .map(|p| p.describe())
+                    .unwrap_or_else(|| "where it stopped".into());
+                output::confirm(
+                    &format!("Resume the online migration of {target} ({at})? The legacy bot keeps working meanwhile"),
+                    args.confirm.yes,
+                )
+                .await?;
+            }
             SchemaState::IndexesPending => {
                 // A resumed run changes the database too: it asks like any change.
                 privileges::require(&db.client, false).await?;
@@ -97,8 +111,14 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             }
         }
     }
+    let online = (!args.single_transaction && !args.dry_run && !resumed) || st_in_progress;
     signals::set_note(match (resumed, &backup) {
         (true, _) => RESUMED.to_string(),
+        (false, _) if online => format!(
+            "The batch or schema change under way is rolled back by the server as the connection closes. {}{}",
+            profochat_saas::migrate::online::STOPPED_HINT,
+            backup.as_ref().map(|b| format!(" The backup {} is kept.", b.path.display())).unwrap_or_default()
+        ),
         (false, Some(b)) => format!(
             "The migration transaction is rolled back by the server as the connection closes: the database is unchanged. The backup {} is kept.",
             b.path.display()
