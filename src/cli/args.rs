@@ -237,8 +237,8 @@ pub enum Command {
         /// Runs of the whole benchmark; the median is reported.
         #[arg(long, default_value_t = 3)]
         repeat: u32,
-        /// Build secondary indexes inside the migration transaction.
-        #[arg(long)]
+        /// Migrate offline (`migrate --offline`: one transaction) instead of online.
+        #[arg(long = "offline", visible_alias = "single-transaction")]
         single_transaction: bool,
         /// Run the legacy bot's writes (course starts, messages, delays and their end, course
         /// ends) at RATE statements per second while `migrate` runs, open-loop (the

@@ -45,6 +45,15 @@ pub struct PhasePlan {
     pub actions: Vec<String>,
 }
 
+/// One step of the online migration: what it does and how `migrate --abort` undoes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineStepPlan {
+    pub number: u8,
+    pub name: String,
+    pub does: &'static str,
+    pub undo: &'static str,
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -59,6 +68,8 @@ pub struct Plan {
     /// Decisions still missing: `migrate` refuses with them.
     pub decisions: Vec<Decision>,
     pub phases: Vec<PhasePlan>,
+    /// The order in which an online `migrate` (the default) does the phases' work.
+    pub online_steps: Vec<OnlineStepPlan>,
     pub analysis: Analysis,
     /// Whether `migrate` would run (no decision pending, database migratable).
     pub ready: bool,
@@ -156,6 +167,10 @@ fn build(
         created_courses: a.missing_courses.clone(),
         decisions,
         phases,
+        online_steps: crate::state::OnlineStep::all()
+            .into_iter()
+            .map(|s| OnlineStepPlan { number: s.number(), name: s.name(), does: s.describe(), undo: s.undo() })
+            .collect(),
         analysis: a,
     }
 }

@@ -84,7 +84,7 @@ pub async fn run(
         "PostgreSQL {}, {} conversation rows, {}.",
         r.server_version,
         r.rounds[0].conversation_rows,
-        if r.single_transaction { "indexes inside the transaction" } else { "indexes after the commit, built concurrently on two connections" }
+        if r.single_transaction { "offline: one transaction, indexes inside" } else { "online: short locks, key batches, indexes and keys built concurrently" }
     );
     println!("Median migrate time: {}", ms_text(r.median_migrate_ms));
     if let Some(w) = r.rounds.last().and_then(|x| x.writer.as_ref()) {

@@ -166,6 +166,11 @@ pub fn print(p: &Plan, migrate_command: &str) {
         }
     }
     println!();
+    println!("Online (the default; `migrate --offline` does the phases in one transaction instead), in steps that each commit on their own:");
+    for st in &p.online_steps {
+        println!("  {:>2} {}: {}", st.number, st.name, st.does);
+    }
+    println!();
     if p.decisions.is_empty() {
         println!("Ready: `{migrate_command}` will do the above (it takes a backup first).");
         if migrate_command.contains(":***@") {
