@@ -73,6 +73,7 @@ struct Timings(std::sync::Mutex<Vec<(String, u64)>>);
 impl Reporter for Timings {
     fn event(&self, event: crate::report::Event<'_>) {
         if let crate::report::Event::Finished { step, elapsed, .. } = event {
+            let step = step.strip_prefix("online: ").unwrap_or(step);
             let step = step.split(':').next().unwrap_or(step).to_string();
             self.0.lock().unwrap_or_else(|p| p.into_inner()).push((step, elapsed.as_millis() as u64));
         }
@@ -160,7 +161,19 @@ async fn one_round(
         Some(w) => Some(w.stop().await),
         None => None,
     };
-    result?;
+    if let Err(e) = result {
+        // What the bot went through until the migration stopped is worth seeing too.
+        if let Some(w) = &writer {
+            reporter.warn(&format!(
+                "round {round}: the migration stopped after {} ms; meanwhile the writer ran {} statements, {} failed, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                migrate_ms, w.all.run, w.all.failed, w.all.p50_ms, w.all.p99_ms, w.all.max_ms
+            ));
+        }
+        for (name, ms) in timings.0.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            reporter.warn(&format!("round {round}: {name}: {ms} ms"));
+        }
+        return Err(e);
+    }
     reporter.finished(&format!("round {round}: migrated"), t.elapsed(), "");
     let phases = timings.0.into_inner().unwrap_or_else(|p| p.into_inner());
     let legacy_rows = manifest.total_rows();

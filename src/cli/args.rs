@@ -306,6 +306,9 @@ pub struct MigrateArgs {
     /// online: short locks, small batches, the bot never waits long.
     #[arg(long = "offline", visible_alias = "single-transaction", conflicts_with = "abort")]
     pub single_transaction: bool,
+    /// Connections that build the secondary indexes concurrently (one table each at a time).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub jobs: u16,
     /// Undo an online migration that stopped before its switch (or is running elsewhere:
     /// stop that first) and return to the exact legacy database.
     #[arg(long)]

@@ -148,6 +148,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 fail_in_phase: None,
                 crash_at: None,
                 abort: false,
+                jobs: 2,
             })
             .await;
         }

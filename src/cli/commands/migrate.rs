@@ -32,6 +32,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     opts.lock_wait = Some(std::time::Duration::from_secs(args.lock_wait));
     opts.fail_in_phase = args.fail_in_phase.clone();
     opts.crash_at = args.crash_at.clone();
+    opts.index_jobs = args.jobs as usize;
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
