@@ -103,6 +103,15 @@ impl BackfillTable {
         }
     }
 
+    /// The key its batches are ranges of: its own primary key, except conversation,
+    /// whose rows that change are found through their run (batches of run_id).
+    pub fn batched_by(self) -> &'static str {
+        match self {
+            BackfillTable::Conversation => "run_id",
+            other => other.key(),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<BackfillTable> {
         Self::ALL.into_iter().find(|t| t.table() == s)
     }
@@ -121,6 +130,9 @@ pub enum OnlineStep {
     Prepare,
     /// One legacy table's links, renames, detaches and collapses, in key batches.
     Backfill(BackfillTable),
+    /// The two indexes the later backfills look rows up with (run by bot and chat,
+    /// conversation by run), built concurrently.
+    LookupIndexes,
     /// The secondary indexes, built concurrently.
     Indexes,
     /// Unique keys (concurrent unique indexes), NOT NULL through validated checks,
@@ -134,9 +146,9 @@ pub enum OnlineStep {
 impl OnlineStep {
     /// Every step, in order.
     pub fn all() -> Vec<OnlineStep> {
-        let mut v = vec![OnlineStep::Expand, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::Indexes];
+        let mut v = vec![OnlineStep::Expand, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::LookupIndexes];
         v.extend(BackfillTable::ALL.into_iter().skip(1).map(OnlineStep::Backfill));
-        v.extend([OnlineStep::Keys, OnlineStep::Switch]);
+        v.extend([OnlineStep::Indexes, OnlineStep::Keys, OnlineStep::Switch]);
         v
     }
 
@@ -146,6 +158,7 @@ impl OnlineStep {
             OnlineStep::Expand => "expand".into(),
             OnlineStep::Prepare => "prepare".into(),
             OnlineStep::Backfill(t) => format!("backfill {}", t.table()),
+            OnlineStep::LookupIndexes => "lookup indexes".into(),
             OnlineStep::Indexes => "indexes".into(),
             OnlineStep::Keys => "keys".into(),
             OnlineStep::Switch => "switch".into(),
@@ -187,7 +200,7 @@ impl OnlineProgress {
                 "step {}: {} batches done, up to {} {} of {}",
                 OnlineStep::Backfill(t).name(),
                 self.batches,
-                t.key(),
+                t.batched_by(),
                 self.last_key.unwrap_or(0),
                 self.max_key.unwrap_or(0)
             ),
@@ -215,7 +228,7 @@ mod tests {
     #[test]
     fn every_online_step_parses_back_and_follows_the_one_before() {
         let all = OnlineStep::all();
-        assert_eq!(all.len(), 11);
+        assert_eq!(all.len(), 12);
         for w in all.windows(2) {
             assert_eq!(w[0].next(), Some(w[1]));
         }
@@ -225,6 +238,7 @@ mod tests {
         assert_eq!(OnlineStep::Switch.next(), None);
         assert_eq!(OnlineStep::parse("backfill nothing"), None);
         assert_eq!(all[2], OnlineStep::Backfill(BackfillTable::Run));
-        assert_eq!(all[3], OnlineStep::Indexes);
+        assert_eq!(all[3], OnlineStep::LookupIndexes);
+        assert_eq!(all[9], OnlineStep::Indexes);
     }
 }

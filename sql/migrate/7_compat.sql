@@ -447,8 +447,10 @@ BEGIN
 END $$;
 
 DROP TRIGGER IF EXISTS profochat_saas_compat ON run;
+-- (Not called at all for the online migration's own batches: they update every row.)
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT OR UPDATE ON run
-    FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_run();
+    FOR EACH ROW WHEN (current_setting('profochat_saas.backfill', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION profochat_saas.compat_run();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON conversation;
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON conversation
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_conversation();
@@ -473,5 +475,7 @@ DROP TRIGGER IF EXISTS profochat_saas_compat ON course_element;
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON course_element
     FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_course_element();
 DROP TRIGGER IF EXISTS profochat_saas_compat ON gen_settings;
+-- (Not called at all for the online migration's own batches: they update every row.)
 CREATE TRIGGER profochat_saas_compat BEFORE INSERT OR UPDATE ON gen_settings
-    FOR EACH ROW EXECUTE FUNCTION profochat_saas.compat_gen_settings();
+    FOR EACH ROW WHEN (current_setting('profochat_saas.backfill', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION profochat_saas.compat_gen_settings();

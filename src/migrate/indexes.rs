@@ -20,6 +20,11 @@ use crate::target::{self, IndexDef};
 
 /// Builds the secondary indexes that are missing, invalid or of another definition.
 pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn Reporter) -> Result<IndexReport> {
+    build_missing_of(settings, jobs, None, reporter).await
+}
+
+/// The same for the indexes named in `only` (all with `None`).
+pub async fn build_missing_of(settings: &ConnSettings, jobs: usize, only: Option<&[&str]>, reporter: &dyn Reporter) -> Result<IndexReport> {
     let started = Instant::now();
     let first = conn::connect(settings).await?;
     let state = schema::index_state(&*first).await?;
@@ -27,6 +32,7 @@ pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn 
     let todo: Vec<(IndexDef, bool)> = target::secondary_indexes()
         .into_iter()
         .filter(|i| state.missing.contains(&i.name) || replace.contains(&i.name))
+        .filter(|i| only.is_none_or(|names| names.contains(&i.name.as_str())))
         .map(|i| {
             let drop_first = replace.contains(&i.name);
             (i, drop_first)

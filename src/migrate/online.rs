@@ -45,6 +45,11 @@ pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
 
 /// How long a batch should take: long enough to be efficient, short enough that a bot
 /// statement waiting for one of its rows never waits long.
+/// The indexes the backfills after the runs' look rows up with (the waiting elements'
+/// run by bot and chat; the conversation rows of a run). The other indexes are built
+/// after the backfills, so that the rows they change are not indexed twice.
+const LOOKUP_INDEXES: [&str; 2] = ["idx_run_chat", "idx_conversation_run"];
+
 const BATCH_TARGET: Duration = Duration::from_millis(100);
 const BATCH_MIN: i64 = 100;
 const BATCH_MAX: i64 = 50_000;
@@ -61,7 +66,8 @@ impl OnlineStep {
             OnlineStep::Backfill(BackfillTable::Bannedparticipants) => "bans: bot, duplicates archived",
             OnlineStep::Backfill(BackfillTable::Courseparticipants) => "participants: duplicates archived",
             OnlineStep::Backfill(BackfillTable::GenSettings) => "settings: bot",
-            OnlineStep::Indexes => "secondary indexes, built concurrently",
+            OnlineStep::LookupIndexes => "the indexes the next backfills look rows up with (run by bot and chat, conversation by run), built concurrently",
+            OnlineStep::Indexes => "the other secondary indexes, built concurrently once the big tables are backfilled",
             OnlineStep::Keys => "unique keys (concurrent unique indexes), NOT NULL through validated checks, foreign keys NOT VALID then validated",
             OnlineStep::Switch => "no-loss proof and validation (reads only), then the switch: the migration recorded as completed",
         }
@@ -78,7 +84,7 @@ impl OnlineStep {
             OnlineStep::Expand => "drops the new tables and columns, the change log and the tool's schema",
             OnlineStep::Prepare => "gives merged and renamed course copies back from the archive and the legacy interface's memory; drops bots, deployments, triggers and the interface",
             OnlineStep::Backfill(_) => "puts every archived value and row back (renamed ids, deactivated runs, detached run_ids, collapsed duplicates)",
-            OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
+            OnlineStep::LookupIndexes | OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
             OnlineStep::Switch => "nothing of its own: the switch commits in one short transaction",
         }
     }
@@ -265,6 +271,15 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
                 c
             }
             OnlineStep::Backfill(t) => backfill(db, &mut state, t, relink, opts, reporter).await?,
+            OnlineStep::LookupIndexes => {
+                let built = super::indexes::build_missing_of(&db.settings, opts.index_jobs, Some(&LOOKUP_INDEXES), reporter).await?;
+                if !built.failed.is_empty() {
+                    let failures: Vec<String> = built.failed.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+                    return Err(stopped(step, format!("indexes could not be built: {}", failures.join("; "))));
+                }
+                done(db, &mut state, step).await?;
+                phases::Counts::from([("indexes_built".to_string(), built.built.len() as i64)])
+            }
             OnlineStep::Indexes => {
                 indexes = steps::indexes(db, None, opts, reporter).await?;
                 if !indexes.failed.is_empty() {
@@ -317,6 +332,7 @@ fn step_name(step: OnlineStep) -> &'static str {
         OnlineStep::Backfill(BackfillTable::Bannedparticipants) => "backfill bannedparticipants",
         OnlineStep::Backfill(BackfillTable::Courseparticipants) => "backfill courseparticipants",
         OnlineStep::Backfill(BackfillTable::GenSettings) => "backfill gen_settings",
+        OnlineStep::LookupIndexes => "lookup indexes",
         OnlineStep::Indexes => "indexes",
         OnlineStep::Keys => "keys",
         OnlineStep::Switch => "switch",
@@ -498,8 +514,12 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, rel
     let step = OnlineStep::Backfill(t);
     let key = ident(t.key());
     if state.current != Some(step) || state.max_key.is_none() {
+        let range = match t {
+            BackfillTable::Conversation => "SELECT min(k)::int8, max(k)::int8 FROM (SELECT run_id AS k FROM run UNION ALL SELECT run_id FROM profochat_saas.online_orphans) x".to_string(),
+            _ => format!("SELECT min({key})::int8, max({key})::int8 FROM {}", ident(t.table())),
+        };
         let row = db
-            .query_one(&format!("SELECT min({key})::int8, max({key})::int8 FROM {}", ident(t.table())), &[])
+            .query_one(&range, &[])
             .await
             .map_err(q("reading the key range"))?;
         let (min, max): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
@@ -538,7 +558,7 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, rel
                 size = (size / 2).max(BATCH_MIN);
                 continue;
             }
-            Err(e) => return Err(stopped(step, format!("the batch of {} {lo}..{hi}: {}", t.key(), pg_error_text(&e)))),
+            Err(e) => return Err(stopped(step, format!("the batch of {} {lo}..{hi}: {}", t.batched_by(), pg_error_text(&e)))),
         }
         batch_no += 1;
         crash_point(opts, &format!("inside:{}:{batch_no}", t.table()));

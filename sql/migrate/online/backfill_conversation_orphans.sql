@@ -1,14 +1,16 @@
--- Online backfill of conversation (--orphans detach), one batch: conversation_id in
--- [lo, hi) of mig_batch. Reads mig_params and profochat_saas.online_orphans.
+-- Online backfill of conversation (--orphans detach), one batch: the rows whose run_id,
+-- which names no run, is in [lo, hi) of mig_batch. Reads mig_params and
+-- profochat_saas.online_orphans. The old run_id goes to the legacy interface's memory
+-- and to the archive.
 INSERT INTO profochat_saas.legacy_conversation_run (conversation_id, run_id)
 SELECT o.conversation_id, o.run_id FROM profochat_saas.online_orphans o
- WHERE o.conversation_id >= (SELECT lo FROM mig_batch) AND o.conversation_id < (SELECT hi FROM mig_batch)
+ WHERE o.run_id >= (SELECT lo FROM mig_batch) AND o.run_id < (SELECT hi FROM mig_batch)
 ON CONFLICT DO NOTHING;
 WITH detached AS (
     UPDATE conversation c SET run_id = NULL
       FROM profochat_saas.online_orphans o
      WHERE c.conversation_id = o.conversation_id AND c.run_id = o.run_id
-       AND o.conversation_id >= (SELECT lo FROM mig_batch) AND o.conversation_id < (SELECT hi FROM mig_batch)
+       AND o.run_id >= (SELECT lo FROM mig_batch) AND o.run_id < (SELECT hi FROM mig_batch)
        AND NOT EXISTS (SELECT 1 FROM run r WHERE r.run_id = o.run_id)
     RETURNING c.conversation_id, o.run_id AS old_run_id
 )
