@@ -497,6 +497,8 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
             Err(e) => return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e)))),
         }
         let counts = Phase::Data.apply(&tx, &a, opts).await.map_err(|e| stopped(step, e.to_string()))?;
+        // The small tables' keys: the compatibility layer's upserts name them.
+        tx.batch_execute(&small_keys()).await.map_err(|e| stopped(step, format!("the keys of the new tables: {}", pg_error_text(&e))))?;
         phases::install_legacy_interface(&tx, false).await.map_err(|e| stopped(step, pg_error_text(&e)))?;
         state.done = Some(step);
         state.current = step.next();
@@ -646,12 +648,7 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
         validate_constraint(db, t, &format!("{t}_bot_id_not_null"), step).await?;
     }
     // Foreign keys of the legacy tables: NOT VALID, then validated.
-    let small = target::sql::CONSTRAINTS
-        .lines()
-        .filter(|l| !l.contains("FOREIGN KEY") && !l.contains("ensure_index(") && !l.contains("bot_id SET NOT NULL"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    short_ddl(&mut db.client, &format!("{}\n{small}", target::sql::HELPERS), "adding the keys of the new tables", step, opts, reporter).await?;
+    short_ddl(&mut db.client, &small_keys(), "adding the keys of the new tables", step, opts, reporter).await?;
     for k in keys.iter().filter(|k| k.kind == target::KeyKind::Constraint && k.definition.starts_with("FOREIGN KEY")) {
         let (table, name, def) = (&k.table, &k.name, &k.definition);
         let exists: bool = db
@@ -682,6 +679,18 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
     }
     done(db, state, step).await?;
     Ok(counts)
+}
+
+/// Phase 4's primary and unique keys, without the foreign keys, the unique indexes of
+/// the big tables and their NOT NULL (the keys step adds those without blocking writes):
+/// the keys of the new tables and course's, checked or added in milliseconds.
+fn small_keys() -> String {
+    let small = target::sql::CONSTRAINTS
+        .lines()
+        .filter(|l| !l.contains("FOREIGN KEY") && !l.contains("ensure_index(") && !l.contains("bot_id SET NOT NULL"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{}\n{small}", target::sql::HELPERS)
 }
 
 /// VALIDATE CONSTRAINT takes a lock that lets the bot read and write while it scans.

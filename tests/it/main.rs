@@ -20,6 +20,7 @@ mod plan;
 mod refusals;
 mod replay;
 mod replay_adversarial;
+mod replay_online;
 mod privileges;
 mod rollback;
 mod runtime;

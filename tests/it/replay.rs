@@ -520,7 +520,7 @@ pub(crate) async fn copies(c: &Db) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn replay(a: &Db, b: &Db, default_bot: &str) -> Tally {
+pub(crate) async fn replay(a: &Db, b: &Db, default_bot: &str) -> Tally {
     let bots = strings(a, "SELECT DISTINCT bot_name FROM course ORDER BY 1").await;
     let courses = copies(a).await;
     let mut t = Tally::default();
