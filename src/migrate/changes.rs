@@ -4,10 +4,14 @@
 //! Online, the legacy bot keeps writing to the eight legacy tables while `migrate`
 //! changes them in short batches. [`install`] puts a log (`profochat_saas.change_log`,
 //! sql/migrate/online/change_log.sql) and a row trigger on each legacy table, which
-//! records the key of every row the application inserts, updates or deletes and, for an
-//! update or delete, the fingerprint hash of the row before. The migration's own writes
-//! set [`BACKFILL_SETTING`] (`SET LOCAL profochat_saas.backfill = on`): they are not
-//! logged, the archive accounts for them.
+//! records the key of every row the application inserts, updates or deletes and the
+//! fingerprint hash of the row that held the key before (none for a new key). The
+//! migration's own writes set [`BACKFILL_SETTING`] (`SET LOCAL profochat_saas.backfill =
+//! on`): they are not logged, the archive accounts for them. Key and hash are logged as
+//! the reconstruction holds the row (the archived changes of the latest recorded
+//! migration reverted, looked up by key when the application writes), so a row that the
+//! migration changed (renamed, inserted, deleted) before the application changes it is
+//! left out once, as it was before.
 //!
 //! [`before`] then takes the before-image in one snapshot: the fingerprints and the
 //! snapshot itself. [`prove`] compares it with the reconstruction after the migration
@@ -18,9 +22,12 @@
 //! holds under such a key. Every other row must be equal, exactly as offline, and the
 //! application's rows are counted.
 //!
-//! Order: [`install`], then [`before`], then the migration (writing with the setting on
-//! and archiving), then [`prove`] in one snapshot (a REPEATABLE READ transaction, or
-//! [`prove_in_snapshot`]), then [`remove`].
+//! Order: record the migration (`profochat_saas.migration`, whose archive the triggers
+//! read), [`install`], then [`before`], then the migration's changes (with the setting
+//! on, archived), then [`prove`] in one snapshot (a REPEATABLE READ transaction, or
+//! [`prove_in_snapshot`]), then [`remove`]. Every change the migration makes must come
+//! after [`before`]; the archive keys are `jsonb_build_object` of the typed key columns,
+//! as the migration's SQL writes them.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -138,7 +145,11 @@ pub fn trigger_function_sql(table: &str, how: RowHash) -> String {
         .replace("{{name}}", &literal(table))
         .replace("{{old_key}}", &key_json(table, "OLD"))
         .replace("{{new_key}}", &key_json(table, "NEW"))
+        .replace("{{p_key}}", &key_json(table, "p"))
         .replace("{{old_hash}}", &row_expr(table, "OLD", how))
+        .replace("{{p_hash}}", &row_expr(table, "p", how))
+        .replace("{{table}}", &ident(table))
+        .replace("{{names}}", &literals(legacy_columns(table)))
         .replace("{{old_legacy}}", &legacy_row(table, "OLD"))
         .replace("{{new_legacy}}", &legacy_row(table, "NEW"))
 }
@@ -249,12 +260,15 @@ async fn with_short_lock(client: &Client, what: &str, statement: &str) -> Result
     }
 }
 
-/// Installs the change log: the table, the trigger functions and a trigger on each
-/// legacy table, each attached in its own short transaction. Idempotent: what exists
-/// stays (a disabled trigger is enabled again; the functions are replaced).
+/// Installs the change log: the tool's state schema if missing (the triggers read the
+/// archive), the log, an index on the archive by key, the trigger functions and a
+/// trigger on each legacy table, each attached in its own short transaction.
+/// Idempotent: what exists stays (a disabled trigger is enabled again; the functions are
+/// replaced). Refused on servers older than PostgreSQL 13.
 pub async fn install(client: &Client) -> Result<()> {
     let how = require_server(client).await?;
-    let mut ddl = String::from(CHANGE_LOG);
+    // The triggers read the tool's own state (the archive, the migration record).
+    let mut ddl = format!("{};\n{CHANGE_LOG}", crate::target::sql::STATE);
     for t in LEGACY_TABLES {
         ddl.push_str(";\n");
         ddl.push_str(&trigger_function_sql(t, how));
@@ -387,8 +401,8 @@ pub async fn prove_in_snapshot(client: &mut Client, migration_id: i32, before: &
 }
 
 /// Removes the change log: each legacy table's trigger (in its own short transaction,
-/// retried like [`install`]), then the functions and the log. Safe to run when any of it
-/// is missing.
+/// retried like [`install`]), then the functions, the log and its index on the archive.
+/// The state schema stays. Safe to run when any of it is missing.
 pub async fn remove(client: &Client) -> Result<()> {
     for t in LEGACY_TABLES {
         if trigger_state(client, t).await?.is_some() {

@@ -214,6 +214,59 @@ async fn the_applications_writes_and_the_tools_archived_changes_are_both_account
 }
 
 #[tokio::test]
+async fn the_bot_changing_rows_the_tool_changed_first_is_accounted_for() {
+    let (db, mut c) = installed().await;
+    let before = changes::before(&mut c).await.unwrap();
+    // The tool first: a course renamed and a run following it, a course from references,
+    // a merged copy deleted, an orphan run_id detached. Each archived.
+    as_tool(
+        &c,
+        &format!(
+            "UPDATE course SET course_id = 'c1__bot_b' WHERE course_id = 'c1' AND bot_name = 'bot_b';
+             INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+                  VALUES ({MIGRATION}, 'course', 'updated', '{{\"course_id\": \"c1__bot_b\", \"bot_name\": \"bot_b\"}}', '{{\"course_id\": \"c1\"}}', 'renamed');
+             UPDATE run SET course_id = 'c2__bot_b' WHERE run_id = 3;
+             INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+                  VALUES ({MIGRATION}, 'run', 'updated', '{{\"run_id\": 3}}', '{{\"course_id\": \"c2\"}}', 'renamed');
+             INSERT INTO course (course_id, bot_name) VALUES ('c9', 'bot_a');
+             INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+                  VALUES ({MIGRATION}, 'course', 'inserted', '{{\"course_id\": \"c9\", \"bot_name\": \"bot_a\"}}', NULL, 'references');
+             INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+                  SELECT {MIGRATION}, 'course', 'deleted', jsonb_build_object('course_id', course_id, 'bot_name', bot_name),
+                         jsonb_build_object('course_id', course_id, 'bot_name', bot_name, 'creator_id', creator_id,
+                                            'date_created', date_created, 'yaml', yaml), 'merged'
+                    FROM course WHERE course_id = 'c2' AND bot_name = 'bot_b';
+             DELETE FROM course WHERE course_id = 'c2' AND bot_name = 'bot_b';
+             UPDATE conversation SET run_id = NULL WHERE conversation_id = 2;
+             INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+                  VALUES ({MIGRATION}, 'conversation', 'updated', '{{\"conversation_id\": 2}}', '{{\"run_id\": 99}}', 'orphan')"
+        ),
+    )
+    .await;
+    // Then the bot, on those very rows: edits the renamed course, ends the renamed run,
+    // publishes the course made from references (deleted and written anew) and the
+    // merged copy again, and a message is removed by hand.
+    let bot = db.connect().await;
+    bot.batch_execute(
+        "UPDATE course SET yaml = 'x: 9' WHERE course_id = 'c1__bot_b' AND bot_name = 'bot_b';
+         UPDATE run SET is_ended = true WHERE chat_id = 12 AND botname = 'bot_b';
+         DELETE FROM course WHERE course_id = 'c9' AND bot_name = 'bot_a';
+         INSERT INTO course (course_id, bot_name, yaml) VALUES ('c9', 'bot_a', 'z: 1');
+         INSERT INTO course (course_id, bot_name, yaml) VALUES ('c2', 'bot_b', 'y: 3');
+         DELETE FROM conversation WHERE conversation_id = 2;",
+    )
+    .await
+    .unwrap();
+    let proof = changes::prove_in_snapshot(&mut c, MIGRATION, &before).await.unwrap();
+    assert!(changes::unequal(&proof).is_empty(), "{proof:#?}");
+    // c9 did not exist before: inserted; c1 and c2 of bot_b existed: updated.
+    assert_eq!(app(&proof, "course"), (1, 2, 0, 0));
+    assert_eq!(app(&proof, "run"), (0, 1, 0, 0));
+    assert_eq!(app(&proof, "conversation"), (0, 0, 1, 0));
+    assert_eq!(table(&proof, "course").before.rows, 1);
+}
+
+#[tokio::test]
 async fn a_change_behind_the_tools_back_fails_the_proof_naming_its_table() {
     let (_db, mut c) = installed().await;
     let before = changes::before(&mut c).await.unwrap();
@@ -385,7 +438,8 @@ async fn remove_leaves_no_trigger_function_or_table() {
             "SELECT (SELECT count(*) FROM pg_trigger WHERE tgname = 'profochat_saas_change_log'),
                     (SELECT count(*) FROM pg_proc WHERE proname LIKE 'change\\_log\\_%'
                         AND pronamespace = 'profochat_saas'::regnamespace),
-                    to_regclass('profochat_saas.change_log') IS NULL",
+                    to_regclass('profochat_saas.change_log') IS NULL
+                        AND to_regclass('profochat_saas.archive_change_log_key') IS NULL",
             &[],
         )
         .await

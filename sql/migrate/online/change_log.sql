@@ -13,10 +13,13 @@
 --           and the new key as 'inserted'.
 -- txid:     the writing transaction: the proof counts only the entries of transactions
 --           that the before-image's snapshot does not see.
--- old_hash: for 'updated' and 'deleted', the hash of the row's legacy columns before
---           the change, computed exactly as the fingerprint hashes a row
---           (src/fingerprint.rs), so that it can be subtracted from the before-image;
---           NULL for 'inserted'.
+-- old_hash: the hash of the row's legacy columns before the change, computed exactly as
+--           the fingerprint hashes a row (src/fingerprint.rs), so that it can be
+--           subtracted from the before-image; NULL when no row held the key. Key and
+--           hash are those of the row as the proof's reconstruction holds it (the
+--           migration's archived changes reverted, see change_log_trigger.sql), so that
+--           a row the migration changed first and the application after is counted
+--           once, as it was.
 -- The migration's own writes set profochat_saas.backfill = on and are not logged: the
 -- archive (profochat_saas.archive) accounts for them.
 
@@ -30,3 +33,6 @@ CREATE TABLE IF NOT EXISTS profochat_saas.change_log (
     action     text NOT NULL CHECK (action IN ('inserted', 'updated', 'deleted')),
     old_hash   numeric
 );
+
+-- The triggers look up the archive by key on every write of the application.
+CREATE INDEX IF NOT EXISTS archive_change_log_key ON profochat_saas.archive (migration_id, table_name, key);

@@ -14,3 +14,4 @@ DROP FUNCTION IF EXISTS profochat_saas.change_log_courseparticipants();
 DROP FUNCTION IF EXISTS profochat_saas.change_log_bannedparticipants();
 DROP FUNCTION IF EXISTS profochat_saas.change_log_gen_settings();
 DROP TABLE IF EXISTS profochat_saas.change_log;
+DROP INDEX IF EXISTS profochat_saas.archive_change_log_key;
