@@ -82,9 +82,11 @@ pub struct OnlineTableProof {
     pub archived_deleted: i64,
     pub archived_updated: i64,
     pub archived_inserted: i64,
-    /// Keys the application wrote after the before-image, by their first and last
-    /// logged change: inserted (and still there), updated (existed before, still
-    /// there), deleted (existed before, gone), inserted then deleted again.
+    /// Keys the application wrote after the before-image, by their first logged change
+    /// (did a row hold the key before?) and their last (does one now?): inserted (no,
+    /// yes), updated (yes, yes), deleted (yes, no), inserted then deleted again (no,
+    /// no). A key the application changed counts as its old key updated and its new key
+    /// inserted.
     pub app_inserted: i64,
     pub app_updated: i64,
     pub app_deleted: i64,
@@ -181,10 +183,9 @@ pub fn proof_after_sql(table: &str, how: RowHash) -> String {
         .replace("{{key_names}}", &literals(legacy_key(table)))
         .replace("{{t_in_k}}", &key_match(table, "t", "k.key"))
         .replace("{{t_is_m}}", &key_match(table, "t", "m.key"))
-        .replace("{{r_is_u}}", &key_match(table, "(c.r)", "u.key"))
-        .replace("{{r_is_i}}", &key_match(table, "(c.r)", "i.key"))
+        .replace("{{r_key}}", &key_json(table, "(c.r)"))
         .replace("{{moved_key}}", &moved_key)
-        .replace("{{rkey}}", &key_json(table, "(x.p)"))
+        .replace("{{p_key}}", &key_json(table, "(x.p)"))
         .replace("{{hash}}", &row_expr(table, "(x.p)", how))
 }
 

@@ -35,4 +35,4 @@ CREATE TABLE IF NOT EXISTS profochat_saas.change_log (
 );
 
 -- The triggers look up the archive by key on every write of the application.
-CREATE INDEX IF NOT EXISTS archive_change_log_key ON profochat_saas.archive (migration_id, table_name, key);
+CREATE INDEX IF NOT EXISTS archive_change_log_key ON profochat_saas.archive (table_name, key);

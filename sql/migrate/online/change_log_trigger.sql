@@ -20,12 +20,15 @@
 -- values from before that change; a row the migration inserted was not there (old_hash
 -- NULL); an insert under the key of a row the migration deleted logs that row's hash
 -- (the reconstruction holds it). Rows the migration has not touched are logged as they
--- are. The lookups use archive_change_log_key (change_log.sql).
+-- are. The archive is read by key alone (archive_change_log_key, change_log.sql), so that
+-- a write costs an index lookup however large the archive and whatever its statistics.
 
 CREATE OR REPLACE FUNCTION {{function}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 DECLARE
     v_migration int4;
+    v_entry record;
+    v_inserted boolean := false;
     v_row jsonb;
     v_key jsonb;
     v_hash numeric;
@@ -41,20 +44,21 @@ BEGIN
     SELECT max(mg.migration_id) INTO v_migration FROM profochat_saas.migration mg;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         v_key := {{old_key}};
-        IF EXISTS (SELECT 1 FROM profochat_saas.archive ar
-                    WHERE ar.migration_id = v_migration AND ar.table_name = {{name}} AND ar.key = v_key
-                      AND ar.action = 'inserted') THEN
-            v_hash := NULL;
-        ELSE
-            SELECT ar.row INTO v_row FROM profochat_saas.archive ar
-             WHERE ar.migration_id = v_migration AND ar.table_name = {{name}} AND ar.key = v_key
-               AND ar.action = 'updated' AND ar.row ?| ARRAY[{{names}}]
-             ORDER BY ar.archive_id LIMIT 1;
-            IF v_row IS NULL THEN
-                v_hash := {{old_hash}};
-            ELSE
-                SELECT {{p_key}}, {{p_hash}} INTO v_key, v_hash FROM jsonb_populate_record(OLD, v_row) p;
+        FOR v_entry IN SELECT ar.migration_id, ar.action, ar.row FROM profochat_saas.archive ar
+                        WHERE ar.table_name = {{name}} AND ar.key = v_key ORDER BY ar.archive_id LOOP
+            CONTINUE WHEN v_entry.migration_id IS DISTINCT FROM v_migration;
+            IF v_entry.action = 'inserted' THEN
+                v_inserted := true;
+            ELSIF v_entry.action = 'updated' AND v_row IS NULL AND v_entry.row ?| ARRAY[{{names}}] THEN
+                v_row := v_entry.row;
             END IF;
+        END LOOP;
+        IF v_inserted THEN
+            v_hash := NULL;
+        ELSIF v_row IS NULL THEN
+            v_hash := {{old_hash}};
+        ELSE
+            SELECT {{p_key}}, {{p_hash}} INTO v_key, v_hash FROM jsonb_populate_record(OLD, v_row) p;
         END IF;
         INSERT INTO profochat_saas.change_log (table_name, key, action, old_hash)
              VALUES ({{name}}, v_key, CASE TG_OP WHEN 'UPDATE' THEN 'updated' ELSE 'deleted' END, v_hash);
@@ -62,10 +66,13 @@ BEGIN
     IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND {{old_key}} <> {{new_key}}) THEN
         v_key := {{new_key}};
         v_hash := NULL;
-        SELECT {{p_hash}} INTO v_hash
-          FROM profochat_saas.archive ar CROSS JOIN LATERAL jsonb_populate_record(NULL::{{table}}, ar.row) p
-         WHERE ar.migration_id = v_migration AND ar.table_name = {{name}} AND ar.key = v_key AND ar.action = 'deleted'
-         ORDER BY ar.archive_id LIMIT 1;
+        FOR v_entry IN SELECT ar.migration_id, ar.action, ar.row FROM profochat_saas.archive ar
+                        WHERE ar.table_name = {{name}} AND ar.key = v_key ORDER BY ar.archive_id LOOP
+            IF v_entry.migration_id = v_migration AND v_entry.action = 'deleted' THEN
+                SELECT {{p_hash}} INTO v_hash FROM jsonb_populate_record(NULL::{{table}}, v_entry.row) p;
+                EXIT;
+            END IF;
+        END LOOP;
         INSERT INTO profochat_saas.change_log (table_name, key, action, old_hash)
              VALUES ({{name}}, v_key, 'inserted', v_hash);
     END IF;
