@@ -34,5 +34,6 @@ CREATE TABLE IF NOT EXISTS profochat_saas.change_log (
     old_hash   numeric
 );
 
--- The triggers look up the archive by key on every write of the application.
-CREATE INDEX IF NOT EXISTS archive_change_log_key ON profochat_saas.archive (table_name, key);
+-- The triggers look up the archive by key on every write of the application (and the
+-- proof for every key in the log): by the key alone, which names its table's columns.
+CREATE INDEX IF NOT EXISTS archive_change_log_key ON profochat_saas.archive (key);

@@ -20,8 +20,11 @@
 -- values from before that change; a row the migration inserted was not there (old_hash
 -- NULL); an insert under the key of a row the migration deleted logs that row's hash
 -- (the reconstruction holds it). Rows the migration has not touched are logged as they
--- are. The archive is read by key alone (archive_change_log_key, change_log.sql), so that
--- a write costs an index lookup however large the archive and whatever its statistics.
+-- are. The archive is read by key alone (archive_change_log_key, change_log.sql; each
+-- legacy table's key columns have their own names), so that a write costs one index
+-- lookup however large the archive and whatever the planner's statistics say of it (the
+-- entries are ordered apart, OFFSET 0, so that no scan of the archive in archive_id
+-- order can serve the lookup).
 
 CREATE OR REPLACE FUNCTION {{function}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
@@ -44,9 +47,10 @@ BEGIN
     SELECT max(mg.migration_id) INTO v_migration FROM profochat_saas.migration mg;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         v_key := {{old_key}};
-        FOR v_entry IN SELECT ar.migration_id, ar.action, ar.row FROM profochat_saas.archive ar
-                        WHERE ar.table_name = {{name}} AND ar.key = v_key ORDER BY ar.archive_id LOOP
-            CONTINUE WHEN v_entry.migration_id IS DISTINCT FROM v_migration;
+        FOR v_entry IN SELECT * FROM (SELECT ar.archive_id, ar.table_name, ar.migration_id, ar.action, ar.row
+                                        FROM profochat_saas.archive ar WHERE ar.key = v_key OFFSET 0) e
+                        ORDER BY e.archive_id LOOP
+            CONTINUE WHEN v_entry.table_name <> {{name}} OR v_entry.migration_id IS DISTINCT FROM v_migration;
             IF v_entry.action = 'inserted' THEN
                 v_inserted := true;
             ELSIF v_entry.action = 'updated' AND v_row IS NULL AND v_entry.row ?| ARRAY[{{names}}] THEN
@@ -66,9 +70,10 @@ BEGIN
     IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND {{old_key}} <> {{new_key}}) THEN
         v_key := {{new_key}};
         v_hash := NULL;
-        FOR v_entry IN SELECT ar.migration_id, ar.action, ar.row FROM profochat_saas.archive ar
-                        WHERE ar.table_name = {{name}} AND ar.key = v_key ORDER BY ar.archive_id LOOP
-            IF v_entry.migration_id = v_migration AND v_entry.action = 'deleted' THEN
+        FOR v_entry IN SELECT * FROM (SELECT ar.archive_id, ar.table_name, ar.migration_id, ar.action, ar.row
+                                        FROM profochat_saas.archive ar WHERE ar.key = v_key OFFSET 0) e
+                        ORDER BY e.archive_id LOOP
+            IF v_entry.table_name = {{name}} AND v_entry.migration_id = v_migration AND v_entry.action = 'deleted' THEN
                 SELECT {{p_hash}} INTO v_hash FROM jsonb_populate_record(NULL::{{table}}, v_entry.row) p;
                 EXIT;
             END IF;

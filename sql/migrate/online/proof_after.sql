@@ -11,8 +11,9 @@
 -- The work is proportional to the keys in the log (each looked up by index: the
 -- table's primary key, the archive by key through archive_change_log_key) plus one
 -- pass over the archived updates that put a key back (renamed courses), whatever the
--- planner's statistics say about the archive: the by-key lookups are kept apart
--- (OFFSET 0) so that no other index of the archive can serve them.
+-- planner's statistics say about the archive: the by-key lookups name the key alone
+-- (each legacy table's key columns have their own names) and are kept apart (OFFSET 0)
+-- from the other conditions, so that no other index of the archive can serve them.
 -- The rows left out are exactly those the reconstruction holds under a key in the log:
 -- a current row with its archived update put back (a renamed course is found by its
 -- key before the rename), or an archived deleted row; a row the archive says the
@@ -37,24 +38,22 @@ WITH k AS MATERIALIZED (
     -- As the reconstruction holds them: the archived update put back; a row the
     -- migration inserted is not held. Then the archived deleted rows.
     SELECT coalesce((SELECT jsonb_populate_record(c.r, e.row)
-                       FROM (SELECT ar.migration_id, ar.action, ar.row, ar.archive_id
-                               FROM profochat_saas.archive ar
-                              WHERE ar.table_name = {{name}} AND ar.key = {{r_key}} OFFSET 0) e
-                      WHERE e.migration_id = $1 AND e.action = 'updated' AND e.row ?| ARRAY[{{names}}]
+                       FROM (SELECT ar.table_name, ar.migration_id, ar.action, ar.row, ar.archive_id
+                               FROM profochat_saas.archive ar WHERE ar.key = {{r_key}} OFFSET 0) e
+                      WHERE e.table_name = {{name}} AND e.migration_id = $1 AND e.action = 'updated'
+                        AND e.row ?| ARRAY[{{names}}]
                       ORDER BY e.archive_id LIMIT 1), c.r) AS p,
            c.from_key
       FROM cand c
      WHERE NOT EXISTS (SELECT 1
-                         FROM (SELECT ar.migration_id, ar.action
-                                 FROM profochat_saas.archive ar
-                                WHERE ar.table_name = {{name}} AND ar.key = {{r_key}} OFFSET 0) e
-                        WHERE e.migration_id = $1 AND e.action = 'inserted')
+                         FROM (SELECT ar.table_name, ar.migration_id, ar.action
+                                 FROM profochat_saas.archive ar WHERE ar.key = {{r_key}} OFFSET 0) e
+                        WHERE e.table_name = {{name}} AND e.migration_id = $1 AND e.action = 'inserted')
     UNION ALL
     SELECT jsonb_populate_record(NULL::{{table}}, e.row) AS p, k.key AS from_key
-      FROM k CROSS JOIN LATERAL (SELECT ar.migration_id, ar.action, ar.row
-                                   FROM profochat_saas.archive ar
-                                  WHERE ar.table_name = {{name}} AND ar.key = k.key OFFSET 0) e
-     WHERE e.migration_id = $1 AND e.action = 'deleted'
+      FROM k CROSS JOIN LATERAL (SELECT ar.table_name, ar.migration_id, ar.action, ar.row
+                                   FROM profochat_saas.archive ar WHERE ar.key = k.key OFFSET 0) e
+     WHERE e.table_name = {{name}} AND e.migration_id = $1 AND e.action = 'deleted'
 )
 SELECT $3::int8 - count(*), ($4::text::numeric - coalesce(sum({{hash}}), 0))::text
   FROM held x
