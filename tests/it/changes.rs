@@ -450,3 +450,32 @@ async fn remove_leaves_no_trigger_function_or_table() {
     c.batch_execute("INSERT INTO run (chat_id) VALUES (1); DELETE FROM run WHERE chat_id = 1").await.unwrap();
     assert!(!changes::installed(&*c).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_bot_role_without_rights_on_the_tools_schema_keeps_writing_and_is_logged() {
+    let (db, c) = installed().await;
+    let role = format!("pcs_changes_bot_{}_{}", std::process::id(), rand::random::<u32>());
+    c.batch_execute(&format!(
+        "CREATE ROLE {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};"
+    ))
+    .await
+    .unwrap();
+    let bot = db.connect().await;
+    let wrote = bot
+        .batch_execute(&format!(
+            "SET ROLE {role};
+             INSERT INTO run (course_id, chat_id, botname) VALUES ('c1', 70, 'bot_a');
+             UPDATE waiting_element SET is_waiting = false WHERE waiting_element_id = 1;
+             DELETE FROM courseparticipants WHERE courseparticipant_id = 1;
+             RESET ROLE;"
+        ))
+        .await;
+    let reads_log = bot.batch_execute(&format!("SET ROLE {role}; SELECT count(*) FROM profochat_saas.change_log")).await;
+    drop(bot);
+    c.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.unwrap();
+    wrote.unwrap();
+    assert!(reads_log.is_err(), "the role has no rights on the log itself");
+    assert_eq!(log_rows(&c).await, 3);
+}
