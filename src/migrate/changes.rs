@@ -18,7 +18,7 @@
 //! (the tables now, the archived changes reverted, [`crate::fingerprint::reconstruct`])
 //! with, on both sides, the rows whose key the application wrote after that snapshot
 //! left out: before, each such row as the snapshot saw it (the `old_hash` of its first
-//! logged change; none if that change inserted it); after, each row the reconstruction
+//! logged change; none if no row held the key); after, each row the reconstruction
 //! holds under such a key. Every other row must be equal, exactly as offline, and the
 //! application's rows are counted.
 //!
@@ -26,8 +26,12 @@
 //! read), [`install`], then [`before`], then the migration's changes (with the setting
 //! on, archived), then [`prove`] in one snapshot (a REPEATABLE READ transaction, or
 //! [`prove_in_snapshot`]), then [`remove`]. Every change the migration makes must come
-//! after [`before`]; the archive keys are `jsonb_build_object` of the typed key columns,
-//! as the migration's SQL writes them.
+//! after [`before`] and be archived in the transaction that makes it; the archive keys
+//! are `jsonb_build_object` of the typed key columns, as the migration's SQL writes
+//! them. An application transaction running at REPEATABLE READ that inserts a key the
+//! migration deleted after that transaction's snapshot is logged without the deleted
+//! row: the proof then fails (it never passes by mistake); the legacy bot's statements
+//! commit one by one at READ COMMITTED.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
