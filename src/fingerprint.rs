@@ -53,8 +53,7 @@ impl RowHash {
         }
     }
 
-    /// The hash the server at the other end of `client` uses.
-    pub async fn of<C: GenericClient + Sync>(client: &C) -> Result<Self> {
+    async fn of<C: GenericClient + Sync>(client: &C) -> Result<Self> {
         let n: i32 = client
             .query_one("SELECT current_setting('server_version_num')::int4", &[])
             .await
