@@ -63,7 +63,9 @@ impl RowHash {
     }
 }
 
-fn row_expr(table: &str, alias: &str, how: RowHash) -> String {
+/// The hash of one row of `table` (its legacy columns, as `alias`.column), as a
+/// fingerprint sums it.
+pub fn row_expr(table: &str, alias: &str, how: RowHash) -> String {
     let cols: Vec<String> = legacy_columns(table).iter().map(|c| format!("{alias}.{}", ident(c))).collect();
     match how {
         RowHash::Record => format!("hash_record_extended(ROW({}), 0)::numeric", cols.join(", ")),
@@ -81,7 +83,7 @@ pub fn table_sql(table: &str, how: RowHash) -> String {
 }
 
 /// Casts the archived key value of `column` back to its column type.
-fn key_cast(table: &str, column: &str) -> &'static str {
+pub fn key_cast(table: &str, column: &str) -> &'static str {
     match (table, column) {
         ("course", _) => "text",
         ("course_element", _) => "int8",

@@ -13,6 +13,7 @@
 //! decisions it shares with `plan` are in [`crate::plan::decisions`].
 
 pub mod analysis;
+pub mod changes;
 pub mod index_wait;
 pub mod indexes;
 pub mod online;

@@ -7,6 +7,7 @@ mod pty;
 
 mod backup;
 mod bench;
+mod changes;
 mod connection;
 mod decisions;
 mod demo;
