@@ -82,6 +82,10 @@ pub struct TableProof {
     pub archived_deleted: i64,
     pub archived_updated: i64,
     pub archived_inserted: i64,
+    /// Online: rows the legacy bot or the application wrote while the migration ran,
+    /// by key (inserted, changed, deleted), left out of both sides of the proof.
+    #[serde(default)]
+    pub written_meanwhile: Option<[i64; 3]>,
     pub equal: bool,
 }
 

@@ -19,7 +19,7 @@ use super::phases::{self, Phase};
 use super::{steps, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
-use crate::fingerprint::{self, Fingerprints};
+use crate::fingerprint;
 use crate::plan::decisions;
 use crate::report::Reporter;
 use crate::sql::ident;
@@ -213,7 +213,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
-        .batch_execute("DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_course_map, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
+        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
         .await;
     result
 }
@@ -440,27 +440,18 @@ async fn expand(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, 
         }
         return Err(e);
     }
-    let before = before(db).await?;
-    db.execute(RECORD_BEFORE, &[&state.migration_id, &serde_json::to_value(&before).unwrap_or_default()])
-        .await
-        .map_err(q("recording the fingerprint before"))?;
+    // From here on, every row the bot or the application writes is logged, so that the
+    // no-loss proof can leave it out; then the fingerprint before, in one snapshot.
+    super::changes::install(&db.client).await.map_err(|e| stopped(step, e.to_string()))?;
+    let before = super::changes::before(&mut db.client).await?;
+    db.execute(
+        RECORD_BEFORE,
+        &[&state.migration_id, &serde_json::to_value(&before.fingerprints).unwrap_or_default(), &before.snapshot],
+    )
+    .await
+    .map_err(q("recording the fingerprint before"))?;
     done(db, state, step).await?;
-    Ok(phases::Counts::from([("legacy_rows".to_string(), before.tables.values().map(|f| f.rows).sum::<i64>())]))
-}
-
-/// The legacy tables' fingerprint in one snapshot, while the bot writes.
-async fn before(db: &mut Db) -> Result<Fingerprints> {
-    let tx = db
-        .client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(q("fingerprinting the legacy tables"))?;
-    let f = fingerprint::take(&tx).await?;
-    tx.rollback().await.map_err(q("fingerprinting the legacy tables"))?;
-    Ok(f)
+    Ok(phases::Counts::from([("legacy_rows".to_string(), before.fingerprints.tables.values().map(|f| f.rows).sum::<i64>())]))
 }
 
 /// Prepare: the analysis again (the bot wrote since the preflight), kept for the
@@ -725,25 +716,48 @@ async fn switch(
     let step = OnlineStep::Switch;
     reporter.started("no-loss proof", None);
     let t = Instant::now();
-    let before: Fingerprints = db
-        .query_one("SELECT fingerprint_before FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
+    let row = db
+        .query_one("SELECT fingerprint_before, summary ->> 'before_snapshot' FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
         .await
-        .map_err(q("reading the fingerprint before"))?
-        .get::<_, Option<serde_json::Value>>(0)
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let now = fingerprint::take(&db.client).await?;
-    let proof = steps::prove(&db.client, state.migration_id, &before, &now).await?;
-    let bad: Vec<String> = proof.iter().filter(|p| !p.equal).map(|p| p.table.clone()).collect();
+        .map_err(q("reading the fingerprint before"))?;
+    let before = super::changes::Before {
+        fingerprints: row.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
+        snapshot: row.get::<_, Option<String>>(1).unwrap_or_default(),
+    };
+    let online_proof = super::changes::prove_in_snapshot(&mut db.client, state.migration_id, &before).await?;
+    let proof: Vec<TableProof> = online_proof
+        .iter()
+        .map(|p| TableProof {
+            table: p.table.clone(),
+            before: p.before.clone(),
+            after: p.after.clone(),
+            rows_now: p.rows_now,
+            archived_deleted: p.archived_deleted,
+            archived_updated: p.archived_updated,
+            archived_inserted: p.archived_inserted,
+            written_meanwhile: Some([p.app_inserted, p.app_updated, p.app_deleted]),
+            equal: p.equal,
+        })
+        .collect();
+    let bad = super::changes::unequal(&online_proof);
     if !bad.is_empty() {
         return Err(stopped(
             step,
-            format!("the no-loss proof failed for {}: their rows differ from before the migration beyond the archived changes", bad.join(", ")),
+            format!(
+                "the no-loss proof failed for {}: their rows differ from before the migration beyond the archived changes and the rows written meanwhile",
+                bad.join(", ")
+            ),
         ));
     }
     let proof_ms = t.elapsed().as_millis() as u64;
     let archived: i64 = proof.iter().map(|p| p.archived_deleted + p.archived_updated + p.archived_inserted).sum();
-    reporter.finished("no-loss proof", t.elapsed(), &format!("8 tables equal to before, {archived} archived changes"));
+    let meanwhile: i64 = online_proof.iter().map(|p| p.app_inserted + p.app_updated + p.app_deleted).sum();
+    reporter.finished(
+        "no-loss proof",
+        t.elapsed(),
+        &format!("8 tables equal to before, {archived} archived changes, {meanwhile} rows written meanwhile left out"),
+    );
+    let now = fingerprint::take(&db.client).await?;
 
     reporter.started("online: switch", None);
     let t = Instant::now();
@@ -769,12 +783,13 @@ async fn switch(
         return Err(stopped(step, format!("validation found critical problems: {}", failed.join(", "))));
     }
     tx.batch_execute(DROP).await.map_err(q("dropping the backfill's analysis"))?;
+
     tx.execute(
         "UPDATE profochat_saas.migration SET finished_at = now(), fingerprint_after = $2, summary = $3 WHERE migration_id = $1",
         &[
             &state.migration_id,
             &serde_json::to_value(&now).unwrap_or_default(),
-            &serde_json::json!({ "proof": proof, "online": true }),
+            &serde_json::json!({ "proof": proof, "online": true, "before_snapshot": before.snapshot }),
         ],
     )
     .await
@@ -784,6 +799,12 @@ async fn switch(
     record(&tx, state).await?;
     tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
     reporter.finished("online: switch", t.elapsed(), &format!("{} checks, no critical problem; the migration is completed", validation.checks.len()));
+    // The change log has done its work: its triggers go, each in a short lock.
+    if let Err(e) = super::changes::remove(&db.client).await {
+        reporter.warn(&format!(
+            "the migration is completed, but its change log could not be removed ({e}); `profochat-saas finish` or `rollback` removes it"
+        ));
+    }
     reporter.committed("the migration is completed");
     Ok((proof, proof_ms, validation))
 }

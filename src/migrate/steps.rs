@@ -381,6 +381,7 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
             archived_deleted: get("deleted"),
             archived_updated: get("updated"),
             archived_inserted: get("inserted"),
+            written_meanwhile: None,
         });
     }
     Ok(out)

@@ -1,10 +1,17 @@
 -- Online backfill, at the start of each session after prepare: the analysis's
 -- decisions (persist.sql) as the session-local tables the backfill statements read,
 -- and mig_batch, the key range of the batch under way.
+--
+-- mig_course_map is the legacy interface's live map of renamed course copies
+-- (profochat_saas.legacy_course_map), not the analysis's copy: the legacy bot may
+-- publish a merged course while the backfill runs, and the compatibility layer then
+-- splits off that bot's copy under a new id; the rows the backfill links later follow it.
+DROP VIEW IF EXISTS pg_temp.mig_course_map;
 DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_course_map, pg_temp.mig_batch;
 CREATE TEMP TABLE mig_params AS TABLE profochat_saas.online_params;
-CREATE TEMP TABLE mig_course_map AS TABLE profochat_saas.online_course_map;
-CREATE UNIQUE INDEX ON mig_course_map (course_id, bot_name);
-ANALYZE mig_course_map;
+CREATE TEMP VIEW mig_course_map AS
+SELECT legacy_course_id AS course_id, bot_name, course_id AS new_course_id
+  FROM profochat_saas.legacy_course_map
+ WHERE course_id <> legacy_course_id;
 CREATE TEMP TABLE mig_batch (lo int8 NOT NULL, hi int8 NOT NULL);
 INSERT INTO mig_batch VALUES (0, 0);

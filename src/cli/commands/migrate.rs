@@ -248,17 +248,33 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     }
     println!("{phases}");
     println!();
-    let mut proof = output::table(&["table", "rows before", "rows now", "archived (deleted / changed / added)", "fingerprint"]);
+    let online = r.proof.iter().any(|p| p.written_meanwhile.is_some());
+    let mut header = vec!["table", "rows before", "rows now", "archived (deleted / changed / added)"];
+    if online {
+        header.push("written meanwhile (new / changed / deleted)");
+    }
+    header.push("fingerprint");
+    let mut proof = output::table(&header);
     for p in &r.proof {
-        proof.add_row(vec![
+        let mut row = vec![
             p.table.clone(),
             p.before.rows.to_string(),
             p.rows_now.to_string(),
             format!("{} / {} / {}", p.archived_deleted, p.archived_updated, p.archived_inserted),
-            if p.equal { "equal".into() } else { "DIFFERS".into() },
-        ]);
+        ];
+        if let Some([i, u, d]) = p.written_meanwhile {
+            row.push(format!("{i} / {u} / {d}"));
+        }
+        row.push(if p.equal { "equal".into() } else { "DIFFERS".into() });
+        proof.add_row(row);
     }
-    println!("No-loss proof (legacy rows before = rows now with the archived changes reverted):\n{proof}");
+    if online {
+        println!(
+            "No-loss proof (legacy rows before = rows now with the archived changes reverted; the rows the bot or the application wrote meanwhile, logged by key, are left out of both sides):\n{proof}"
+        );
+    } else {
+        println!("No-loss proof (legacy rows before = rows now with the archived changes reverted):\n{proof}");
+    }
     println!(
         "{} archived changes, kept in profochat_saas.archive (migration #{}).",
         r.archived_total(),
