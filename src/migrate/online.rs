@@ -31,6 +31,7 @@ const PERSIST: &str = include_str!("../../sql/migrate/online/persist.sql");
 const RESTORE: &str = include_str!("../../sql/migrate/online/restore.sql");
 pub const DROP: &str = include_str!("../../sql/migrate/online/drop.sql");
 const LOCK_SHARE: &str = include_str!("../../sql/migrate/online/lock_share.sql");
+const PREPARE_KEYS: &str = include_str!("../../sql/migrate/online/prepare_keys.sql");
 const SETTLE_RUNS: &str = include_str!("../../sql/migrate/online/settle_runs.sql");
 const ORPHANS: &str = include_str!("../../sql/migrate/online/backfill_conversation_orphans.sql");
 const PROGRESS_READ: &str = include_str!("../../sql/migrate/online/progress_read.sql");
@@ -497,6 +498,7 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
             Err(e) => return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e)))),
         }
         let counts = Phase::Data.apply(&tx, &a, opts).await.map_err(|e| stopped(step, e.to_string()))?;
+        tx.batch_execute(PREPARE_KEYS).await.map_err(|e| stopped(step, format!("adding the keys of bot and course_deployment: {}", pg_error_text(&e))))?;
         phases::install_legacy_interface(&tx, false).await.map_err(|e| stopped(step, pg_error_text(&e)))?;
         state.done = Some(step);
         state.current = step.next();
