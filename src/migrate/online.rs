@@ -229,7 +229,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
     if !got {
         return Err(Error::refused(
             format!("another `profochat-saas migrate` is running on {target}"),
-            "Nothing was changed. Wait for it to end (`profochat-saas status` shows its progress).",
+            "Wait for it to end (`profochat-saas status` shows its progress).",
         ));
     }
     let mut state = match progress(&db.client).await? {

@@ -165,7 +165,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         if !got {
             return Err(Error::refused(
                 format!("a `profochat-saas migrate` is running on {target}"),
-                "Nothing was changed. Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
+                "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
             ));
         }
     }
