@@ -171,6 +171,8 @@ async fn an_interrupt_of_the_online_migration_says_it_stops_and_how_to_resume_or
     wait_for_a_lock_wait(&c, "conversation").await;
     interrupt_and_check(&mut child);
     holder.batch_execute("COMMIT").await.unwrap();
+    // (The server ends the interrupted session once it notices the client is gone.)
+    crate::online::wait_for_the_killed_session(&c).await;
     let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("an online migration in progress") && text.contains("Online:    step expand under way"), "{text}");
@@ -179,12 +181,15 @@ async fn an_interrupt_of_the_online_migration_says_it_stops_and_how_to_resume_or
 
     // Resumed, and ended like kill -9 after the waiting elements' backfill.
     let out = spawn_migrate(&db, &["--crash-at", "after:backfill waiting_element"]).wait_with_output().unwrap();
-    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    use std::os::unix::process::ExitStatusExt;
+    assert!(out.status.signal().is_some(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    crate::online::wait_for_the_killed_session(&c).await;
     holder.batch_execute("BEGIN; LOCK TABLE conversation IN SHARE MODE").await.unwrap();
     let mut child = spawn_migrate(&db, &[]);
     wait_for_a_lock_wait(&c, "conversation").await;
     interrupt_and_check(&mut child);
     holder.batch_execute("COMMIT").await.unwrap();
+    crate::online::wait_for_the_killed_session(&c).await;
     let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(text.contains("Online:    step backfill conversation: 0 batches done"), "{text}");

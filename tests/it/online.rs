@@ -73,7 +73,7 @@ async fn migration_lock_held(c: &Db) -> bool {
 
 /// After kill -9 the server may still run the killed client's last statement for a
 /// moment (its session ends when it next talks to the client): waits for that.
-async fn wait_for_the_killed_session(c: &Db) {
+pub(crate) async fn wait_for_the_killed_session(c: &Db) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while migration_lock_held(c).await {
         assert!(Instant::now() < deadline, "the killed migrate's session never ended");
