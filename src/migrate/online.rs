@@ -228,7 +228,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
     if !got {
         return Err(Error::refused(
             format!("another `profochat-saas migrate` is running on {target}"),
-            "Nothing was changed. Wait for it to end (`profochat-saas status` shows its progress).",
+            "Wait for it to end (`profochat-saas status` shows its progress).",
         ));
     }
     let mut state = match progress(&db.client).await? {
@@ -238,14 +238,15 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         }
         _ => start(db, opts, reporter).await?,
     };
-    let relink: bool = db
-        .query_one(
-            "SELECT coalesce((options ->> 'relink_all')::bool, false) FROM profochat_saas.migration WHERE migration_id = $1",
-            &[&state.migration_id],
-        )
+    let recorded: serde_json::Value = db
+        .query_one("SELECT options FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
         .await
         .map_err(q("reading the migration's options"))?
         .get(0);
+    let relink = recorded["relink_all"].as_bool().unwrap_or(false);
+    // A resumed migration goes on with the decisions it started with: a plain
+    // `migrate` resumes it, and its steps never mix two policies.
+    let opts = &with_recorded_decisions(opts, &recorded);
     let mut phases = vec![];
     let mut analysis = None;
     let mut indexes = IndexReport::default();
@@ -320,6 +321,26 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         upgraded: vec![],
         total_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// `opts` with the decisions recorded when the migration started (the default bot,
+/// course conflicts, orphans) in place of this run's.
+fn with_recorded_decisions(opts: &MigrateOptions, recorded: &serde_json::Value) -> MigrateOptions {
+    let mut o = opts.clone();
+    if let Some(bot) = recorded["default_bot"].as_str() {
+        o.default_bot = Some(bot.to_string());
+    }
+    match recorded["orphans"].as_str() {
+        Some("keep") => o.orphans = Orphans::Keep,
+        Some("detach") => o.orphans = Orphans::Detach,
+        _ => {}
+    }
+    match recorded["course_conflicts"].as_str() {
+        Some("rename") => o.course_conflicts = super::CourseConflicts::Rename,
+        Some("fail") => o.course_conflicts = super::CourseConflicts::Fail,
+        _ => {}
+    }
+    o
 }
 
 fn step_name(step: OnlineStep) -> &'static str {

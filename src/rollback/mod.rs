@@ -165,7 +165,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         if !got {
             return Err(Error::refused(
                 format!("a `profochat-saas migrate` is running on {target}"),
-                "Nothing was changed. Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
+                "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
             ));
         }
     }
@@ -198,7 +198,9 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     reporter.started("rollback: lock and check", None);
     let t = std::time::Instant::now();
     let mut all = LEGACY_TABLES.iter().map(|t| ident(t)).collect::<Vec<_>>();
-    all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
+    if expanded {
+        all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
+    }
     tx.batch_execute(&format!(
         "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
         all.join(", ")

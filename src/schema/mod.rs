@@ -195,6 +195,12 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         catalog::index_problems(&entries, &target::secondary_indexes())
     };
     let mut upgrade_needed = vec![];
+    // An online migration recorded as under way: also before its first step committed
+    // (no new table or column yet), so that `status` names it and `migrate --abort`
+    // removes its record.
+    let in_progress = last_migration
+        .as_ref()
+        .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::InProgress));
 
     let state = if tables.is_empty() {
         SchemaState::Empty
@@ -202,7 +208,7 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         SchemaState::NotProfochat
     } else if !legacy_missing.is_empty() {
         SchemaState::IncompleteLegacy
-    } else if new_found.is_empty() && cols_found.is_empty() {
+    } else if new_found.is_empty() && cols_found.is_empty() && !in_progress {
         SchemaState::Legacy
     } else {
         let completed = last_migration
@@ -213,9 +219,6 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         let pending = last_migration
             .as_ref()
             .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::IndexesPending));
-        let in_progress = last_migration
-            .as_ref()
-            .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::InProgress));
         if in_progress {
             SchemaState::MigrationInProgress
         } else if completed && new_missing.is_empty() && cols_missing.is_empty() {

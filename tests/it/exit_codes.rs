@@ -25,7 +25,8 @@ fn json_error(a: &assert_cmd::assert::Assert) -> (String, i64, String) {
 }
 
 /// A DBA's event trigger refuses the schema the migration creates first: a plain
-/// failed statement inside the migration transaction, not a phase of its own.
+/// failed statement inside the one migration transaction of `--offline`, not a phase
+/// of its own.
 #[tokio::test]
 async fn a_migration_that_fails_and_is_rolled_back_is_always_exit_7() {
     let (db, c) = legacy_with_anomalies().await;
@@ -37,7 +38,7 @@ async fn a_migration_that_fails_and_is_rolled_back_is_always_exit_7() {
     .unwrap();
     let before = catalog(&c).await;
     let a = cli()
-        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .args(["migrate", "--offline", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
         .assert()
         .code(7);
     let (_, err) = texts(&a);
@@ -45,7 +46,7 @@ async fn a_migration_that_fails_and_is_rolled_back_is_always_exit_7() {
     assert_eq!(catalog(&c).await, before, "nothing changed");
 
     let a = cli()
-        .args(["migrate", "--json", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .args(["migrate", "--offline", "--json", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
         .assert()
         .code(7);
     let (kind, code, message) = json_error(&a);
@@ -54,7 +55,7 @@ async fn a_migration_that_fails_and_is_rolled_back_is_always_exit_7() {
 
     // A failing phase is 7 too, as before.
     cli()
-        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--fail-in-phase", "data", "--database-url", &db.url()])
+        .args(["migrate", "--offline", "--yes", "--skip-backup", "--default-bot", "main_bot", "--fail-in-phase", "data", "--database-url", &db.url()])
         .assert()
         .code(7);
     assert_eq!(catalog(&c).await, before);

@@ -1,6 +1,7 @@
 //! Signals: Ctrl-C on a terminal and SIGINT / SIGTERM sent to the process end every
 //! command at once, with exit status 130 and a message that says what was left; a
 //! partial backup never stays behind; a hidden prompt gives the terminal its echo back;
+//! an interrupted online migration stops where it is and says how to resume or abort;
 //! a resumed migration asks like any change.
 
 use std::process::Stdio;
@@ -106,68 +107,98 @@ async fn sigint_and_sigterm_during_a_backup_remove_the_partial_file() {
     }
 }
 
-/// Holds a lock that makes the index builds after the commit wait: taken while the
-/// migration holds its own locks, so it is granted the moment the migration commits.
-#[tokio::test]
-async fn an_interrupt_after_the_commit_says_the_migration_is_committed() {
-    let (db, c) = legacy_with_anomalies().await;
-    let mut cmd = bin();
-    cmd.args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let name = db.name.clone();
-    let wait_for = |sql: &'static str| {
-        let c = &c;
-        let name = name.clone();
-        async move {
-            let deadline = Instant::now() + PROMPT_WAIT;
-            loop {
-                let n: i64 = c.query_one(sql, &[&name]).await.unwrap().get(0);
-                if n > 0 {
-                    return;
-                }
-                assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+/// Waits until a session other than the test's waits for a lock on `table`.
+pub(crate) async fn wait_for_a_lock_wait(c: &profochat_saas::conn::Db, table: &str) {
+    let deadline = Instant::now() + PROMPT_WAIT;
+    loop {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = $1::text::regclass
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            return;
         }
-    };
-    // The migration holds conversation exclusively...
-    wait_for(
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE a.datname = $1 AND l.relation = 'conversation'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted",
-    )
-    .await;
-    // ...so this waits for its commit, and then holds up the index builds on conversation.
-    let holder = db.connect().await;
-    let hold = tokio::spawn(async move {
-        holder.batch_execute("BEGIN; LOCK TABLE conversation IN ROW EXCLUSIVE MODE").await.unwrap();
-        holder
-    });
-    wait_for(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND query ILIKE 'CREATE INDEX%'",
-    )
-    .await;
+        assert!(Instant::now() < deadline, "nothing ever waited for a lock on {table}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// SIGINT to a waiting online `migrate`: exit 130 at once, and a message that says the
+/// migration stops where it is and how to go on or back — never that anything was
+/// rolled back or left unchanged.
+fn interrupt_and_check(child: &mut std::process::Child) -> String {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    assert_eq!(pty::exit_code(&mut child, AT_ONCE), 130);
+    assert_eq!(pty::exit_code(child, AT_ONCE), 130);
     let mut err = String::new();
     use std::io::Read;
     child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    let message = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default().to_string();
-    assert!(message.contains("interrupted by") && message.contains("The migration is committed"), "{err}");
-    assert!(!message.contains("rolled back"), "{message}");
-    assert!(message.contains("profochat-saas migrate"), "it says how to finish: {message}");
-    let holder = hold.await.unwrap();
-    holder.batch_execute("ROLLBACK").await.unwrap();
+    let message = err[err.find("error:").unwrap_or_else(|| panic!("no error message: {err}"))..].to_string();
+    assert!(message.contains("interrupted by") && message.contains("SIGINT") && message.contains("online migration stops"), "{err}");
+    assert!(message.contains("`profochat-saas status`") && message.contains("`profochat-saas migrate` resumes"), "how to resume: {message}");
+    assert!(message.contains("`profochat-saas migrate --abort`"), "how to go back: {message}");
+    for never in ["rolled back", "Nothing was changed", "nothing was changed", "unchanged"] {
+        assert!(!message.contains(never), "{never:?} in: {message}");
+    }
+    err
+}
 
-    // The data is migrated; `status` names the pending indexes, and `migrate` finishes them.
+fn spawn_migrate(db: &TestDb, extra: &[&str]) -> std::process::Child {
+    bin()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The online migration made to wait by a lock the test holds on conversation, then
+/// interrupted: first in its expand step (its short lock attempts wait), then, resumed
+/// past the waiting elements, in a batch of the conversation backfill. Each time
+/// `status` names the step, and in the end a plain `migrate` completes it.
+#[tokio::test]
+async fn an_interrupt_of_the_online_migration_says_it_stops_and_how_to_resume_or_abort() {
+    let (db, c) = legacy_with_anomalies().await;
+    let holder = db.connect().await;
+    holder.batch_execute("BEGIN; LOCK TABLE conversation IN SHARE MODE").await.unwrap();
+    let mut child = spawn_migrate(&db, &[]);
+    wait_for_a_lock_wait(&c, "conversation").await;
+    interrupt_and_check(&mut child);
+    holder.batch_execute("COMMIT").await.unwrap();
+    // (The server ends the interrupted session once it notices the client is gone.)
+    crate::online::wait_for_the_killed_session(&c).await;
     let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("secondary indexes pending"), "{text}");
-    cli().args(["migrate", "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(text.contains("an online migration in progress") && text.contains("Online:    step expand under way"), "{text}");
+    // The legacy tables are as they were: the expand step had not committed.
+    assert!(c.query_one("SELECT to_regclass('bot') IS NULL", &[]).await.unwrap().get::<_, bool>(0));
+
+    // Resumed, and ended like kill -9 after the waiting elements' backfill.
+    let out = spawn_migrate(&db, &["--crash-at", "after:backfill waiting_element"]).wait_with_output().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert!(out.status.signal().is_some(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    crate::online::wait_for_the_killed_session(&c).await;
+    holder.batch_execute("BEGIN; LOCK TABLE conversation IN SHARE MODE").await.unwrap();
+    let mut child = spawn_migrate(&db, &[]);
+    wait_for_a_lock_wait(&c, "conversation").await;
+    interrupt_and_check(&mut child);
+    holder.batch_execute("COMMIT").await.unwrap();
+    crate::online::wait_for_the_killed_session(&c).await;
+    let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("Online:    step backfill conversation: 0 batches done"), "{text}");
+
+    // A plain re-run completes it, and it validates.
+    cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert().success();
     let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("migrated (multi-tenant SaaS schema)"));
+    cli().args(["validate", "--database-url", &db.url()]).assert().success();
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ mod seed;
 mod status;
 mod upstream;
 mod unfinished;
+mod online;
 mod ops;
 mod ops_cli;
 mod ops_migrated;

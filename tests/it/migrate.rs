@@ -171,8 +171,21 @@ async fn plan_dry_run_and_migration_agree_and_dry_run_leaves_nothing() {
     assert_eq!(catalog(&c).await, cat, "dry run leaves nothing behind");
     assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
 
-    let r = migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
-    let counts = |rep: &migrate::MigrationReport| rep.phases.iter().map(|p| (p.name, p.counts.clone())).collect::<Vec<_>>();
+    // The dry run is the one-transaction migration, rolled back: it agrees with that path.
+    let r = migrate::migrate(&mut c, &MigrateOptions { single_transaction: true, ..opts() }, &Silent).await.unwrap();
+    // The same phases and counts; the dry run only counts the indexes it would build.
+    let counts = |rep: &migrate::MigrationReport| {
+        rep.phases
+            .iter()
+            .map(|p| {
+                let mut c = p.counts.clone();
+                if let Some(n) = c.remove("indexes_deferred") {
+                    c.insert("indexes_built".into(), n);
+                }
+                (p.name, c)
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(counts(&d), counts(&r));
     assert_eq!(d.deployments, r.deployments);
     assert_eq!(p.analysis.deployments_to_create, r.deployments);
@@ -190,8 +203,10 @@ async fn a_failure_in_any_phase_leaves_the_database_exactly_as_it_was() {
     let (_db, mut c) = legacy_with_anomalies().await;
     let cat = catalog(&c).await;
     let fp = fingerprint::take(&*c).await.unwrap();
+    // The one-transaction path (`--offline`): all or nothing.
     for phase in migrate::phases::PHASES {
         let mut o = opts();
+        o.single_transaction = true;
         o.fail_in_phase = Some(phase.number().to_string());
         let err = migrate::migrate(&mut c, &o, &Silent).await.unwrap_err();
         let text = err.to_string();
@@ -202,7 +217,7 @@ async fn a_failure_in_any_phase_leaves_the_database_exactly_as_it_was() {
         assert_eq!(fingerprint::take(&*c).await.unwrap(), fp, "data after a failure in {}", phase.label());
     }
     // And through the CLI (hidden test hook).
-    let out = cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--fail-in-phase", "links", "--database-url", &_db.url()]).assert().code(7);
+    let out = cli().args(["migrate", "--offline", "--yes", "--skip-backup", "--default-bot", "main_bot", "--fail-in-phase", "links", "--database-url", &_db.url()]).assert().code(7);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(err.contains("phase 3 (links) failed") && err.contains("nothing") || err.contains("exactly as it was"), "{err}");
     assert_eq!(catalog(&c).await, cat);
@@ -456,19 +471,24 @@ async fn offline_builds_everything_in_the_one_transaction() {
 }
 
 /// The legacy tables are locked in short attempts: a lock held for a while is waited
-/// out; one held beyond the bound stops the migration with exit 7, nothing changed.
+/// out; one held beyond the bound stops the migration with exit 7, nothing changed —
+/// online (its first step) and offline alike.
 #[tokio::test]
 async fn the_legacy_tables_are_locked_in_short_attempts_up_to_a_bound() {
     let (db, mut c) = legacy_with_anomalies().await;
     let before = catalog(&c).await;
     let holder = db.connect().await;
     holder.batch_execute("BEGIN; LOCK TABLE run IN ACCESS SHARE MODE").await.unwrap();
+    for single_transaction in [false, true] {
+        let mut o = opts();
+        o.single_transaction = single_transaction;
+        o.lock_wait = Some(std::time::Duration::from_millis(1200));
+        let err = migrate::migrate(&mut c, &o, &Silent).await.unwrap_err();
+        assert_eq!(err.exit_status().code(), 7, "{err}");
+        assert!(err.to_string().contains("attempt") && err.to_string().contains("lock"), "{err}");
+        assert_eq!(catalog(&c).await, before, "nothing changed (offline: {single_transaction})");
+    }
     let mut o = opts();
-    o.lock_wait = Some(std::time::Duration::from_millis(1200));
-    let err = migrate::migrate(&mut c, &o, &Silent).await.unwrap_err();
-    assert_eq!(err.exit_status().code(), 7, "{err}");
-    assert!(err.to_string().contains("attempts") && err.to_string().contains("lock"), "{err}");
-    assert_eq!(catalog(&c).await, before, "nothing changed");
     // Released a second later: the next attempt gets it.
     let release = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(1000)).await;

@@ -1,8 +1,9 @@
-//! Honest outcomes after the commit: an index that cannot be built ends `migrate`
-//! with exit status 12 and the reason (the migration stays committed), `status` says
-//! what is pending and a later `migrate` finishes it; a re-run that meets an earlier
-//! build still open on the server waits for it, or says so; a migration recorded as
-//! pending never stays so.
+//! Honest outcomes: online, an index that cannot be built stops the migration in its
+//! indexes step (exit 13) and a re-run finishes it; on a migrated database whose
+//! indexes are pending, one that cannot be built ends `migrate` with exit status 12 and
+//! the reason (the migration stays committed), `status` says what is pending and a
+//! later `migrate` finishes it; a re-run that meets an earlier build still open on the
+//! server waits for it, or says so; a migration recorded as pending never stays so.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,58 +36,58 @@ impl Reporter for Notes {
     }
 }
 
+/// Online, the secondary indexes are a step before the switch: one that cannot be built
+/// stops the migration there (exit 13), named with the reason; nothing is switched, and
+/// a re-run once the name is free builds it and completes the migration.
 #[tokio::test]
-async fn an_index_whose_name_is_taken_fails_the_migration_with_12_and_a_rerun_finishes_it() {
+async fn an_index_whose_name_is_taken_stops_the_online_migration_in_step_indexes_with_13_and_a_rerun_finishes_it() {
     let (db, c) = legacy_with_anomalies().await;
     // Another object holds the name of one of the secondary indexes.
     let name = profochat_saas::target::secondary_indexes().into_iter().find(|i| i.table == "conversation").unwrap().name;
-    let total = profochat_saas::target::secondary_indexes().len();
     c.batch_execute(&format!("CREATE TABLE {} (note text)", profochat_saas::sql::ident(&name))).await.unwrap();
     let out = cli()
         .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()])
         .assert()
-        .code(12);
-    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+        .code(13);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(stdout.contains("No-loss proof"), "the report of what was done is printed: {stdout}");
-    assert!(stdout.contains("could not be built"), "{stdout}");
     for needle in [
-        format!("the migration is committed, but 1 of {total} secondary indexes could not be built"),
+        "the online migration stopped in step indexes".to_string(),
         format!("{name} (the name is taken by a table of that name"),
-        "`profochat-saas status` shows what is pending".into(),
-        "run `profochat-saas migrate` again".into(),
+        "`profochat-saas migrate` resumes it".into(),
+        "`profochat-saas migrate --abort`".into(),
     ] {
         assert!(stderr.contains(needle.as_str()), "{needle:?} missing from:\n{stderr}");
     }
-    // The data is migrated; the state says what is pending.
+    // Not switched: still in progress, in step indexes, and `status` says so.
     let st = schema::inspect(&c).await.unwrap();
-    assert_eq!(st.state, SchemaState::IndexesPending);
-    assert_eq!(st.secondary_indexes_missing, std::slice::from_ref(&name));
-    assert_eq!(recorded_status(&c).await, "indexes_pending");
+    assert_eq!(st.state, SchemaState::MigrationInProgress);
+    assert_eq!(recorded_status(&c).await, "in_progress");
     cli()
         .args(["status", "--database-url", &db.url()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("secondary indexes pending").and(predicate::str::contains(name.as_str())));
-    // A re-run with the cause still there: the same code, and the library says so too.
+        .stdout(predicate::str::contains("Online:    step indexes under way"));
+    // A re-run with the cause still there: the same stop, and the library says so too.
     let mut db_c = db.connect().await;
     let err = migrate::migrate(&mut db_c, &opts(), &Silent).await.unwrap_err();
-    assert_eq!(err.exit_status(), ExitStatus::Unfinished);
+    assert_eq!(err.exit_status(), ExitStatus::Stopped);
     match &err {
-        Error::Unfinished { report: Some(r), .. } => {
-            assert_eq!(r.outcome, Outcome::IndexesIncomplete);
-            assert_eq!(r.indexes.failed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), [name.as_str()]);
+        Error::Stopped { step, cause, .. } => {
+            assert_eq!(step, "indexes");
+            assert!(cause.contains(name.as_str()), "{cause}");
         }
         other => panic!("{other:?}"),
     }
-    // Cause removed: the re-run builds it and records the migration as completed.
+    // Cause removed: the re-run builds it and switches.
     c.batch_execute(&format!("ALTER TABLE {} RENAME TO conversation_notes", profochat_saas::sql::ident(&name))).await.unwrap();
     cli()
         .args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("1 missing indexes were built now"));
-    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Migrated);
+        .stdout(predicate::str::contains("Migrated"));
+    let st = schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, SchemaState::Migrated);
+    assert!(st.secondary_indexes_missing.is_empty() && st.secondary_indexes_invalid.is_empty());
     assert_eq!(recorded_status(&c).await, "completed");
 }
 

@@ -116,7 +116,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     signals::set_note(match (resumed, &backup) {
         (true, _) => RESUMED.to_string(),
         (false, _) if online => format!(
-            "The batch or schema change under way is rolled back by the server as the connection closes. {}{}",
+            "The batch or schema change under way is not committed: the server discards it as the connection closes. {}{}",
             profochat_saas::migrate::online::STOPPED_HINT,
             backup.as_ref().map(|b| format!(" The backup {} is kept.", b.path.display())).unwrap_or_default()
         ),
