@@ -240,6 +240,9 @@ pub enum Command {
         /// Migrate offline (`migrate --offline`: one transaction) instead of online.
         #[arg(long = "offline", visible_alias = "single-transaction")]
         single_transaction: bool,
+        /// Connections that build the secondary indexes (as `migrate --jobs`).
+        #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: u16,
         /// Run the legacy bot's writes (course starts, messages, delays and their end, course
         /// ends) at RATE statements per second while `migrate` runs, open-loop (the
         /// schedule never waits for a slow statement), and report their latencies.

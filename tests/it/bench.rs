@@ -9,7 +9,7 @@ use crate::harness::admin;
 #[tokio::test]
 async fn the_writer_runs_every_legacy_write_during_the_migration_and_times_it() {
     let w = WriterOptions { rate: 60, connections: 3 };
-    let r = bench::run(&admin(), 300, 1, 1, false, Some(w), &Silent).await.unwrap();
+    let r = bench::run(&admin(), 300, 1, 1, bench::Setup::online(), Some(w), &Silent).await.unwrap();
     let round = &r.rounds[0];
     let wr = round.writer.as_ref().expect("a writer report");
     assert_eq!((wr.rate, wr.connections), (60, 3));
@@ -27,7 +27,7 @@ async fn the_writer_runs_every_legacy_write_during_the_migration_and_times_it() 
 
 #[tokio::test]
 async fn without_a_writer_the_benchmark_is_as_before() {
-    let r = bench::run(&admin(), 200, 1, 1, false, None, &Silent).await.unwrap();
+    let r = bench::run(&admin(), 200, 1, 1, bench::Setup::online(), None, &Silent).await.unwrap();
     assert!(r.writer.is_none() && r.rounds[0].writer.is_none());
     assert!(r.rounds[0].phases.iter().any(|(s, _)| s == "no-loss proof"));
     assert!(r.median_migrate_ms > 0);

@@ -541,7 +541,6 @@ async fn legacy_writer(c: Db, stop: Arc<AtomicBool>) -> Written {
 /// migration from lost or changed ones: with a writer it stops the migration there
 /// ("the no-loss proof failed"), so this waits for the change-log proof.
 #[tokio::test]
-#[ignore = "needs the change-log proof"]
 async fn a_legacy_writer_during_the_online_migration_loses_nothing() {
     let (db, mut c, bot) = seeded(400).await;
     let stop = Arc::new(AtomicBool::new(false));

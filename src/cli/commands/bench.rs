@@ -23,7 +23,7 @@ pub async fn run(
     runs: u64,
     seed: u64,
     repeat: u32,
-    single_transaction: bool,
+    setup: bench::Setup,
     writer: Option<bench::WriterOptions>,
     out: &OutputArgs,
 ) -> Result<ExitCode> {
@@ -42,7 +42,7 @@ pub async fn run(
             w.rate, w.connections
         );
     }
-    let r = bench::run(&server_settings, runs, seed, repeat, single_transaction, writer, &reporter).await?;
+    let r = bench::run(&server_settings, runs, seed, repeat, setup, writer, &reporter).await?;
     if out.json {
         output::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -84,7 +84,7 @@ pub async fn run(
         "PostgreSQL {}, {} conversation rows, {}.",
         r.server_version,
         r.rounds[0].conversation_rows,
-        if r.single_transaction { "offline: one transaction, indexes inside" } else { "online: short locks, key batches, indexes and keys built concurrently" }
+        if r.single_transaction { "offline: one transaction, indexes inside".to_string() } else { format!("online: short locks, key batches, indexes and keys built concurrently on {} connection(s)", r.index_jobs) }
     );
     println!("Median migrate time: {}", ms_text(r.median_migrate_ms));
     if let Some(w) = r.rounds.last().and_then(|x| x.writer.as_ref()) {
