@@ -109,6 +109,11 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
 pub const STOPPED_HINT: &str = "The online migration stops here; what its committed steps did stays, and the legacy bot keeps working. \
      `profochat-saas status` shows where it stopped, `profochat-saas migrate` resumes it, `profochat-saas migrate --abort` returns to the legacy database.";
 
+/// Before the migration is recorded, nothing has changed.
+fn q_start(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| Error::query(context, &e, "Nothing was changed.")
+}
+
 fn stopped(step: OnlineStep, cause: String) -> Error {
     Error::Stopped { step: step.name(), cause, hint: STOPPED_HINT.into() }
 }
@@ -390,11 +395,11 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
-    let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q("preflight"))?;
+    let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
     let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
     decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
-    tx.rollback().await.map_err(q("preflight"))?;
+    tx.rollback().await.map_err(q_start("preflight"))?;
     reporter.finished(
         "preflight: analyse",
         t.elapsed(),
@@ -405,16 +410,16 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
     let relink = crate::schema::inspect(db).await?.state == crate::schema::SchemaState::PartlyMigrated;
     let mut recorded = opts.recorded();
     recorded["relink_all"] = relink.into();
-    let tx = db.client.transaction().await.map_err(q("recording the migration"))?;
-    tx.batch_execute(target::sql::STATE).await.map_err(q("creating the state tables"))?;
+    let tx = db.client.transaction().await.map_err(q_start("recording the migration"))?;
+    tx.batch_execute(target::sql::STATE).await.map_err(q_start("creating the state tables"))?;
     let id: i32 = tx
         .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &recorded])
         .await
-        .map_err(q("recording the migration"))?
+        .map_err(q_start("recording the migration"))?
         .get(0);
     let p = OnlineProgress { migration_id: id, done: None, current: Some(OnlineStep::Expand), last_key: None, max_key: None, batches: 0, rows: 0 };
     record(&tx, &p).await?;
-    tx.commit().await.map_err(q("recording the migration"))?;
+    tx.commit().await.map_err(q_start("recording the migration"))?;
     Ok(p)
 }
 
@@ -516,6 +521,10 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
         state.current = step.next();
         record(&tx, state).await?;
         tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
+        reporter.info(&format!(
+            "the legacy interface is in place: the legacy bot can switch to it now and sees its tables as before ({})",
+            crate::legacy::legacy_url(&db.settings)
+        ));
         return Ok((counts, a));
     }
 }
