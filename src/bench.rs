@@ -84,15 +84,21 @@ impl Reporter for Timings {
 
 /// How the benchmark migrates: online (the default) or `--offline`, and the
 /// connections that build the indexes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Setup {
     pub single_transaction: bool,
     pub index_jobs: usize,
+    /// Copy this legacy database for each round instead of seeding one (a copy of a
+    /// production database, or one seeded once for many rounds). It must have no other
+    /// connections while it is copied.
+    pub template: Option<String>,
+    /// With a template: the bot that rows without a bot name belong to.
+    pub default_bot: Option<String>,
 }
 
 impl Setup {
     pub fn online() -> Setup {
-        Setup { single_transaction: false, index_jobs: 2 }
+        Setup { single_transaction: false, index_jobs: 2, template: None, default_bot: None }
     }
 }
 
@@ -115,8 +121,11 @@ pub async fn run(
     let mut rounds = vec![];
     for round in 1..=repeat.max(1) {
         let name = format!("profochat_bench_{}_{:08x}_{round}", std::process::id(), rand::random::<u32>());
-        let scratch = ScratchDb::create(server, &name).await?;
-        let result = one_round(&scratch.settings, runs, seed_value, setup, writer, round, reporter).await;
+        let scratch = match &setup.template {
+            Some(template) => ScratchDb::create_from(server, &name, template).await?,
+            None => ScratchDb::create(server, &name).await?,
+        };
+        let result = one_round(&scratch.settings, runs, seed_value, &setup, writer, round, reporter).await;
         scratch.drop_now().await?;
         rounds.push(result?);
     }
@@ -139,19 +148,28 @@ async fn one_round(
     settings: &ConnSettings,
     runs: u64,
     seed_value: u64,
-    setup: Setup,
+    setup: &Setup,
     writer_opts: Option<WriterOptions>,
     round: u32,
     reporter: &dyn Reporter,
 ) -> Result<BenchRound> {
     let mut db = conn::connect(settings).await?;
-    reporter.started(&format!("round {round}: seeding {runs} runs"), None);
     let t = Instant::now();
-    let manifest = seed::generate(&mut db, &SeedOptions { runs, seed: seed_value }, &Silent).await?;
-    // A production database has statistics; a freshly loaded one gets them now.
-    db.batch_execute("VACUUM ANALYZE")
-        .await
-        .map_err(|e| Error::query("analysing the seeded database", &e, "Nothing was changed."))?;
+    let (default_bot, rows) = match &setup.template {
+        Some(template) => {
+            reporter.started(&format!("round {round}: copying {template}"), None);
+            (setup.default_bot.clone(), legacy_rows(&db).await?)
+        }
+        None => {
+            reporter.started(&format!("round {round}: seeding {runs} runs"), None);
+            let manifest = seed::generate(&mut db, &SeedOptions { runs, seed: seed_value }, &Silent).await?;
+            // A production database has statistics; a freshly loaded one gets them now.
+            db.batch_execute("VACUUM ANALYZE")
+                .await
+                .map_err(|e| Error::query("analysing the seeded database", &e, "Nothing was changed."))?;
+            (Some(manifest.default_bot.clone()), manifest.rows.clone())
+        }
+    };
     // The load's write-ahead log is written out now, as on a database at rest: a checkpoint
     // of it during the migration would be the seeding's cost, not the migration's. (Needs
     // a superuser or pg_checkpoint; without, the figures include it.)
@@ -159,7 +177,7 @@ async fn one_round(
     let seed_ms = t.elapsed().as_millis() as u64;
     reporter.finished(&format!("round {round}: seeded"), t.elapsed(), "");
     let opts = MigrateOptions {
-        default_bot: Some(manifest.default_bot.clone()),
+        default_bot,
         single_transaction: setup.single_transaction,
         index_jobs: setup.index_jobs,
         ..MigrateOptions::default()
@@ -197,16 +215,31 @@ async fn one_round(
     }
     reporter.finished(&format!("round {round}: migrated"), t.elapsed(), "");
     let phases = timings.0.into_inner().unwrap_or_else(|p| p.into_inner());
-    let legacy_rows = manifest.total_rows();
+    let legacy_rows = rows.values().sum();
     Ok(BenchRound {
         seed_ms,
-        conversation_rows: manifest.rows.get("conversation").copied().unwrap_or(0),
+        conversation_rows: rows.get("conversation").copied().unwrap_or(0),
         phases,
         migrate_ms,
         legacy_rows,
         rows_per_second: legacy_rows as f64 / (migrate_ms.max(1) as f64 / 1000.0),
         writer,
     })
+}
+
+/// Rows of each legacy table of a copied database (estimates would do for the rate; an
+/// exact count costs one scan, before the timed part).
+async fn legacy_rows(db: &tokio_postgres::Client) -> Result<std::collections::BTreeMap<String, u64>> {
+    let mut rows = std::collections::BTreeMap::new();
+    for t in crate::sql::LEGACY_TABLES {
+        let n: i64 = db
+            .query_one(&format!("SELECT count(*) FROM {}", crate::sql::ident(t)), &[])
+            .await
+            .map_err(|e| Error::query(format!("counting the rows of {t} in the copy"), &e, "Nothing was changed."))?
+            .get(0);
+        rows.insert(t.to_string(), n as u64);
+    }
+    Ok(rows)
 }
 
 /// One hot legacy read, timed on the legacy schema and through the legacy interface.

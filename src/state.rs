@@ -125,6 +125,9 @@ impl BackfillTable {
 pub enum OnlineStep {
     /// New tables and columns (metadata only), the change log, the fingerprint before.
     Expand,
+    /// A temporary index on run (chat_id), built concurrently, that the legacy bot's
+    /// course ends and the compatibility layer's lookups use until the switch.
+    ChatIndex,
     /// Bots, course copies merged and renamed, deployments, the legacy interface's
     /// memory, the compatibility triggers and the legacy interface.
     Prepare,
@@ -146,7 +149,7 @@ pub enum OnlineStep {
 impl OnlineStep {
     /// Every step, in order.
     pub fn all() -> Vec<OnlineStep> {
-        let mut v = vec![OnlineStep::Expand, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::LookupIndexes];
+        let mut v = vec![OnlineStep::Expand, OnlineStep::ChatIndex, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::LookupIndexes];
         v.extend(BackfillTable::ALL.into_iter().skip(1).map(OnlineStep::Backfill));
         v.extend([OnlineStep::Indexes, OnlineStep::Keys, OnlineStep::Switch]);
         v
@@ -156,6 +159,7 @@ impl OnlineStep {
     pub fn name(self) -> String {
         match self {
             OnlineStep::Expand => "expand".into(),
+            OnlineStep::ChatIndex => "chat index".into(),
             OnlineStep::Prepare => "prepare".into(),
             OnlineStep::Backfill(t) => format!("backfill {}", t.table()),
             OnlineStep::LookupIndexes => "lookup indexes".into(),

@@ -24,6 +24,8 @@ BEGIN
     END LOOP;
 END $$;
 DROP INDEX IF EXISTS run_one_active_per_bot_chat;
+-- The online migration's temporary index (migrate/online/chat_index.sql), if it is left.
+DROP INDEX IF EXISTS profochat_saas_run_chat;
 DROP INDEX IF EXISTS bannedparticipants_unique;
 DROP INDEX IF EXISTS courseparticipants_unique;
 -- CASCADE: the foreign keys of the SaaS tables that reference it go too (the tables follow).

@@ -251,6 +251,14 @@ pub enum Command {
         /// With --writer: the connections the writes are spread over.
         #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=200))]
         writer_connections: u64,
+        /// Copy this legacy database on the same server for each round instead of seeding
+        /// one (`--runs` and `--seed` are then unused); nobody may be connected to it.
+        #[arg(long, value_name = "DBNAME")]
+        template: Option<String>,
+        /// With --template: the bot that rows without a bot name belong to (as `migrate
+        /// --default-bot`).
+        #[arg(long, value_name = "NAME", requires = "template")]
+        default_bot: Option<String>,
         /// Instead: time the legacy bot's hot reads on the legacy schema and through the
         /// legacy interface of a migrated copy.
         #[arg(long)]

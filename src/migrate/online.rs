@@ -50,6 +50,12 @@ pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
 /// after the backfills, so that the rows they change are not indexed twice.
 const LOOKUP_INDEXES: [&str; 2] = ["idx_run_chat", "idx_conversation_run"];
 
+/// The online migration's temporary index on run (chat_id): built by the step "chat
+/// index", dropped after the switch; not part of the target schema.
+pub const CHAT_INDEX: &str = "profochat_saas_run_chat";
+const CHAT_INDEX_BUILD: &str = include_str!("../../sql/migrate/online/chat_index.sql");
+const CHAT_INDEX_DROP: &str = include_str!("../../sql/migrate/online/chat_index_drop.sql");
+
 const BATCH_TARGET: Duration = Duration::from_millis(100);
 const BATCH_MIN: i64 = 100;
 const BATCH_MAX: i64 = 50_000;
@@ -59,6 +65,7 @@ impl OnlineStep {
     pub fn describe(self) -> &'static str {
         match self {
             OnlineStep::Expand => "new tables and columns (metadata only, short locks), the change log, the fingerprint before",
+            OnlineStep::ChatIndex => "a temporary index on run (chat_id), built concurrently: the legacy bot's course ends and the compatibility layer find a chat's runs without reading the whole table; the switch drops it",
             OnlineStep::Prepare => "bots, course copies merged and renamed, deployments; the compatibility triggers and the legacy interface",
             OnlineStep::Backfill(BackfillTable::Run) => "runs: renamed copies, bot, deployment, one active run per chat and bot",
             OnlineStep::Backfill(BackfillTable::WaitingElement) => "waiting elements: renamed copies, bot, run",
@@ -84,7 +91,7 @@ impl OnlineStep {
             OnlineStep::Expand => "drops the new tables and columns, the change log and the tool's schema",
             OnlineStep::Prepare => "gives merged and renamed course copies back from the archive and the legacy interface's memory; drops bots, deployments, triggers and the interface",
             OnlineStep::Backfill(_) => "puts every archived value and row back (renamed ids, deactivated runs, detached run_ids, collapsed duplicates)",
-            OnlineStep::LookupIndexes | OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
+            OnlineStep::ChatIndex | OnlineStep::LookupIndexes | OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
             OnlineStep::Switch => "nothing of its own: the switch commits in one short transaction",
         }
     }
@@ -262,7 +269,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         None => None,
     };
     while let Some(step) = next {
-        if !restored && !matches!(step, OnlineStep::Expand | OnlineStep::Prepare) {
+        if !restored && !matches!(step, OnlineStep::Expand | OnlineStep::ChatIndex | OnlineStep::Prepare) {
             db.batch_execute(RESTORE).await.map_err(q("reading the analysis kept by the prepare step"))?;
             restored = true;
         }
@@ -271,6 +278,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         let t = Instant::now();
         let counts = match step {
             OnlineStep::Expand => expand(db, &mut state, opts, reporter).await?,
+            OnlineStep::ChatIndex => chat_index(db, &mut state).await?,
             OnlineStep::Prepare => {
                 let (c, a) = prepare(db, &mut state, opts, reporter).await?;
                 analysis = Some(a);
@@ -351,6 +359,7 @@ fn with_recorded_decisions(opts: &MigrateOptions, recorded: &serde_json::Value) 
 fn step_name(step: OnlineStep) -> &'static str {
     match step {
         OnlineStep::Expand => "expand",
+        OnlineStep::ChatIndex => "chat index",
         OnlineStep::Prepare => "prepare",
         OnlineStep::Backfill(BackfillTable::Run) => "backfill run",
         OnlineStep::Backfill(BackfillTable::WaitingElement) => "backfill waiting_element",
@@ -431,6 +440,27 @@ async fn done(db: &Db, state: &mut OnlineProgress, step: OnlineStep) -> Result<(
     state.batches = 0;
     state.rows = 0;
     record(&db.client, state).await
+}
+
+/// The temporary index on run (chat_id) (`chat_index.sql`); a build killed halfway left
+/// it invalid, and it is dropped and built again.
+async fn chat_index(db: &mut Db, state: &mut OnlineProgress) -> Result<phases::Counts> {
+    let step = OnlineStep::ChatIndex;
+    let invalid: bool = db
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid)", &[&CHAT_INDEX])
+        .await
+        .map_err(q("reading the catalog"))?
+        .get(0);
+    if invalid {
+        db.batch_execute(CHAT_INDEX_DROP)
+            .await
+            .map_err(|e| stopped(step, format!("dropping the invalid leftover of {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+    }
+    db.batch_execute(CHAT_INDEX_BUILD)
+        .await
+        .map_err(|e| stopped(step, format!("building {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+    done(db, state, step).await?;
+    Ok(phases::Counts::from([("indexes_built".to_string(), 1)]))
 }
 
 /// Expand: the new tables and the new columns of the legacy tables (metadata only: no
@@ -800,7 +830,7 @@ async fn switch(
     super::upstream::install(&tx, started.elapsed().as_millis() as i32, "the switch").await?;
     let validation = validate::validate(
         &tx,
-        &validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false },
+        &validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false, switching: true },
     )
     .await?;
     if validation.critical_failures() > 0 {
@@ -833,6 +863,14 @@ async fn switch(
     if let Err(e) = super::changes::remove(&db.client).await {
         reporter.warn(&format!(
             "the migration is completed, but its change log could not be removed ({e}); `profochat-saas finish` or `rollback` removes it"
+        ));
+    }
+    // The temporary index goes without blocking the bot; the legacy bot's lookups of a
+    // chat's runs are as they were before the migration.
+    if let Err(e) = db.batch_execute(CHAT_INDEX_DROP).await {
+        reporter.warn(&format!(
+            "the migration is completed, but its temporary index {CHAT_INDEX} could not be dropped ({}); `profochat-saas finish` or `rollback` drops it, or run: DROP INDEX CONCURRENTLY {CHAT_INDEX}",
+            pg_error_text(&e)
         ));
     }
     reporter.committed("the migration is completed");

@@ -232,6 +232,7 @@ pub(crate) async fn validate_inside(
             orphans_kept: opts.orphans == Orphans::Keep,
             keys_just_validated: true,
             finished: false,
+            switching: false,
         },
     )
     .await?;

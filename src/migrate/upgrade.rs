@@ -80,7 +80,7 @@ pub async fn upgrade(db: &mut Db, status: &SchemaStatus, opts: &MigrateOptions, 
     if !left.is_empty() {
         return Err(failed(format!("keys still differ from upstream's after the upgrade: {}", left.join("; "))));
     }
-    let validation = validate::validate(&tx, &validate::ValidateOptions { orphans_kept, keys_just_validated: false, finished: false }).await?;
+    let validation = validate::validate(&tx, &validate::ValidateOptions { orphans_kept, keys_just_validated: false, finished: false, switching: false }).await?;
     if validation.critical_failures() > 0 {
         let failed_checks: Vec<String> = validation
             .checks

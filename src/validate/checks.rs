@@ -50,7 +50,11 @@ enum Query {
     /// Secondary indexes (phase 5's and the legacy schema's) missing, invalid or of another definition.
     SecondaryIndexes,
     /// Keys and indexes of the application's tables that upstream's catalog does not have.
-    UnexpectedKeys,
+    UnexpectedKeys {
+        /// Inside the online switch: the migration's temporary index, dropped right
+        /// after, is expected.
+        except_chat_index: bool,
+    },
     /// Upstream's migration ledger missing, or not recording upstream's migrations.
     UpstreamLedger,
     /// The enrolment function missing.
@@ -202,8 +206,10 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             severity: Severity::Warning,
             needs: &[],
             hint: Some("Names of an older profochat-saas are renamed by `profochat-saas migrate`; an index made by hand may stay, \
-                        but upstream's later migrations do not know it (drop it if it duplicates one of upstream's)."),
-            query: Query::UnexpectedKeys,
+                        but upstream's later migrations do not know it (drop it if it duplicates one of upstream's). \
+                        profochat_saas_run_chat is the online migration's temporary index: `profochat-saas finish` drops it, \
+                        or DROP INDEX CONCURRENTLY profochat_saas_run_chat."),
+            query: Query::UnexpectedKeys { except_chat_index: opts.switching },
         },
         // The default account.
         Check {
@@ -614,7 +620,13 @@ impl Check {
                 let defs: Vec<target::IndexDef> = target::secondary_indexes().into_iter().chain(target::legacy_indexes()).collect();
                 examples_of(catalog::IndexProblems::sentences(&catalog::read(client).await?, &defs))
             }
-            Query::UnexpectedKeys => examples_of(catalog::unexpected(&catalog::read(client).await?)),
+            Query::UnexpectedKeys { except_chat_index } => {
+                let mut entries = catalog::read(client).await?;
+                if *except_chat_index {
+                    entries.retain(|e| e.name != crate::migrate::online::CHAT_INDEX);
+                }
+                examples_of(catalog::unexpected(&entries))
+            }
             Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
             Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
             Query::PlaceholderTokens => {

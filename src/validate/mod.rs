@@ -40,6 +40,9 @@ pub struct ValidateOptions {
     pub keys_just_validated: bool,
     /// `finish` ran: the legacy interface and the compatibility triggers must be gone.
     pub finished: bool,
+    /// Validation runs inside the online migration's switch: its temporary index on
+    /// run (chat_id), dropped right after, is not an unexpected index.
+    pub switching: bool,
 }
 
 impl ValidateOptions {
@@ -66,6 +69,7 @@ impl ValidateOptions {
                 .is_some_and(|v| v == "keep"),
             keys_just_validated: false,
             finished,
+            switching: false,
         })
     }
 }

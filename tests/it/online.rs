@@ -116,11 +116,56 @@ async fn assert_completed_and_nothing_lost(db: &TestDb, c: &Db, before: &Fingerp
     assert_eq!(schema::inspect(c).await.unwrap().state, SchemaState::Migrated);
     let status: String = c.query_one("SELECT status FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1", &[]).await.unwrap().get(0);
     assert_eq!(status, "completed");
+    assert!(!chat_index_exists(c).await, "the temporary index is dropped at the switch");
     let out = cli().args(["validate", "--database-url", &db.url()]).assert();
     let o = out.get_output();
     assert!(o.status.success(), "validate: {}\n{}", text(&o.stdout), text(&o.stderr));
     let id = last_migration_id(c).await;
     assert_eq!(&fingerprint::take_reconstructed(&**c, id).await.unwrap(), before, "the legacy tables through the archive");
+}
+
+async fn chat_index_exists(c: &Db) -> bool {
+    c.query_one("SELECT to_regclass('profochat_saas_run_chat') IS NOT NULL", &[]).await.unwrap().get(0)
+}
+
+/// From the step "chat index" on, the legacy bot's course end (SPEC §1) and the
+/// compatibility layer's supersede find a chat's runs through the temporary index,
+/// not by reading the whole table; a build killed halfway (an invalid index) is
+/// dropped and built again by the resumed migration, and the switch drops it.
+#[tokio::test]
+async fn the_bot_finds_a_chats_runs_through_the_temporary_index_until_the_switch() {
+    let (db, c, bot) = seeded(60).await;
+    crash(&db, &bot, "after:chat index");
+    wait_for_the_killed_session(&c).await;
+    let plan = |sql: &'static str| {
+        let c = &c;
+        async move {
+            c.batch_execute("SET enable_seqscan = off").await.unwrap();
+            let rows = c.query(sql, &[]).await.unwrap();
+            c.batch_execute("RESET enable_seqscan").await.unwrap();
+            rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>().join("\n")
+        }
+    };
+    let end = plan("EXPLAIN UPDATE run SET is_ended = TRUE WHERE chat_id = 42 AND botname = 'main_bot' AND course_id = 'x'").await;
+    assert!(end.contains("profochat_saas_run_chat"), "{end}");
+    let supersede = plan("EXPLAIN UPDATE run SET is_active = false WHERE bot_id = 1 AND chat_id = 42 AND is_active").await;
+    assert!(supersede.contains("profochat_saas_run_chat"), "{supersede}");
+
+    // As a killed CREATE INDEX CONCURRENTLY leaves it: present, not valid.
+    c.batch_execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'profochat_saas_run_chat'::regclass").await.unwrap();
+    c.batch_execute("UPDATE profochat_saas.online_progress SET done = 'expand', current = 'chat index'").await.unwrap();
+    crash(&db, &bot, "after:chat index");
+    wait_for_the_killed_session(&c).await;
+    let valid: bool = c
+        .query_one("SELECT indisvalid FROM pg_index WHERE indexrelid = 'profochat_saas_run_chat'::regclass", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(valid, "the invalid leftover is built again");
+    let out = cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert();
+    let o = out.get_output();
+    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    assert!(!chat_index_exists(&c).await, "the switch drops the temporary index");
 }
 
 /// kill -9 right after `step` committed: `status` names the next step, and a plain
@@ -229,6 +274,10 @@ mod kill_after {
         crash_after_and_resume(OnlineStep::Expand).await;
     }
     #[tokio::test]
+    async fn chat_index() {
+        crash_after_and_resume(OnlineStep::ChatIndex).await;
+    }
+    #[tokio::test]
     async fn prepare() {
         crash_after_and_resume(OnlineStep::Prepare).await;
     }
@@ -277,6 +326,7 @@ mod kill_after {
             names,
             [
                 "expand",
+                "chat index",
                 "prepare",
                 "backfill run",
                 "lookup indexes",
@@ -343,6 +393,10 @@ mod abort_after {
     #[tokio::test]
     async fn expand() {
         crash_and_abort("after:expand").await;
+    }
+    #[tokio::test]
+    async fn chat_index() {
+        crash_and_abort("after:chat index").await;
     }
     #[tokio::test]
     async fn prepare() {

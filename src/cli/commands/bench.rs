@@ -29,11 +29,17 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let (server_settings, _cluster) = server_of(conn).await?;
     if !out.json {
-        eprintln!(
-            "Benchmark: {runs} runs (about {} conversation rows), {repeat} round(s), on the server of {}",
-            runs * 10,
-            server_settings.display_target()
-        );
+        match &setup.template {
+            Some(t) => eprintln!(
+                "Benchmark: copies of database {t:?}, {repeat} round(s), on the server of {}",
+                server_settings.display_target()
+            ),
+            None => eprintln!(
+                "Benchmark: {runs} runs (about {} conversation rows), {repeat} round(s), on the server of {}",
+                runs * 10,
+                server_settings.display_target()
+            ),
+        }
     }
     let reporter = output::TerminalReporter::new(out.json);
     if let (Some(w), false) = (writer, out.json) {
