@@ -68,16 +68,28 @@ pub fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// A reporter that records how long each step took.
+/// A reporter that records how long each step took (the outermost ones: a step's own
+/// parts, such as the index builds of an online step, are inside its time).
 #[derive(Default)]
-struct Timings(std::sync::Mutex<Vec<(String, u64)>>);
+struct Timings(std::sync::Mutex<Vec<(String, u64)>>, std::sync::atomic::AtomicUsize);
 
 impl Reporter for Timings {
     fn event(&self, event: crate::report::Event<'_>) {
-        if let crate::report::Event::Finished { step, elapsed, .. } = event {
-            let step = step.strip_prefix("online: ").unwrap_or(step);
-            let step = step.split(':').next().unwrap_or(step).to_string();
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).push((step, elapsed.as_millis() as u64));
+        use std::sync::atomic::Ordering;
+        match event {
+            crate::report::Event::Started { .. } => {
+                self.1.fetch_add(1, Ordering::SeqCst);
+            }
+            crate::report::Event::Finished { step, elapsed, .. } => {
+                let open = self.1.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| Some(d.saturating_sub(1))).unwrap_or(0);
+                if open > 1 {
+                    return;
+                }
+                let step = step.strip_prefix("online: ").unwrap_or(step);
+                let step = step.split(':').next().unwrap_or(step).to_string();
+                self.0.lock().unwrap_or_else(|p| p.into_inner()).push((step, elapsed.as_millis() as u64));
+            }
+            _ => {}
         }
     }
 }

@@ -156,16 +156,21 @@ impl OnlineStep {
     }
 
     /// The name recorded in `online_progress.step` (with the table for a backfill).
-    pub fn name(self) -> String {
+    pub fn name(self) -> &'static str {
         match self {
-            OnlineStep::Expand => "expand".into(),
-            OnlineStep::ChatIndex => "chat index".into(),
-            OnlineStep::Prepare => "prepare".into(),
-            OnlineStep::Backfill(t) => format!("backfill {}", t.table()),
-            OnlineStep::LookupIndexes => "lookup indexes".into(),
-            OnlineStep::Indexes => "indexes".into(),
-            OnlineStep::Keys => "keys".into(),
-            OnlineStep::Switch => "switch".into(),
+            OnlineStep::Expand => "expand",
+            OnlineStep::ChatIndex => "chat index",
+            OnlineStep::Prepare => "prepare",
+            OnlineStep::Backfill(BackfillTable::Run) => "backfill run",
+            OnlineStep::Backfill(BackfillTable::WaitingElement) => "backfill waiting_element",
+            OnlineStep::Backfill(BackfillTable::Conversation) => "backfill conversation",
+            OnlineStep::Backfill(BackfillTable::Bannedparticipants) => "backfill bannedparticipants",
+            OnlineStep::Backfill(BackfillTable::Courseparticipants) => "backfill courseparticipants",
+            OnlineStep::Backfill(BackfillTable::GenSettings) => "backfill gen_settings",
+            OnlineStep::LookupIndexes => "lookup indexes",
+            OnlineStep::Indexes => "indexes",
+            OnlineStep::Keys => "keys",
+            OnlineStep::Switch => "switch",
         }
     }
 
@@ -232,17 +237,18 @@ mod tests {
     #[test]
     fn every_online_step_parses_back_and_follows_the_one_before() {
         let all = OnlineStep::all();
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 13);
         for w in all.windows(2) {
             assert_eq!(w[0].next(), Some(w[1]));
         }
         for s in &all {
-            assert_eq!(OnlineStep::parse(&s.name()), Some(*s));
+            assert_eq!(OnlineStep::parse(s.name()), Some(*s));
         }
         assert_eq!(OnlineStep::Switch.next(), None);
         assert_eq!(OnlineStep::parse("backfill nothing"), None);
-        assert_eq!(all[2], OnlineStep::Backfill(BackfillTable::Run));
-        assert_eq!(all[3], OnlineStep::LookupIndexes);
-        assert_eq!(all[9], OnlineStep::Indexes);
+        assert_eq!(all[1], OnlineStep::ChatIndex);
+        assert_eq!(all[3], OnlineStep::Backfill(BackfillTable::Run));
+        assert_eq!(all[4], OnlineStep::LookupIndexes);
+        assert_eq!(all[10], OnlineStep::Indexes);
     }
 }

@@ -237,13 +237,7 @@ pub(crate) async fn validate_inside(
     )
     .await?;
     if validation.critical_failures() > 0 {
-        let failed: Vec<String> = validation
-            .checks
-            .iter()
-            .filter(|c| !c.passed && c.severity == validate::Severity::Critical)
-            .map(|c| format!("{} ({})", c.id, c.count))
-            .collect();
-        return Err(phases::Phase::Finalize.failed(format!("validation found critical problems: {}", failed.join(", "))));
+        return Err(phases::Phase::Finalize.failed(format!("validation found critical problems: {}", validation.critical_list())));
     }
     // The secondary indexes are built after the commit: not a warning yet.
     let warnings = validation

@@ -169,7 +169,7 @@ fn build(
         phases,
         online_steps: crate::state::OnlineStep::all()
             .into_iter()
-            .map(|s| OnlineStepPlan { number: s.number(), name: s.name(), does: s.describe(), undo: s.undo() })
+            .map(|s| OnlineStepPlan { number: s.number(), name: s.name().to_string(), does: s.describe(), undo: s.undo() })
             .collect(),
         analysis: a,
     }

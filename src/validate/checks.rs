@@ -66,7 +66,7 @@ enum Query {
 }
 
 pub(super) struct Check {
-    id: &'static str,
+    pub(super) id: &'static str,
     rule: &'static str,
     severity: Severity,
     /// Tables and columns the query reads (`table`, `table.column`, `profochat_saas.table`);

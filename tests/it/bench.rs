@@ -32,3 +32,30 @@ async fn without_a_writer_the_benchmark_is_as_before() {
     assert!(r.rounds[0].phases.iter().any(|(s, _)| s == "no-loss proof"));
     assert!(r.median_migrate_ms > 0);
 }
+
+/// `bench --template DB`: each round migrates a copy of the database (left as it was),
+/// and each step is timed once (an online step's own parts are inside its time).
+#[tokio::test]
+async fn a_template_is_copied_for_each_round_and_left_as_it_was() {
+    let tpl = crate::harness::TestDb::empty().await;
+    let m = {
+        let mut c = tpl.connect().await;
+        profochat_saas::seed::generate(&mut c, &profochat_saas::seed::SeedOptions { runs: 120, seed: 3 }, &Silent).await.unwrap()
+    };
+    let setup = bench::Setup { template: Some(tpl.name.clone()), default_bot: Some(m.default_bot.clone()), ..bench::Setup::online() };
+    let r = bench::run(&admin(), 0, 1, 2, setup, None, &Silent).await.unwrap();
+    assert_eq!(r.rounds.len(), 2);
+    for round in &r.rounds {
+        assert_eq!(round.legacy_rows, m.total_rows());
+        let steps: Vec<&str> = round.phases.iter().map(|(s, _)| s.as_str()).collect();
+        let mut unique = steps.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), steps.len(), "each step once: {steps:?}");
+        for s in ["expand", "chat index", "backfill run", "lookup indexes", "indexes", "switch"] {
+            assert!(steps.contains(&s), "{s} in {steps:?}");
+        }
+    }
+    let c = tpl.connect().await;
+    assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::Legacy);
+}

@@ -321,7 +321,7 @@ mod kill_after {
     /// Every step but the switch has its test above.
     #[test]
     fn every_step_boundary_is_covered() {
-        let names: Vec<String> = OnlineStep::all().iter().filter(|s| **s != OnlineStep::Switch).map(|s| s.name()).collect();
+        let names: Vec<&str> = OnlineStep::all().iter().filter(|s| **s != OnlineStep::Switch).map(|s| s.name()).collect();
         assert_eq!(
             names,
             [
