@@ -20,6 +20,8 @@ use crate::server::ScratchDb;
 /// One benchmark round.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchRound {
+    /// Rows of `run` in the database migrated.
+    pub runs: u64,
     pub seed_ms: u64,
     pub conversation_rows: u64,
     /// Phase label → milliseconds (preflight, phases, proof, validation, indexes).
@@ -45,7 +47,10 @@ pub struct WriterOptions {
 /// All rounds and their summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// Runs of the database migrated (of the first round, for a template).
     pub runs: u64,
+    /// The database copied for each round instead of seeding one.
+    pub template: Option<String>,
     pub seed: u64,
     pub single_transaction: bool,
     /// Connections that built the secondary indexes.
@@ -144,7 +149,8 @@ pub async fn run(
     let mut totals: Vec<u64> = rounds.iter().map(|r| r.migrate_ms).collect();
     totals.sort_unstable();
     Ok(BenchReport {
-        runs,
+        runs: rounds.first().map(|r| r.runs).unwrap_or(runs),
+        template: setup.template.clone(),
         seed: seed_value,
         single_transaction: setup.single_transaction,
         index_jobs: setup.index_jobs,
@@ -187,7 +193,8 @@ async fn one_round(
     // a superuser or pg_checkpoint; without, the figures include it.)
     let _ = db.batch_execute("CHECKPOINT").await;
     let seed_ms = t.elapsed().as_millis() as u64;
-    reporter.finished(&format!("round {round}: seeded"), t.elapsed(), "");
+    let verb = if setup.template.is_some() { "copied" } else { "seeded" };
+    reporter.finished(&format!("round {round}: {verb}"), t.elapsed(), "");
     let opts = MigrateOptions {
         default_bot,
         single_transaction: setup.single_transaction,
@@ -229,6 +236,7 @@ async fn one_round(
     let phases = timings.0.into_inner().unwrap_or_else(|p| p.into_inner());
     let legacy_rows = rows.values().sum();
     Ok(BenchRound {
+        runs: rows.get("run").copied().unwrap_or(0),
         seed_ms,
         conversation_rows: rows.get("conversation").copied().unwrap_or(0),
         phases,

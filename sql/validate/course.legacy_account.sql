@@ -1,9 +1,10 @@
--- Courses that existed before the first completed migration belong to the default
--- account (all of them, when no migration is recorded as completed).
+-- Courses that existed before the first migration belong to the default account (all
+-- of them, when no migration is recorded). An online migration in progress counts: its
+-- switch validates before it is recorded as completed.
 WITH first_migration AS (
     SELECT min(started_at) AS started_at
       FROM profochat_saas.migration
-     WHERE status IN ('completed', 'indexes_pending', 'finished')
+     WHERE status IN ('in_progress', 'completed', 'indexes_pending', 'finished')
 ), bad AS (
     SELECT c.course_id, c.bot_name, c.account_id
       FROM course c, first_migration f

@@ -253,7 +253,7 @@ pub enum Command {
         writer_connections: u64,
         /// Copy this legacy database on the same server for each round instead of seeding
         /// one (`--runs` and `--seed` are then unused); nobody may be connected to it.
-        #[arg(long, value_name = "DBNAME")]
+        #[arg(long, value_name = "DBNAME", conflicts_with = "legacy_reads")]
         template: Option<String>,
         /// With --template: the bot that rows without a bot name belong to (as `migrate
         /// --default-bot`).

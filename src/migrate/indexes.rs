@@ -18,6 +18,8 @@ use crate::schema;
 use crate::sql::ident;
 use crate::target::{self, IndexDef};
 
+const NAME_TAKEN: &str = include_str!("../../sql/migrate/run/name_taken.sql");
+
 /// Builds the secondary indexes that are missing, invalid or of another definition.
 pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn Reporter) -> Result<IndexReport> {
     build_missing_of(settings, jobs, None, reporter).await
@@ -126,6 +128,8 @@ pub async fn build_missing_of(settings: &ConnSettings, jobs: usize, only: Option
     let (built, failed) = std::mem::take(&mut *done.lock().unwrap_or_else(|p| p.into_inner()));
     report.built = built;
     report.failed = failed;
+    let probe = conn::connect(settings).await?;
+    check_built(&probe, &mut report, only).await?;
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     reporter.finished(
         "phase 5 (indexes)",
@@ -145,6 +149,32 @@ pub fn concurrently(statement: &str) -> String {
     }
 }
 
+/// A build can succeed without making the index (`CREATE INDEX IF NOT EXISTS` skips a
+/// name another object holds): every index (of `only`) still missing or invalid after
+/// the builds is a failure, with why, before the step reports its count.
+async fn check_built(client: &tokio_postgres::Client, report: &mut IndexReport, only: Option<&[&str]>) -> Result<()> {
+    let state = schema::index_state(client).await?;
+    let (missing, invalid) = (state.missing, state.invalid);
+    for name in missing.iter().chain(invalid.iter()) {
+        if report.failed.iter().any(|(n, _)| n == name) || only.is_some_and(|names| !names.contains(&name.as_str())) {
+            continue;
+        }
+        report.built.retain(|n| n != name);
+        let taken: Option<String> = client
+            .query_opt(NAME_TAKEN, &[name])
+            .await
+            .map_err(|e| crate::Error::query("checking the built indexes", &e, "The indexes built so far stay; run `profochat-saas migrate` again to check and finish them."))?
+            .map(|r| r.get(0));
+        let why = match taken {
+            Some(kind) if !invalid.contains(name) => format!("the name is taken by a {kind} of that name, so the index was not created; rename or drop that {kind}"),
+            _ if invalid.contains(name) => "it is still invalid after its build".to_string(),
+            _ => "it is still missing after its build".to_string(),
+        };
+        report.failed.push((name.clone(), why));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::concurrently;
@@ -159,3 +189,4 @@ mod tests {
         assert_eq!(concurrently("CREATE INDEX CONCURRENTLY x ON t (a)"), "CREATE INDEX CONCURRENTLY x ON t (a)");
     }
 }
+

@@ -27,7 +27,6 @@ const RECORD_FINISH: &str = include_str!("../../sql/migrate/run/record_finish.sq
 const RECORD_COMPLETED: &str = include_str!("../../sql/migrate/run/record_completed.sql");
 const ARCHIVE_COUNTS: &str = include_str!("../../sql/migrate/run/archive_counts.sql");
 const BOTS_WAITING: &str = include_str!("../../sql/migrate/run/bots_waiting_for_token.sql");
-const NAME_TAKEN: &str = include_str!("../../sql/migrate/run/name_taken.sql");
 const DEPLOYMENTS: &str = include_str!("../../sql/migrate/run/deployments_count.sql");
 
 /// How long a re-run waits for an index build another session still runs, by default.
@@ -314,8 +313,7 @@ pub(crate) async fn commit(tx: Transaction<'_>, opts: &MigrateOptions) -> Result
 /// migration as completed once none is missing. Failed builds are in the report.
 pub(crate) async fn indexes(db: &Db, migration_id: Option<i32>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<IndexReport> {
     index_wait::wait_for_other_builds(&db.client, opts.index_wait.unwrap_or(DEFAULT_INDEX_WAIT), reporter).await?;
-    let mut report = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
-    check_built(db, &mut report).await?;
+    let report = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
     if report.failed.is_empty() {
         if let Some(id) = migration_id {
             db.execute(RECORD_COMPLETED, &[&id])
@@ -324,32 +322,6 @@ pub(crate) async fn indexes(db: &Db, migration_id: Option<i32>, opts: &MigrateOp
         }
     }
     Ok(report)
-}
-
-/// A build can succeed without making the index (`CREATE INDEX IF NOT EXISTS` skips a
-/// name another object holds): every index still missing or invalid after the builds
-/// is a failure, with why.
-async fn check_built(db: &Db, report: &mut IndexReport) -> Result<()> {
-    let state = crate::schema::index_state(&db.client).await?;
-    let (missing, invalid) = (state.missing, state.invalid);
-    for name in missing.iter().chain(invalid.iter()) {
-        if report.failed.iter().any(|(n, _)| n == name) {
-            continue;
-        }
-        report.built.retain(|n| n != name);
-        let taken: Option<String> = db
-            .query_opt(NAME_TAKEN, &[name])
-            .await
-            .map_err(|e| Error::query("checking the built indexes", &e, "The migration itself is committed."))?
-            .map(|r| r.get(0));
-        let why = match taken {
-            Some(kind) if !invalid.contains(name) => format!("the name is taken by a {kind} of that name, so the index was not created; rename or drop that {kind}"),
-            _ if invalid.contains(name) => "it is still invalid after its build".to_string(),
-            _ => "it is still missing after its build".to_string(),
-        };
-        report.failed.push((name.clone(), why));
-    }
-    Ok(())
 }
 
 /// Per-table proof: the fingerprint before, the reconstruction after (from `now`, the

@@ -168,6 +168,45 @@ async fn the_bot_finds_a_chats_runs_through_the_temporary_index_until_the_switch
     assert!(!chat_index_exists(&c).await, "the switch drops the temporary index");
 }
 
+/// A kill right after the switch committed leaves the migration completed and its
+/// temporary index in place: `validate` names it as an unexpected index and says what
+/// drops it, and `finish` drops it.
+#[tokio::test]
+async fn a_kill_right_after_the_switch_leaves_the_temporary_index_for_validate_to_name_and_finish_to_drop() {
+    let (db, c, bot) = seeded(60).await;
+    crash(&db, &bot, "after:switch");
+    wait_for_the_killed_session(&c).await;
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Migrated);
+    assert!(chat_index_exists(&c).await);
+    let out = cli().args(["validate", "--database-url", &db.url()]).assert().success();
+    let stdout = text(&out.get_output().stdout);
+    assert!(stdout.contains("profochat_saas_run_chat") && stdout.contains("DROP INDEX CONCURRENTLY profochat_saas_run_chat"), "{stdout}");
+    cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(!chat_index_exists(&c).await);
+}
+
+/// The application may create courses in another account while the migration runs:
+/// they are not legacy courses, and the switch does not take them for ones.
+#[tokio::test]
+async fn a_course_of_another_account_created_during_the_online_migration_does_not_stop_the_switch() {
+    let (db, c, bot) = seeded(60).await;
+    crash(&db, &bot, "after:keys");
+    wait_for_the_killed_session(&c).await;
+    c.batch_execute(
+        "INSERT INTO account (account_id, name, slug) VALUES (2, 'Second', 'second');
+         INSERT INTO bot (account_id, bot_name, bot_token, display_name) VALUES (2, 'app_bot', 'tok-app', 'App bot');
+         INSERT INTO course (course_id, bot_name, account_id, yaml) VALUES ('app_intro', 'app_bot', 2, 'app intro');",
+    )
+    .await
+    .unwrap();
+    let out = cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert();
+    let o = out.get_output();
+    assert!(o.status.success(), "{}\n{}", text(&o.stdout), text(&o.stderr));
+    let validate = cli().args(["validate", "--database-url", &db.url()]).assert().success();
+    let stdout = text(&validate.get_output().stdout);
+    assert!(!stdout.contains("app_intro"), "{stdout}");
+}
+
 /// kill -9 right after `step` committed: `status` names the next step, and a plain
 /// `migrate` resumes there (no earlier step runs again) and completes.
 async fn crash_after_and_resume(step: OnlineStep) {

@@ -82,7 +82,7 @@ pub async fn run(
         t.add_row(line("writes: run / failed", &|w| format!("{} / {}", w.all.run, w.all.failed)));
         t.add_row(line("writes: waited over 1 s", &|w| w.all.over_1s.to_string()));
     }
-    let mut seeding = vec!["(seeding, not counted)".to_string()];
+    let mut seeding = vec![if r.template.is_some() { "(counting the copy's rows, not counted)" } else { "(seeding, not counted)" }.to_string()];
     seeding.extend(r.rounds.iter().map(|x| ms_text(x.seed_ms)));
     t.add_row(seeding);
     println!("{t}");
