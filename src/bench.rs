@@ -32,6 +32,9 @@ pub struct BenchRound {
     pub legacy_rows: u64,
     /// Legacy rows migrated per second of `migrate`.
     pub rows_per_second: f64,
+    /// Per backfill step (online: "backfill run", …; offline: phase 3, all tables): the
+    /// rows of its table(s) per second of the step.
+    pub backfill_rows_per_second: Vec<(String, f64)>,
     /// With `--writer`: the legacy bot's writes during the migration.
     pub writer: Option<writer::WriterReport>,
 }
@@ -234,7 +237,18 @@ async fn one_round(
     }
     reporter.finished(&format!("round {round}: migrated"), t.elapsed(), "");
     let phases = timings.0.into_inner().unwrap_or_else(|p| p.into_inner());
-    let legacy_rows = rows.values().sum();
+    let legacy_rows: u64 = rows.values().sum();
+    let backfill_rows_per_second = phases
+        .iter()
+        .filter_map(|(step, ms)| {
+            let n = match step.strip_prefix("backfill ") {
+                Some(table) => *rows.get(table)?,
+                None if step.starts_with("phase 3") => legacy_rows,
+                None => return None,
+            };
+            Some((step.clone(), n as f64 / (*ms).max(1) as f64 * 1000.0))
+        })
+        .collect();
     Ok(BenchRound {
         runs: rows.get("run").copied().unwrap_or(0),
         seed_ms,
@@ -243,6 +257,7 @@ async fn one_round(
         migrate_ms,
         legacy_rows,
         rows_per_second: legacy_rows as f64 / (migrate_ms.max(1) as f64 / 1000.0),
+        backfill_rows_per_second,
         writer,
     })
 }

@@ -55,6 +55,12 @@ async fn a_template_is_copied_for_each_round_and_left_as_it_was() {
         for s in ["expand", "chat index", "backfill run", "lookup indexes", "indexes", "switch"] {
             assert!(steps.contains(&s), "{s} in {steps:?}");
         }
+        // The backfill's rows per second: of each backfilled table, over its step.
+        let (step, ms) = round.phases.iter().find(|(s, _)| s == "backfill run").unwrap();
+        let rate = round.backfill_rows_per_second.iter().find(|(s, _)| s == step).map(|(_, r)| *r).unwrap();
+        let runs = m.rows["run"] as f64;
+        assert!((rate - runs / (*ms).max(1) as f64 * 1000.0).abs() < 1.0, "{rate} for {runs} runs in {ms} ms");
+        assert_eq!(round.backfill_rows_per_second.len(), 6, "{:?}", round.backfill_rows_per_second);
     }
     let c = tpl.connect().await;
     assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::Legacy);

@@ -60,7 +60,8 @@ pub async fn run(
     for (i, step) in steps.iter().enumerate() {
         let mut row = vec![step.clone()];
         for round in &r.rounds {
-            row.push(round.phases.get(i).map(|(_, ms)| ms_text(*ms)).unwrap_or_default());
+            let rate = round.backfill_rows_per_second.iter().find(|(s, _)| s == step).map(|(_, r)| format!(" ({r:.0} rows/s)"));
+            row.push(round.phases.get(i).map(|(_, ms)| format!("{}{}", ms_text(*ms), rate.unwrap_or_default())).unwrap_or_default());
         }
         t.add_row(row);
     }
