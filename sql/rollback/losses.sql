@@ -2,8 +2,10 @@
 -- `rollback --dry-run` lists them; `rollback` saves the database to a file beside the
 -- backups first when any count is not zero. Bot tokens are named by their bot only.
 -- Deployments the migration made are older than its end (an online migration makes
--- them over several transactions; one still in progress made every one there is).
-WITH m AS (SELECT coalesce((SELECT coalesce(finished_at, now()) FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1),
+-- them over several transactions; one still in progress made every one there is, also
+-- those its compatibility triggers made for the bot's writes a moment ago: the clock,
+-- not the start of this transaction).
+WITH m AS (SELECT coalesce((SELECT coalesce(finished_at, clock_timestamp()) FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1),
                            '-infinity') AS migrated_at)
 SELECT 'accounts other than the default account' AS what, count(*)::int8 AS n,
        string_agg(format('%s (%s)', name, slug), ', ' ORDER BY account_id) AS examples

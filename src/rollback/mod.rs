@@ -201,17 +201,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     if expanded {
         all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
     }
-    tx.batch_execute(&format!(
-        "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
-        all.join(", ")
-    ))
-    .await
-    .map_err(|e| {
-        Error::refused(
-            format!("could not lock the tables within 15 s: {}", pg_error_text(&e)),
-            "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
-        )
-    })?;
+    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("starting the rollback"))?;
+    lock_in_short_attempts(&tx, &all).await?;
     // Written between the save and the lock: the save would not hold it.
     let now = if expanded { losses(&tx).await? } else { vec![] };
     let counts = |l: &[Loss]| l.iter().map(|x| (x.what.clone(), x.count)).collect::<Vec<_>>();
@@ -277,6 +268,34 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         legacy_roles_reset,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// The tables, locked `ACCESS EXCLUSIVE` in attempts of at most 200 ms with short
+/// jittered pauses, for up to 15 s in all: a request queued behind a long query would
+/// make every statement of the running bot wait behind it; an attempt makes them wait
+/// at most 200 ms.
+async fn lock_in_short_attempts(tx: &Transaction<'_>, tables: &[String]) -> Result<()> {
+    const BOUND: std::time::Duration = std::time::Duration::from_secs(15);
+    let sql = format!("SET LOCAL lock_timeout = '200ms'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0", tables.join(", "));
+    let started = std::time::Instant::now();
+    loop {
+        tx.batch_execute("SAVEPOINT profochat_saas_lock").await.map_err(q("locking the tables"))?;
+        match tx.batch_execute(&sql).await {
+            Ok(()) => return tx.batch_execute("RELEASE SAVEPOINT profochat_saas_lock").await.map_err(q("locking the tables")),
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) && started.elapsed() < BOUND => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT profochat_saas_lock; RELEASE SAVEPOINT profochat_saas_lock")
+                    .await
+                    .map_err(q("locking the tables"))?;
+                tokio::time::sleep(std::time::Duration::from_millis(100 + rand::random::<u64>() % 300)).await;
+            }
+            Err(e) => {
+                return Err(Error::refused(
+                    format!("could not lock the tables within 15 s: {}", pg_error_text(&e)),
+                    "Nothing was changed. Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
+                ));
+            }
+        }
+    }
 }
 
 /// Whether the new tables and columns exist (an online migration's expand step committed).

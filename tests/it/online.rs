@@ -402,6 +402,55 @@ mod kill_inside {
     }
 }
 
+/// While `migrate --abort` waits for the legacy tables (a long query holds them), the
+/// running bot's writes are not queued behind its lock request: it asks in attempts of
+/// at most 200 ms. (One long request would hold every write of the bot for its whole
+/// wait: the insert below would run into its 5 s statement timeout.)
+#[tokio::test]
+async fn while_abort_waits_for_the_tables_the_bots_writes_go_on() {
+    let (db, c, bot) = seeded(60).await;
+    crash(&db, &bot, "after:keys");
+    wait_for_the_killed_session(&c).await;
+    let holder = db.connect().await;
+    holder.batch_execute("BEGIN; SELECT count(*) FROM run;").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut abort = bin()
+        .args(["migrate", "--abort", "--yes", "--database-url", &db.url(), "--backup-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The abort is waiting for its lock.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = c
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%LOCK TABLE%ACCESS EXCLUSIVE%' AND pid <> pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the abort never asked for its lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bot_conn = db.connect().await;
+    bot_conn.batch_execute("SET statement_timeout = '5s'").await.unwrap();
+    for i in 0..5 {
+        bot_conn
+            .execute("INSERT INTO run (course_id, username, chat_id, botname) VALUES ('intro', 'u', $1, $2)", &[&(880_000_i64 + i), &bot])
+            .await
+            .unwrap_or_else(|e| panic!("the bot's insert {i} waited behind the abort's lock: {e}"));
+    }
+    holder.batch_execute("COMMIT").await.unwrap();
+    let out = abort.wait_with_output().unwrap();
+    assert!(out.status.success(), "abort:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    let kept: i64 = c.query_one("SELECT count(*) FROM run WHERE chat_id >= 880000 AND chat_id < 880005", &[]).await.unwrap().get(0);
+    assert_eq!(kept, 5, "the bot's writes during the abort are kept");
+}
+
 /// kill -9 at `at`, then `migrate --abort --yes`: the catalog and the legacy tables
 /// exactly as before the migration, and `status` says legacy.
 async fn crash_and_abort(at: &str) {
