@@ -421,20 +421,8 @@ async fn while_abort_waits_for_the_tables_the_bots_writes_go_on() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The abort is waiting for its lock.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = c
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%LOCK TABLE%ACCESS EXCLUSIVE%' AND pid <> pg_backend_pid()", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the abort never asked for its lock");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // The abort is waiting for its lock (in one of its attempts).
+    crate::interrupt::wait_for_a_lock_wait(&c, "run").await;
     let bot_conn = db.connect().await;
     bot_conn.batch_execute("SET statement_timeout = '5s'").await.unwrap();
     for i in 0..5 {
