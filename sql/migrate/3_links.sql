@@ -81,41 +81,7 @@ UPDATE waiting_element w
  WHERE w.waiting_element_id = x.waiting_element_id
    AND (w.bot_id IS DISTINCT FROM x.bot_id OR w.run_id IS DISTINCT FROM x.run_id);
 
--- Bans: bot, and duplicates under (bot, chat_id, excluded) keep one row that the legacy
--- reads see (analysis.sql says which).
-UPDATE bannedparticipants p SET bot_id = b.bot_id
-  FROM bot b
- WHERE b.account_id = 1 AND b.bot_name = coalesce(p.botname, (SELECT default_bot FROM mig_params))
-   AND p.bot_id IS DISTINCT FROM b.bot_id;
-
-WITH gone AS (
-    DELETE FROM bannedparticipants p USING mig_ban_dups d
-     WHERE p.bannedparticipant_id = d.bannedparticipant_id
-    RETURNING p.bannedparticipant_id, p.botname, p.chat_id, p.banned_at, p.ban_reason, p.excluded, d.kept_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'bannedparticipants', 'deleted',
-       jsonb_build_object('bannedparticipant_id', bannedparticipant_id),
-       jsonb_build_object('bannedparticipant_id', bannedparticipant_id, 'botname', botname, 'chat_id', chat_id,
-                          'banned_at', banned_at, 'ban_reason', ban_reason, 'excluded', excluded),
-       format('duplicate ban of the same chat on the same bot: row %s is kept', kept_id)
-  FROM gone;
-
--- Participants: duplicates under (course, chat, username) keep one row that the legacy
--- reads see (analysis.sql says which).
-WITH gone AS (
-    DELETE FROM courseparticipants p USING mig_participant_dups d
-     WHERE p.courseparticipant_id = d.courseparticipant_id
-    RETURNING p.courseparticipant_id, p.course_id, p.username, d.kept_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'courseparticipants', 'deleted',
-       jsonb_build_object('courseparticipant_id', courseparticipant_id),
-       jsonb_build_object('courseparticipant_id', courseparticipant_id, 'course_id', course_id, 'username', username),
-       format('duplicate participant of the same course: row %s is kept', kept_id)
-  FROM gone;
-
--- Settings: account 1; bot_id from bot_name (a NULL bot_name stays a setting for every bot).
-UPDATE gen_settings g SET bot_id = b.bot_id
-  FROM bot b
- WHERE b.account_id = 1 AND b.bot_name = g.bot_name AND g.bot_id IS DISTINCT FROM b.bot_id;
+-- Bans, participants and settings: the backfill statements the online migration runs
+-- in batches (online/backfill_{bannedparticipants,courseparticipants,gen_settings}.sql),
+-- run once over every key; phase 3 (phases.rs) runs them after this file, with
+-- mig_batch holding the whole range and every row linked again (relink).

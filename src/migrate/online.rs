@@ -105,7 +105,7 @@ impl OnlineStep {
         }
     }
 
-    fn table_sql(t: BackfillTable) -> &'static str {
+    pub(super) fn table_sql(t: BackfillTable) -> &'static str {
         match t {
             BackfillTable::Run => include_str!("../../sql/migrate/online/backfill_run.sql"),
             BackfillTable::WaitingElement => include_str!("../../sql/migrate/online/backfill_waiting_element.sql"),
@@ -234,7 +234,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
-        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
+        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
         .await;
     result
 }

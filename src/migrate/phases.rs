@@ -10,9 +10,11 @@ use super::analysis::Analysis;
 use super::options::{MigrateOptions, Orphans};
 use crate::error::{pg_error_text, Error, Result};
 use crate::target;
+use crate::state::BackfillTable;
 
 const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
+const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
 pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
@@ -188,6 +190,11 @@ impl Phase {
             }
             Phase::Links => {
                 tx.batch_execute(LINKS).await.map_err(fail)?;
+                // The small tables: the online backfill's statements, over every key.
+                tx.batch_execute(LINKS_WHOLE_RANGE).await.map_err(fail)?;
+                for t in [BackfillTable::Bannedparticipants, BackfillTable::Courseparticipants, BackfillTable::GenSettings] {
+                    tx.batch_execute(crate::state::OnlineStep::table_sql(t)).await.map_err(fail)?;
+                }
                 if opts.orphans == Orphans::Detach {
                     tx.batch_execute(ORPHANS_DETACH).await.map_err(fail)?;
                     counts.insert("orphans_detached".into(), a.orphan_run_refs);

@@ -414,7 +414,7 @@ async fn while_abort_waits_for_the_tables_the_bots_writes_go_on() {
     let holder = db.connect().await;
     holder.batch_execute("BEGIN; SELECT count(*) FROM run;").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut abort = bin()
+    let abort = bin()
         .args(["migrate", "--abort", "--yes", "--database-url", &db.url(), "--backup-dir"])
         .arg(dir.path())
         .stdout(Stdio::piped())

@@ -1,15 +1,17 @@
--- Online backfill of bannedparticipants, one batch: bannedparticipant_id in [lo, hi) of
--- mig_batch. Reads mig_params and profochat_saas.online_ban_dups. As phase 3 does:
--- every ban gets its bot; duplicates under (bot, chat_id, excluded) go to the archive,
+-- Backfill of bannedparticipants: bannedparticipant_id in [lo, hi) of mig_batch, one
+-- batch online, the whole range in offline phase 3 (3_links.sql). Reads mig_params and
+-- mig_ban_dups (analysis.sql; online, restore.sql's view of what prepare persisted).
+-- Every ban gets its bot; duplicates under (bot, chat_id, excluded) go to the archive,
 -- keeping the row the legacy reads see (analysis.sql says which).
 UPDATE bannedparticipants p SET bot_id = b.bot_id
   FROM bot b
  WHERE p.bannedparticipant_id >= (SELECT lo FROM mig_batch) AND p.bannedparticipant_id < (SELECT hi FROM mig_batch)
    AND (p.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND p.account_id = 1
-   AND b.account_id = 1 AND b.bot_name = coalesce(p.botname, (SELECT default_bot FROM mig_params));
+   AND b.account_id = 1 AND b.bot_name = coalesce(p.botname, (SELECT default_bot FROM mig_params))
+   AND p.bot_id IS DISTINCT FROM b.bot_id;
 
 WITH gone AS (
-    DELETE FROM bannedparticipants p USING profochat_saas.online_ban_dups d
+    DELETE FROM bannedparticipants p USING mig_ban_dups d
      WHERE p.bannedparticipant_id = d.bannedparticipant_id
        AND d.bannedparticipant_id >= (SELECT lo FROM mig_batch) AND d.bannedparticipant_id < (SELECT hi FROM mig_batch)
     RETURNING p.bannedparticipant_id, p.botname, p.chat_id, p.banned_at, p.ban_reason, p.excluded, d.kept_id

@@ -1,9 +1,10 @@
--- Online backfill of courseparticipants, one batch: courseparticipant_id in [lo, hi) of
--- mig_batch. Reads mig_params and profochat_saas.online_participant_dups. As phase 3
--- does: duplicates under (course, chat, username) go to the archive, keeping the row
--- the legacy reads see (analysis.sql says which).
+-- Backfill of courseparticipants: courseparticipant_id in [lo, hi) of mig_batch, one
+-- batch online, the whole range in offline phase 3 (3_links.sql). Reads mig_params and
+-- mig_participant_dups (analysis.sql; online, restore.sql's view of what prepare
+-- persisted). Duplicates under (course, chat, username) go to the archive, keeping the
+-- row the legacy reads see (analysis.sql says which).
 WITH gone AS (
-    DELETE FROM courseparticipants p USING profochat_saas.online_participant_dups d
+    DELETE FROM courseparticipants p USING mig_participant_dups d
      WHERE p.courseparticipant_id = d.courseparticipant_id
        AND d.courseparticipant_id >= (SELECT lo FROM mig_batch) AND d.courseparticipant_id < (SELECT hi FROM mig_batch)
     RETURNING p.courseparticipant_id, p.course_id, p.username, d.kept_id
