@@ -57,6 +57,17 @@ pub mod sql {
     pub const LEDGER_RECORD: &str = include_str!("../sql/migrate/ledger_record.sql");
     /// profochat_saas.enrol and the functions it uses.
     pub const ENROL: &str = include_str!("../sql/migrate/enrol.sql");
+    /// Who may call the tool's functions; run after each install of them.
+    pub const FUNCTION_PRIVILEGES: &str = include_str!("../sql/migrate/function_privileges.sql");
+
+    /// The SQL of the tool's functions for tables in `schema`: their bodies run with a
+    /// fixed search_path and name the tables as `{{schema}}.table`.
+    pub fn in_schema(sql: &str, schema: &str) -> String {
+        sql.replace("{{schema}}", &crate::sql::ident(schema))
+    }
+
+    /// The schema of the tables: the one the session creates in (`current_schema()`).
+    pub const TABLES_SCHEMA: &str = "SELECT coalesce(current_schema(), 'public')::text";
 }
 
 /// Upstream's numbered migrations whose result a migrated database is, recorded in its

@@ -1,7 +1,8 @@
 -- Enrolment for the application, in any language: one call when a bot receives
 -- `/start <payload>`:
 --
---     SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot);
+--     SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot_id);  -- the bot's id
+--     SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot);     -- or its name
 --
 -- It checks the token (known, of the payload's deployment, of a deployment on that very
 -- bot, not revoked, not expired, uses left, deployment active), ends the chat's active
@@ -22,13 +23,22 @@
 --   PC007  wrong deployment: the payload names another deployment than the token's
 --   PC008  the token's deployment is not active
 --   PC009  a required argument (chat_id, bot) is missing
--- `bot` is the bot's name in the bot table (the legacy BOT_NAME), as in run.botname.
+--   PC010  the bot name is not unique: bots of several accounts have it (pass bot_id)
+-- `bot_id` is the bot's id in the bot table; `bot` its name there (the legacy BOT_NAME, as
+-- in run.botname), which identifies it only while no other account names a bot alike.
+-- A refusal never names another account's bot, deployment or token: a token of another
+-- account's deployment is refused as not for this bot, and nothing more is said of it.
+--
+-- The functions run with the caller's rights (the application's role needs its rights on
+-- the tables, and EXECUTE on these functions, see function_privileges.sql) and with a
+-- fixed search_path: the caller's (the legacy interface's, say) changes nothing. {{schema}}
+-- is the schema of the tables, filled in when they are installed.
 
 -- A /start payload: `cd_<deployment_id>_<token>` (deployment_id a positive int4 without
 -- leading zeros, token of A-Z a-z 0-9 _ -), or a bare token (tokens never start with
 -- `cd_`); deployment_id is NULL for a bare token.
 CREATE OR REPLACE FUNCTION profochat_saas.start_payload(payload text, OUT deployment_id int4, OUT token text)
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     text_in text := btrim(payload);
     m text[];
@@ -53,51 +63,75 @@ BEGIN
     token := m[2];
 END $$;
 
--- The token a payload carries, checked for an enrolment on `bot` now, with its
--- deployment; raises the refusal otherwise. Reads only: `enrol` locks the token row
--- before it calls this, so that the uses it sees are the latest.
-CREATE OR REPLACE FUNCTION profochat_saas.enrolment_token(payload text, bot text)
+-- The bot of a name: NULL when no bot has it; refused when none is given (PC009) or
+-- when bots of several accounts have it (PC010).
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_bot(bot text) RETURNS int4
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ids int4[];
+BEGIN
+    IF bot IS NULL OR btrim(bot) = '' THEN
+        RAISE EXCEPTION USING ERRCODE = 'PC009',
+            MESSAGE = 'no bot named: enrolment needs the name of the bot that received /start',
+            HINT = 'Pass the bot''s name as in the bot table (the BOT_NAME the bot runs with), or its bot_id.';
+    END IF;
+    SELECT array_agg(b.bot_id) INTO ids FROM {{schema}}.bot b WHERE b.bot_name = btrim(enrolment_bot.bot);
+    IF cardinality(ids) > 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'PC010',
+            MESSAGE = format('bot name %L is not unique: bots of several accounts are named so, and the name does not say which one received /start',
+                             btrim(enrolment_bot.bot)),
+            HINT = 'Enrol by the bot''s id: profochat_saas.enrol(payload, chat_id, username, bot_id => <bot.bot_id of this bot>).';
+    END IF;
+    RETURN ids[1];
+END $$;
+
+-- The token a payload carries, checked for an enrolment now on the bot `p_bot` (NULL: a
+-- name no bot has; `p_label` names it in refusals), with its deployment; raises the
+-- refusal otherwise. Reads only: `enrol` locks the token row before it calls this, so
+-- that the uses it sees are the latest.
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_check(payload text, p_bot int4, p_label text)
 RETURNS TABLE (token_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
                token_type text, environment text, max_uses int4, current_uses int4, expires_at timestamp)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     p record;
     t record;
 BEGIN
-    IF bot IS NULL OR btrim(bot) = '' THEN
-        RAISE EXCEPTION USING ERRCODE = 'PC009',
-            MESSAGE = 'no bot named: enrolment needs the name of the bot that received /start',
-            HINT = 'Pass the bot''s name as in the bot table (the BOT_NAME the bot runs with).';
-    END IF;
     SELECT * INTO p FROM profochat_saas.start_payload(payload);
     SELECT et.token_id, et.deployment_id, et.token_type, et.max_uses, coalesce(et.current_uses, 0) AS current_uses,
            et.expires_at, et.is_active IS NOT FALSE AS token_active,
            et.expires_at IS NOT NULL AND et.expires_at <= now() AS expired,
            d.course_id, d.account_id, d.bot_id, d.environment, d.is_active IS NOT FALSE AS deployment_active,
-           b.bot_name
+           b.bot_name, b.account_id = d.account_id
+                       AND b.account_id = (SELECT r.account_id FROM {{schema}}.bot r WHERE r.bot_id = p_bot) AS same_account
       INTO t
-      FROM enrollment_token et
-      JOIN course_deployment d ON d.deployment_id = et.deployment_id
-      JOIN bot b ON b.bot_id = d.bot_id
+      FROM {{schema}}.enrollment_token et
+      JOIN {{schema}}.course_deployment d ON d.deployment_id = et.deployment_id
+      JOIN {{schema}}.bot b ON b.bot_id = d.bot_id
      WHERE et.token = p.token;
     IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'PC002',
             MESSAGE = 'unknown enrollment token: no such token',
             HINT = 'The link may be mistyped or the token deleted; `profochat-saas token list` shows the tokens.';
     END IF;
+    -- (A token of another account's deployment: nothing of it is named.)
+    IF t.bot_id IS DISTINCT FROM p_bot AND t.same_account IS NOT TRUE THEN
+        RAISE EXCEPTION USING ERRCODE = 'PC006',
+            MESSAGE = format('this enrollment token is not for bot %s that received /start', p_label),
+            HINT = format('Share the link of a token of a deployment on bot %s (`profochat-saas token create --deployment ID`).', p_label);
+    END IF;
+    IF t.bot_id IS DISTINCT FROM p_bot THEN
+        RAISE EXCEPTION USING ERRCODE = 'PC006',
+            MESSAGE = format('enrollment token #%s is for bot %L (deployment %s), not for bot %s that received /start',
+                             t.token_id, t.bot_name, t.deployment_id, p_label),
+            HINT = format('Share the link of a token of a deployment on bot %s (`profochat-saas token create --deployment ID`).', p_label);
+    END IF;
     IF p.deployment_id IS NOT NULL AND p.deployment_id <> t.deployment_id THEN
         RAISE EXCEPTION USING ERRCODE = 'PC007',
             MESSAGE = format('enrollment token #%s belongs to deployment %s, but the payload names deployment %s',
                              t.token_id, t.deployment_id, p.deployment_id),
             HINT = 'Use the link printed for the token: it names its own deployment.';
-    END IF;
-    IF t.bot_name <> btrim(enrolment_token.bot) THEN
-        RAISE EXCEPTION USING ERRCODE = 'PC006',
-            MESSAGE = format('enrollment token #%s is for bot %L (deployment %s), not for bot %L that received /start',
-                             t.token_id, t.bot_name, t.deployment_id, btrim(enrolment_token.bot)),
-            HINT = format('Share the link of a token of a deployment on bot %L (`profochat-saas token create --deployment ID`).',
-                          btrim(enrolment_token.bot));
     END IF;
     IF NOT t.token_active THEN
         RAISE EXCEPTION USING ERRCODE = 'PC003',
@@ -123,14 +157,50 @@ BEGIN
                         t.token_type, t.environment, t.max_uses, t.current_uses, t.expires_at;
 END $$;
 
+-- A bot_id given: refused when missing (PC009).
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_bot_id(bot_id int4) RETURNS int4
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF bot_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'PC009',
+            MESSAGE = 'no bot given: enrolment needs the bot_id of the bot that received /start',
+            HINT = 'Pass the bot''s id as in the bot table (bot.bot_id).';
+    END IF;
+    RETURN bot_id;
+END $$;
+
+-- How refusals name the bot of an id: its name, or the id when no bot has it.
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_bot_label(bot_id int4) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT format('%L', b.bot_name) FROM {{schema}}.bot b WHERE b.bot_id = enrolment_bot_label.bot_id),
+                    format('#%s', bot_id))
+$$;
+
+-- The check by the bot's name (`enrol`'s), or by its id.
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_token(payload text, bot text)
+RETURNS TABLE (token_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
+               token_type text, environment text, max_uses int4, current_uses int4, expires_at timestamp)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM profochat_saas.enrolment_check(payload, profochat_saas.enrolment_bot(bot), format('%L', btrim(bot)))
+$$;
+
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_token(payload text, bot_id int4)
+RETURNS TABLE (token_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
+               token_type text, environment text, max_uses int4, current_uses int4, expires_at timestamp)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM profochat_saas.enrolment_check(payload, profochat_saas.enrolment_bot_id(bot_id), profochat_saas.enrolment_bot_label(bot_id))
+$$;
+
 -- Enrols a chat: checks the token, ends the chat's active run on that bot, starts the
 -- run with every new-schema value set (account, bot, deployment, token, active; the
 -- legacy botname and course_id too, so that the legacy bot reads it as its own) and
 -- counts the use. Returns the run.
-CREATE OR REPLACE FUNCTION profochat_saas.enrol(payload text, chat_id int8, username text, bot text)
+-- (enrolment_run does it for the bot `p_bot`, named `p_label` in refusals; `enrol` takes
+-- the bot's id or its name.)
+CREATE OR REPLACE FUNCTION profochat_saas.enrolment_run(payload text, chat_id int8, username text, p_bot int4, p_label text)
 RETURNS TABLE (run_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
                token_id int4, ended_previous_run int4)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     p record;
@@ -140,7 +210,7 @@ DECLARE
     attempt int := 0;
     violated text;
 BEGIN
-    IF enrol.chat_id IS NULL THEN
+    IF enrolment_run.chat_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'PC009',
             MESSAGE = 'no chat id: enrolment needs the Telegram chat that sent /start',
             HINT = 'Pass message.chat.id as chat_id.';
@@ -148,21 +218,21 @@ BEGIN
     SELECT * INTO p FROM profochat_saas.start_payload(payload);
     -- Concurrent enrolments through one token wait here, one after the other; each then
     -- sees the uses the previous ones counted.
-    PERFORM 1 FROM enrollment_token et WHERE et.token = p.token FOR UPDATE;
-    SELECT * INTO t FROM profochat_saas.enrolment_token(payload, bot);
+    PERFORM 1 FROM {{schema}}.enrollment_token et WHERE et.token = p.token FOR UPDATE;
+    SELECT * INTO t FROM profochat_saas.enrolment_check(payload, p_bot, p_label);
     -- Enrolments of one chat on one bot take turns too (the same key as the legacy bot's
     -- run inserts), so that each ends the run the one before it started.
-    PERFORM pg_advisory_xact_lock(t.bot_id, hashint8(enrol.chat_id));
+    PERFORM pg_advisory_xact_lock(t.bot_id, hashint8(enrolment_run.chat_id));
     LOOP
         BEGIN
             WITH ended AS (
-                UPDATE run r SET is_active = false, ended_at = now()
-                 WHERE r.bot_id = t.bot_id AND r.chat_id = enrol.chat_id AND r.is_active
+                UPDATE {{schema}}.run r SET is_active = false, ended_at = now()
+                 WHERE r.bot_id = t.bot_id AND r.chat_id = enrolment_run.chat_id AND r.is_active
                 RETURNING r.run_id
             )
             SELECT max(e.run_id) INTO previous FROM ended e;
-            INSERT INTO run (chat_id, username, botname, course_id, account_id, bot_id, deployment_id, token_id, is_active)
-            VALUES (enrol.chat_id, enrol.username, t.bot_name, t.course_id, t.account_id, t.bot_id, t.deployment_id,
+            INSERT INTO {{schema}}.run (chat_id, username, botname, course_id, account_id, bot_id, deployment_id, token_id, is_active)
+            VALUES (enrolment_run.chat_id, enrolment_run.username, t.bot_name, t.course_id, t.account_id, t.bot_id, t.deployment_id,
                     t.token_id, true)
             RETURNING run.run_id INTO new_run;
             EXIT;
@@ -176,6 +246,22 @@ BEGIN
             END IF;
         END;
     END LOOP;
-    UPDATE enrollment_token et SET current_uses = coalesce(et.current_uses, 0) + 1 WHERE et.token_id = t.token_id;
+    UPDATE {{schema}}.enrollment_token et SET current_uses = coalesce(et.current_uses, 0) + 1 WHERE et.token_id = t.token_id;
     RETURN QUERY SELECT new_run, t.deployment_id, t.course_id, t.account_id, t.bot_id, t.bot_name, t.token_id, previous;
 END $$;
+
+CREATE OR REPLACE FUNCTION profochat_saas.enrol(payload text, chat_id int8, username text, bot_id int4)
+RETURNS TABLE (run_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
+               token_id int4, ended_previous_run int4)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM profochat_saas.enrolment_run(payload, chat_id, username, profochat_saas.enrolment_bot_id(bot_id),
+                                               profochat_saas.enrolment_bot_label(bot_id))
+$$;
+
+CREATE OR REPLACE FUNCTION profochat_saas.enrol(payload text, chat_id int8, username text, bot text)
+RETURNS TABLE (run_id int4, deployment_id int4, course_id text, account_id int4, bot_id int4, bot_name text,
+               token_id int4, ended_previous_run int4)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM profochat_saas.enrolment_run(payload, chat_id, username, profochat_saas.enrolment_bot(bot),
+                                               format('%L', btrim(bot)))
+$$;

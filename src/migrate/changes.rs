@@ -145,8 +145,9 @@ fn literals(names: &[&str]) -> String {
 
 /// The change-log trigger function of `table` (sql/migrate/online/change_log_trigger.sql
 /// filled in), hashing rows as the fingerprint does on a server whose hash is `how`.
-pub fn trigger_function_sql(table: &str, how: RowHash) -> String {
+pub fn trigger_function_sql(table: &str, how: RowHash, schema: &str) -> String {
     TRIGGER_FUNCTION
+        .replace("{{schema}}", &ident(schema))
         .replace("{{function}}", &function_name(table))
         .replace("{{name}}", &literal(table))
         .replace("{{old_key}}", &key_json(table, "OLD"))
@@ -273,11 +274,18 @@ async fn with_short_lock(client: &Client, what: &str, statement: &str) -> Result
 pub async fn install(client: &Client) -> Result<()> {
     let how = require_server(client).await?;
     // The triggers read the tool's own state (the archive, the migration record).
+    let schema: String = client
+        .query_one(crate::target::sql::TABLES_SCHEMA, &[])
+        .await
+        .map_err(|e| Error::query("reading the schema of the tables", &e, NOTHING))?
+        .get(0);
     let mut ddl = format!("{};\n{CHANGE_LOG}", crate::target::sql::STATE);
     for t in LEGACY_TABLES {
         ddl.push_str(";\n");
-        ddl.push_str(&trigger_function_sql(t, how));
+        ddl.push_str(&trigger_function_sql(t, how, &schema));
     }
+    ddl.push_str(";\n");
+    ddl.push_str(crate::target::sql::FUNCTION_PRIVILEGES);
     client
         .batch_execute(&format!("BEGIN;\n{ddl};\nCOMMIT"))
         .await
@@ -436,7 +444,7 @@ mod tests {
     fn templates_are_filled_in_completely() {
         for t in LEGACY_TABLES {
             for how in [RowHash::Record, RowHash::Text] {
-                for sql in [trigger_function_sql(t, how), proof_after_sql(t, how), attach_sql(t)] {
+                for sql in [trigger_function_sql(t, how, "public"), proof_after_sql(t, how), attach_sql(t)] {
                     let body: String = sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
                     assert!(!body.contains("{{"), "{t}: {body}");
                 }
@@ -446,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_trigger_hashes_old_as_the_fingerprint_does() {
-        let f = trigger_function_sql("course", RowHash::Record);
+        let f = trigger_function_sql("course", RowHash::Record, "public");
         assert!(f.contains(&row_expr("course", "OLD", RowHash::Record)), "{f}");
         assert!(f.contains(r#"jsonb_build_object('course_id', OLD."course_id", 'bot_name', OLD."bot_name")"#), "{f}");
         assert!(f.contains("profochat_saas.backfill"), "{f}");

@@ -17,7 +17,7 @@ const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
-pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
+const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
 const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
 const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../sql/migrate/8_legacy_state_from_archive.sql");
 
@@ -29,9 +29,17 @@ pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) 
     if from_archive {
         tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
     }
-    tx.batch_execute(COMPAT).await?;
-    tx.batch_execute(LEGACY_INTERFACE).await?;
-    tx.batch_execute(DDL_GUARD).await
+    let schema: String = tx.query_one(target::sql::TABLES_SCHEMA, &[]).await?.get(0);
+    tx.batch_execute(&target::sql::in_schema(COMPAT, &schema)).await?;
+    tx.batch_execute(&legacy_interface_sql(&schema)).await?;
+    tx.batch_execute(DDL_GUARD).await?;
+    tx.batch_execute(target::sql::FUNCTION_PRIVILEGES).await
+}
+
+/// The legacy interface (8_legacy_interface.sql) for tables in `schema`, with the
+/// privileges of its functions.
+pub fn legacy_interface_sql(schema: &str) -> String {
+    format!("{}\n{}", target::sql::in_schema(LEGACY_INTERFACE, schema), target::sql::FUNCTION_PRIVILEGES)
 }
 const DATA_COUNTS: &str = include_str!("../../sql/migrate/2_counts.sql");
 const BOT_TOKEN: &str = include_str!("../../sql/migrate/2_bot_token.sql");

@@ -31,6 +31,10 @@ pub async fn install<C: GenericClient + Sync>(client: &C, execution_ms: i32, ste
         .execute(target::sql::LEDGER_RECORD, &[&target::applied_by(), &execution_ms, &versions, &descriptions])
         .await
         .map_err(fail)?;
-    client.batch_execute(target::sql::ENROL).await.map_err(fail)?;
+    let schema: String = client.query_one(target::sql::TABLES_SCHEMA, &[]).await.map_err(fail)?.get(0);
+    client
+        .batch_execute(&format!("{}\n{}", target::sql::in_schema(target::sql::ENROL, &schema), target::sql::FUNCTION_PRIVILEGES))
+        .await
+        .map_err(fail)?;
     Ok(Installed { ledger_rows })
 }

@@ -81,6 +81,10 @@ fn enrol_error(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error
                 message: "enrolment needs the chat id and the name of the bot that received /start".into(),
                 hint: "Pass the bot's name as in the bot table (the BOT_NAME it runs with).".into(),
             },
+            "PC010" => Error::Usage {
+                message: "the bot name names bots of several accounts, so it does not say which bot received /start".into(),
+                hint: "Enrol by the bot's id (bot.bot_id): `enrol_bot_id`, or profochat_saas.enrol(payload, chat_id, username, bot_id).".into(),
+            },
             // undefined_function, invalid_schema_name: an older profochat-saas migrated this database.
             "42883" | "3F000" => Error::state(
                 "the enrolment function profochat_saas.enrol is not installed in this database (an older profochat-saas migrated it, or it was dropped)",
@@ -99,7 +103,21 @@ pub async fn resolve_start_payload(client: &impl GenericClient, payload: &str, b
         .query_one(include_str!("../../sql/ops/enrol_check.sql"), &[&payload, &bot])
         .await
         .map_err(enrol_error("checking the enrollment token"))?;
-    Ok(ResolvedToken {
+    Ok(resolved(&r))
+}
+
+/// [`resolve_start_payload`] for the bot of id `bot_id` (its name may be another
+/// account's bot's too).
+pub async fn resolve_start_payload_bot_id(client: &impl GenericClient, payload: &str, bot_id: i32) -> Result<ResolvedToken> {
+    let r = client
+        .query_one(include_str!("../../sql/ops/enrol_check_bot_id.sql"), &[&payload, &bot_id])
+        .await
+        .map_err(enrol_error("checking the enrollment token"))?;
+    Ok(resolved(&r))
+}
+
+fn resolved(r: &tokio_postgres::Row) -> ResolvedToken {
+    ResolvedToken {
         token_id: r.get("token_id"),
         token_type: r.get("token_type"),
         deployment_id: r.get("deployment_id"),
@@ -111,7 +129,7 @@ pub async fn resolve_start_payload(client: &impl GenericClient, payload: &str, b
         max_uses: r.get("max_uses"),
         current_uses: r.get("current_uses"),
         expires_at: r.get("expires_at"),
-    })
+    }
 }
 
 /// Enrols a chat that sent `/start <payload>` to `bot` (its name in the bot table),
@@ -132,6 +150,26 @@ pub async fn enrol(
         .query_one(include_str!("../../sql/ops/enrol.sql"), &[&payload, &chat_id, &username, &bot])
         .await
         .map_err(enrol_error("enrolling the chat"))?;
+    Ok(enrolled(&r, chat_id))
+}
+
+/// [`enrol`] for the bot of id `bot_id`: what an application that knows its bot's id
+/// calls (a bot name may be another account's bot's too).
+pub async fn enrol_bot_id(
+    client: &impl GenericClient,
+    payload: &str,
+    chat_id: i64,
+    username: Option<&str>,
+    bot_id: i32,
+) -> Result<Enrolment> {
+    let r = client
+        .query_one(include_str!("../../sql/ops/enrol_bot_id.sql"), &[&payload, &chat_id, &username, &bot_id])
+        .await
+        .map_err(enrol_error("enrolling the chat"))?;
+    Ok(enrolled(&r, chat_id))
+}
+
+fn enrolled(r: &tokio_postgres::Row, chat_id: i64) -> Enrolment {
     let e = Enrolment {
         run_id: r.get("run_id"),
         deployment_id: r.get("deployment_id"),
@@ -143,7 +181,7 @@ pub async fn enrol(
         ended_previous_run: r.get("ended_previous_run"),
     };
     tracing::debug!(run_id = e.run_id, token_id = e.token_id, deployment_id = e.deployment_id, chat_id, "chat enrolled");
-    Ok(e)
+    e
 }
 
 /// How an application calls the enrolment for this payload and bot, in SQL (for the

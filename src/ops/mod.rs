@@ -16,7 +16,7 @@ pub mod tokens;
 pub use accounts::{create_account, list_accounts, Account, AccountSummary};
 pub use bots::{find_bot, list_bots, set_token, BotInfo, BotRef, BotRow, TokenSet, TokenSource};
 pub use deployments::{create_deployment, deployment_for, get_deployment, list_deployments, Deployment, DeploymentSummary};
-pub use enrol::{enrol, enrol_sql_example, resolve_start_payload, Enrolment, ResolvedToken, StartPayload, MAX_START_PAYLOAD};
+pub use enrol::{enrol, enrol_bot_id, enrol_sql_example, resolve_start_payload, resolve_start_payload_bot_id, Enrolment, ResolvedToken, StartPayload, MAX_START_PAYLOAD};
 pub use members::{
     add_member, get_member, is_last_active_owner, list_members, remove_member, LastOwner, Member, MemberAction, MemberChange, Role,
 };

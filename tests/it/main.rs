@@ -26,6 +26,7 @@ mod privileges;
 mod rollback;
 mod runtime;
 mod seed;
+mod security;
 mod status;
 mod upstream;
 mod unfinished;

@@ -145,7 +145,7 @@ async fn migrated() -> (TestDb, Db) {
     let c = db.connect().await;
     crate::fixtures::apply_target_schema(&c).await;
     c.batch_execute(DATASET).await.expect("dataset");
-    c.batch_execute(profochat_saas::migrate::phases::LEGACY_INTERFACE).await.expect("legacy interface");
+    c.batch_execute(&profochat_saas::migrate::phases::legacy_interface_sql("public")).await.expect("legacy interface");
     (db, c)
 }
 

@@ -3,6 +3,7 @@
 -- legacy columns it knows (src/sql.rs `legacy_columns`, `legacy_key`):
 --   {{function}}  profochat_saas.change_log_<table>     {{name}}  the table, as a literal
 --   {{table}}     the table, quoted                      {{names}} its legacy columns, as literals
+--   {{schema}}    the table's schema, quoted (the function runs with a fixed search_path)
 --   {{old_key}} / {{new_key}} / {{p_key}}    jsonb_build_object of the key columns of OLD / NEW / p
 --   {{old_hash}} / {{p_hash}}    the fingerprint hash of OLD's / p's legacy columns
 --                                (src/fingerprint.rs, so that the sums match)
@@ -11,7 +12,9 @@
 -- profochat_saas_change_log. It does nothing for the migration's own writes
 -- (profochat_saas.backfill = on), nor for an UPDATE that leaves every legacy column as
 -- it was (a change of the columns the migration added only). It runs as its owner, so
--- that the bot's role needs no privilege on profochat_saas.
+-- that the bot's role needs no privilege on profochat_saas, with a search_path of
+-- pg_catalog and pg_temp (last) alone: nothing the writing session made can stand in for
+-- what it reads.
 --
 -- The key and old_hash it logs are those of the row as the no-loss proof's
 -- reconstruction holds it: the legacy tables with the migration's archived changes
@@ -27,7 +30,7 @@
 -- order can serve the lookup).
 
 CREATE OR REPLACE FUNCTION {{function}}() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
     v_migration int4;
     v_entry record;
@@ -74,7 +77,7 @@ BEGIN
                                         FROM profochat_saas.archive ar WHERE ar.key = v_key OFFSET 0) e
                         ORDER BY e.archive_id LOOP
             IF v_entry.table_name = {{name}} AND v_entry.migration_id = v_migration AND v_entry.action = 'deleted' THEN
-                SELECT {{p_hash}} INTO v_hash FROM jsonb_populate_record(NULL::{{table}}, v_entry.row) p;
+                SELECT {{p_hash}} INTO v_hash FROM jsonb_populate_record(NULL::{{schema}}.{{table}}, v_entry.row) p;
                 EXIT;
             END IF;
         END LOOP;
