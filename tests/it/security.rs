@@ -334,9 +334,41 @@ async fn temp_schema_shadowing_runs_no_code_of_the_caller_as_another_role() {
 
 #[tokio::test]
 async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
-    let (db, c) = migrated().await;
-    // An application role that may enrol (its rights on the tables) gets the enrolment
-    // functions, and only those.
+    let (db, mut c) = migrated().await;
+    let weak = Role::create(&db, &c, "usage", &["GRANT USAGE ON SCHEMA profochat_saas, profochat_legacy TO {role}"]).await;
+    // An application role that may enrol by hand (its rights on the tables) gets the
+    // enrolment functions, and only those.
+    let app = Role::create(
+        &db,
+        &c,
+        "app",
+        &[
+            "GRANT USAGE ON SCHEMA profochat_saas TO {role}",
+            "GRANT SELECT ON bot, course_deployment TO {role}",
+            "GRANT SELECT, UPDATE ON enrollment_token TO {role}",
+            "GRANT SELECT, INSERT, UPDATE ON run TO {role}",
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ],
+    )
+    .await;
+    // Grants to PUBLIC and to the weak role, and default privileges, left behind by
+    // anyone: installing the functions again (CREATE OR REPLACE keeps a function's
+    // privileges; a function made anew gets the default ones) leaves none of them.
+    c.batch_execute(&format!(
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA profochat_saas, profochat_legacy TO PUBLIC;
+         GRANT EXECUTE ON FUNCTION profochat_saas.bot_id_for(text) TO {weak};
+         ALTER DEFAULT PRIVILEGES IN SCHEMA profochat_saas GRANT EXECUTE ON FUNCTIONS TO PUBLIC, {weak};
+         DROP FUNCTION profochat_saas.course_claim(text, text);",
+        weak = ident(&weak.name)
+    ))
+    .await
+    .unwrap();
+    {
+        let tx = c.client.transaction().await.unwrap();
+        migrate::phases::install_legacy_interface(&tx, false).await.expect("install again");
+        migrate::upstream::install(&tx, 0, "again").await.expect("enrolment functions again");
+        tx.commit().await.unwrap();
+    }
     let calls: Vec<(String, String)> = c
         .query(
             "SELECT p.oid::regprocedure::text,
@@ -356,7 +388,6 @@ async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
     assert!(calls.len() >= 20, "the tool's functions: {calls:?}");
     assert!(calls.iter().any(|(f, _)| f.starts_with("profochat_saas.bot_id_for(")), "{calls:?}");
     assert!(calls.iter().any(|(f, _)| f.starts_with("profochat_saas.enrol(")), "{calls:?}");
-    let weak = Role::create(&db, &c, "usage", &["GRANT USAGE ON SCHEMA profochat_saas, profochat_legacy TO {role}"]).await;
     let w = weak.connect().await;
     let mut allowed = vec![];
     for (f, call) in &calls {
@@ -366,9 +397,23 @@ async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
         }
     }
     assert!(allowed.is_empty(), "a role with USAGE only reached: {allowed:#?}");
-    // What the issue's attacker did: nothing of it changed anything.
-    assert_eq!(one_i64(&c, "SELECT count(*) FROM bot WHERE bot_name = 'x'").await, 0);
+    assert_eq!(one_i64(&c, "SELECT count(*) FROM bot WHERE bot_name IS NULL OR bot_name = ''").await, 0);
     drop(w);
+    c.batch_execute(&format!("ALTER DEFAULT PRIVILEGES IN SCHEMA profochat_saas REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, {}", ident(&weak.name)))
+        .await
+        .unwrap();
+
+    // The application's role enrols, by bot_id and by name, and reaches nothing else.
+    let dep = ops::deployment_for(&c.client, "intro", "main_bot", 1).await.unwrap().expect("intro on main_bot");
+    let token = ops::create_token(&c.client, dep.deployment_id, TokenType::Public, TokenOptions::default()).await.unwrap();
+    let main1: i32 = c.query_one("SELECT bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot'", &[]).await.unwrap().get(0);
+    let a = app.connect().await;
+    let e = ops::enrol_bot_id(&a.client, token.payload.expose(), 4242, Some("u"), main1).await.expect("the application enrols by bot_id");
+    assert_eq!((e.account_id, e.bot_id, e.deployment_id), (1, main1, dep.deployment_id));
+    ops::enrol(&a.client, token.payload.expose(), 4243, Some("u"), "main_bot").await.expect("the application enrols by name");
+    let err = a.simple_query("SELECT profochat_saas.bot_id_for('x')").await.expect_err("not the application's");
+    assert_eq!(sqlstate(&err), "42501");
+    drop(a);
 }
 
 /// `psql` as `role`, its NOTICEs on stderr.
