@@ -369,6 +369,30 @@ async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
         migrate::upstream::install(&tx, 0, "again").await.expect("enrolment functions again");
         tx.commit().await.unwrap();
     }
+    let calls = assert_no_function_callable(&c, &weak).await;
+    assert!(calls.len() >= 20, "the tool's functions: {calls:?}");
+    assert!(calls.iter().any(|f| f.starts_with("profochat_saas.bot_id_for(")), "{calls:?}");
+    assert!(calls.iter().any(|f| f.starts_with("profochat_saas.enrol(")), "{calls:?}");
+    c.batch_execute(&format!("ALTER DEFAULT PRIVILEGES IN SCHEMA profochat_saas REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, {}", ident(&weak.name)))
+        .await
+        .unwrap();
+
+    // The application's role enrols, by bot_id and by name, and reaches nothing else.
+    let dep = ops::deployment_for(&c.client, "intro", "main_bot", 1).await.unwrap().expect("intro on main_bot");
+    let token = ops::create_token(&c.client, dep.deployment_id, TokenType::Public, TokenOptions::default()).await.unwrap();
+    let main1: i32 = c.query_one("SELECT bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot'", &[]).await.unwrap().get(0);
+    let a = app.connect().await;
+    let e = ops::enrol_bot_id(&a.client, token.payload.expose(), 4242, Some("u"), main1).await.expect("the application enrols by bot_id");
+    assert_eq!((e.account_id, e.bot_id, e.deployment_id), (1, main1, dep.deployment_id));
+    ops::enrol(&a.client, token.payload.expose(), 4243, Some("u"), "main_bot").await.expect("the application enrols by name");
+    let err = a.simple_query("SELECT profochat_saas.bot_id_for('x')").await.expect_err("not the application's");
+    assert_eq!(sqlstate(&err), "42501");
+    drop(a);
+}
+
+/// Calls every function of profochat_saas and profochat_legacy (from pg_proc) as `role`:
+/// each must be refused for lack of EXECUTE. Returns the functions called.
+async fn assert_no_function_callable(c: &Db, role: &Role) -> Vec<String> {
     let calls: Vec<(String, String)> = c
         .query(
             "SELECT p.oid::regprocedure::text,
@@ -385,10 +409,7 @@ async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    assert!(calls.len() >= 20, "the tool's functions: {calls:?}");
-    assert!(calls.iter().any(|(f, _)| f.starts_with("profochat_saas.bot_id_for(")), "{calls:?}");
-    assert!(calls.iter().any(|(f, _)| f.starts_with("profochat_saas.enrol(")), "{calls:?}");
-    let w = weak.connect().await;
+    let w = role.connect().await;
     let mut allowed = vec![];
     for (f, call) in &calls {
         match w.simple_query(call).await {
@@ -397,23 +418,50 @@ async fn every_function_of_the_tool_refuses_a_role_with_usage_only() {
         }
     }
     assert!(allowed.is_empty(), "a role with USAGE only reached: {allowed:#?}");
-    assert_eq!(one_i64(&c, "SELECT count(*) FROM bot WHERE bot_name IS NULL OR bot_name = ''").await, 0);
-    drop(w);
-    c.batch_execute(&format!("ALTER DEFAULT PRIVILEGES IN SCHEMA profochat_saas REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, {}", ident(&weak.name)))
+    calls.into_iter().map(|(f, _)| f).collect()
+}
+
+#[tokio::test]
+async fn the_change_logs_functions_are_neither_callable_nor_hijacked() {
+    let (db, c) = legacy_with_anomalies().await;
+    c.batch_execute(profochat_saas::target::sql::STATE).await.unwrap();
+    c.batch_execute("INSERT INTO profochat_saas.migration (schema_version, tool_version, status) VALUES (1, 't', 'running')")
         .await
         .unwrap();
-
-    // The application's role enrols, by bot_id and by name, and reaches nothing else.
-    let dep = ops::deployment_for(&c.client, "intro", "main_bot", 1).await.unwrap().expect("intro on main_bot");
-    let token = ops::create_token(&c.client, dep.deployment_id, TokenType::Public, TokenOptions::default()).await.unwrap();
-    let main1: i32 = c.query_one("SELECT bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot'", &[]).await.unwrap().get(0);
-    let a = app.connect().await;
-    let e = ops::enrol_bot_id(&a.client, token.payload.expose(), 4242, Some("u"), main1).await.expect("the application enrols by bot_id");
-    assert_eq!((e.account_id, e.bot_id, e.deployment_id), (1, main1, dep.deployment_id));
-    ops::enrol(&a.client, token.payload.expose(), 4243, Some("u"), "main_bot").await.expect("the application enrols by name");
-    let err = a.simple_query("SELECT profochat_saas.bot_id_for('x')").await.expect_err("not the application's");
-    assert_eq!(sqlstate(&err), "42501");
+    migrate::changes::install(&c).await.expect("change log");
+    c.batch_execute("CREATE TABLE public.attack_log (who text, at timestamptz DEFAULT clock_timestamp()); GRANT INSERT ON public.attack_log TO PUBLIC")
+        .await
+        .unwrap();
+    let weak = Role::create(&db, &c, "cl_usage", &["GRANT USAGE ON SCHEMA profochat_saas TO {role}"]).await;
+    let calls = assert_no_function_callable(&c, &weak).await;
+    assert!(calls.iter().any(|f| f.starts_with("profochat_saas.change_log_run(")), "{calls:?}");
+    let bot = Role::create(
+        &db,
+        &c,
+        "cl_bot",
+        &[
+            &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {LEGACY_TABLES} TO {{role}}"),
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ],
+    )
+    .await;
+    let a = bot.connect().await;
+    a.batch_execute(PWN).await.unwrap();
+    a.batch_execute(SHADOW).await.unwrap();
+    a.batch_execute(
+        "INSERT INTO public.run (run_id, course_id, username, chat_id, botname) VALUES (9500, 'intro', 'm', 9500, 'main_bot');
+         UPDATE public.run SET is_ended = TRUE WHERE run_id = 9500;
+         DELETE FROM public.run WHERE run_id = 9500;",
+    )
+    .await
+    .expect("the bot's writes during the migration");
     drop(a);
+    assert_eq!(one_i64(&c, "SELECT count(*) FROM public.attack_log").await, 0, "the attacker's temporary code ran");
+    assert_eq!(
+        one_i64(&c, "SELECT count(*) FROM profochat_saas.change_log WHERE table_name = 'run' AND key = '{\"run_id\": 9500}'").await,
+        3,
+        "the three writes are logged"
+    );
 }
 
 /// `psql` as `role`, its NOTICEs on stderr.
