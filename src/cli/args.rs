@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   4 wrong database state or missing privilege, 5 refused (a decision or confirmation is needed), \
                   6 validation failed, 7 migration failed and was rolled back, 8 external tool failed, 9 would lose data, \
                   10 not found, 11 token refused, 12 committed but unfinished (an index not built: `migrate` again finishes it), \
+                  13 online migration stopped before its switch (`migrate` resumes it, `migrate --abort` undoes it), \
+                  141 standard output closed (a pipe whose reader ended, as in `| head`), \
                   130 interrupted (Ctrl-C or SIGTERM).",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
@@ -380,8 +382,11 @@ pub enum BotCommand {
         /// Read the token from this environment variable.
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
-        #[arg(long, default_value_t = 1)]
+        /// The account the bot belongs to.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -401,14 +406,20 @@ pub enum MemberCommand {
     Add {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account to add the member to.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The member's numeric Telegram user id.
         #[arg(long, value_name = "ID")]
         telegram_user_id: i64,
+        /// The member's Telegram username, without '@'.
         #[arg(long, value_name = "NAME")]
         username: Option<String>,
+        /// What the member may do in the account.
         #[arg(long, value_enum, default_value_t = Role::Member)]
         role: Role,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -504,10 +515,13 @@ pub enum TokenCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The deployment (course on a bot) the token enrols into (`deployment list`).
         #[arg(long, value_name = "ID", required_unless_present = "public_for_all")]
         deployment: Option<i32>,
+        /// Who the token is for: anyone with the link (public), a group, one person, an external system.
         #[arg(long = "type", value_enum, default_value_t = TokenType::Public)]
         token_type: TokenType,
+        /// How many enrolments the token allows (default: unlimited).
         #[arg(long, value_name = "N")]
         max_uses: Option<i32>,
         /// e.g. 30m, 12h, 7d.
@@ -516,6 +530,8 @@ pub enum TokenCommand {
         /// One public token for every active deployment that has none.
         #[arg(long, conflicts_with = "deployment")]
         public_for_all: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },

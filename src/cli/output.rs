@@ -187,7 +187,7 @@ pub async fn confirm(question: &str, yes: bool) -> Result<()> {
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
         Ok(())
     } else {
-        Err(profochat_saas::Error::refused("you answered no", "Nothing to do.").into())
+        Err(profochat_saas::Error::refused("you answered no", "Run it again and answer yes (or pass --yes) to proceed.").into())
     }
 }
 
@@ -223,4 +223,22 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
         t.set_width(columns.unwrap_or(120));
     }
     t
+}
+
+/// A count with thousands separators: 1234567 -> "1,234,567" (every count the tool
+/// prints is written this way).
+pub fn thousands<N: Into<i128>>(n: N) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

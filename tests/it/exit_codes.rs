@@ -71,7 +71,7 @@ async fn bad_input_to_set_token_is_exit_2() {
         ("123:short\n", vec![]),
         ("", vec!["--token-env", "PCS_TOKEN_NOT_SET"]),
     ] {
-        let mut args = vec!["bot", "set-token", "--bot", "alpha_bot", "--database-url", &url];
+        let mut args = vec!["bot", "set-token", "--yes", "--bot", "alpha_bot", "--database-url", &url];
         args.extend(extra.iter().copied());
         let a = cli().args(&args).write_stdin(stdin).assert().code(2);
         let (_, err) = texts(&a);

@@ -120,3 +120,45 @@ async fn finish_refuses_a_legacy_database_and_a_failed_validation() {
     assert!(String::from_utf8_lossy(&out.get_output().stderr).contains("run.bot_id_matches_botname"));
     assert!(count(&c, LEFTOVERS).await > 0, "nothing was removed");
 }
+
+/// The next steps come from the database: only what is still to do, and after `finish`
+/// never the legacy interface (gone), `finish` or `rollback`.
+#[tokio::test]
+async fn next_steps_name_only_what_is_left_and_nothing_of_the_legacy_interface_after_finish() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let again = || {
+        let out = cli().args(["migrate", "--yes", "--database-url", &db.url()]).env_remove("BOT_NAME").assert().success();
+        String::from_utf8_lossy(&out.get_output().stdout).to_string()
+    };
+    let stdout = again();
+    assert!(stdout.contains("migrated already") && stdout.contains("Next steps:"), "{stdout}");
+    for step in ["bot set-token", "profochat_legacy", "member add", "token create --public-for-all", "profochat-saas finish", "rollback"] {
+        assert!(stdout.contains(step), "a fresh migration still needs {step:?}:\n{stdout}");
+    }
+    // The operator does those: real tokens, an owner, a link for every deployment.
+    c.batch_execute("UPDATE bot SET bot_token = (1000000 + bot_id)::text || ':AAH' || repeat('a', 32)").await.unwrap();
+    cli().args(["member", "add", "--yes", "--telegram-user-id", "4242", "--role", "owner", "--database-url", &db.url()]).assert().success();
+    cli().args(["token", "create", "--yes", "--public-for-all", "--database-url", &db.url()]).assert().success();
+    let stdout = again();
+    for step in ["bot set-token", "member add", "token create"] {
+        assert!(!stdout.contains(step), "{step:?} is done and not to be done again:\n{stdout}");
+    }
+    assert!(stdout.contains("profochat-saas finish"), "{stdout}");
+
+    let out = cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().success();
+    let after_finish = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    // (What finish removes is listed before its question; what follows "Finished" is the outcome.)
+    let after_finish = after_finish[after_finish.find("Finished").expect("Finished")..].to_string();
+    let stdout = again();
+    for text in [&after_finish, &stdout] {
+        assert!(text.contains("finished") && text.contains("nothing is left to do"), "{text}");
+        for gone in ["search_path=", "profochat_legacy,", "legacy-role", "rollback", "profochat-saas finish", "Next steps"] {
+            assert!(!text.contains(gone), "{gone:?} after finish:\n{text}");
+        }
+    }
+    // What becomes to do again after finish is named: a deployment without a link.
+    c.batch_execute("UPDATE enrollment_token SET is_active = false WHERE token_id = (SELECT min(token_id) FROM enrollment_token)").await.unwrap();
+    let stdout = again();
+    assert!(stdout.contains("Still to do") && stdout.contains("token create --public-for-all") && !stdout.contains("rollback"), "{stdout}");
+}

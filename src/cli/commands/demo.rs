@@ -175,7 +175,7 @@ fn print_summary(r: &DemoReport, c: &Cleanup) {
     if c.kept_url.is_none() {
         m.legacy_url.clear();
     }
-    migrate::print_next_steps(&m, restore.as_deref());
+    migrate::print_next_steps(&migrate::next_steps_of(&m), &m.legacy_url, restore.as_deref());
     println!();
     println!("To do the same on your database:");
     println!("  echo 'DATABASE_URL=postgresql://user:password@host:5432/profochatbot' > .env");

@@ -30,7 +30,10 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &Ou
         return Ok(ExitCode::SUCCESS);
     }
     match r.outcome {
-        Outcome::AlreadyFinished => println!("{target} is finished already: nothing was changed."),
+        Outcome::AlreadyFinished => {
+            println!("{target} is finished already: nothing was changed.");
+            print_left(&db).await;
+        }
         Outcome::DryRun => {
             println!("Dry run: finish would remove from {target}:");
             for x in &r.removes {
@@ -45,8 +48,17 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &Ou
                 println!("  search_path reset for role(s): {}", r.roles_reset.join(", "));
             }
             println!("The database holds the target schema with the upstream names; the upstream project's later migrations apply from here.");
-            println!("Check it: profochat-saas validate");
+            print_left(&db).await;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What is still to do, read from the database; a database that cannot say gets only
+/// the check.
+async fn print_left(db: &profochat_saas::conn::Db) {
+    match profochat_saas::next_steps::read(&db.client).await {
+        Ok(n) => crate::cli::commands::migrate::print_next_steps(&n, "", None),
+        Err(_) => println!("Check it: profochat-saas validate"),
+    }
 }

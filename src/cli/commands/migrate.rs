@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use profochat_saas::migrate::{self, privileges, MigrationReport, Outcome};
+use profochat_saas::next_steps::NextSteps;
 use profochat_saas::plan;
 use profochat_saas::report::Reporter;
 use profochat_saas::schema::SchemaState;
@@ -130,11 +131,18 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         Ok(r) => r,
         Err(profochat_saas::Error::Unfinished { what, failures, hint, report: Some(r) }) => {
             // Committed, but something after the commit failed: show what was done, then the error.
+            let next = profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&r));
             if args.out.json {
-                output::print_json(&serde_json::to_value(&r)?)?;
+                let mut v = serde_json::to_value(&r)?;
+                v["next_steps"] = serde_json::to_value(&next)?;
+                output::print_json(&v)?;
             } else {
                 print_outcome(&r, true);
-                print_next_steps(&r, backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref());
+                print_next_steps(
+                    &next,
+                    &r.legacy_url,
+                    backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref(),
+                );
             }
             return Err(profochat_saas::Error::Unfinished { what, failures, hint, report: None }.into());
         }
@@ -145,11 +153,27 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
         legacy_role = Some(role.clone());
     }
+    // What is left to do, from the database (none after a dry run: it changed nothing).
+    let next = if report.outcome == Outcome::DryRun {
+        None
+    } else {
+        Some(profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&report)))
+    };
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
         v["backup"] = serde_json::to_value(&backup)?;
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
+        v["next_steps"] = serde_json::to_value(&next)?;
         output::print_json(&v)?;
+    } else if report.outcome == Outcome::AlreadyMigrated && next.as_ref().is_some_and(|n| n.finished) {
+        println!(
+            "{} is migrated and finished (migration #{}): nothing was changed.",
+            report.target,
+            report.migration_id.unwrap_or_default()
+        );
+        if let Some(n) = &next {
+            print_next_steps(n, "", None);
+        }
     } else {
         // The backup this run took; none with --skip-backup; an earlier run's, if any, else.
         let restore = match (&backup, report.outcome) {
@@ -161,8 +185,8 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
-        if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
-            print_next_steps(&report, restore.as_deref());
+        if let (Some(n), true) = (&next, matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished)) {
+            print_next_steps(n, &report.legacy_url, restore.as_deref());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -309,37 +333,68 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     }
 }
 
-/// What the operator does after the migration. `restore` is the command that restores
-/// the backup taken before it, when one exists.
-pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
+/// What the operator still has to do, from the database itself (`n`): only the steps
+/// that apply. After `finish` the legacy interface, `finish` and `rollback` are gone
+/// from the list. `restore` is the command that restores the backup taken before the
+/// migration, when one exists; `legacy_url` the legacy bot's URL, when known.
+pub fn print_next_steps(n: &NextSteps, legacy_url: &str, restore: Option<&str>) {
     println!();
-    println!("Next steps:");
-    let mut n = 1;
+    if n.finished {
+        if n.nothing_left() {
+            println!("The migration is finished: the legacy interface and the compatibility layer are removed; nothing is left to do.");
+            println!("Check it any time: profochat-saas validate");
+            return;
+        }
+        println!("The migration is finished: the legacy interface and the compatibility layer are removed. Still to do:");
+    } else {
+        println!("Next steps:");
+    }
+    let mut k = 1;
     let mut step = |s: String| {
-        println!("  {n}. {s}");
-        n += 1;
+        println!("  {k}. {s}");
+        k += 1;
     };
-    if !r.bots_waiting_for_token.is_empty() {
-        let mut s = format!("Set the real Telegram token of {} bot(s) still waiting for one:", r.bots_waiting_for_token.len());
-        for b in &r.bots_waiting_for_token {
+    if !n.bots_waiting_for_token.is_empty() {
+        let mut s = format!("Set the real Telegram token of {} bot(s) still waiting for one:", n.bots_waiting_for_token.len());
+        for b in &n.bots_waiting_for_token {
             s.push_str(&format!("\n       profochat-saas bot set-token --bot {}   (reads the token from standard input)", shell_quote(b)));
         }
         step(s);
     }
-    let url = if r.legacy_url.is_empty() {
-        format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
-    } else {
-        format!("this DATABASE_URL (with its password):\n       {}", r.legacy_url)
-    };
-    step(format!(
-        "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
-         courses under their old ids): restart it with {url}\n       \
-         or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
-         Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
-    ));
-    step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
-    step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
+    if !n.finished {
+        if n.legacy_roles.is_empty() {
+            let url = if legacy_url.is_empty() {
+                format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
+            } else {
+                format!("this DATABASE_URL (with its password):\n       {legacy_url}")
+            };
+            step(format!(
+                "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
+                 courses under their old ids): restart it with {url}\n       \
+                 or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
+                 Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
+            ));
+        } else {
+            step(format!(
+                "Restart the legacy bot if it has not reconnected since: role(s) {} find the legacy interface first.",
+                n.legacy_roles.join(", ")
+            ));
+        }
+    }
+    for account in &n.accounts_without_owner {
+        let flag = if *account == 1 { String::new() } else { format!(" --account {account}") };
+        step(format!("Add the owner of account {account}: profochat-saas member add{flag} --telegram-user-id YOUR_TELEGRAM_ID --role owner"));
+    }
+    if n.deployments_without_token > 0 {
+        step(format!(
+            "Create enrollment links for the {} deployment(s) without one: profochat-saas token create --public-for-all   (then: profochat-saas token list)",
+            output::thousands(n.deployments_without_token)
+        ));
+    }
     step("Check everything: profochat-saas validate".into());
+    if n.finished {
+        return;
+    }
     step(
         "Update the application: read bot_id instead of botname, add account_id to queries, start runs through enrollment tokens: \
          on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot) \
@@ -354,6 +409,19 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
         ),
         None => "To undo before finish: profochat-saas rollback (in place, keeps rows written since; saves first what the legacy schema cannot hold).".into(),
     });
+}
+
+/// What is left after a fresh migration when the database cannot be asked (the demo's,
+/// dropped at its end): its bots without token, no owner, no enrollment link.
+pub fn next_steps_of(r: &MigrationReport) -> NextSteps {
+    NextSteps {
+        finished: false,
+        bots_waiting_for_token: r.bots_waiting_for_token.clone(),
+        accounts_without_owner: vec![1],
+        deployments_without_token: r.deployments,
+        usable_tokens: 0,
+        legacy_roles: vec![],
+    }
 }
 
 fn shell_quote(s: &str) -> String {
