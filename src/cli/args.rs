@@ -161,8 +161,13 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// List backups, newest first.
+    /// List the configured database's backups, newest first, each with the database it holds.
     Backups {
+        /// List every backup in the directory, of any database.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
         #[command(flatten)]
         dir: BackupDirArgs,
         #[command(flatten)]
@@ -176,6 +181,12 @@ pub enum Command {
         /// Check and show what would be removed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Refuse while a legacy-shaped write arrived within this long (30m, 2h, 1d; 0 to skip).
+        #[arg(long, value_name = "DURATION", default_value = "10m")]
+        quiet_for: String,
+        /// Finish although a session of the legacy bot is connected or it wrote recently.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         conn: ConnArgs,
         #[command(flatten)]
@@ -358,6 +369,9 @@ pub struct RestoreArgs {
     /// End other sessions connected to the target database first.
     #[arg(long)]
     pub terminate_connections: bool,
+    /// Let a backup of another database replace the configured one.
+    #[arg(long)]
+    pub from_other_database: bool,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
     #[command(flatten)]

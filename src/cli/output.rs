@@ -242,3 +242,74 @@ pub fn thousands<N: Into<i128>>(n: N) -> String {
     }
     out
 }
+
+/// The exit status when standard output is closed under the tool (a pipe whose reader
+/// ended, as in `profochat-saas validate | head -1`): 141, what a shell reports for a
+/// program ended by SIGPIPE, as `git` ends. Nothing more is printed.
+pub const CLOSED_STDOUT: u8 = 141;
+
+/// Whether an error is a write to a closed pipe.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        || err.chain().filter_map(|e| e.downcast_ref::<serde_json::Error>()).any(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+}
+
+/// A `println!` to a closed standard output panics in Rust: end the process at that
+/// point, quietly, with [`CLOSED_STDOUT`] (or when standard error is closed, likewise).
+/// Every other panic keeps its message.
+pub fn end_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && (message.contains("Broken pipe") || message.contains("os error 32")) {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+        default(info);
+    }));
+}
+
+/// The width long lines are wrapped to: the terminal's, at most 100 columns; 100 in pipes.
+pub fn text_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).filter(|c| *c >= 40);
+    columns.unwrap_or(100).min(100)
+}
+
+/// `text` wrapped at word boundaries to `width` columns: the first line starts with
+/// `first`, the others with `rest`.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let mut lines = vec![];
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + usize::from(!empty) + word.chars().count() <= width;
+        if !empty && !fits {
+            lines.push(std::mem::replace(&mut line, rest.to_string()));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wrap_breaks_at_words_within_the_width() {
+        let lines = super::wrap("one two three four five six", 12, "  - ", "    ");
+        assert_eq!(lines, ["  - one two", "    three", "    four", "    five six"]);
+        assert!(lines.iter().all(|l| l.chars().count() <= 12));
+        assert_eq!(super::wrap("", 10, "> ", "  "), ["> "]);
+    }
+}

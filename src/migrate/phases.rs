@@ -17,6 +17,7 @@ const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
+const LEGACY_WRITE: &str = include_str!("../../sql/migrate/7_legacy_write.sql");
 pub const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
 const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
 const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../sql/migrate/8_legacy_state_from_archive.sql");
@@ -29,6 +30,7 @@ pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) 
     if from_archive {
         tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
     }
+    tx.batch_execute(LEGACY_WRITE).await?;
     tx.batch_execute(COMPAT).await?;
     tx.batch_execute(LEGACY_INTERFACE).await?;
     tx.batch_execute(DDL_GUARD).await

@@ -103,3 +103,42 @@ async fn with_json_every_error_is_a_json_object_on_standard_output() {
     let a = cli().args(["plan", "--database-url", &empty.url()]).assert().code(4);
     assert!(texts(&a).0.is_empty());
 }
+
+/// A standard output that is closed (`| head -1` whose reader has ended): every command
+/// ends quietly with 141 (as a program ended by SIGPIPE, like git), no panic and no
+/// "Broken pipe" error; the pipe here is closed before the command writes, so the test
+/// never depends on timing.
+#[tokio::test]
+async fn a_closed_standard_output_ends_quietly_with_141() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (legacy, _c) = legacy_with_anomalies().await;
+    let migrated = crate::ops::setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().to_str().unwrap().to_string();
+    std::fs::write(dir.path().join("profochatbot_backup_20260101_000000.dump"), b"PGDMP").unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec!["validate".into(), "--database-url".into(), migrated.db.url()],
+        vec!["validate".into(), "--json".into(), "--database-url".into(), migrated.db.url()],
+        vec!["status".into(), "--database-url".into(), migrated.db.url()],
+        vec!["plan".into(), "--default-bot".into(), "main_bot".into(), "--database-url".into(), legacy.url()],
+        vec!["plan".into(), "--json".into(), "--default-bot".into(), "main_bot".into(), "--database-url".into(), legacy.url()],
+        vec!["backups".into(), "--all".into(), "--backup-dir".into(), backups.clone()],
+        vec!["token".into(), "list".into(), "--database-url".into(), migrated.db.url()],
+        vec!["--help".into()],
+    ];
+    for args in cases {
+        let mut fds = [0i32; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        drop(read);
+        let mut cmd = crate::harness::bin();
+        cmd.args(&args).stdout(std::process::Stdio::from(write)).stderr(std::process::Stdio::piped());
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe") && !err.contains("error"), "{args:?}: {err}");
+        // --help is clap's: it ends quietly too, with its own status.
+        if args[0] != "--help" {
+            assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        }
+    }
+}

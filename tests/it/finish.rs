@@ -162,3 +162,147 @@ async fn next_steps_name_only_what_is_left_and_nothing_of_the_legacy_interface_a
     let stdout = again();
     assert!(stdout.contains("Still to do") && stdout.contains("token create --public-for-all") && !stdout.contains("rollback"), "{stdout}");
 }
+
+/// A login role that may connect; dropped at the end (its settings reset by finish).
+struct LegacyRole(String, profochat_saas::conn::ConnSettings);
+
+impl Drop for LegacyRole {
+    fn drop(&mut self) {
+        let (name, db) = (self.0.clone(), self.1.clone());
+        crate::harness::block_on(async move {
+            if let Ok(c) = profochat_saas::conn::connect(&db).await {
+                let _ = c.batch_execute(&format!("ALTER ROLE {name} IN DATABASE \"{}\" RESET ALL; DROP OWNED BY {name}", db.dbname)).await;
+            }
+            if let Ok(c) = profochat_saas::conn::connect(&crate::harness::admin()).await {
+                for _ in 0..50 {
+                    if c.batch_execute(&format!("DROP ROLE IF EXISTS {name}")).await.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        });
+    }
+}
+
+/// `finish` refuses (exit 5, naming each) while the legacy bot seems to run: a session
+/// of a role set to the legacy interface, a session using the legacy interface right
+/// now, a session that wrote in the legacy shape and is still connected, a
+/// legacy-shaped write within --quiet-for; --force finishes anyway.
+#[tokio::test]
+async fn finish_refuses_while_the_legacy_bot_is_connected_or_wrote_recently() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let finish = |extra: &[&str]| {
+        let mut args = vec!["finish", "--yes", "--database-url"];
+        let url = db.url();
+        args.push(&url);
+        args.extend(extra);
+        let out = cli().args(&args).assert();
+        let o = out.get_output().clone();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+
+    // 1. A session of a role set to the legacy interface.
+    let role = LegacyRole(format!("pcs_legacy_bot_{}_{}", std::process::id(), rand::random::<u16>()), db.settings.clone());
+    c.batch_execute(&format!("CREATE ROLE {} LOGIN; GRANT CONNECT ON DATABASE \"{}\" TO {0}", role.0, db.name)).await.unwrap();
+    cli().args(["legacy-role", &role.0, "--yes", "--database-url", &db.url()]).assert().success();
+    let mut as_bot = db.settings.clone();
+    as_bot.user = role.0.clone();
+    let bot = profochat_saas::conn::connect(&as_bot).await.unwrap();
+    let bot_pid: i32 = bot.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let (code, _, err) = finish(&[]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains(&format!("session {bot_pid}")) && err.contains(&role.0) && err.contains("--force"), "{err}");
+    assert!(count(&c, LEFTOVERS).await > 0, "nothing was changed");
+    // A dry run names it and changes nothing.
+    let out = cli().args(["finish", "--dry-run", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("would refuse") && stdout.contains(&format!("session {bot_pid}")), "{stdout}");
+    drop(bot);
+
+    // 2. A session inside a statement or transaction on the legacy interface.
+    let reader = db.connect().await;
+    reader.batch_execute("BEGIN; SELECT count(*) FROM profochat_legacy.run").await.unwrap();
+    let reader_pid: i32 = reader.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let wait_gone = |pid: i32| {
+        let c = &c;
+        async move {
+            for _ in 0..100 {
+                let n: i64 = c.query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid]).await.unwrap().get(0);
+                if n == 0 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("session {pid} did not end");
+        }
+    };
+    wait_gone(bot_pid).await;
+    let (code, _, err) = finish(&[]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains(&format!("session {reader_pid}")) && err.contains("profochat_legacy"), "{err}");
+    drop(reader);
+    wait_gone(reader_pid).await;
+
+    // 3. A legacy-shaped write (a course start on the public tables, as a bot that has
+    //    not switched writes it), its session still connected, then gone.
+    let writer = db.connect().await;
+    writer
+        .batch_execute("INSERT INTO run (chat_id, username, botname, course_id, is_ended) VALUES (424242, 'u', 'main_bot', 'intro', false)")
+        .await
+        .unwrap();
+    let writer_pid: i32 = writer.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let (code, _, err) = finish(&[]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains(&format!("session {writer_pid}")) && err.contains("legacy-shaped write"), "{err}");
+    drop(writer);
+    wait_gone(writer_pid).await;
+    let (code, _, err) = finish(&[]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("a legacy-shaped write arrived") && err.contains("quiet period of 10 min"), "{err}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (code, _, err) = finish(&["--quiet-for", "1h"]);
+    assert_eq!(code, 5, "{err}");
+    assert!(count(&c, LEFTOVERS).await > 0, "nothing was changed");
+
+    // --force finishes although a session of the legacy role is connected.
+    let bot = profochat_saas::conn::connect(&as_bot).await.unwrap();
+    let (code, out, err) = finish(&["--force"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(count(&c, LEFTOVERS).await, 0);
+    drop(bot);
+}
+
+/// A quiet period shorter than the time since the last legacy-shaped write lets finish
+/// run; the writes the application makes in the new shape are not counted.
+#[tokio::test]
+async fn finish_runs_once_the_legacy_writes_are_older_than_the_quiet_period() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    // The application's write: with its bot and deployment.
+    {
+        let app = db.connect().await;
+        app.batch_execute(
+            "INSERT INTO run (chat_id, username, botname, course_id, is_ended, bot_id, deployment_id, account_id)
+             SELECT 515151, 'u', b.bot_name, d.course_id, false, b.bot_id, d.deployment_id, 1
+               FROM course_deployment d JOIN bot b ON b.bot_id = d.bot_id ORDER BY d.deployment_id LIMIT 1",
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_write").await, 0, "a write in the new shape is not legacy-shaped");
+    {
+        let bot = db.connect().await;
+        bot.batch_execute("INSERT INTO run (chat_id, username, botname, course_id, is_ended) VALUES (616161, 'u', 'main_bot', 'intro', false)")
+            .await
+            .unwrap();
+        // A second write within 10 seconds does not write the note again.
+        bot.batch_execute("UPDATE run SET is_ended = true WHERE chat_id = 616161").await.unwrap();
+    }
+    assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_write").await, 1);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    cli().args(["finish", "--yes", "--quiet-for", "2s", "--database-url", &db.url()]).assert().success();
+    assert_eq!(count(&c, LEFTOVERS).await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relname = 'legacy_write'").await, 0);
+}

@@ -4,16 +4,25 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::finish::{self, Outcome};
+use profochat_saas::finish::{self, FinishOptions, Outcome};
 use profochat_saas::schema;
 
 use crate::cli::{connect, output, ConfirmArgs, ConnArgs, OutputArgs};
 
-pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn run(dry_run: bool, quiet_for: &str, force: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let quiet_for = if quiet_for.trim() == "0" { std::time::Duration::ZERO } else { profochat_saas::ops::parse_duration(quiet_for)? };
+    let opts = FinishOptions { dry_run, quiet_for, force };
     let mut db = connect(conn).await?;
     let target = db.settings.display_target();
     let st = schema::inspect(&db).await?;
     if !dry_run && st.state.is_migrated() && !st.finished() {
+        // The legacy bot still running refuses before the question (unless --force).
+        if !force {
+            let signs = finish::legacy_activity(&db.client).await?.blockers(quiet_for);
+            if !signs.is_empty() {
+                return Err(finish::refusal(&signs).into());
+            }
+        }
         if !out.json {
             println!("finish removes from {target}:");
             for r in finish::REMOVES {
@@ -24,7 +33,7 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &Ou
         output::confirm(&format!("Finish the migration of {target}?"), confirm.yes).await?;
     }
     let reporter = output::TerminalReporter::new(out.json);
-    let r = finish::finish(&mut db, dry_run, &reporter).await?;
+    let r = finish::finish(&mut db, &opts, &reporter).await?;
     if out.json {
         output::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -39,7 +48,14 @@ pub async fn run(dry_run: bool, conn: &ConnArgs, confirm: &ConfirmArgs, out: &Ou
             for x in &r.removes {
                 println!("  - {x}");
             }
-            println!("It checked that the migration is complete and valid; nothing was changed.");
+            if r.legacy_bot_signs.is_empty() {
+                println!("It checked that the migration is complete and valid, and saw no sign of the legacy bot running; nothing was changed.");
+            } else {
+                println!("It checked that the migration is complete and valid; nothing was changed. But finish would refuse now: the legacy bot seems to be running:");
+                for s in &r.legacy_bot_signs {
+                    println!("  - {s}");
+                }
+            }
         }
         Outcome::Finished => {
             println!("Finished {target}: the legacy interface and the compatibility layer are removed.");
