@@ -56,6 +56,14 @@ pub struct GlobalArgs {
     /// More detail on standard error (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Machine-readable JSON on standard output (before or after the subcommand).
+    #[arg(long = "json", id = "json", global = true)]
+    pub json: bool,
+
+    /// PostgreSQL URL or libpq string of the database (before or after the subcommand; else DATABASE_URL, else PG*).
+    #[arg(long = "database-url", id = "database_url", value_name = "URL", global = true)]
+    pub database_url: Option<String>,
 }
 
 /// How to reach the database. Flattened into every command that connects.
@@ -76,7 +84,7 @@ pub struct ConnArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PolicyArgs {
     /// The bot that rows without a bot name belong to (default: BOT_NAME, else the only bot).
-    #[arg(long, env = "BOT_NAME", value_name = "NAME")]
+    #[arg(long, env = "BOT_NAME", hide_env_values = true, value_name = "NAME")]
     pub default_bot: Option<String>,
 
     /// One course_id under several bots with different content: give the other copies a
@@ -243,8 +251,10 @@ pub enum Command {
     Bench {
         #[command(flatten)]
         conn: ConnArgs,
+        /// Runs (courses started) of the seeded dataset, about ten conversation rows each.
         #[arg(long, default_value_t = 200_000)]
         runs: u64,
+        /// Seed of the dataset's generator: the same seed gives the same data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Runs of the whole benchmark; the median is reported.
@@ -391,6 +401,7 @@ pub enum BotCommand {
     SetToken {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The bot whose token is set.
         #[arg(long, value_name = "NAME")]
         bot: String,
         /// Read the token from this environment variable.
@@ -441,7 +452,8 @@ pub enum MemberCommand {
     List {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account whose members are listed.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
         #[command(flatten)]
         out: OutputArgs,
@@ -450,8 +462,10 @@ pub enum MemberCommand {
     Remove {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account the member is removed from.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The member's numeric Telegram user id.
         #[arg(long, value_name = "ID")]
         telegram_user_id: i64,
         #[command(flatten)]
@@ -467,10 +481,13 @@ pub enum AccountCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The account's display name.
         #[arg(long)]
         name: String,
+        /// Its unique short name (letters, digits, '-').
         #[arg(long)]
         slug: String,
+        /// Its plan.
         #[arg(long, default_value = "free")]
         plan: String,
         #[command(flatten)]
@@ -491,8 +508,10 @@ pub enum DeploymentCommand {
     List {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long)]
+        /// Only this account's deployments.
+        #[arg(long, value_name = "ID")]
         account: Option<i32>,
+        /// Only this bot's deployments.
         #[arg(long, value_name = "NAME")]
         bot: Option<String>,
         #[command(flatten)]
@@ -502,12 +521,16 @@ pub enum DeploymentCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The course to deploy.
         #[arg(long, value_name = "COURSE_ID")]
         course: String,
+        /// The bot it is deployed to.
         #[arg(long, value_name = "NAME")]
         bot: String,
-        #[arg(long, default_value_t = 1)]
+        /// The account of the course and the bot.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The environment (prod, staging, ...).
         #[arg(long, default_value = "prod")]
         environment: String,
         #[command(flatten)]
@@ -553,6 +576,7 @@ pub enum TokenCommand {
     List {
         #[command(flatten)]
         conn: ConnArgs,
+        /// Only this deployment's tokens.
         #[arg(long, value_name = "ID")]
         deployment: Option<i32>,
         #[command(flatten)]
@@ -562,6 +586,7 @@ pub enum TokenCommand {
     Revoke {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The token's id (`token list` shows it).
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
         #[command(flatten)]
@@ -573,6 +598,7 @@ pub enum TokenCommand {
     Delete {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The token's id (`token list` shows it).
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
         #[command(flatten)]
@@ -610,5 +636,45 @@ impl Cli {
                 TokenCommand::Create { out, .. } | TokenCommand::List { out, .. } | TokenCommand::Revoke { out, .. } | TokenCommand::Delete { out, .. },
             ) => out.json,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and argument of every command says what it is for, and no help
+    /// shows the value of an environment variable.
+    #[test]
+    fn every_option_has_help_text_and_no_environment_value_shows() {
+        fn walk(cmd: &mut clap::Command, path: &str, missing: &mut Vec<String>, leaks: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            let help = cmd.render_long_help().to_string();
+            for var in ["BOT_NAME=", "DATABASE_URL="] {
+                if help.contains(var) {
+                    leaks.push(format!("{path}: {var}"));
+                }
+            }
+            for sc in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sc.get_name());
+                walk(sc, &name, missing, leaks);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let (mut missing, mut leaks) = (vec![], vec![]);
+        walk(&mut cmd, "profochat-saas", &mut missing, &mut leaks);
+        assert!(missing.is_empty(), "options without help text: {missing:#?}");
+        assert!(leaks.is_empty(), "environment values in the help: {leaks:#?}");
     }
 }

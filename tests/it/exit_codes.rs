@@ -142,3 +142,19 @@ async fn a_closed_standard_output_ends_quietly_with_141() {
         }
     }
 }
+
+/// --json and --database-url are global: before the subcommand as after it.
+#[tokio::test]
+async fn json_and_database_url_go_before_or_after_the_subcommand() {
+    let db = TestDb::legacy().await;
+    for args in [
+        vec!["--json".to_string(), "--database-url".into(), db.url(), "status".into()],
+        vec!["--json".into(), "status".into(), "--database-url".into(), db.url()],
+        vec!["status".into(), "--json".into(), "--database-url".into(), db.url()],
+    ] {
+        let a = cli().args(&args).assert().success();
+        let (out, err) = texts(&a);
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}\n{err}"));
+        assert_eq!(v["state"], "legacy", "{args:?}: {v}");
+    }
+}

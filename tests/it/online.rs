@@ -865,3 +865,20 @@ async fn validate_during_an_interrupted_online_migration_says_where_it_stands_an
     cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert().success();
     cli().args(["validate", "--database-url", &db.url()]).assert().success();
 }
+
+/// `migrate`'s report says what it did without misleading: online its rows are steps
+/// (the indexes one of them, not counted twice), a backfill counts the key values its
+/// batches covered (conversation: run_id values, not rows), counts carry thousands
+/// separators; on a finished database it says "finished" and nothing of the legacy bot.
+#[tokio::test]
+async fn the_online_report_names_steps_key_values_and_counts_plainly() {
+    let (db, _c, bot) = seeded(300).await;
+    let out = cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()]).assert().success();
+    let stdout = text(&out.get_output().stdout);
+    assert!(stdout.contains("| step ") && !stdout.contains("| phase "), "{stdout}");
+    assert!(!stdout.contains("(after commit)"), "the indexes are one step, not counted twice:\n{stdout}");
+    assert!(stdout.contains("backfill conversation") && stdout.contains("run_id values"), "{stdout}");
+    assert!(!stdout.contains(", keys "), "{stdout}");
+    let conversation = stdout.lines().find(|l| l.starts_with("| conversation")).expect("the proof's conversation row");
+    assert!(conversation.contains(','), "thousands separators: {conversation}");
+}

@@ -8,6 +8,7 @@ use profochat_saas::next_steps::NextSteps;
 use profochat_saas::plan;
 use profochat_saas::report::Reporter;
 use profochat_saas::schema::SchemaState;
+use profochat_saas::state::OnlineStep;
 
 use crate::cli::commands::plan::options;
 use crate::cli::{connect, output, signals, MigrateArgs};
@@ -248,7 +249,10 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
         _ => {}
     }
     println!();
-    let mut phases = output::table(&["phase", "time", "what it did"]);
+    // Offline the rows are phases, and the indexes deferred to after the commit get a
+    // row of their own; online they are steps, the indexes one of them.
+    let deferred = r.phases.iter().any(|p| p.counts.contains_key("indexes_deferred"));
+    let mut phases = output::table(&[if deferred || r.phases.iter().all(|p| OnlineStep::parse(&p.name).is_none()) { "phase" } else { "step" }, "time", "what it did"]);
     for p in &r.phases {
         // Indexes deferred to after the commit get their own row below, once built.
         if p.counts.contains_key("indexes_deferred") && r.indexes.elapsed_ms > 0 {
@@ -258,12 +262,16 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
             .counts
             .iter()
             .filter(|(_, v)| **v != 0)
-            .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+            .map(|(k, v)| match (k.as_str(), OnlineStep::parse(&p.name)) {
+                // A backfill counts the key values its batches covered, not rows.
+                ("keys", Some(OnlineStep::Backfill(t))) => format!("{} values {}", t.batched_by(), output::thousands(*v)),
+                _ => format!("{} {}", k.replace('_', " "), output::thousands(*v)),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         phases.add_row(vec![format!("{} {}", p.number, p.name), output::format_duration(std::time::Duration::from_millis(p.elapsed_ms)), what]);
     }
-    if r.indexes.elapsed_ms > 0 {
+    if r.indexes.elapsed_ms > 0 && deferred {
         phases.add_row(vec![
             "5 indexes (after commit)".to_string(),
             output::format_duration(std::time::Duration::from_millis(r.indexes.elapsed_ms)),
@@ -280,14 +288,15 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     header.push("fingerprint");
     let mut proof = output::table(&header);
     for p in &r.proof {
+        let t = |n: i64| output::thousands(n);
         let mut row = vec![
             p.table.clone(),
-            p.before.rows.to_string(),
-            p.rows_now.to_string(),
-            format!("{} / {} / {}", p.archived_deleted, p.archived_updated, p.archived_inserted),
+            t(p.before.rows),
+            t(p.rows_now),
+            format!("{} / {} / {}", t(p.archived_deleted), t(p.archived_updated), t(p.archived_inserted)),
         ];
         if let Some([i, u, d]) = p.written_meanwhile {
-            row.push(format!("{i} / {u} / {d}"));
+            row.push(format!("{} / {} / {}", t(i), t(u), t(d)));
         }
         row.push(if p.equal { "equal".into() } else { "DIFFERS".into() });
         proof.add_row(row);
@@ -301,7 +310,7 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     }
     println!(
         "{} archived changes, kept in profochat_saas.archive (migration #{}).",
-        r.archived_total(),
+        output::thousands(r.archived_total()),
         r.migration_id.unwrap_or_default()
     );
     if let Some(v) = r.validation.as_ref().filter(|_| with_validation) {
