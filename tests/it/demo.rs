@@ -229,6 +229,8 @@ fn top_level_help_lists_the_old_migrate_sh_flags() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
     assert!(help.contains("130 interrupted"), "{help}");
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("13 online migration stopped") && flat.contains("141 standard output closed"), "{help}");
 }
 
 /// The README: what the tool does, then exactly two commands (demo, tests), then how to

@@ -158,3 +158,17 @@ async fn json_and_database_url_go_before_or_after_the_subcommand() {
         assert_eq!(v["state"], "legacy", "{args:?}: {v}");
     }
 }
+
+/// The README's table of exit codes lists every code the binary uses.
+#[test]
+fn the_readme_lists_every_exit_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = &readme[readme.find("## Exit codes").expect("the section")..];
+    let table = &table[..table[3..].find("\n## ").map(|i| i + 3).unwrap_or(table.len())];
+    let listed: Vec<u8> = table.lines().filter_map(|l| l.strip_prefix("| ")?.split(' ').next()?.parse().ok()).collect();
+    use profochat_saas::ExitStatus::*;
+    for s in [Success, Failure, Usage, Connection, State, Refused, ValidationFailed, RolledBack, Tool, WouldLoseData, NotFound, TokenRefused, Unfinished, Stopped, Interrupted] {
+        assert!(listed.contains(&s.code()), "{s:?} ({}) is not in the README's table: {listed:?}", s.code());
+    }
+    assert!(listed.contains(&141), "closed standard output: {listed:?}");
+}
