@@ -302,7 +302,10 @@ async fn finish_runs_once_the_legacy_writes_are_older_than_the_quiet_period() {
     }
     assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_write").await, 1);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    cli().args(["finish", "--yes", "--quiet-for", "2s", "--database-url", &db.url()]).assert().success();
+    let out = cli().args(["finish", "--yes", "--quiet-for", "2s", "--database-url", &db.url()]).assert().success();
+    // No member, no token: it says that nothing shows the application switched.
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("nothing shows that the application uses the new schema"), "{err}");
     assert_eq!(count(&c, LEFTOVERS).await, 0);
     assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relname = 'legacy_write'").await, 0);
 }

@@ -29,6 +29,16 @@ pub async fn run(dry_run: bool, quiet_for: &str, force: bool, conn: &ConnArgs, c
                 println!("  - {r}");
             }
             println!("The legacy bot must be stopped (or use the new schema): after this it cannot work, and `rollback` is no longer possible (restoring a backup still is).");
+            // Nothing the application does in the new schema shows yet: say so before asking.
+            if let Ok(n) = profochat_saas::next_steps::read(&db.client).await {
+                if n.usable_tokens == 0 && !n.accounts_without_owner.is_empty() {
+                    eprintln!(
+                        "{} nothing shows that the application uses the new schema yet: no account member owns account {}, and there is no enrollment token.",
+                        output::warning_label(),
+                        n.accounts_without_owner.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
         }
         output::confirm(&format!("Finish the migration of {target}?"), confirm.yes).await?;
     }
