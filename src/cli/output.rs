@@ -128,6 +128,7 @@ impl Reporter for TerminalReporter {
                     pb.finish_and_clear();
                 }
                 let tick = if color() { "\x1b[32m✓\x1b[0m" } else { "✓" };
+                let summary = &separate_counts(summary);
                 if summary.is_empty() {
                     eprintln!("  {tick} {step} ({})", format_duration(elapsed));
                 } else {
@@ -225,6 +226,34 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
     t
 }
 
+/// A summary with the thousands of its counts separated: a run of four or more digits
+/// that stands as a word of its own ("2859 rows", "(1200)"), never a part of a name, a
+/// decimal, a date or a time ("15.20", "2026-12-07", "run_1000").
+pub fn separate_counts(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let before_ok = start == 0 || matches!(chars[start - 1], ' ' | '(');
+        let after_ok = i == chars.len() || matches!(chars[i], ' ' | ',' | ')' | ';') && !(chars[i] == ',' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
+        match run.parse::<i128>() {
+            Ok(n) if run.len() >= 4 && before_ok && after_ok => out.push_str(&thousands(n)),
+            _ => out.push_str(&run),
+        }
+    }
+    out
+}
+
 /// A count with thousands separators: 1234567 -> "1,234,567" (every count the tool
 /// prints is written this way).
 pub fn thousands<N: Into<i128>>(n: N) -> String {
@@ -305,6 +334,17 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_in_summaries_get_separators_and_nothing_else_does() {
+        let f = super::separate_counts;
+        assert_eq!(f("2859 rows, 1.3 MB"), "2,859 rows, 1.3 MB");
+        assert_eq!(f("legacy rows 194337"), "legacy rows 194,337");
+        assert_eq!(f("batches 1, keys 300 (1200)"), "batches 1, keys 300 (1,200)");
+        for same in ["PostgreSQL 15.20", "2026-12-07 13:35:14", "run_1000", "#1234x", "a 1,234 b", "v1000"] {
+            assert_eq!(f(same), same);
+        }
+    }
+
     #[test]
     fn wrap_breaks_at_words_within_the_width() {
         let lines = super::wrap("one two three four five six", 12, "  - ", "    ");
