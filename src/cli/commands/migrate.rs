@@ -371,12 +371,12 @@ pub fn print_next_steps(n: &NextSteps, legacy_url: &str, restore: Option<&str>) 
         step(s);
     }
     if !n.finished {
+        let url = if legacy_url.is_empty() {
+            format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
+        } else {
+            format!("this DATABASE_URL (with its password):\n       {legacy_url}")
+        };
         if n.legacy_roles.is_empty() {
-            let url = if legacy_url.is_empty() {
-                format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
-            } else {
-                format!("this DATABASE_URL (with its password):\n       {legacy_url}")
-            };
             step(format!(
                 "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
                  courses under their old ids): restart it with {url}\n       \
@@ -385,7 +385,8 @@ pub fn print_next_steps(n: &NextSteps, legacy_url: &str, restore: Option<&str>) 
             ));
         } else {
             step(format!(
-                "Restart the legacy bot if it has not reconnected since: role(s) {} find the legacy interface first.",
+                "Restart the legacy bot if it has not reconnected since: role(s) {} find the legacy interface first \
+                 (a bot that connects as another role uses {url}).",
                 n.legacy_roles.join(", ")
             ));
         }
