@@ -128,7 +128,12 @@ impl Reporter for TerminalReporter {
                     pb.finish_and_clear();
                 }
                 let tick = if color() { "\x1b[32m✓\x1b[0m" } else { "✓" };
-                let summary = &separate_counts(summary);
+                let mut summary = separate_counts(summary);
+                // A backfill counts the key values its batches covered, not rows.
+                if let Some(t) = step.strip_prefix("online: backfill ").and_then(profochat_saas::state::BackfillTable::parse) {
+                    summary = summary.replace("keys ", &format!("{} values ", t.batched_by()));
+                }
+                let summary = &summary;
                 if summary.is_empty() {
                     eprintln!("  {tick} {step} ({})", format_duration(elapsed));
                 } else {

@@ -881,4 +881,8 @@ async fn the_online_report_names_steps_key_values_and_counts_plainly() {
     assert!(!stdout.contains(", keys "), "{stdout}");
     let conversation = stdout.lines().find(|l| l.starts_with("| conversation")).expect("the proof's conversation row");
     assert!(conversation.contains(','), "thousands separators: {conversation}");
+    // The progress lines say the same.
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("backfill conversation: batches") && stderr.contains("run_id values") && !stderr.contains(", keys "), "{stderr}");
+    assert!(stderr.contains("legacy rows 3,"), "{stderr}");
 }
