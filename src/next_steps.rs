@@ -7,7 +7,6 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use crate::error::{Error, Result};
-use crate::schema;
 use crate::target::PLACEHOLDER_TOKEN_PREFIX;
 
 const TODO: &str = include_str!("../sql/next_steps/todo.sql");
@@ -57,15 +56,4 @@ pub async fn read<C: GenericClient + Sync>(client: &C) -> Result<NextSteps> {
         usable_tokens: r.get(3),
         legacy_roles,
     })
-}
-
-/// [`read`] on a database `status` calls migrated; `None` on any other.
-pub async fn read_if_migrated(db: &crate::conn::Db) -> Result<Option<NextSteps>> {
-    let st = schema::inspect(db).await?;
-    if !st.state.is_migrated() {
-        return Ok(None);
-    }
-    let mut n = read(&db.client).await?;
-    n.finished = st.finished();
-    Ok(Some(n))
 }
