@@ -157,6 +157,14 @@ async fn next_steps_name_only_what_is_left_and_nothing_of_the_legacy_interface_a
             assert!(!text.contains(gone), "{gone:?} after finish:\n{text}");
         }
     }
+    // No role can be pointed at the legacy interface any more.
+    for args in [vec!["legacy-role", "postgres", "--yes"], vec!["migrate", "--yes", "--legacy-role", "postgres"]] {
+        let out = cli().args(&args).args(["--database-url", &db.url()]).assert().code(4);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(err.contains("is finished"), "{args:?}: {err}");
+    }
+    let settings: i64 = count(&c, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()").await;
+    assert_eq!(settings, 0, "no search_path was set");
     // What becomes to do again after finish is named: a deployment without a link.
     c.batch_execute("UPDATE enrollment_token SET is_active = false WHERE token_id = (SELECT min(token_id) FROM enrollment_token)").await.unwrap();
     let stdout = again();

@@ -47,6 +47,13 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
         st_in_progress = st.state == SchemaState::MigrationInProgress;
+        if st.finished() && args.legacy_role.is_some() {
+            return Err(profochat_saas::Error::state(
+                format!("{target} is finished: `finish` removed the legacy interface, so no role can be set to it"),
+                "Nothing was changed. The legacy bot cannot use this database any more; leave out --legacy-role.",
+            )
+            .into());
+        }
         match st.state {
             SchemaState::Migrated => {}
             SchemaState::MigrationInProgress => {

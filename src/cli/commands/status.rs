@@ -144,6 +144,13 @@ pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &cra
     let st = schema::inspect(&db).await?;
     let legacy = profochat_saas::legacy::inspect(&db.client).await?;
     let usable = st.state.is_migrated() && legacy.in_place();
+    if !unset && st.finished() {
+        return Err(profochat_saas::Error::state(
+            format!("{} is finished: `finish` removed the legacy interface (schema profochat_legacy)", db.settings.display_target()),
+            "The legacy bot cannot use this database any more; it works on the new schema, or on a restored backup.",
+        )
+        .into());
+    }
     if !unset && !usable {
         return Err(profochat_saas::Error::state(
             format!("{} has no legacy interface (schema profochat_legacy): it is {}", db.settings.display_target(), st.state.describe()),
