@@ -163,6 +163,9 @@ async fn next_steps_name_only_what_is_left_and_nothing_of_the_legacy_interface_a
         let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
         assert!(err.contains("is finished"), "{args:?}: {err}");
     }
+    let out = cli().args(["status", "--json", "--database-url", &db.url()]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(v["legacy_interface"]["url"].is_null(), "{v}");
     let settings: i64 = count(&c, "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()").await;
     assert_eq!(settings, 0, "no search_path was set");
     // What becomes to do again after finish is named: a deployment without a link.

@@ -23,7 +23,8 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
             v["legacy_interface"]["in_place"] = l.in_place().into();
-            v["legacy_interface"]["url"] = profochat_saas::legacy::legacy_url(&db.settings).into();
+            // Only while it exists: after `finish` no URL leads to it.
+            v["legacy_interface"]["url"] = if l.in_place() { profochat_saas::legacy::legacy_url(&db.settings).into() } else { serde_json::Value::Null };
         }
         output::print_json(&v)?;
     } else {
