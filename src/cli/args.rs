@@ -491,6 +491,8 @@ pub enum AccountCommand {
         #[arg(long, default_value = "free")]
         plan: String,
         #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
         out: OutputArgs,
     },
     /// List accounts.
@@ -533,6 +535,8 @@ pub enum DeploymentCommand {
         /// The environment (prod, staging, ...).
         #[arg(long, default_value = "prod")]
         environment: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -210,7 +210,7 @@ async fn every_command_answers_in_json() {
         json(&a)
     };
 
-    let acct = run(&["account", "create", "--name", "Acme School", "--slug", "acme", "--plan", "pro"]);
+    let acct = run(&["account", "create", "--yes", "--name", "Acme School", "--slug", "acme", "--plan", "pro"]);
     assert_eq!(acct["slug"], "acme");
     assert!(acct["account_id"].as_i64().unwrap() > 1);
     let accounts = run(&["account", "list"]);
@@ -241,7 +241,7 @@ async fn every_command_answers_in_json() {
     };
     assert_eq!(set["source"]["kind"], "stdin");
 
-    let d = run(&["deployment", "create", "--course", "advanced", "--bot", "beta_bot", "--environment", "test"]);
+    let d = run(&["deployment", "create", "--yes", "--course", "advanced", "--bot", "beta_bot", "--environment", "test"]);
     let dep = d["deployment_id"].as_i64().unwrap();
     assert_eq!(d["environment"], "test");
     let list = run(&["deployment", "list", "--bot", "beta_bot"]);
@@ -293,7 +293,7 @@ async fn human_output_has_tables_links_and_next_steps() {
     assert!(out.contains("has no members"), "{out}");
     let (out, _) = texts(
         &cli()
-            .args(["deployment", "create", "--course", "advanced", "--bot", "beta_bot", "--database-url", &url])
+            .args(["deployment", "create", "--yes", "--course", "advanced", "--bot", "beta_bot", "--database-url", &url])
             .assert()
             .success(),
     );
@@ -310,8 +310,8 @@ async fn unknown_bots_accounts_deployments_and_tokens_exit_10() {
         (&["member", "add", "--yes", "--account", "9", "--telegram-user-id", "1"], "account 9 does not exist"),
         (&["member", "list", "--account", "9"], "account 9 does not exist"),
         (&["member", "remove", "--telegram-user-id", "555"], "member 555 of account 1 does not exist"),
-        (&["deployment", "create", "--course", "intro", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
-        (&["deployment", "create", "--course", "ghost", "--bot", "alpha_bot"], "course \"ghost\" in account 1 does not exist"),
+        (&["deployment", "create", "--yes", "--course", "intro", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
+        (&["deployment", "create", "--yes", "--course", "ghost", "--bot", "alpha_bot"], "course \"ghost\" in account 1 does not exist"),
         (&["deployment", "list", "--bot", "ghost_bot"], "bot \"ghost_bot\" does not exist"),
         (&["deployment", "list", "--account", "9"], "account 9 does not exist"),
         (&["token", "create", "--yes", "--deployment", "9999"], "deployment 9999 does not exist"),
@@ -345,10 +345,10 @@ async fn commands_refuse_a_legacy_database_with_exit_4() {
         &["member", "add", "--yes", "--telegram-user-id", "1"],
         &["member", "list"],
         &["member", "remove", "--telegram-user-id", "1", "--yes"],
-        &["account", "create", "--name", "A", "--slug", "a"],
+        &["account", "create", "--yes", "--name", "A", "--slug", "a"],
         &["account", "list"],
         &["deployment", "list"],
-        &["deployment", "create", "--course", "c", "--bot", "b"],
+        &["deployment", "create", "--yes", "--course", "c", "--bot", "b"],
         &["token", "create", "--yes", "--deployment", "1"],
         &["token", "create", "--yes", "--public-for-all"],
         &["token", "list"],
@@ -402,10 +402,10 @@ async fn refusals_of_the_operator_commands() {
     assert!(out.contains("Removed 1 (owner)") && out.contains("no active owner now"), "{out}");
     assert!(ops::list_members(c, 1).await.unwrap().is_empty());
     // Duplicates are named.
-    let a = cli().args(["account", "create", "--name", "X", "--slug", "default", "--database-url", &url]).assert().code(5);
+    let a = cli().args(["account", "create", "--yes", "--name", "X", "--slug", "default", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("already used by account 1"), "{}", texts(&a).1);
     let a = cli()
-        .args(["deployment", "create", "--course", "intro", "--bot", "alpha_bot", "--database-url", &url])
+        .args(["deployment", "create", "--yes", "--course", "intro", "--bot", "alpha_bot", "--database-url", &url])
         .assert()
         .code(5);
     assert!(texts(&a).1.contains(&format!("already deployed to bot \"alpha_bot\" in environment \"prod\" of account 1 (deployment {})", s.intro_alpha)));
@@ -616,7 +616,8 @@ fn run_list(url: &str) -> Vec<Value> {
     json(&cli().args(["token", "list", "--json", "--database-url", url]).assert().success()).as_array().unwrap().clone()
 }
 
-/// `member add`, `bot set-token` and `token create` change the database: they ask on a
+/// `member add`, `bot set-token`, `token create`, `account create` and `deployment
+/// create` change the database: they ask on a
 /// terminal (an answer other than yes changes nothing), refuse with exit 5 when there
 /// is no terminal and no --yes, and accept --yes.
 #[tokio::test]
@@ -628,6 +629,7 @@ async fn member_add_set_token_and_token_create_ask_first_and_accept_yes() {
         let r = c
             .query_one(
                 "SELECT (SELECT count(*) FROM account_member) + (SELECT count(*) FROM enrollment_token)
+                      + (SELECT count(*) FROM account) + (SELECT count(*) FROM course_deployment)
                       + (SELECT count(*) FROM bot WHERE bot_token NOT LIKE 'profochat-saas-placeholder-%')",
                 &[],
             )
@@ -636,10 +638,12 @@ async fn member_add_set_token_and_token_create_ask_first_and_accept_yes() {
         r.get::<_, i64>(0)
     };
     let dep = s.intro_alpha.to_string();
-    let cases: [&[&str]; 3] = [
+    let cases: [&[&str]; 5] = [
         &["member", "add", "--telegram-user-id", "77", "--role", "owner"],
         &["bot", "set-token", "--bot", "alpha_bot"],
         &["token", "create", "--deployment", &dep],
+        &["account", "create", "--name", "Second", "--slug", "second"],
+        &["deployment", "create", "--course", "advanced", "--bot", "beta_bot"],
     ];
     for args in cases {
         let before = state().await;
