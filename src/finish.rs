@@ -3,7 +3,7 @@
 //! target schema (plus the tool's own state schema). Before it, `rollback` is possible;
 //! after it, only restoring a backup goes back.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -14,6 +14,131 @@ use crate::schema::{self, SchemaState};
 use crate::validate::{self, ValidateOptions};
 
 const FINISH: &str = include_str!("../sql/finish/finish.sql");
+const LEGACY_SESSIONS: &str = include_str!("../sql/finish/legacy_sessions.sql");
+const LEGACY_WRITES: &str = include_str!("../sql/finish/legacy_writes.sql");
+
+/// How long no legacy-shaped write must have arrived before `finish`, by default.
+pub const DEFAULT_QUIET_FOR: Duration = Duration::from_secs(600);
+
+/// How `finish` runs.
+#[derive(Debug, Clone)]
+pub struct FinishOptions {
+    /// Check and report; change nothing (the legacy bot's traces are reported, not refused).
+    pub dry_run: bool,
+    /// A legacy-shaped write more recent than this refuses `finish`.
+    pub quiet_for: Duration,
+    /// Finish although the legacy bot seems to be running.
+    pub force: bool,
+}
+
+impl Default for FinishOptions {
+    fn default() -> Self {
+        FinishOptions { dry_run: false, quiet_for: DEFAULT_QUIET_FOR, force: false }
+    }
+}
+
+/// A session that may be the legacy bot.
+#[derive(Debug, Clone, Serialize)]
+pub struct LegacySession {
+    pub pid: i32,
+    pub user: String,
+    pub application_name: String,
+    pub client: String,
+    /// Why it counts.
+    pub why: String,
+}
+
+/// The last legacy-shaped write the compatibility triggers noted.
+#[derive(Debug, Clone, Serialize)]
+pub struct LegacyWrite {
+    pub pid: i32,
+    pub user: String,
+    pub application_name: String,
+    pub seconds_ago: f64,
+}
+
+/// Signs that the legacy bot still runs: sessions connected, and the last
+/// legacy-shaped write.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LegacyActivity {
+    pub sessions: Vec<LegacySession>,
+    pub last_write: Option<LegacyWrite>,
+}
+
+impl LegacyActivity {
+    /// What stops `finish`, one sentence each: every session, and the last write when
+    /// it is more recent than `quiet_for`.
+    pub fn blockers(&self, quiet_for: Duration) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .sessions
+            .iter()
+            .map(|s| {
+                let app = if s.application_name.is_empty() { String::new() } else { format!(", application {:?}", s.application_name) };
+                format!("session {} (user {}{app}, from {}) {}", s.pid, s.user, s.client, s.why)
+            })
+            .collect();
+        if let Some(w) = self.last_write.as_ref().filter(|w| w.seconds_ago < quiet_for.as_secs_f64()) {
+            let app = if w.application_name.is_empty() { String::new() } else { format!(", application {:?}", w.application_name) };
+            out.push(format!(
+                "a legacy-shaped write arrived {} ago (session {}, user {}{app}), within the quiet period of {}",
+                human_secs(w.seconds_ago),
+                w.pid,
+                w.user,
+                human_secs(quiet_for.as_secs_f64())
+            ));
+        }
+        out
+    }
+}
+
+/// The refusal of `finish` while the legacy bot seems to run, naming each sign.
+pub fn refusal(signs: &[String]) -> Error {
+    Error::refused(
+        format!("the legacy bot seems to be running: {}", signs.join("; ")),
+        "After finish it could not work. Stop the legacy bot (or switch it to the new schema) and run `profochat-saas finish` again once it has been quiet; \
+         --quiet-for sets how long no legacy-shaped write may have arrived, and --force finishes anyway (for a session named here that is not the legacy bot).",
+    )
+}
+
+fn human_secs(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
+}
+
+/// Reads the signs that the legacy bot still runs (see sql/finish/legacy_sessions.sql
+/// for what is detected, and what cannot be).
+pub async fn legacy_activity<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<LegacyActivity> {
+    let q = |e: tokio_postgres::Error| Error::query("looking for the legacy bot's sessions", &e, "Nothing was changed.");
+    let exists = |t: &'static str| async move {
+        client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&t])
+            .await
+            .map(|r| r.get::<_, bool>(0))
+            .map_err(q)
+    };
+    let roles: Vec<String> = if exists("profochat_saas.legacy_role").await? {
+        client.query("SELECT role_name FROM profochat_saas.legacy_role", &[]).await.map_err(q)?.iter().map(|r| r.get(0)).collect()
+    } else {
+        vec![]
+    };
+    let writes = if exists("profochat_saas.legacy_write").await? { client.query(LEGACY_WRITES, &[]).await.map_err(q)? } else { vec![] };
+    let pids: Vec<i32> = writes.iter().map(|r| r.get(0)).collect();
+    let users: Vec<String> = writes.iter().map(|r| r.get(1)).collect();
+    let epochs: Vec<f64> = writes.iter().map(|r| r.get(3)).collect();
+    let sessions = client
+        .query(LEGACY_SESSIONS, &[&roles, &pids, &users, &epochs])
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| LegacySession { pid: r.get(0), user: r.get(1), application_name: r.get(2), client: r.get(3), why: r.get(4) })
+        .collect();
+    let last_write = writes.first().map(|r| LegacyWrite { pid: r.get(0), user: r.get(1), application_name: r.get(2), seconds_ago: r.get(4) });
+    Ok(LegacyActivity { sessions, last_write })
+}
 
 /// What `finish` removes, for the question it asks and for `--dry-run`.
 pub const REMOVES: [&str; 5] = [
@@ -46,6 +171,8 @@ pub struct FinishReport {
     pub roles_reset: Vec<String>,
     /// Rows of the legacy interface's tables saved into the archive.
     pub archived_rows: u64,
+    /// What says the legacy bot still runs (a real `finish` refuses on any, unless forced).
+    pub legacy_bot_signs: Vec<String>,
     pub elapsed_ms: u64,
 }
 
@@ -55,7 +182,8 @@ fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
 
 /// Checks that the database may be finished (migrated, complete, validated), and with
 /// `dry_run` false removes the legacy interface and the compatibility layer.
-pub async fn finish(db: &mut Db, dry_run: bool, reporter: &dyn Reporter) -> Result<FinishReport> {
+pub async fn finish(db: &mut Db, opts: &FinishOptions, reporter: &dyn Reporter) -> Result<FinishReport> {
+    let dry_run = opts.dry_run;
     let started = Instant::now();
     let target = db.settings.display_target();
     let status = schema::inspect(db).await?;
@@ -67,6 +195,7 @@ pub async fn finish(db: &mut Db, dry_run: bool, reporter: &dyn Reporter) -> Resu
         removes: REMOVES.to_vec(),
         roles_reset: vec![],
         archived_rows: 0,
+        legacy_bot_signs: vec![],
         elapsed_ms: 0,
     };
     if status.finished() {
@@ -93,6 +222,11 @@ pub async fn finish(db: &mut Db, dry_run: bool, reporter: &dyn Reporter) -> Resu
                 "Run `profochat-saas status` and `profochat-saas migrate` first.",
             ))
         }
+    }
+    // The legacy bot must have stopped: after this it cannot work.
+    report.legacy_bot_signs = legacy_activity(&db.client).await?.blockers(opts.quiet_for);
+    if !report.legacy_bot_signs.is_empty() && !dry_run && !opts.force {
+        return Err(refusal(&report.legacy_bot_signs));
     }
     reporter.started("finish: validate", None);
     let t = Instant::now();

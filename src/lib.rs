@@ -13,6 +13,7 @@ pub mod finish;
 pub mod fingerprint;
 pub mod legacy;
 pub mod migrate;
+pub mod next_steps;
 pub mod ops;
 pub mod plan;
 pub mod report;

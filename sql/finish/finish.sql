@@ -46,3 +46,7 @@ UPDATE profochat_saas.migration SET status = 'finished' WHERE migration_id = (SE
 -- The online migration's temporary index (migrate/online/chat_index.sql), if the
 -- switch could not drop it.
 DROP INDEX IF EXISTS profochat_saas_run_chat;
+
+-- When the legacy bot last wrote (7_legacy_write.sql): nothing writes in its shape any more.
+DROP FUNCTION IF EXISTS profochat_saas.note_legacy_write();
+DROP TABLE IF EXISTS profochat_saas.legacy_write;

@@ -205,6 +205,7 @@ BEGIN
            AND NEW.is_ended IS TRUE AND OLD.is_ended IS DISTINCT FROM TRUE
            AND NEW.is_active IS NOT DISTINCT FROM OLD.is_active
            AND NEW.ended_at IS NOT DISTINCT FROM OLD.ended_at THEN
+            PERFORM profochat_saas.note_legacy_write();
             NEW.is_active := false;
             NEW.ended_at := now();
         END IF;
@@ -214,6 +215,7 @@ BEGIN
        OR NEW.account_id IS DISTINCT FROM 1 THEN
         RETURN NEW;
     END IF;
+    PERFORM profochat_saas.note_legacy_write();
     v_name := coalesce(NEW.botname, profochat_saas.default_bot());
     NEW.bot_id := profochat_saas.bot_id_for(v_name);
     IF NEW.bot_id IS NULL THEN
@@ -281,6 +283,7 @@ BEGIN
     IF NEW.bot_id IS NOT NULL OR NEW.run_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
         RETURN NEW;
     END IF;
+    PERFORM profochat_saas.note_legacy_write();
     v_name := coalesce(NEW.botname, profochat_saas.default_bot());
     NEW.bot_id := profochat_saas.bot_id_for(v_name);
     IF NEW.course_id IS NOT NULL AND NEW.bot_id IS NOT NULL THEN
@@ -306,6 +309,7 @@ BEGIN
     IF NEW.bot_id IS NOT NULL OR NEW.account_id IS DISTINCT FROM 1 THEN
         RETURN NEW;
     END IF;
+    PERFORM profochat_saas.note_legacy_write();
     NEW.bot_id := profochat_saas.bot_id_for(NEW.botname);
     IF EXISTS (SELECT 1 FROM {{schema}}.bannedparticipants
                 WHERE bot_id = NEW.bot_id AND chat_id = NEW.chat_id AND excluded = NEW.excluded) THEN
@@ -386,6 +390,7 @@ BEGIN
        OR NEW.metadata IS NOT NULL OR NEW.updated_at IS NOT NULL OR NEW.bot_name IS NULL THEN
         RETURN NEW;
     END IF;
+    PERFORM profochat_saas.note_legacy_write();
     -- (The legacy interface refuses a (course_id, bot_name) that is there already, as the
     -- legacy key did. A bot writing to the public tables cannot reach its merged copy or
     -- its renamed course under the legacy id to delete them first: its insert replaces them.)

@@ -29,6 +29,7 @@ pub struct BackupEntry {
     pub created_at: Option<DateTime<FixedOffset>>,
     /// The source as a masked URL, if the sidecar says.
     pub source: Option<String>,
+    /// The database it was dumped from: from the dump's header, else its sidecar.
     pub database: Option<String>,
     pub server_version: Option<String>,
     /// `legacy`, `migrated`, ... if the sidecar says.
@@ -88,7 +89,8 @@ pub fn list(dir: &Path) -> Result<Listing> {
             size_bytes: meta.len(),
             created_at,
             source: field("source"),
-            database: field("database"),
+            // The dump's own header says which database it holds; the sidecar is a fallback.
+            database: super::read_header(&path).map(|h| h.dbname).or_else(|| field("database")),
             server_version: field("server_version"),
             schema_state: field("schema_state"),
             has_sidecar: sidecar.is_some(),

@@ -8,6 +8,7 @@
 //! environment only, and the sidecar names the source with the password masked.
 
 mod create;
+mod header;
 mod list;
 mod process;
 mod restore;
@@ -23,9 +24,10 @@ use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprints;
 
 pub use create::{create, create_named};
+pub use header::{read_header, DumpHeader};
 pub use list::{list, BackupEntry, Listing};
 pub use restore::{
-    check_dump_version, prepare_restore, restore, ArchiveInfo, RestoreOutcome, RestorePlan, RestoreTarget, Sessions,
+    check_dump_version, prepare_restore, prepare_restore_checked, restore, ArchiveInfo, RestoreOutcome, RestorePlan, RestoreTarget, Sessions,
 };
 
 /// The default backup directory, relative to the working directory (as migrate.sh had it).

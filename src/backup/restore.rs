@@ -149,6 +149,19 @@ pub async fn prepare_restore(
     target: RestoreTarget,
     terminate_connections: bool,
 ) -> Result<RestorePlan> {
+    prepare_restore_checked(settings, file, target, terminate_connections, true).await
+}
+
+/// [`prepare_restore`]; with `from_other_database` false, a backup of another database
+/// than the configured one does not replace it (a restore `--into` a new database may
+/// take any).
+pub async fn prepare_restore_checked(
+    settings: &ConnSettings,
+    file: &Path,
+    target: RestoreTarget,
+    terminate_connections: bool,
+    from_other_database: bool,
+) -> Result<RestorePlan> {
     let meta = match std::fs::metadata(file) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -190,6 +203,17 @@ pub async fn prepare_restore(
     let pg_restore = find_tool("pg_restore", Some(major_of(version_num)))?;
     let archive = read_archive(&pg_restore, file).await?;
     check_dump_version(&pg_restore, &archive.dumped_by_pg_dump)?;
+    if target == RestoreTarget::Replace && !from_other_database && !archive.dbname.is_empty() && archive.dbname != configured {
+        return Err(Error::refused(
+            format!(
+                "{} is a backup of database {:?}, not of {configured:?}, the configured database it would replace",
+                file.display(),
+                archive.dbname
+            ),
+            "`profochat-saas backups` shows each backup's database. Restore it beside the configured one with --into NAME, \
+             or pass --from-other-database if it really is to replace it.",
+        ));
+    }
     let database_properties = read_database_properties(&pg_restore, file).await;
 
     let configured_facts = database_facts(&maintenance_db, &configured).await?;

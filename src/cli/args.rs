@@ -17,6 +17,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   4 wrong database state or missing privilege, 5 refused (a decision or confirmation is needed), \
                   6 validation failed, 7 migration failed and was rolled back, 8 external tool failed, 9 would lose data, \
                   10 not found, 11 token refused, 12 committed but unfinished (an index not built: `migrate` again finishes it), \
+                  13 online migration stopped before its switch (`migrate` resumes it, `migrate --abort` undoes it), \
+                  141 standard output closed (a pipe whose reader ended, as in `| head`), \
                   130 interrupted (Ctrl-C or SIGTERM).",
     // The old migrate.sh spellings (--list-backups, --rollback FILE, --dry-run,
     // --skip-backup) stand alone; `run` refuses them next to a subcommand.
@@ -54,6 +56,14 @@ pub struct GlobalArgs {
     /// More detail on standard error (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Machine-readable JSON on standard output (before or after the subcommand).
+    #[arg(long = "json", id = "json", global = true)]
+    pub json: bool,
+
+    /// PostgreSQL URL or libpq string of the database (before or after the subcommand; else DATABASE_URL, else PG*).
+    #[arg(long = "database-url", id = "database_url", value_name = "URL", global = true)]
+    pub database_url: Option<String>,
 }
 
 /// How to reach the database. Flattened into every command that connects.
@@ -74,7 +84,7 @@ pub struct ConnArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct PolicyArgs {
     /// The bot that rows without a bot name belong to (default: BOT_NAME, else the only bot).
-    #[arg(long, env = "BOT_NAME", value_name = "NAME")]
+    #[arg(long, env = "BOT_NAME", hide_env_values = true, value_name = "NAME")]
     pub default_bot: Option<String>,
 
     /// One course_id under several bots with different content: give the other copies a
@@ -159,8 +169,13 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// List backups, newest first.
+    /// List the configured database's backups, newest first, each with the database it holds.
     Backups {
+        /// List every backup in the directory, of any database.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
         #[command(flatten)]
         dir: BackupDirArgs,
         #[command(flatten)]
@@ -174,6 +189,12 @@ pub enum Command {
         /// Check and show what would be removed; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Refuse while a legacy-shaped write arrived within this long (30m, 2h, 1d; 0 to skip).
+        #[arg(long, value_name = "DURATION", default_value = "10m")]
+        quiet_for: String,
+        /// Finish although a session of the legacy bot is connected or it wrote recently.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         conn: ConnArgs,
         #[command(flatten)]
@@ -230,8 +251,10 @@ pub enum Command {
     Bench {
         #[command(flatten)]
         conn: ConnArgs,
+        /// Runs (courses started) of the seeded dataset, about ten conversation rows each.
         #[arg(long, default_value_t = 200_000)]
         runs: u64,
+        /// Seed of the dataset's generator: the same seed gives the same data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Runs of the whole benchmark; the median is reported.
@@ -356,6 +379,9 @@ pub struct RestoreArgs {
     /// End other sessions connected to the target database first.
     #[arg(long)]
     pub terminate_connections: bool,
+    /// Let a backup of another database replace the configured one.
+    #[arg(long)]
+    pub from_other_database: bool,
     #[command(flatten)]
     pub confirm: ConfirmArgs,
     #[command(flatten)]
@@ -375,13 +401,17 @@ pub enum BotCommand {
     SetToken {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The bot whose token is set.
         #[arg(long, value_name = "NAME")]
         bot: String,
         /// Read the token from this environment variable.
         #[arg(long, value_name = "VAR")]
         token_env: Option<String>,
-        #[arg(long, default_value_t = 1)]
+        /// The account the bot belongs to.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -401,14 +431,20 @@ pub enum MemberCommand {
     Add {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account to add the member to.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The member's numeric Telegram user id.
         #[arg(long, value_name = "ID")]
         telegram_user_id: i64,
+        /// The member's Telegram username, without '@'.
         #[arg(long, value_name = "NAME")]
         username: Option<String>,
+        /// What the member may do in the account.
         #[arg(long, value_enum, default_value_t = Role::Member)]
         role: Role,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -416,7 +452,8 @@ pub enum MemberCommand {
     List {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account whose members are listed.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
         #[command(flatten)]
         out: OutputArgs,
@@ -425,8 +462,10 @@ pub enum MemberCommand {
     Remove {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long, default_value_t = 1)]
+        /// The account the member is removed from.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The member's numeric Telegram user id.
         #[arg(long, value_name = "ID")]
         telegram_user_id: i64,
         #[command(flatten)]
@@ -442,12 +481,17 @@ pub enum AccountCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The account's display name.
         #[arg(long)]
         name: String,
+        /// Its unique short name (letters, digits, '-').
         #[arg(long)]
         slug: String,
+        /// Its plan.
         #[arg(long, default_value = "free")]
         plan: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -466,8 +510,10 @@ pub enum DeploymentCommand {
     List {
         #[command(flatten)]
         conn: ConnArgs,
-        #[arg(long)]
+        /// Only this account's deployments.
+        #[arg(long, value_name = "ID")]
         account: Option<i32>,
+        /// Only this bot's deployments.
         #[arg(long, value_name = "NAME")]
         bot: Option<String>,
         #[command(flatten)]
@@ -477,14 +523,20 @@ pub enum DeploymentCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The course to deploy.
         #[arg(long, value_name = "COURSE_ID")]
         course: String,
+        /// The bot it is deployed to.
         #[arg(long, value_name = "NAME")]
         bot: String,
-        #[arg(long, default_value_t = 1)]
+        /// The account of the course and the bot.
+        #[arg(long, value_name = "ID", default_value_t = 1)]
         account: i32,
+        /// The environment (prod, staging, ...).
         #[arg(long, default_value = "prod")]
         environment: String,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
@@ -504,10 +556,13 @@ pub enum TokenCommand {
     Create {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The deployment (course on a bot) the token enrols into (`deployment list`).
         #[arg(long, value_name = "ID", required_unless_present = "public_for_all")]
         deployment: Option<i32>,
+        /// Who the token is for: anyone with the link (public), a group, one person, an external system.
         #[arg(long = "type", value_enum, default_value_t = TokenType::Public)]
         token_type: TokenType,
+        /// How many enrolments the token allows (default: unlimited).
         #[arg(long, value_name = "N")]
         max_uses: Option<i32>,
         /// e.g. 30m, 12h, 7d.
@@ -517,12 +572,15 @@ pub enum TokenCommand {
         #[arg(long, conflicts_with = "deployment")]
         public_for_all: bool,
         #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
         out: OutputArgs,
     },
     /// List tokens (with deep links).
     List {
         #[command(flatten)]
         conn: ConnArgs,
+        /// Only this deployment's tokens.
         #[arg(long, value_name = "ID")]
         deployment: Option<i32>,
         #[command(flatten)]
@@ -532,6 +590,7 @@ pub enum TokenCommand {
     Revoke {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The token's id (`token list` shows it).
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
         #[command(flatten)]
@@ -543,6 +602,7 @@ pub enum TokenCommand {
     Delete {
         #[command(flatten)]
         conn: ConnArgs,
+        /// The token's id (`token list` shows it).
         #[arg(value_name = "TOKEN_ID")]
         token_id: i32,
         #[command(flatten)]
@@ -580,5 +640,45 @@ impl Cli {
                 TokenCommand::Create { out, .. } | TokenCommand::List { out, .. } | TokenCommand::Revoke { out, .. } | TokenCommand::Delete { out, .. },
             ) => out.json,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and argument of every command says what it is for, and no help
+    /// shows the value of an environment variable.
+    #[test]
+    fn every_option_has_help_text_and_no_environment_value_shows() {
+        fn walk(cmd: &mut clap::Command, path: &str, missing: &mut Vec<String>, leaks: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            let help = cmd.render_long_help().to_string();
+            for var in ["BOT_NAME=", "DATABASE_URL="] {
+                if help.contains(var) {
+                    leaks.push(format!("{path}: {var}"));
+                }
+            }
+            for sc in cmd.get_subcommands_mut() {
+                let name = format!("{path} {}", sc.get_name());
+                walk(sc, &name, missing, leaks);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let (mut missing, mut leaks) = (vec![], vec![]);
+        walk(&mut cmd, "profochat-saas", &mut missing, &mut leaks);
+        assert!(missing.is_empty(), "options without help text: {missing:#?}");
+        assert!(leaks.is_empty(), "environment values in the help: {leaks:#?}");
     }
 }

@@ -18,6 +18,7 @@ use profochat_saas::ExitStatus;
 
 /// Parses the command line, runs the command and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
+    output::end_quietly_when_stdout_closes();
     // .env must be read before clap looks at DATABASE_URL / BOT_NAME.
     let dotenv_warning = if std::env::args().any(|a| a == "--no-dotenv") {
         None
@@ -65,6 +66,8 @@ pub fn main() -> ExitCode {
     }
     match outcome {
         Ok(code) => code,
+        // Standard output was closed (`| head`): the reader has what it wanted.
+        Err(err) if output::is_closed_pipe(&err) => ExitCode::from(output::CLOSED_STDOUT),
         Err(err) => {
             let lib = err.chain().find_map(|e| e.downcast_ref::<profochat_saas::Error>());
             let status = lib.map(|e| e.exit_status()).unwrap_or(ExitStatus::Failure);
@@ -114,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let Some(command) = cli.command else {
         // The old migrate.sh spellings, without a subcommand.
         if cli.list_backups {
-            return commands::backup::list(&BackupDirArgs { backup_dir: "backups".into() }, &OutputArgs::default()).await;
+            return commands::backup::list(false, &ConnArgs::default(), &BackupDirArgs { backup_dir: "backups".into() }, &OutputArgs::default()).await;
         }
         if let Some(file) = cli.rollback {
             return commands::backup::restore(RestoreArgs {
@@ -125,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 into: None,
                 terminate_connections: false,
+                from_other_database: false,
                 confirm: ConfirmArgs { yes: cli.yes },
                 out: OutputArgs::default(),
             })
@@ -156,15 +160,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cli::command().print_help()?;
         return Ok(ExitCode::from(ExitStatus::Usage.code()));
     };
+    let verbose = cli.global.verbose;
     match command {
         Command::Status { conn, out } => commands::status::run(&conn, &out).await,
-        Command::Plan { conn, policy, out } => commands::plan::run(&conn, &policy, &out).await,
+        Command::Plan { conn, policy, out } => commands::plan::run(&conn, &policy, &out, verbose).await,
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Validate { conn, out } => commands::validate::run(&conn, &out).await,
         Command::Backup { conn, dir, out } => commands::backup::backup(&conn, &dir, &out).await,
-        Command::Backups { dir, out } => commands::backup::list(&dir, &out).await,
+        Command::Backups { all, conn, dir, out } => commands::backup::list(all, &conn, &dir, &out).await,
         Command::Restore(args) => commands::backup::restore(args).await,
-        Command::Finish { dry_run, conn, confirm, out } => commands::finish::run(dry_run, &conn, &confirm, &out).await,
+        Command::Finish { dry_run, quiet_for, force, conn, confirm, out } => {
+            commands::finish::run(dry_run, &quiet_for, force, &conn, &confirm, &out).await
+        }
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,

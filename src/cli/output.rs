@@ -128,6 +128,12 @@ impl Reporter for TerminalReporter {
                     pb.finish_and_clear();
                 }
                 let tick = if color() { "\x1b[32m✓\x1b[0m" } else { "✓" };
+                let mut summary = separate_counts(summary);
+                // A backfill counts the key values its batches covered, not rows.
+                if let Some(t) = step.strip_prefix("online: backfill ").and_then(profochat_saas::state::BackfillTable::parse) {
+                    summary = summary.replace("keys ", &format!("{} values ", t.batched_by()));
+                }
+                let summary = &summary;
                 if summary.is_empty() {
                     eprintln!("  {tick} {step} ({})", format_duration(elapsed));
                 } else {
@@ -187,7 +193,7 @@ pub async fn confirm(question: &str, yes: bool) -> Result<()> {
     if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes" | "д" | "да") {
         Ok(())
     } else {
-        Err(profochat_saas::Error::refused("you answered no", "Nothing to do.").into())
+        Err(profochat_saas::Error::refused("you answered no", "Run it again and answer yes (or pass --yes) to proceed.").into())
     }
 }
 
@@ -223,4 +229,132 @@ pub fn table(header: &[&str]) -> comfy_table::Table {
         t.set_width(columns.unwrap_or(120));
     }
     t
+}
+
+/// A summary with the thousands of its counts separated: a run of four or more digits
+/// that stands as a word of its own ("2859 rows", "(1200)"), never a part of a name, a
+/// decimal, a date or a time ("15.20", "2026-12-07", "run_1000").
+pub fn separate_counts(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let before_ok = start == 0 || matches!(chars[start - 1], ' ' | '(');
+        let after_ok = i == chars.len() || matches!(chars[i], ' ' | ',' | ')' | ';') && !(chars[i] == ',' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
+        match run.parse::<i128>() {
+            Ok(n) if run.len() >= 4 && before_ok && after_ok => out.push_str(&thousands(n)),
+            _ => out.push_str(&run),
+        }
+    }
+    out
+}
+
+/// A count with thousands separators: 1234567 -> "1,234,567" (every count the tool
+/// prints is written this way).
+pub fn thousands<N: Into<i128>>(n: N) -> String {
+    let n: i128 = n.into();
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The exit status when standard output is closed under the tool (a pipe whose reader
+/// ended, as in `profochat-saas validate | head -1`): 141, what a shell reports for a
+/// program ended by SIGPIPE, as `git` ends. Nothing more is printed.
+pub const CLOSED_STDOUT: u8 = 141;
+
+/// Whether an error is a write to a closed pipe.
+pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        || err.chain().filter_map(|e| e.downcast_ref::<serde_json::Error>()).any(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+}
+
+/// A `println!` to a closed standard output panics in Rust: end the process at that
+/// point, quietly, with [`CLOSED_STDOUT`] (or when standard error is closed, likewise).
+/// Every other panic keeps its message.
+pub fn end_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && (message.contains("Broken pipe") || message.contains("os error 32")) {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+        default(info);
+    }));
+}
+
+/// The width long lines are wrapped to: the terminal's, at most 100 columns; 100 in pipes.
+pub fn text_width() -> usize {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).filter(|c| *c >= 40);
+    columns.unwrap_or(100).min(100)
+}
+
+/// `text` wrapped at word boundaries to `width` columns: the first line starts with
+/// `first`, the others with `rest`.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let mut lines = vec![];
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + usize::from(!empty) + word.chars().count() <= width;
+        if !empty && !fits {
+            lines.push(std::mem::replace(&mut line, rest.to_string()));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    lines.push(line);
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_in_summaries_get_separators_and_nothing_else_does() {
+        let f = super::separate_counts;
+        assert_eq!(f("2859 rows, 1.3 MB"), "2,859 rows, 1.3 MB");
+        assert_eq!(f("legacy rows 194337"), "legacy rows 194,337");
+        assert_eq!(f("batches 1, keys 300 (1200)"), "batches 1, keys 300 (1,200)");
+        for same in ["PostgreSQL 15.20", "2026-12-07 13:35:14", "run_1000", "#1234x", "a 1,234 b", "v1000"] {
+            assert_eq!(f(same), same);
+        }
+    }
+
+    #[test]
+    fn wrap_breaks_at_words_within_the_width() {
+        let lines = super::wrap("one two three four five six", 12, "  - ", "    ");
+        assert_eq!(lines, ["  - one two", "    three", "    four", "    five six"]);
+        assert!(lines.iter().all(|l| l.chars().count() <= 12));
+        assert_eq!(super::wrap("", 10, "> ", "  "), ["> "]);
+    }
 }

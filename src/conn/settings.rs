@@ -117,6 +117,29 @@ const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHAN
 
 const DEFAULT_SOCKET_DIRS: [&str; 2] = ["/var/run/postgresql", "/tmp"];
 
+/// The name of the operating-system user the process runs as (its effective uid, as
+/// libpq's `pg_fe_getauthname` reads it from the password database).
+pub fn os_user() -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    loop {
+        // SAFETY: buf outlives the call and the read of pw_name below; result is
+        // either null or points at pwd.
+        let rc = unsafe { libc::getpwuid_r(libc::geteuid(), &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: pw_name is a NUL-terminated string inside buf.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return Some(name.to_string_lossy().into_owned()).filter(|n| !n.is_empty());
+    }
+}
+
 impl ConnSettings {
     /// Settings from the `PG*` variables alone, with libpq's defaults; with no
     /// password, the password file's (`~/.pgpass`, `PGPASSFILE`), as libpq reads it.
@@ -128,9 +151,9 @@ impl ConnSettings {
 
     /// The `PG*` variables and libpq's defaults, without the password file.
     fn pg_env_defaults(env: EnvLookup<'_>) -> Result<Self> {
-        let user = env("PGUSER")
-            .or_else(|| env("USER"))
-            .unwrap_or_else(|| "postgres".to_string());
+        // libpq's rule: PGUSER, else the name of the operating-system user the process
+        // runs as (never $USER, which cron, systemd and containers often leave unset or stale).
+        let user = env("PGUSER").or_else(os_user).unwrap_or_else(|| "postgres".to_string());
         let host = match env("PGHOST") {
             Some(h) if !h.is_empty() => host_from_str(&h),
             _ => default_host(),
@@ -640,6 +663,20 @@ fn default_host() -> Host {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_default_user_is_the_operating_system_user_as_libpq_has_it() {
+        let id = std::process::Command::new("id").arg("-un").output().expect("id -un");
+        let expected = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        assert_eq!(super::os_user().as_deref(), Some(expected.as_str()));
+        // No PGUSER: the OS user, whatever $USER says (the lookup never reads it).
+        let env = |k: &str| (k == "USER").then(|| "someone_else".to_string());
+        let s = super::ConnSettings::from_pg_env(&env).unwrap();
+        assert_eq!(s.user, expected);
+        assert_eq!(s.dbname, expected);
+        let env = |k: &str| (k == "PGUSER").then(|| "alice".to_string());
+        assert_eq!(super::ConnSettings::from_pg_env(&env).unwrap().user, "alice");
+    }
+
     use super::*;
 
     fn no_env(_: &str) -> Option<String> {

@@ -17,6 +17,7 @@ const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
+const LEGACY_WRITE: &str = include_str!("../../sql/migrate/7_legacy_write.sql");
 const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
 const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
 const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../sql/migrate/8_legacy_state_from_archive.sql");
@@ -30,6 +31,7 @@ pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) 
         tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
     }
     let schema: String = tx.query_one(target::sql::TABLES_SCHEMA, &[]).await?.get(0);
+    tx.batch_execute(LEGACY_WRITE).await?;
     tx.batch_execute(&target::sql::in_schema(COMPAT, &schema)).await?;
     tx.batch_execute(&legacy_interface_sql(&schema)).await?;
     tx.batch_execute(DDL_GUARD).await?;

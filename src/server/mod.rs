@@ -16,7 +16,7 @@ pub async fn find_local() -> Option<ConnSettings> {
     if let Ok(u) = std::env::var("PGUSER") {
         users.push(u);
     }
-    if let Ok(u) = std::env::var("USER") {
+    if let Some(u) = crate::conn::settings::os_user() {
         users.push(u);
     }
     users.push("postgres".into());

@@ -639,3 +639,63 @@ async fn restore_keeps_the_database_s_privileges_owner_and_settings() {
     drop(cleanup);
     drop(db);
 }
+
+/// Backups keep the old scripts' names; `backups` shows each one's database, read from
+/// the dump's own header (a sidecar is not needed), lists the configured database's by
+/// default and every one with --all; `restore` refuses to replace the configured
+/// database with another database's backup unless --from-other-database.
+#[tokio::test]
+async fn backups_name_their_database_and_restore_refuses_another_database_s_backup() {
+    let a = TestDb::legacy().await;
+    let b = TestDb::legacy().await;
+    fill_legacy(&a);
+    let (url_a, password) = url_with_password(&a);
+    let (url_b, _) = url_with_password(&b);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dump_a = take_backup(&url_a, dir);
+    let dump_b = take_backup(&url_b, dir);
+    for f in [&dump_a, &dump_b] {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        assert!(profochat_saas::backup::time_from_file_name(name).is_some() && name.starts_with("profochatbot_backup_"), "{name}");
+    }
+    // The header, not the sidecar, says whose it is.
+    std::fs::remove_file(profochat_saas::backup::sidecar_path(&dump_b)).unwrap();
+
+    let out = cli().args(["backups", "--backup-dir"]).arg(dir).args(["--database-url", &url_a]).assert().success();
+    let (stdout, _) = texts(out.get_output(), &[&password]);
+    let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(stdout.contains(&name(&dump_a)) && stdout.contains(&a.name), "{stdout}");
+    assert!(!stdout.contains(&name(&dump_b)) && stdout.contains("1 backup(s) of other databases") && stdout.contains("--all"), "{stdout}");
+
+    let out = cli().args(["backups", "--all", "--json", "--backup-dir"]).arg(dir).args(["--database-url", &url_a]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let dbs: Vec<(String, String)> = v["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_string(), e["database"].as_str().unwrap_or("?").to_string()))
+        .collect();
+    assert!(dbs.contains(&(name(&dump_a), a.name.clone())) && dbs.contains(&(name(&dump_b), b.name.clone())), "{dbs:?}");
+
+    // B's backup does not replace A unless asked.
+    let before = contents(&a.settings);
+    let out = cli().arg("restore").arg(&dump_b).args(["--yes", "--database-url", &url_a]).assert().code(5);
+    let (_, stderr) = texts(out.get_output(), &[&password]);
+    assert!(stderr.contains(&b.name) && stderr.contains(&a.name) && stderr.contains("--from-other-database"), "{stderr}");
+    assert_eq!(contents(&a.settings), before, "nothing was changed");
+    let out = cli()
+        .arg("restore")
+        .arg(&dump_b)
+        .args(["--yes", "--json", "--from-other-database", "--database-url", &url_a])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let _cleanup = DropDatabases(vec![v["previous_copy"].as_str().unwrap().to_string()]);
+    assert_eq!(contents(&a.settings), contents(&b.settings), "A holds B's backup now");
+    // Its own backup restores without the flag.
+    let out = cli().arg("restore").arg(&dump_a).args(["--yes", "--json", "--database-url", &url_a]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let _cleanup_own = DropDatabases(vec![v["previous_copy"].as_str().unwrap().to_string()]);
+    assert_eq!(contents(&a.settings), before);
+}

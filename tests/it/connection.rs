@@ -11,12 +11,16 @@ use crate::harness::{cli, TestDb};
 async fn sslmode_require_encrypts_against_local_tls_server() {
     let db = TestDb::legacy().await;
     let mut s = db.settings.clone();
-    // TLS needs TCP; the local server has ssl = on with a self-signed certificate.
-    s.host = conn::Host::Tcp("127.0.0.1".into());
-    s.port = 5432;
-    let probe = conn::connect(&s.with_dbname("postgres")).await;
+    // TLS needs TCP: the harness's server (TEST_DATABASE_URL or the local one) over
+    // TCP, on its own host and port; a server reached by a unix socket is asked on
+    // the loopback address at the same port.
+    if let conn::Host::Socket(_) = s.host {
+        s.host = conn::Host::Tcp("127.0.0.1".into());
+    }
+    let target = format!("{}:{}", match &s.host { conn::Host::Tcp(h) => h.clone(), conn::Host::Socket(d) => d.display().to_string() }, s.port);
+    let probe = conn::connect(&s.with_dbname(&db.name)).await;
     if probe.is_err() || !probe.as_ref().unwrap().query_one("SHOW ssl", &[]).await.map(|r| r.get::<_, String>(0) == "on").unwrap_or(false) {
-        eprintln!("skipped: the local server on 127.0.0.1:5432 does not offer TLS");
+        eprintln!("skipped: the test server at {target} does not offer TLS");
         return;
     }
     s.sslmode = SslMode::Require;
@@ -33,7 +37,7 @@ async fn sslmode_require_encrypts_against_local_tls_server() {
     s.sslmode = SslMode::VerifyFull;
     let err = conn::connect(&s).await.err().expect("verify-full must reject a self-signed certificate");
     let text = err.to_string();
-    assert!(text.contains("127.0.0.1:5432"), "{text}");
+    assert!(text.contains(&target), "{text}");
 
     // disable does not encrypt.
     s.sslmode = SslMode::Disable;
@@ -72,6 +76,26 @@ fn unreachable_host_is_exit_3_with_host_port_database_user() {
         assert!(!err.contains("topsecret"), "{err}");
         assert!(err.contains("Nothing was changed"), "{err}");
     }
+}
+
+/// With $USER unset (cron, systemd, containers) and no PGUSER, the user is the
+/// operating-system user, as libpq (psql) takes it, and the messages name that one.
+#[test]
+fn without_user_or_pguser_the_user_is_the_operating_system_user() {
+    let id = std::process::Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let out = cli()
+        .args(["status"])
+        .env_remove("USER")
+        .env_remove("PGUSER")
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", "1")
+        .env("PGCONNECT_TIMEOUT", "2")
+        .assert()
+        .code(3);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains(&format!("as user \"{me}\"")) || err.contains(&format!("user \"{me}\"")), "{err}");
+    assert!(me == "postgres" || !err.contains("\"postgres\""), "{err}");
 }
 
 #[test]

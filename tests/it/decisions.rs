@@ -53,7 +53,7 @@ async fn a_default_bot_that_is_none_of_the_legacy_names_is_refused_listing_them(
     let before = catalog(&c).await;
     let names: Vec<String> = c.query(include_str!("../../sql/migrate/bot_names.sql"), &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert!(names.len() > 1);
-    let out = stdout(&cli().args(["plan", "--default-bot", "mian_bot", "--database-url", &db.url()]).assert().success());
+    let out = stdout(&cli().args(["plan", "--default-bot", "mian_bot", "--database-url", &db.url()]).assert().code(5));
     assert!(out.contains("Decisions needed") && out.contains("\"mian_bot\""), "{out}");
     assert!(!out.contains("Ready:"), "{out}");
     for (how, args, env) in [

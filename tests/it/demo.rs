@@ -208,8 +208,8 @@ async fn demo_prints_each_table_once_hides_no_rows_and_names_no_deleted_backup()
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    // One phase-5 row (built after the commit), one validation summary, one proof.
-    assert_eq!(rows_starting(&stdout, "5 indexes"), 1, "{stdout}");
+    // The indexes once (an online step of their own), one validation summary, one proof.
+    assert_eq!(rows_starting(&stdout, "11 indexes") + rows_starting(&stdout, "5 indexes"), 1, "{stdout}");
     assert_eq!(stdout.matches("No-loss proof").count(), 1, "{stdout}");
     assert_eq!(stdout.matches("critical failures").count(), 1, "the validation summary once: {stdout}");
     assert!(!stdout.contains("Validation: "), "{stdout}");
@@ -229,6 +229,8 @@ fn top_level_help_lists_the_old_migrate_sh_flags() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
     assert!(help.contains("130 interrupted"), "{help}");
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("13 online migration stopped") && flat.contains("141 standard output closed"), "{help}");
 }
 
 /// The README: what the tool does, then exactly two commands (demo, tests), then how to

@@ -39,7 +39,7 @@ async fn ctrl_c_and_sigterm_at_the_hidden_token_prompt_end_at_once_and_give_the_
     let s = crate::ops::setup().await;
     for (how, key) in [("Ctrl-C", Some(b"\x03")), ("SIGTERM", None)] {
         let mut cmd = bin();
-        cmd.args(["bot", "set-token", "--bot", "alpha_bot", "--database-url", &s.db.url()]);
+        cmd.args(["bot", "set-token", "--yes", "--bot", "alpha_bot", "--database-url", &s.db.url()]);
         let mut t = Term::spawn(cmd);
         t.expect("input is hidden", PROMPT_WAIT);
         t.send(b"12345:half-typed");

@@ -363,7 +363,7 @@ async fn an_interrupted_index_build_is_seen_by_status_and_finished_by_migrate() 
         .args(["status", "--database-url", &db.url()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("indexes pending").and(predicate::str::contains("run `profochat-saas migrate` again")));
+        .stdout(predicate::str::contains("indexes pending").and(predicate::str::contains("Run `profochat-saas migrate` again")));
     let fp = fingerprint::take(&*c).await.unwrap();
     let r = migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     assert_eq!(r.outcome, Outcome::IndexesFinished);

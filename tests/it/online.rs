@@ -840,3 +840,49 @@ async fn a_dry_run_while_an_online_migration_is_in_progress_changes_nothing() {
     let err = text(&o.stderr);
     assert!(err.contains("online migration in progress") && err.contains("Nothing was changed"), "{err}");
 }
+
+/// `validate` during an online migration that has not switched: not a list of
+/// "critical problems", but where the migration stands (as `status` says), the rules
+/// that hold already and those pending until the switch, and exit status 13 with what
+/// to do (resume or abort).
+#[tokio::test]
+async fn validate_during_an_interrupted_online_migration_says_where_it_stands_and_exits_13() {
+    let (db, c, bot) = seeded(60).await;
+    crash(&db, &bot, "after:prepare");
+    wait_for_the_killed_session(&c).await;
+    let st = status(&db);
+    let at = st.lines().find_map(|l| l.strip_prefix("Online:")).expect("status names the step").trim().to_string();
+    let out = cli().args(["validate", "--database-url", &db.url()]).assert().code(13);
+    let (stdout, stderr) = (text(&out.get_output().stdout), text(&out.get_output().stderr));
+    assert!(stdout.contains(&format!("in progress ({at})")) && stdout.contains("pending"), "{at}\n{stdout}");
+    assert!(!stdout.contains("critical") && !stdout.contains("FAIL") && !stderr.contains("critical"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("migrate --abort") && stderr.contains("resume"), "{stderr}");
+    let out = cli().args(["validate", "--json", "--database-url", &db.url()]).assert().code(13);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert!(v["pending"].as_array().is_some_and(|p| !p.is_empty()) && v["checks_passed"].as_u64().unwrap() > 0, "{v}");
+    // Once resumed to the end, validate passes.
+    cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert().success();
+    cli().args(["validate", "--database-url", &db.url()]).assert().success();
+}
+
+/// `migrate`'s report says what it did without misleading: online its rows are steps
+/// (the indexes one of them, not counted twice), a backfill counts the key values its
+/// batches covered (conversation: run_id values, not rows), counts carry thousands
+/// separators; on a finished database it says "finished" and nothing of the legacy bot.
+#[tokio::test]
+async fn the_online_report_names_steps_key_values_and_counts_plainly() {
+    let (db, _c, bot) = seeded(300).await;
+    let out = cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()]).assert().success();
+    let stdout = text(&out.get_output().stdout);
+    assert!(stdout.contains("| step ") && !stdout.contains("| phase "), "{stdout}");
+    assert!(!stdout.contains("(after commit)"), "the indexes are one step, not counted twice:\n{stdout}");
+    assert!(stdout.contains("backfill conversation") && stdout.contains("run_id values"), "{stdout}");
+    assert!(!stdout.contains(", keys "), "{stdout}");
+    let conversation = stdout.lines().find(|l| l.starts_with("| conversation")).expect("the proof's conversation row");
+    assert!(conversation.contains(','), "thousands separators: {conversation}");
+    // The progress lines say the same.
+    let stderr = text(&out.get_output().stderr);
+    assert!(stderr.contains("backfill conversation: batches") && stderr.contains("run_id values") && !stderr.contains(", keys "), "{stderr}");
+    assert!(stderr.contains("legacy rows 3,"), "{stderr}");
+}

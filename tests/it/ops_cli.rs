@@ -79,7 +79,7 @@ async fn set_token_from_standard_input_stores_it_and_shows_it_masked() {
     assert_eq!(count, 2);
     assert!(examples.iter().any(|e| e.contains("'alpha_bot'")), "{examples:?}");
     let a = cli()
-        .args(["bot", "set-token", "-vv", "--bot", "alpha_bot", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "-vv", "--bot", "alpha_bot", "--database-url", &url])
         .env("PROFOCHAT_SAAS_LOG", "trace")
         .write_stdin(format!("{TOKEN}\n"))
         .assert()
@@ -120,7 +120,7 @@ async fn set_token_from_an_environment_variable() {
     let s = setup().await;
     let url = s.db.url();
     let a = cli()
-        .args(["bot", "set-token", "-vv", "--bot", "beta_bot", "--token-env", "BETA_TOKEN", "--json", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "-vv", "--bot", "beta_bot", "--token-env", "BETA_TOKEN", "--json", "--database-url", &url])
         .env("BETA_TOKEN", TOKEN)
         .assert()
         .success();
@@ -136,14 +136,14 @@ async fn set_token_from_an_environment_variable() {
 
     // A missing variable is named, and nothing changes.
     let a = cli()
-        .args(["bot", "set-token", "--bot", "alpha_bot", "--token-env", "NOT_SET_ANYWHERE", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "alpha_bot", "--token-env", "NOT_SET_ANYWHERE", "--database-url", &url])
         .assert()
         .code(2);
     assert!(texts(&a).1.contains("NOT_SET_ANYWHERE"));
 
     // BOT_API_TOKEN (the legacy .env's variable) is used for BOT_NAME's bot...
     let a = cli()
-        .args(["bot", "set-token", "--bot", "alpha_bot", "--json", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "alpha_bot", "--json", "--database-url", &url])
         .env("BOT_API_TOKEN", OTHER_TOKEN)
         .env("BOT_NAME", "alpha_bot")
         .assert()
@@ -152,7 +152,7 @@ async fn set_token_from_an_environment_variable() {
     assert_eq!(stored_token(&s.db, "alpha_bot").await, OTHER_TOKEN);
     // ...but not for another bot: then standard input is read.
     let a = cli()
-        .args(["bot", "set-token", "--bot", "beta_bot", "--json", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "beta_bot", "--json", "--database-url", &url])
         .env("BOT_API_TOKEN", OTHER_TOKEN)
         .env("BOT_NAME", "alpha_bot")
         .write_stdin("")
@@ -170,7 +170,7 @@ async fn a_malformed_or_taken_token_is_refused_without_being_echoed() {
     let url = s.db.url();
     for bad in ["not-a-telegram-token-but-secret", "123456789:tooShortSecretValue", "abcdefghi:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"] {
         let a = cli()
-            .args(["bot", "set-token", "-vv", "--bot", "alpha_bot", "--database-url", &url])
+            .args(["bot", "set-token", "--yes", "-vv", "--bot", "alpha_bot", "--database-url", &url])
             .write_stdin(format!("{bad}\n"))
             .assert()
             .code(2);
@@ -182,12 +182,12 @@ async fn a_malformed_or_taken_token_is_refused_without_being_echoed() {
         assert!(has_placeholder(&s.db, "alpha_bot").await);
     }
     cli()
-        .args(["bot", "set-token", "--bot", "alpha_bot", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "alpha_bot", "--database-url", &url])
         .write_stdin(TOKEN)
         .assert()
         .success();
     let a = cli()
-        .args(["bot", "set-token", "--bot", "beta_bot", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "beta_bot", "--database-url", &url])
         .write_stdin(TOKEN)
         .assert()
         .code(5);
@@ -210,7 +210,7 @@ async fn every_command_answers_in_json() {
         json(&a)
     };
 
-    let acct = run(&["account", "create", "--name", "Acme School", "--slug", "acme", "--plan", "pro"]);
+    let acct = run(&["account", "create", "--yes", "--name", "Acme School", "--slug", "acme", "--plan", "pro"]);
     assert_eq!(acct["slug"], "acme");
     assert!(acct["account_id"].as_i64().unwrap() > 1);
     let accounts = run(&["account", "list"]);
@@ -218,10 +218,10 @@ async fn every_command_answers_in_json() {
     assert_eq!(accounts[0]["bots"], 2);
     assert_eq!(accounts[0]["deployments"], 3);
 
-    let m = run(&["member", "add", "--account", "1", "--telegram-user-id", "5001", "--username", "olga", "--role", "owner"]);
+    let m = run(&["member", "add", "--yes", "--account", "1", "--telegram-user-id", "5001", "--username", "olga", "--role", "owner"]);
     assert_eq!(m["action"], "added");
     assert_eq!(m["member"]["role"], "owner");
-    let m = run(&["member", "add", "--telegram-user-id", "5002", "--role", "viewer"]);
+    let m = run(&["member", "add", "--yes", "--telegram-user-id", "5002", "--role", "viewer"]);
     assert_eq!(m["member"]["role"], "viewer");
     let members = run(&["member", "list", "--account", "1"]);
     assert_eq!(members.as_array().unwrap().len(), 2);
@@ -233,7 +233,7 @@ async fn every_command_answers_in_json() {
     assert_eq!(bots.as_array().unwrap().len(), 2);
     let set = {
         let a = cli()
-            .args(["bot", "set-token", "--bot", "alpha_bot", "--json", "--database-url", &url])
+            .args(["bot", "set-token", "--yes", "--bot", "alpha_bot", "--json", "--database-url", &url])
             .write_stdin(TOKEN)
             .assert()
             .success();
@@ -241,7 +241,7 @@ async fn every_command_answers_in_json() {
     };
     assert_eq!(set["source"]["kind"], "stdin");
 
-    let d = run(&["deployment", "create", "--course", "advanced", "--bot", "beta_bot", "--environment", "test"]);
+    let d = run(&["deployment", "create", "--yes", "--course", "advanced", "--bot", "beta_bot", "--environment", "test"]);
     let dep = d["deployment_id"].as_i64().unwrap();
     assert_eq!(d["environment"], "test");
     let list = run(&["deployment", "list", "--bot", "beta_bot"]);
@@ -249,7 +249,7 @@ async fn every_command_answers_in_json() {
     assert!(list.as_array().unwrap().iter().any(|x| x["deployment_id"] == dep && x["active_tokens"] == 0));
 
     let dep_s = dep.to_string();
-    let t = run(&["token", "create", "--deployment", &dep_s, "--type", "group", "--max-uses", "5", "--expires-in", "12h"]);
+    let t = run(&["token", "create", "--yes", "--deployment", &dep_s, "--type", "group", "--max-uses", "5", "--expires-in", "12h"]);
     assert_eq!(t["token_type"], "group");
     assert_eq!(t["max_uses"], 5);
     assert!(t["expires_at"].is_string());
@@ -265,10 +265,10 @@ async fn every_command_answers_in_json() {
     assert_eq!(r["was_active"], true);
     assert_eq!(run(&["token", "list"])[0]["state"], "revoked");
 
-    let all = run(&["token", "create", "--public-for-all"]);
+    let all = run(&["token", "create", "--yes", "--public-for-all"]);
     assert_eq!(all["created"].as_array().unwrap().len(), 4);
     assert!(all["skipped"].as_array().unwrap().is_empty());
-    let again = run(&["token", "create", "--public-for-all"]);
+    let again = run(&["token", "create", "--yes", "--public-for-all"]);
     assert!(again["created"].as_array().unwrap().is_empty());
     assert_eq!(again["skipped"].as_array().unwrap().len(), 4);
     assert_eq!(again["skipped"][0]["reason"], "has_public_token");
@@ -279,7 +279,7 @@ async fn human_output_has_tables_links_and_next_steps() {
     let s = setup().await;
     let url = s.db.url();
     let dep = s.intro_beta.to_string();
-    let a = cli().args(["token", "create", "--deployment", &dep, "--database-url", &url]).assert().success();
+    let a = cli().args(["token", "create", "--yes", "--deployment", &dep, "--database-url", &url]).assert().success();
     let (out, _) = texts(&a);
     assert!(out.contains(&format!("https://t.me/beta_bot?start=cd_{dep}_")), "{out}");
     assert!(out.contains("unlimited uses, never expires"), "{out}");
@@ -293,7 +293,7 @@ async fn human_output_has_tables_links_and_next_steps() {
     assert!(out.contains("has no members"), "{out}");
     let (out, _) = texts(
         &cli()
-            .args(["deployment", "create", "--course", "advanced", "--bot", "beta_bot", "--database-url", &url])
+            .args(["deployment", "create", "--yes", "--course", "advanced", "--bot", "beta_bot", "--database-url", &url])
             .assert()
             .success(),
     );
@@ -305,16 +305,16 @@ async fn unknown_bots_accounts_deployments_and_tokens_exit_10() {
     let s = setup().await;
     let url = s.db.url();
     let cases: &[(&[&str], &str)] = &[
-        (&["bot", "set-token", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
-        (&["bot", "set-token", "--bot", "alpha_bot", "--account", "9"], "account 9 does not exist"),
-        (&["member", "add", "--account", "9", "--telegram-user-id", "1"], "account 9 does not exist"),
+        (&["bot", "set-token", "--yes", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
+        (&["bot", "set-token", "--yes", "--bot", "alpha_bot", "--account", "9"], "account 9 does not exist"),
+        (&["member", "add", "--yes", "--account", "9", "--telegram-user-id", "1"], "account 9 does not exist"),
         (&["member", "list", "--account", "9"], "account 9 does not exist"),
         (&["member", "remove", "--telegram-user-id", "555"], "member 555 of account 1 does not exist"),
-        (&["deployment", "create", "--course", "intro", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
-        (&["deployment", "create", "--course", "ghost", "--bot", "alpha_bot"], "course \"ghost\" in account 1 does not exist"),
+        (&["deployment", "create", "--yes", "--course", "intro", "--bot", "ghost_bot"], "bot \"ghost_bot\" in account 1 does not exist"),
+        (&["deployment", "create", "--yes", "--course", "ghost", "--bot", "alpha_bot"], "course \"ghost\" in account 1 does not exist"),
         (&["deployment", "list", "--bot", "ghost_bot"], "bot \"ghost_bot\" does not exist"),
         (&["deployment", "list", "--account", "9"], "account 9 does not exist"),
-        (&["token", "create", "--deployment", "9999"], "deployment 9999 does not exist"),
+        (&["token", "create", "--yes", "--deployment", "9999"], "deployment 9999 does not exist"),
         (&["token", "list", "--deployment", "9999"], "deployment 9999 does not exist"),
         (&["token", "revoke", "9999"], "enrollment token 9999 does not exist"),
     ];
@@ -330,7 +330,7 @@ async fn unknown_bots_accounts_deployments_and_tokens_exit_10() {
         assert_hidden(&err, TOKEN);
     }
     // The hint names what does exist.
-    let a = cli().args(["bot", "set-token", "--bot", "ghost_bot", "--database-url", &url]).assert().code(10);
+    let a = cli().args(["bot", "set-token", "--yes", "--bot", "ghost_bot", "--database-url", &url]).assert().code(10);
     assert!(texts(&a).1.contains("alpha_bot, beta_bot"));
     assert!(!has_placeholder(&s.db, "ghost_bot").await);
 }
@@ -341,16 +341,16 @@ async fn commands_refuse_a_legacy_database_with_exit_4() {
     let url = db.url();
     let commands: &[&[&str]] = &[
         &["bot", "list"],
-        &["bot", "set-token", "--bot", "alpha_bot"],
-        &["member", "add", "--telegram-user-id", "1"],
+        &["bot", "set-token", "--yes", "--bot", "alpha_bot"],
+        &["member", "add", "--yes", "--telegram-user-id", "1"],
         &["member", "list"],
         &["member", "remove", "--telegram-user-id", "1", "--yes"],
-        &["account", "create", "--name", "A", "--slug", "a"],
+        &["account", "create", "--yes", "--name", "A", "--slug", "a"],
         &["account", "list"],
         &["deployment", "list"],
-        &["deployment", "create", "--course", "c", "--bot", "b"],
-        &["token", "create", "--deployment", "1"],
-        &["token", "create", "--public-for-all"],
+        &["deployment", "create", "--yes", "--course", "c", "--bot", "b"],
+        &["token", "create", "--yes", "--deployment", "1"],
+        &["token", "create", "--yes", "--public-for-all"],
         &["token", "list"],
         &["token", "revoke", "1", "--yes"],
     ];
@@ -383,12 +383,12 @@ async fn refusals_of_the_operator_commands() {
     let a = cli().args(["token", "revoke", &id, "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("--yes"));
     assert_eq!(ops::list_tokens(c, None).await.unwrap()[0].state, ops::TokenState::Active);
-    cli().args(["member", "add", "--telegram-user-id", "1", "--role", "owner", "--database-url", &url]).assert().success();
+    cli().args(["member", "add", "--yes", "--telegram-user-id", "1", "--role", "owner", "--database-url", &url]).assert().success();
     let a = cli().args(["member", "remove", "--telegram-user-id", "1", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("--yes"));
     // Demoting the last owner is refused; removing it is done only after a warning, when confirmed.
     let a = cli()
-        .args(["member", "add", "--telegram-user-id", "1", "--role", "viewer", "--database-url", &url])
+        .args(["member", "add", "--yes", "--telegram-user-id", "1", "--role", "viewer", "--database-url", &url])
         .assert()
         .code(5);
     assert!(texts(&a).1.contains("last active owner"));
@@ -402,19 +402,19 @@ async fn refusals_of_the_operator_commands() {
     assert!(out.contains("Removed 1 (owner)") && out.contains("no active owner now"), "{out}");
     assert!(ops::list_members(c, 1).await.unwrap().is_empty());
     // Duplicates are named.
-    let a = cli().args(["account", "create", "--name", "X", "--slug", "default", "--database-url", &url]).assert().code(5);
+    let a = cli().args(["account", "create", "--yes", "--name", "X", "--slug", "default", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("already used by account 1"), "{}", texts(&a).1);
     let a = cli()
-        .args(["deployment", "create", "--course", "intro", "--bot", "alpha_bot", "--database-url", &url])
+        .args(["deployment", "create", "--yes", "--course", "intro", "--bot", "alpha_bot", "--database-url", &url])
         .assert()
         .code(5);
     assert!(texts(&a).1.contains(&format!("already deployed to bot \"alpha_bot\" in environment \"prod\" of account 1 (deployment {})", s.intro_alpha)));
     // Bad durations and limits.
     let dep = s.intro_alpha.to_string();
-    let a = cli().args(["token", "create", "--deployment", &dep, "--expires-in", "soon", "--database-url", &url]).assert().code(5);
+    let a = cli().args(["token", "create", "--yes", "--deployment", &dep, "--expires-in", "soon", "--database-url", &url]).assert().code(5);
     assert!(texts(&a).1.contains("is not a duration"));
-    cli().args(["token", "create", "--deployment", &dep, "--max-uses", "0", "--database-url", &url]).assert().code(5);
-    cli().args(["token", "create", "--public-for-all", "--type", "group", "--database-url", &url]).assert().code(5);
+    cli().args(["token", "create", "--yes", "--deployment", &dep, "--max-uses", "0", "--database-url", &url]).assert().code(5);
+    cli().args(["token", "create", "--yes", "--public-for-all", "--type", "group", "--database-url", &url]).assert().code(5);
 }
 
 /// A `tracing` writer into a shared buffer.
@@ -497,7 +497,7 @@ async fn no_enrollment_token_value_in_logs_or_error_output() {
     // The binary, at its most verbose, with tokio-postgres asked for its statement log too.
     let dep = s.intro_beta.to_string();
     let a = cli()
-        .args(["token", "create", "-vvv", "--deployment", &dep, "--json", "--database-url", &url])
+        .args(["token", "create", "--yes", "-vvv", "--deployment", &dep, "--json", "--database-url", &url])
         .env("PROFOCHAT_SAAS_LOG", "trace,tokio_postgres=trace")
         .assert()
         .success();
@@ -523,7 +523,7 @@ async fn no_enrollment_token_value_in_logs_or_error_output() {
     let (out, err) = texts(&a);
     assert!(!out.contains(&value) && !err.contains(&value), "{out}{err}");
     let a = cli()
-        .args(["token", "create", "-vvv", "--public-for-all", "--database-url", &url])
+        .args(["token", "create", "--yes", "-vvv", "--public-for-all", "--database-url", &url])
         .env("PROFOCHAT_SAAS_LOG", "debug")
         .assert()
         .success();
@@ -574,7 +574,7 @@ async fn token_create_prints_the_enrolment_in_sql_and_a_note_instead_of_a_dead_l
     let url = s.db.url();
     let c = &s.client.client;
     // A username-shaped bot gets its link; the SQL example names the bot and the payload.
-    let a = cli().args(["token", "create", "--deployment", &s.intro_alpha.to_string(), "--database-url", &url]).assert().success();
+    let a = cli().args(["token", "create", "--yes", "--deployment", &s.intro_alpha.to_string(), "--database-url", &url]).assert().success();
     let (out, _) = texts(&a);
     assert!(out.contains(&format!("https://t.me/alpha_bot?start=cd_{}_", s.intro_alpha)), "{out}");
     assert!(out.contains("SELECT run_id, deployment_id, ended_previous_run") && out.contains("profochat_saas.enrol('cd_"), "{out}");
@@ -595,11 +595,11 @@ async fn token_create_prints_the_enrolment_in_sql_and_a_note_instead_of_a_dead_l
         .await
         .unwrap()
         .get(0);
-    let a = cli().args(["token", "create", "--deployment", &dep.to_string(), "--database-url", &url]).assert().success();
+    let a = cli().args(["token", "create", "--yes", "--deployment", &dep.to_string(), "--database-url", &url]).assert().success();
     let (out, _) = texts(&a);
     assert!(!out.contains("https://t.me/бот") && !out.contains("t.me/%"), "no dead link: {out}");
     assert!(out.contains("cannot be a Telegram username") && out.contains(&format!("/start cd_{dep}_")), "{out}");
-    let a = cli().args(["token", "create", "--deployment", &dep.to_string(), "--json", "--database-url", &url]).assert().success();
+    let a = cli().args(["token", "create", "--yes", "--deployment", &dep.to_string(), "--json", "--database-url", &url]).assert().success();
     let v = json(&a);
     assert!(v["deep_link"].is_null(), "{v}");
     assert!(v["deep_link_note"].as_str().unwrap().contains("cannot be a Telegram username"));
@@ -614,4 +614,56 @@ async fn token_create_prints_the_enrolment_in_sql_and_a_note_instead_of_a_dead_l
 
 fn run_list(url: &str) -> Vec<Value> {
     json(&cli().args(["token", "list", "--json", "--database-url", url]).assert().success()).as_array().unwrap().clone()
+}
+
+/// `member add`, `bot set-token`, `token create`, `account create` and `deployment
+/// create` change the database: they ask on a
+/// terminal (an answer other than yes changes nothing), refuse with exit 5 when there
+/// is no terminal and no --yes, and accept --yes.
+#[tokio::test]
+async fn member_add_set_token_and_token_create_ask_first_and_accept_yes() {
+    let s = setup().await;
+    let url = s.db.url();
+    let c = s.db.connect().await;
+    let state = || async {
+        let r = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM account_member) + (SELECT count(*) FROM enrollment_token)
+                      + (SELECT count(*) FROM account) + (SELECT count(*) FROM course_deployment)
+                      + (SELECT count(*) FROM bot WHERE bot_token NOT LIKE 'profochat-saas-placeholder-%')",
+                &[],
+            )
+            .await
+            .unwrap();
+        r.get::<_, i64>(0)
+    };
+    let dep = s.intro_alpha.to_string();
+    let cases: [&[&str]; 5] = [
+        &["member", "add", "--telegram-user-id", "77", "--role", "owner"],
+        &["bot", "set-token", "--bot", "alpha_bot"],
+        &["token", "create", "--deployment", &dep],
+        &["account", "create", "--name", "Second", "--slug", "second"],
+        &["deployment", "create", "--course", "advanced", "--bot", "beta_bot"],
+    ];
+    for args in cases {
+        let before = state().await;
+        let mut all = args.to_vec();
+        all.extend(["--database-url", &url]);
+        let a = cli().args(&all).write_stdin(TOKEN).assert().code(5);
+        let (_, err) = texts(&a);
+        assert!(err.contains("--yes") && err.contains("no terminal"), "{args:?}: {err}");
+        assert_eq!(state().await, before, "{args:?} changed the database without --yes");
+
+        let mut cmd = crate::harness::bin();
+        cmd.args(&all);
+        let mut t = crate::pty::Term::spawn(cmd);
+        t.expect("[y/N]", std::time::Duration::from_secs(60));
+        t.send(b"n\r");
+        assert_eq!(t.exit_code(std::time::Duration::from_secs(30)), 5, "{}", t.output());
+        assert_eq!(state().await, before, "{args:?} changed the database after \"no\"");
+
+        all.push("--yes");
+        cli().args(&all).write_stdin(TOKEN).assert().success();
+        assert!(state().await > before, "{args:?} --yes did nothing");
+    }
 }

@@ -32,7 +32,7 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
     assert!(before["examples"].to_string().contains("main_bot"), "{before}");
 
     let a = cli()
-        .args(["bot", "set-token", "--bot", "main_bot", "--json", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "main_bot", "--json", "--database-url", &url])
         .write_stdin(format!("{TOKEN}\n"))
         .assert()
         .success();
@@ -49,7 +49,7 @@ async fn after_migrate_set_token_clears_the_waiting_bot_and_enrolment_works_with
 
     // The old bulk step, now a command: one public token per active deployment.
     let a = cli()
-        .args(["token", "create", "--public-for-all", "--json", "--database-url", &url])
+        .args(["token", "create", "--yes", "--public-for-all", "--json", "--database-url", &url])
         .assert()
         .success();
     let all: Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
@@ -143,8 +143,8 @@ async fn token_delete_and_removing_the_last_owner_clear_the_way_for_rollback() {
     let fp = profochat_saas::fingerprint::take(&*c).await.unwrap();
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     let url = db.url();
-    cli().args(["member", "add", "--telegram-user-id", "42", "--role", "owner", "--database-url", &url]).assert().success();
-    let all = cli().args(["token", "create", "--public-for-all", "--json", "--database-url", &url]).assert().success();
+    cli().args(["member", "add", "--yes", "--telegram-user-id", "42", "--role", "owner", "--database-url", &url]).assert().success();
+    let all = cli().args(["token", "create", "--yes", "--public-for-all", "--json", "--database-url", &url]).assert().success();
     let all: Value = serde_json::from_slice(&all.get_output().stdout).unwrap();
     let ids: Vec<String> = all["created"].as_array().unwrap().iter().map(|t| t["token_id"].to_string()).collect();
     assert!(!ids.is_empty());

@@ -99,9 +99,50 @@ async fn plan_json_and_text_on_seeded_data() {
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["ready"], true);
     assert_eq!(v["analysis"]["orphan_run_refs"], m.orphan_run_refs);
-    let out = cli().args(["plan", "--default-bot", &m.default_bot, "--database-url", &db.url()]).assert().success();
+    // -v: every table, group and course.
+    let out = cli().args(["plan", "-v", "--default-bot", &m.default_bot, "--database-url", &db.url()]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     for needle in ["Anomalies and their outcome", "Courses merged, renamed or created", "Ready:", &m.identical_copies[0], &m.differing_copies[0]] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
+    // By default: one screen, the decision (here: ready) first, the totals per anomaly.
+    let out = cli().args(["plan", "--default-bot", &m.default_bot, "--database-url", &db.url()]).assert().success();
+    let short = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(short.lines().count() <= 60, "{} lines:\n{short}", short.lines().count());
+    let ready = short.lines().position(|l| l.starts_with("Ready:")).expect("Ready line");
+    let anomalies = short.lines().position(|l| l.starts_with("Anomalies found")).expect("anomalies");
+    assert!(ready < anomalies, "the decision comes first:\n{short}");
+    assert!(short.lines().skip(2).filter(|l| !l.starts_with("Ready:")).all(|l| l.chars().count() <= 100), "{short}");
+    assert!(text.lines().count() > short.lines().count());
+}
+
+/// `plan`'s default output on the seeded dataset: one screen, decisions first.
+#[tokio::test]
+async fn plan_default_output_on_seeded_data_snapshot() {
+    let (db, _c, m) = seeded(2000, 1).await;
+    let out = cli().args(["plan", "--default-bot", &m.default_bot, "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.lines().count() <= 60, "{stdout}");
+    insta::with_settings!({filters => vec![
+        (r"(?m)^Plan for .*$", "Plan for [target]"),
+        (r"(?m)^Server: PostgreSQL [^ ]+.* — state:", "Server: PostgreSQL [version] — state:"),
+        (r"--database-url \S+", "--database-url [url]"),
+    ]}, {
+        insta::assert_snapshot!(stdout);
+    });
+    // Without a default bot where one is needed: the decision comes first.
+    let out = cli().args(["plan", "--database-url", &db.url()]).env_remove("BOT_NAME").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let first_paragraph: Vec<&str> = stdout.lines().skip(3).take(2).collect();
+    assert!(first_paragraph[0].starts_with("Decisions needed"), "{stdout}");
+}
+
+/// A misspelt --default-bot makes `plan` exit 5, as `migrate` refuses it.
+#[tokio::test]
+async fn plan_with_a_default_bot_that_names_no_bot_exits_5() {
+    let (db, _c, _m) = seeded(200, 2).await;
+    let out = cli().args(["plan", "--default-bot", "no_such_bot", "--database-url", &db.url()]).assert().code(5);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stdout.contains("Decisions needed") && stderr.contains("\"no_such_bot\""), "{stdout}\n{stderr}");
 }

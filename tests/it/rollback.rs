@@ -71,11 +71,11 @@ async fn rollback_saves_what_the_legacy_schema_cannot_hold_then_proceeds() {
     migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     let url = db.url();
     // The next steps that migrate prints: an owner, links for every deployment, a real token.
-    cli().args(["member", "add", "--telegram-user-id", "5001", "--username", "olga", "--role", "owner", "--database-url", &url]).assert().success();
-    cli().args(["token", "create", "--public-for-all", "--database-url", &url]).assert().success();
+    cli().args(["member", "add", "--yes", "--telegram-user-id", "5001", "--username", "olga", "--role", "owner", "--database-url", &url]).assert().success();
+    cli().args(["token", "create", "--yes", "--public-for-all", "--database-url", &url]).assert().success();
     let secret = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ";
     cli()
-        .args(["bot", "set-token", "--bot", "main_bot", "--token-env", "PCS_TEST_TOKEN", "--database-url", &url])
+        .args(["bot", "set-token", "--yes", "--bot", "main_bot", "--token-env", "PCS_TEST_TOKEN", "--database-url", &url])
         .env("PCS_TEST_TOKEN", secret)
         .assert()
         .success();

@@ -177,7 +177,7 @@ async fn a_migration_left_recorded_as_pending_is_shown_and_finished() {
         .args(["status", "--database-url", &db.url()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("indexes pending").and(predicate::str::contains("run `profochat-saas migrate` again")));
+        .stdout(predicate::str::contains("indexes pending").and(predicate::str::contains("Run `profochat-saas migrate` again")));
     let r = migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
     assert_eq!(r.outcome, Outcome::IndexesFinished);
     assert!(r.indexes.built.is_empty());

@@ -39,40 +39,75 @@ pub async fn backup(conn: &ConnArgs, dir: &BackupDirArgs, out: &OutputArgs) -> R
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn list(dir: &BackupDirArgs, out: &OutputArgs) -> Result<ExitCode> {
-    let listing = backup::list(&dir.backup_dir)?;
+/// The configured database's backups (by what each dump's header says), or with
+/// `all` every one; a note says how many of other databases are not shown.
+pub async fn list(all: bool, conn: &ConnArgs, dir: &BackupDirArgs, out: &OutputArgs) -> Result<ExitCode> {
+    let mut listing = backup::list(&dir.backup_dir)?;
+    // The configured database (--database-url, DATABASE_URL or PGDATABASE), from the
+    // settings alone: listing needs no connection. With none configured, all are listed.
+    let named = conn.database_url.is_some() || ["DATABASE_URL", "PGDATABASE"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    let configured = if all || !named { None } else { crate::cli::settings_from_args(conn).ok().map(|s| s.dbname) };
+    let total = listing.backups.len();
+    if let Some(db) = &configured {
+        listing.backups.retain(|b| b.database.as_deref().is_none_or(|d| d == db));
+    }
+    let hidden = total - listing.backups.len();
     if out.json {
-        output::print_json(&listing)?;
+        let mut v = serde_json::to_value(&listing)?;
+        v["database"] = serde_json::to_value(&configured)?;
+        v["other_databases_hidden"] = hidden.into();
+        output::print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
     let shown_dir = dir.backup_dir.display().to_string();
+    let of = configured.as_ref().map(|d| format!(" of database {d:?}")).unwrap_or_default();
+    let hidden_note = || {
+        if hidden > 0 {
+            println!("{hidden} backup(s) of other databases are not shown: `profochat-saas backups --all` lists them.");
+        }
+    };
     if listing.backups.is_empty() {
-        let why = if listing.dir_exists { "it holds no .dump files" } else { "the directory does not exist" };
+        let why = if !listing.dir_exists {
+            "the directory does not exist"
+        } else if hidden > 0 {
+            "only backups of other databases"
+        } else {
+            "it holds no .dump files"
+        };
         let dir_flag = if dir.backup_dir == Path::new(DEFAULT_DIR) {
             String::new()
         } else {
             format!(" --backup-dir {}", shell_word(&shown_dir))
         };
-        println!("No backups in {shown_dir} ({why}).");
+        println!("No backups{of} in {shown_dir} ({why}).");
+        hidden_note();
         println!("Take one with: profochat-saas backup{dir_flag}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Backups in {shown_dir}, newest first:");
-    let mut table = output::table(&["Name", "Size", "Created", "Source", "Schema"]);
+    println!("Backups{of} in {shown_dir}, newest first:");
+    let mut table = output::table(&["Name", "Database", "Size", "Created", "Schema"]);
     for b in &listing.backups {
         table.add_row(vec![
             b.name.clone(),
+            b.database.clone().unwrap_or_else(|| "unknown".into()),
             human_bytes(b.size_bytes),
             b.created_at
                 .map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_else(|| "unknown".into()),
-            b.source.clone().unwrap_or_else(|| "unknown".into()),
             state_text(b.schema_state.as_deref()),
         ]);
     }
     println!("{table}");
+    hidden_note();
     let newest = &listing.backups[0];
-    println!("Restore one with: profochat-saas restore {}", shell_word(&newest.path.display().to_string()));
+    match (&configured, &newest.database) {
+        (Some(_), _) => println!("Restore one with: profochat-saas restore {}", shell_word(&newest.path.display().to_string())),
+        (None, Some(db)) => println!(
+            "Restore one into its own database: profochat-saas restore {}   (DATABASE_URL naming database {db:?})",
+            shell_word(&newest.path.display().to_string())
+        ),
+        (None, None) => println!("Restore one with: profochat-saas restore FILE"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -82,7 +117,7 @@ pub async fn restore(args: RestoreArgs) -> Result<ExitCode> {
         Some(name) => RestoreTarget::Into(name.clone()),
         None => RestoreTarget::Replace,
     };
-    let plan = backup::prepare_restore(&settings, &args.file, target, args.terminate_connections).await?;
+    let plan = backup::prepare_restore_checked(&settings, &args.file, target, args.terminate_connections, args.from_other_database).await?;
     if !args.out.json {
         describe(&plan);
     }
@@ -149,6 +184,14 @@ fn describe(plan: &RestorePlan) {
         short_version(&plan.archive.dumped_by_pg_dump),
         plan.archive.toc_entries
     );
+    if plan.target == RestoreTarget::Replace && !plan.archive.dbname.is_empty() && plan.archive.dbname != plan.database {
+        eprintln!(
+            "{} this is a backup of database {:?}, not of {:?} (--from-other-database)",
+            output::warning_label(),
+            plan.archive.dbname,
+            plan.database
+        );
+    }
     match (&plan.target, &plan.previous_copy) {
         (RestoreTarget::Replace, Some(previous)) => {
             eprintln!("Target:   {} (server {}) — will be replaced", plan.target_display, short_version(&plan.server_version));

@@ -108,7 +108,7 @@ fn print_step(step: DemoStep<'_>, runs: u64, backup_kept: bool) {
                 Stage::Seed => format!("Legacy dataset: {runs} runs with every anomaly real databases have"),
                 Stage::Plan => "Plan: what `migrate` will do with this database".into(),
                 Stage::Backup => "Backup".into(),
-                Stage::Migrate => "Migration: one transaction, the secondary indexes after the commit".into(),
+                Stage::Migrate => "Migration: online, in steps that each commit on their own, as `migrate` runs by default".into(),
                 Stage::Validate => "Validation of the migrated database".into(),
             };
             println!();
@@ -120,7 +120,7 @@ fn print_step(step: DemoStep<'_>, runs: u64, backup_kept: bool) {
             println!(
                 "Seeded {} rows in the 8 legacy tables (seed {}). Rows without a bot name were written by {:?}: \
                  the demo names it as the default bot (--default-bot on your database).",
-                m.total_rows(),
+                output::thousands(m.total_rows() as i64),
                 m.seed,
                 m.default_bot
             );
@@ -175,7 +175,7 @@ fn print_summary(r: &DemoReport, c: &Cleanup) {
     if c.kept_url.is_none() {
         m.legacy_url.clear();
     }
-    migrate::print_next_steps(&m, restore.as_deref());
+    migrate::print_next_steps(&migrate::next_steps_of(&m), &m.legacy_url, restore.as_deref());
     println!();
     println!("To do the same on your database:");
     println!("  echo 'DATABASE_URL=postgresql://user:password@host:5432/profochatbot' > .env");

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use profochat_saas::migrate::{self, privileges, MigrationReport, Outcome};
+use profochat_saas::next_steps::NextSteps;
 use profochat_saas::plan;
 use profochat_saas::report::Reporter;
 use profochat_saas::schema::SchemaState;
+use profochat_saas::state::OnlineStep;
 
 use crate::cli::commands::plan::options;
 use crate::cli::{connect, output, signals, MigrateArgs};
@@ -45,6 +47,13 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
         st_in_progress = st.state == SchemaState::MigrationInProgress;
+        if st.finished() && args.legacy_role.is_some() {
+            return Err(profochat_saas::Error::state(
+                format!("{target} is finished: `finish` removed the legacy interface, so no role can be set to it"),
+                "Nothing was changed. The legacy bot cannot use this database any more; leave out --legacy-role.",
+            )
+            .into());
+        }
         match st.state {
             SchemaState::Migrated => {}
             SchemaState::MigrationInProgress => {
@@ -130,11 +139,18 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         Ok(r) => r,
         Err(profochat_saas::Error::Unfinished { what, failures, hint, report: Some(r) }) => {
             // Committed, but something after the commit failed: show what was done, then the error.
+            let next = profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&r));
             if args.out.json {
-                output::print_json(&serde_json::to_value(&r)?)?;
+                let mut v = serde_json::to_value(&r)?;
+                v["next_steps"] = serde_json::to_value(&next)?;
+                output::print_json(&v)?;
             } else {
                 print_outcome(&r, true);
-                print_next_steps(&r, backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref());
+                print_next_steps(
+                    &next,
+                    &r.legacy_url,
+                    backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref(),
+                );
             }
             return Err(profochat_saas::Error::Unfinished { what, failures, hint, report: None }.into());
         }
@@ -145,11 +161,27 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
         legacy_role = Some(role.clone());
     }
+    // What is left to do, from the database (none after a dry run: it changed nothing).
+    let next = if report.outcome == Outcome::DryRun {
+        None
+    } else {
+        Some(profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&report)))
+    };
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
         v["backup"] = serde_json::to_value(&backup)?;
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
+        v["next_steps"] = serde_json::to_value(&next)?;
         output::print_json(&v)?;
+    } else if report.outcome == Outcome::AlreadyMigrated && next.as_ref().is_some_and(|n| n.finished) {
+        println!(
+            "{} is migrated and finished (migration #{}): nothing was changed.",
+            report.target,
+            report.migration_id.unwrap_or_default()
+        );
+        if let Some(n) = &next {
+            print_next_steps(n, "", None);
+        }
     } else {
         // The backup this run took; none with --skip-backup; an earlier run's, if any, else.
         let restore = match (&backup, report.outcome) {
@@ -161,8 +193,8 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
-        if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
-            print_next_steps(&report, restore.as_deref());
+        if let (Some(n), true) = (&next, matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished)) {
+            print_next_steps(n, &report.legacy_url, restore.as_deref());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -224,7 +256,10 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
         _ => {}
     }
     println!();
-    let mut phases = output::table(&["phase", "time", "what it did"]);
+    // Offline the rows are phases, and the indexes deferred to after the commit get a
+    // row of their own; online they are steps, the indexes one of them.
+    let deferred = r.phases.iter().any(|p| p.counts.contains_key("indexes_deferred"));
+    let mut phases = output::table(&[if deferred || r.phases.iter().all(|p| OnlineStep::parse(&p.name).is_none()) { "phase" } else { "step" }, "time", "what it did"]);
     for p in &r.phases {
         // Indexes deferred to after the commit get their own row below, once built.
         if p.counts.contains_key("indexes_deferred") && r.indexes.elapsed_ms > 0 {
@@ -234,12 +269,16 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
             .counts
             .iter()
             .filter(|(_, v)| **v != 0)
-            .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+            .map(|(k, v)| match (k.as_str(), OnlineStep::parse(&p.name)) {
+                // A backfill counts the key values its batches covered, not rows.
+                ("keys", Some(OnlineStep::Backfill(t))) => format!("{} values {}", t.batched_by(), output::thousands(*v)),
+                _ => format!("{} {}", k.replace('_', " "), output::thousands(*v)),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         phases.add_row(vec![format!("{} {}", p.number, p.name), output::format_duration(std::time::Duration::from_millis(p.elapsed_ms)), what]);
     }
-    if r.indexes.elapsed_ms > 0 {
+    if r.indexes.elapsed_ms > 0 && deferred {
         phases.add_row(vec![
             "5 indexes (after commit)".to_string(),
             output::format_duration(std::time::Duration::from_millis(r.indexes.elapsed_ms)),
@@ -256,14 +295,15 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     header.push("fingerprint");
     let mut proof = output::table(&header);
     for p in &r.proof {
+        let t = |n: i64| output::thousands(n);
         let mut row = vec![
             p.table.clone(),
-            p.before.rows.to_string(),
-            p.rows_now.to_string(),
-            format!("{} / {} / {}", p.archived_deleted, p.archived_updated, p.archived_inserted),
+            t(p.before.rows),
+            t(p.rows_now),
+            format!("{} / {} / {}", t(p.archived_deleted), t(p.archived_updated), t(p.archived_inserted)),
         ];
         if let Some([i, u, d]) = p.written_meanwhile {
-            row.push(format!("{i} / {u} / {d}"));
+            row.push(format!("{} / {} / {}", t(i), t(u), t(d)));
         }
         row.push(if p.equal { "equal".into() } else { "DIFFERS".into() });
         proof.add_row(row);
@@ -277,7 +317,7 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     }
     println!(
         "{} archived changes, kept in profochat_saas.archive (migration #{}).",
-        r.archived_total(),
+        output::thousands(r.archived_total()),
         r.migration_id.unwrap_or_default()
     );
     if let Some(v) = r.validation.as_ref().filter(|_| with_validation) {
@@ -309,37 +349,69 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     }
 }
 
-/// What the operator does after the migration. `restore` is the command that restores
-/// the backup taken before it, when one exists.
-pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
+/// What the operator still has to do, from the database itself (`n`): only the steps
+/// that apply. After `finish` the legacy interface, `finish` and `rollback` are gone
+/// from the list. `restore` is the command that restores the backup taken before the
+/// migration, when one exists; `legacy_url` the legacy bot's URL, when known.
+pub fn print_next_steps(n: &NextSteps, legacy_url: &str, restore: Option<&str>) {
     println!();
-    println!("Next steps:");
-    let mut n = 1;
+    if n.finished {
+        if n.nothing_left() {
+            println!("The migration is finished: the legacy interface and the compatibility layer are removed; nothing is left to do.");
+            println!("Check it any time: profochat-saas validate");
+            return;
+        }
+        println!("The migration is finished: the legacy interface and the compatibility layer are removed. Still to do:");
+    } else {
+        println!("Next steps:");
+    }
+    let mut k = 1;
     let mut step = |s: String| {
-        println!("  {n}. {s}");
-        n += 1;
+        println!("  {k}. {s}");
+        k += 1;
     };
-    if !r.bots_waiting_for_token.is_empty() {
-        let mut s = format!("Set the real Telegram token of {} bot(s) still waiting for one:", r.bots_waiting_for_token.len());
-        for b in &r.bots_waiting_for_token {
+    if !n.bots_waiting_for_token.is_empty() {
+        let mut s = format!("Set the real Telegram token of {} bot(s) still waiting for one:", n.bots_waiting_for_token.len());
+        for b in &n.bots_waiting_for_token {
             s.push_str(&format!("\n       profochat-saas bot set-token --bot {}   (reads the token from standard input)", shell_quote(b)));
         }
         step(s);
     }
-    let url = if r.legacy_url.is_empty() {
-        format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
-    } else {
-        format!("this DATABASE_URL (with its password):\n       {}", r.legacy_url)
-    };
-    step(format!(
-        "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
-         courses under their old ids): restart it with {url}\n       \
-         or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
-         Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
-    ));
-    step("Add the account's owner: profochat-saas member add --telegram-user-id YOUR_TELEGRAM_ID --role owner".into());
-    step("Create enrollment links for every deployment: profochat-saas token create --public-for-all   (then: profochat-saas token list)".into());
+    if !n.finished {
+        let url = if legacy_url.is_empty() {
+            format!("its DATABASE_URL with ?{} added", profochat_saas::legacy::URL_OPTIONS)
+        } else {
+            format!("this DATABASE_URL (with its password):\n       {legacy_url}")
+        };
+        if n.legacy_roles.is_empty() {
+            step(format!(
+                "Switch the legacy bot to the legacy interface, where it sees its tables exactly as before (renamed and merged \
+                 courses under their old ids): restart it with {url}\n       \
+                 or set it on the bot's role instead: profochat-saas legacy-role ROLE   (or migrate --legacy-role ROLE). \
+                 Until then its new rows still get their links, but it sees renamed courses under their new ids, and its course ends and course removals on them reach nothing."
+            ));
+        } else {
+            step(format!(
+                "Restart the legacy bot if it has not reconnected since: role(s) {} find the legacy interface first \
+                 (a bot that connects as another role uses {url}).",
+                n.legacy_roles.join(", ")
+            ));
+        }
+    }
+    for account in &n.accounts_without_owner {
+        let flag = if *account == 1 { String::new() } else { format!(" --account {account}") };
+        step(format!("Add the owner of account {account}: profochat-saas member add{flag} --telegram-user-id YOUR_TELEGRAM_ID --role owner"));
+    }
+    if n.deployments_without_token > 0 {
+        step(format!(
+            "Create enrollment links for the {} deployment(s) without one: profochat-saas token create --public-for-all   (then: profochat-saas token list)",
+            output::thousands(n.deployments_without_token)
+        ));
+    }
     step("Check everything: profochat-saas validate".into());
+    if n.finished {
+        return;
+    }
     step(
         "Update the application: read bot_id instead of botname, add account_id to queries, start runs through enrollment tokens: \
          on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot) \
@@ -354,6 +426,19 @@ pub fn print_next_steps(r: &MigrationReport, restore: Option<&str>) {
         ),
         None => "To undo before finish: profochat-saas rollback (in place, keeps rows written since; saves first what the legacy schema cannot hold).".into(),
     });
+}
+
+/// What is left after a fresh migration when the database cannot be asked (the demo's,
+/// dropped at its end): its bots without token, no owner, no enrollment link.
+pub fn next_steps_of(r: &MigrationReport) -> NextSteps {
+    NextSteps {
+        finished: false,
+        bots_waiting_for_token: r.bots_waiting_for_token.clone(),
+        accounts_without_owner: vec![1],
+        deployments_without_token: r.deployments,
+        usable_tokens: 0,
+        legacy_roles: vec![],
+    }
 }
 
 fn shell_quote(s: &str) -> String {

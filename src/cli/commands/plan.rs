@@ -34,16 +34,157 @@ pub fn options(policy: &PolicyArgs) -> MigrateOptions {
     }
 }
 
-pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose: u8) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let opts = options(policy);
     let p = plan::plan(&mut db, &opts).await?;
     if out.json {
         output::print_json(&p)?;
-    } else {
+    } else if verbose > 0 {
         print(&p, &migrate_command(conn, policy, &db.settings));
+    } else {
+        print_summary(&p, &migrate_command(conn, policy, &db.settings));
+    }
+    // A --default-bot (or BOT_NAME) that names no bot is refused, as `migrate` refuses it.
+    if let Some(d) = p.decisions.iter().find(|d| d.kind == plan::decisions::DecisionKind::UnknownDefaultBot) {
+        return Err(d.refusal().into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The decisions, or that `migrate` is ready, first.
+fn print_decisions(p: &Plan, migrate_command: &str) {
+    let width = output::text_width();
+    if p.decisions.is_empty() {
+        // One line, however long: the command is copied from it.
+        println!("Ready: `{migrate_command}` will do what follows (it takes a backup first).");
+        if migrate_command.contains(":***@") {
+            println!("(*** stands for the password of --database-url.)");
+        }
+    } else {
+        println!("Decisions needed before `migrate` will run:");
+        for d in &p.decisions {
+            for l in output::wrap(&d.problem, width, "  - ", "    ") {
+                println!("{l}");
+            }
+            for l in output::wrap(&format!("decide with: {}", d.flag), width, "    ", "      ") {
+                println!("{l}");
+            }
+        }
+    }
+}
+
+/// One screen: the decisions (or "Ready") first, then the totals: rows, bots, each
+/// anomaly found with its count and outcome, courses; `plan -v` shows every group.
+pub fn print_summary(p: &Plan, migrate_command: &str) {
+    if !print_header(p) {
+        return;
+    }
+    let width = output::text_width();
+    println!();
+    print_decisions(p, migrate_command);
+    println!();
+    let total: i64 = p.analysis.rows.values().sum();
+    let mut by_size: Vec<(&String, &i64)> = p.analysis.rows.iter().collect();
+    by_size.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let tables = by_size.iter().map(|(t, n)| format!("{t} {}", output::thousands(**n))).collect::<Vec<_>>().join(", ");
+    for l in output::wrap(&format!("Legacy rows: {} in {} tables ({tables}).", output::thousands(total), p.analysis.rows.len()), width, "", "  ") {
+        println!("{l}");
+    }
+    let names = p.bots.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
+    let default = match (&p.default_bot, p.default_bot_source) {
+        (Some(d), Some(src)) => format!("rows without a bot name go to {d:?} ({src})"),
+        _ => "no default bot named".to_string(),
+    };
+    for l in output::wrap(&format!("Bots: {} to create ({names}); {default}.", p.bots.len()), width, "", "  ") {
+        println!("{l}");
+    }
+    let found: Vec<_> = p.anomalies.iter().filter(|a| a.count > 0 && a.kind != "several_bots").collect();
+    println!();
+    if found.is_empty() {
+        println!("Anomalies: none found.");
+    } else {
+        println!("Anomalies found, with what `migrate` does about them:");
+        for a in &found {
+            for l in output::wrap(&format!("{}: {} → {}", a.description, output::thousands(a.count), a.outcome), width, "  - ", "    ") {
+                println!("{l}");
+            }
+        }
+    }
+    let count = |action: &str| p.course_outcomes.iter().filter(|c| c.action == action).count();
+    let (merged, renamed, created) = (count("merge"), count("rename"), p.created_courses.len());
+    if merged + renamed + created > 0 {
+        println!();
+        println!("Courses: {merged} copies merged, {renamed} renamed, {created} created from references.");
+    }
+    println!();
+    for l in output::wrap(
+        &format!(
+            "Online by default, in {} steps that each commit on their own (`migrate --offline`: one transaction). \
+             `profochat-saas plan -v` lists every table, bot, group, course and step; `--json` gives all of it.",
+            p.online_steps.len()
+        ),
+        width,
+        "",
+        "",
+    ) {
+        println!("{l}");
+    }
+}
+
+/// The target and its state, and for a database that is not legacy what `migrate`
+/// would do with it; false when that is all there is to say.
+fn print_header(p: &Plan) -> bool {
+    println!("Plan for {}", p.target);
+    println!("Server: PostgreSQL {} — state: {}", p.status.server_version, p.status.state.describe());
+    if p.nothing_to_do {
+        println!();
+        println!("The database is migrated already: `migrate` would change nothing.");
+        return false;
+    }
+    if p.status.state == profochat_saas::schema::SchemaState::Outdated {
+        println!();
+        println!(
+            "Migrated (migration #{}), by an older profochat-saas or changed by hand since. Its data is migrated; what differs from the current target:",
+            p.status.last_migration.as_ref().map(|m| m.migration_id).unwrap_or_default()
+        );
+        for d in &p.status.upgrade_needed {
+            println!("  - {d}");
+        }
+        if !p.status.secondary_indexes_missing.is_empty() || !p.status.secondary_indexes_different.is_empty() {
+            println!(
+                "  - secondary indexes to build under upstream's names: {} missing, {} of an older shape",
+                p.status.secondary_indexes_missing.len(),
+                p.status.secondary_indexes_different.len()
+            );
+        }
+        println!();
+        println!(
+            "Ready: `profochat-saas migrate` renames the keys and indexes of older versions (a catalog change), replaces those of \
+             another shape (course's primary key becomes (course_id, bot_name) again, with the unique key (course_id, account_id) \
+             that the foreign keys reference), records upstream's 0001 and 0003 in schema_migrations and installs \
+             profochat_saas.enrol and the legacy interface, in one transaction (it takes a backup first); then it builds the secondary \
+             indexes. No row changes."
+        );
+        return false;
+    }
+    if p.action == plan::Action::FinishIndexes {
+        let pending: Vec<&String> = p.status.secondary_indexes_missing.iter().chain(&p.status.secondary_indexes_invalid).collect();
+        println!();
+        println!(
+            "The data is migrated; `migrate` builds the secondary indexes still missing or invalid ({}) and records the migration as completed.",
+            if pending.is_empty() { "none: only the record".to_string() } else { pending.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") }
+        );
+        return false;
+    }
+    if !p.status.new_tables_found.is_empty() || !p.status.added_columns_found.is_empty() {
+        println!(
+            "Partly migrated: found SaaS tables [{}] and {} of the added columns; `migrate` completes the rest.",
+            p.status.new_tables_found.join(", "),
+            p.status.added_columns_found.len()
+        );
+    }
+    true
 }
 
 /// The `migrate` command with every flag `plan` was given, ready to paste. A password
@@ -81,56 +222,14 @@ fn shell_word(s: &str) -> String {
     }
 }
 
+/// Everything (`plan -v`): the decisions first, then every table, bot, anomaly with
+/// its groups, course, phase and online step.
 pub fn print(p: &Plan, migrate_command: &str) {
-    println!("Plan for {}", p.target);
-    println!("Server: PostgreSQL {} — state: {}", p.status.server_version, p.status.state.describe());
-    if p.nothing_to_do {
-        println!();
-        println!("The database is migrated already: `migrate` would change nothing.");
+    if !print_header(p) {
         return;
     }
-    if p.status.state == profochat_saas::schema::SchemaState::Outdated {
-        println!();
-        println!(
-            "Migrated (migration #{}), by an older profochat-saas or changed by hand since. Its data is migrated; what differs from the current target:",
-            p.status.last_migration.as_ref().map(|m| m.migration_id).unwrap_or_default()
-        );
-        for d in &p.status.upgrade_needed {
-            println!("  - {d}");
-        }
-        if !p.status.secondary_indexes_missing.is_empty() || !p.status.secondary_indexes_different.is_empty() {
-            println!(
-                "  - secondary indexes to build under upstream's names: {} missing, {} of an older shape",
-                p.status.secondary_indexes_missing.len(),
-                p.status.secondary_indexes_different.len()
-            );
-        }
-        println!();
-        println!(
-            "Ready: `profochat-saas migrate` renames the keys and indexes of older versions (a catalog change), replaces those of \
-             another shape (course's primary key becomes (course_id, bot_name) again, with the unique key (course_id, account_id) \
-             that the foreign keys reference), records upstream's 0001 and 0003 in schema_migrations and installs \
-             profochat_saas.enrol and the legacy interface, in one transaction (it takes a backup first); then it builds the secondary \
-             indexes. No row changes."
-        );
-        return;
-    }
-    if p.action == plan::Action::FinishIndexes {
-        let pending: Vec<&String> = p.status.secondary_indexes_missing.iter().chain(&p.status.secondary_indexes_invalid).collect();
-        println!();
-        println!(
-            "The data is migrated; `migrate` builds the secondary indexes still missing or invalid ({}) and records the migration as completed.",
-            if pending.is_empty() { "none: only the record".to_string() } else { pending.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ") }
-        );
-        return;
-    }
-    if !p.status.new_tables_found.is_empty() || !p.status.added_columns_found.is_empty() {
-        println!(
-            "Partly migrated: found SaaS tables [{}] and {} of the added columns; `migrate` completes the rest.",
-            p.status.new_tables_found.join(", "),
-            p.status.added_columns_found.len()
-        );
-    }
+    println!();
+    print_decisions(p, migrate_command);
     println!();
     print_rows(p);
     println!();
@@ -170,26 +269,13 @@ pub fn print(p: &Plan, migrate_command: &str) {
     for st in &p.online_steps {
         println!("  {:>2} {}: {}", st.number, st.name, st.does);
     }
-    println!();
-    if p.decisions.is_empty() {
-        println!("Ready: `{migrate_command}` will do the above (it takes a backup first).");
-        if migrate_command.contains(":***@") {
-            println!("(*** stands for the password of --database-url.)");
-        }
-    } else {
-        println!("Decisions needed before `migrate` will run:");
-        for d in &p.decisions {
-            println!("  - {}", d.problem);
-            println!("    decide with: {}", d.flag);
-        }
-    }
 }
 
 /// The legacy tables and their rows.
 pub fn print_rows(p: &Plan) {
     let mut rows = output::table(&["table", "rows"]);
     for (t, n) in &p.analysis.rows {
-        rows.add_row(vec![t.clone(), n.to_string()]);
+        rows.add_row(vec![t.clone(), output::thousands(*n)]);
     }
     println!("Legacy rows:\n{rows}");
 }
@@ -220,7 +306,7 @@ pub fn print_anomalies(p: &Plan, compact: bool) {
             desc.push_str("\n  ");
             desc.push_str(d);
         }
-        an.add_row(vec![desc, a.count.to_string(), a.outcome.clone()]);
+        an.add_row(vec![desc, output::thousands(a.count), a.outcome.clone()]);
     }
     println!("Anomalies and their outcome:\n{an}");
 }

@@ -101,15 +101,7 @@ fn list_or_none(items: impl Iterator<Item = String>) -> String {
 
 /// 1234567 -> "1,234,567".
 fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::cli::output::thousands(n)
 }
 
 #[cfg(test)]
@@ -120,5 +112,6 @@ mod tests {
         assert_eq!(super::thousands(999), "999");
         assert_eq!(super::thousands(1000), "1,000");
         assert_eq!(super::thousands(1_234_567), "1,234,567");
+        assert_eq!(crate::cli::output::thousands(-1234i64), "-1,234");
     }
 }

@@ -23,7 +23,8 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
             v["legacy_interface"]["in_place"] = l.in_place().into();
-            v["legacy_interface"]["url"] = profochat_saas::legacy::legacy_url(&db.settings).into();
+            // Only while it exists: after `finish` no URL leads to it.
+            v["legacy_interface"]["url"] = if l.in_place() { profochat_saas::legacy::legacy_url(&db.settings).into() } else { serde_json::Value::Null };
         }
         output::print_json(&v)?;
     } else {
@@ -118,22 +119,22 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
 
 fn next_step(state: SchemaState) -> &'static str {
     match state {
-        SchemaState::Empty => "point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
-        SchemaState::NotProfochat => "point --database-url / DATABASE_URL at the right one.",
-        SchemaState::IncompleteLegacy => "restore the missing legacy tables (or the whole database from a backup) before migrating.",
-        SchemaState::Legacy => "run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
-        SchemaState::PartlyMigrated => "run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
-        SchemaState::IndexesPending => "run `profochat-saas migrate` again to finish building the indexes.",
+        SchemaState::Empty => "Point --database-url / DATABASE_URL at the ProfoChatBot database (or try `profochat-saas demo`).",
+        SchemaState::NotProfochat => "Point --database-url / DATABASE_URL at the right one.",
+        SchemaState::IncompleteLegacy => "Restore the missing legacy tables (or the whole database from a backup) before migrating.",
+        SchemaState::Legacy => "Run `profochat-saas plan` to see what the migration will do, then `profochat-saas migrate`.",
+        SchemaState::PartlyMigrated => "Run `profochat-saas plan` to see what is left, then `profochat-saas migrate` to finish it.",
+        SchemaState::IndexesPending => "Run `profochat-saas migrate` again to finish building the indexes.",
         SchemaState::MigrationInProgress => {
-            "if no `profochat-saas migrate` is running, run it again to resume where it stopped (the legacy bot keeps working meanwhile), \
+            "If no `profochat-saas migrate` is running, run it again to resume where it stopped (the legacy bot keeps working meanwhile), \
              or `profochat-saas migrate --abort` to return to the legacy database."
         }
         SchemaState::Outdated => {
-            "run `profochat-saas plan` to see what differs, then `profochat-saas migrate`: it gives the keys and indexes upstream's names and shapes, \
+            "Run `profochat-saas plan` to see what differs, then `profochat-saas migrate`: it gives the keys and indexes upstream's names and shapes, \
              records upstream's migrations and installs the enrolment function; the data stays as it is."
         }
         SchemaState::Migrated => {
-            "run `profochat-saas validate` to check it; once the application uses the new schema and the legacy bot is stopped, `profochat-saas finish`."
+            "Run `profochat-saas validate` to check it; once the application uses the new schema and the legacy bot is stopped, `profochat-saas finish`."
         }
     }
 }
@@ -144,6 +145,13 @@ pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &cra
     let st = schema::inspect(&db).await?;
     let legacy = profochat_saas::legacy::inspect(&db.client).await?;
     let usable = st.state.is_migrated() && legacy.in_place();
+    if !unset && st.finished() {
+        return Err(profochat_saas::Error::state(
+            format!("{} is finished: `finish` removed the legacy interface (schema profochat_legacy)", db.settings.display_target()),
+            "The legacy bot cannot use this database any more; it works on the new schema, or on a restored backup.",
+        )
+        .into());
+    }
     if !unset && !usable {
         return Err(profochat_saas::Error::state(
             format!("{} has no legacy interface (schema profochat_legacy): it is {}", db.settings.display_target(), st.state.describe()),

@@ -10,8 +10,9 @@ use crate::cli::{output, AccountCommand};
 
 pub async fn account(c: AccountCommand) -> Result<ExitCode> {
     match c {
-        AccountCommand::Create { conn, name, slug, plan, out } => {
+        AccountCommand::Create { conn, name, slug, plan, confirm, out } => {
             let db = connect_migrated(&conn).await?;
+            output::confirm(&format!("Create account {name:?} ({slug}, plan {plan})?"), confirm.yes).await?;
             let a = ops::create_account(&db.client, &name, &slug, &plan).await?;
             if out.json {
                 output::print_json(&a)?;

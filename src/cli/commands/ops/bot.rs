@@ -47,10 +47,11 @@ pub async fn bot(c: BotCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        BotCommand::SetToken { conn, bot, token_env, account, out } => {
+        BotCommand::SetToken { conn, bot, token_env, account, confirm, out } => {
             let db = connect_migrated(&conn).await?;
             // An unknown bot is reported before anyone types a token.
             let found = ops::find_bot(&db.client, account, BotRef::Name(&bot)).await?;
+            output::confirm(&format!("Set the Telegram token of bot {} (account {account})?", found.bot_name), confirm.yes).await?;
             let (token, source) = read_token(&found.bot_name, token_env.as_deref()).await?;
             let set = ops::set_token(&db.client, account, &found.bot_name, &token, source).await?;
             if out.json {

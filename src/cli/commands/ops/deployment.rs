@@ -44,8 +44,9 @@ pub async fn deployment(c: DeploymentCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        DeploymentCommand::Create { conn, course, bot, account, environment, out } => {
+        DeploymentCommand::Create { conn, course, bot, account, environment, confirm, out } => {
             let db = connect_migrated(&conn).await?;
+            output::confirm(&format!("Deploy course {course:?} to bot {bot:?} ({environment}, account {account})?"), confirm.yes).await?;
             let d = ops::create_deployment(&db.client, &course, BotRef::Name(&bot), account, &environment).await?;
             if out.json {
                 output::print_json(&d)?;

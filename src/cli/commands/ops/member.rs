@@ -26,8 +26,14 @@ fn who(id: i64, username: Option<&str>) -> String {
 
 pub async fn member(c: MemberCommand) -> Result<ExitCode> {
     match c {
-        MemberCommand::Add { conn, account, telegram_user_id, username, role: r, out } => {
+        MemberCommand::Add { conn, account, telegram_user_id, username, role: r, confirm, out } => {
             let mut db = connect_migrated(&conn).await?;
+            let role_name = format!("{r:?}").to_lowercase();
+            output::confirm(
+                &format!("Add {} to account {account} as {role_name} (or give an existing member that role)?", who(telegram_user_id, username.as_deref())),
+                confirm.yes,
+            )
+            .await?;
             let change = ops::add_member(&mut db, account, telegram_user_id, username.as_deref(), role(r)).await?;
             if out.json {
                 output::print_json(&change)?;

@@ -57,7 +57,7 @@ fn print_enrol_example(t: &CreatedToken) {
 
 pub async fn token(c: TokenCommand) -> Result<ExitCode> {
     match c {
-        TokenCommand::Create { conn, deployment, token_type: tt, max_uses, expires_in, public_for_all, out } => {
+        TokenCommand::Create { conn, deployment, token_type: tt, max_uses, expires_in, public_for_all, confirm, out } => {
             let expires_in = expires_in.as_deref().map(ops::parse_duration).transpose()?;
             let options = TokenOptions {
                 max_uses,
@@ -73,6 +73,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                     )
                     .into());
                 }
+                output::confirm("Create a public enrollment token for every active deployment that has none?", confirm.yes).await?;
                 let result = ops::create_public_for_all(&mut db, options).await?;
                 if out.json {
                     output::print_json(&result)?;
@@ -105,6 +106,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             let Some(deployment) = deployment else {
                 return Err(profochat_saas::Error::refused("no deployment was named", "Give --deployment ID, or --public-for-all.").into());
             };
+            output::confirm(&format!("Create a {} enrollment token for deployment {deployment}?", format!("{tt:?}").to_lowercase()), confirm.yes).await?;
             let created = ops::create_token(&db.client, deployment, token_type(tt), options).await?;
             if out.json {
                 output::print_json(&created)?;

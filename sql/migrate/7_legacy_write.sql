@@ -1,0 +1,39 @@
+-- Phase 7, before the compatibility layer: when did the legacy bot last write, and
+-- from which session? `finish` refuses while a legacy-shaped write is recent or its
+-- session still connected.
+--
+-- The compatibility triggers call note_legacy_write() on every legacy-shaped write
+-- (a course start or end, a waiting element, a ban, a course published). It costs a
+-- setting read per call: each session writes its own row here at most once every 10
+-- seconds (remembered in the session setting profochat_saas.legacy_write_noted), so
+-- the bot's writes never wait on each other for it. The time recorded is therefore
+-- up to 10 seconds older than the newest legacy-shaped write.
+
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_write (
+    pid              int4 PRIMARY KEY,     -- the writing session (pg_stat_activity.pid)
+    usename          text NOT NULL,        -- its login role
+    application_name text NOT NULL,
+    at               timestamptz NOT NULL  -- its last legacy-shaped write noted
+);
+
+CREATE OR REPLACE FUNCTION profochat_saas.note_legacy_write() RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_now int8 := extract(epoch FROM now())::int8;
+    v_noted text := current_setting('profochat_saas.legacy_write_noted', true);
+BEGIN
+    IF v_noted IS NOT NULL AND v_noted <> '' AND v_noted::int8 > v_now - 10 THEN
+        RETURN;
+    END IF;
+    IF v_noted IS NULL OR v_noted = '' THEN
+        -- A session's first note: rows of sessions silent for a day go (never waiting).
+        DELETE FROM profochat_saas.legacy_write
+         WHERE pid IN (SELECT pid FROM profochat_saas.legacy_write
+                        WHERE at < now() - interval '1 day' FOR UPDATE SKIP LOCKED);
+    END IF;
+    PERFORM set_config('profochat_saas.legacy_write_noted', v_now::text, false);
+    INSERT INTO profochat_saas.legacy_write AS w (pid, usename, application_name, at)
+    VALUES (pg_backend_pid(), session_user, current_setting('application_name'), now())
+    ON CONFLICT (pid) DO UPDATE
+       SET usename = EXCLUDED.usename, application_name = EXCLUDED.application_name, at = EXCLUDED.at;
+END $$;
