@@ -211,3 +211,160 @@ async fn an_upstream_migration_before_finish_is_refused_naming_finish() {
     cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().success();
     c.batch_execute("ALTER TABLE course ADD COLUMN course_id_int int4; ALTER TABLE course DROP COLUMN course_id_int").await.unwrap();
 }
+
+/// A role with the legacy bot's usual rights: read and write the 8 legacy tables and
+/// use their sequences, granted before the migration (the legacy interface gives it
+/// the same rights on its views).
+async fn legacy_bot_role(db: &TestDb, c: &Db) -> TestRole {
+    let bot = TestRole::create(db, "legacybot").await;
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA public TO {0};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON conversation, run, waiting_element, course, course_element,
+                                                courseparticipants, bannedparticipants, gen_settings TO {0};
+         GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {0};
+         GRANT SELECT ON course TO {0} WITH GRANT OPTION;",
+        bot.name
+    ))
+    .await
+    .unwrap();
+    bot
+}
+
+/// The role's own grants on the tables, views and sequences of the public schema and
+/// the legacy interface, as the catalog lists them.
+async fn grants(c: &Db, role: &str) -> Vec<String> {
+    c.query(
+        "SELECT table_schema || '.' || table_name || ' ' || privilege_type || ' ' || is_grantable
+           FROM information_schema.role_table_grants WHERE grantee = $1
+         UNION ALL
+         SELECT n.nspname || '.' || s.relname || ' ' || x.privilege_type || ' ' || x.is_grantable
+           FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace CROSS JOIN LATERAL aclexplode(s.relacl) x
+          WHERE s.relkind = 'S' AND x.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
+         ORDER BY 1",
+        &[&role],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn public_only(g: &[String]) -> Vec<String> {
+    g.iter().filter(|l| l.starts_with("public.")).cloned().collect()
+}
+
+/// `legacy-role ROLE` moves the legacy bot's rights from the public tables to the
+/// legacy interface: it can no longer read, change or delete any account's rows in
+/// public, and works through the interface as before; `status` shows it; `rollback`
+/// gives back exactly the grants it had.
+#[tokio::test]
+async fn legacy_role_moves_the_bots_rights_to_the_interface_and_rollback_gives_them_back() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let bot = legacy_bot_role(&db, &c).await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    let before = grants(&c, &bot.name).await;
+    assert!(before.iter().any(|g| g == "public.run DELETE NO"), "{before:?}");
+    assert!(before.iter().any(|g| g == "profochat_legacy.run SELECT NO"), "the interface mirrors the table rights: {before:?}");
+
+    let out = cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("public tables: none"), "{stdout}");
+    assert!(public_only(&grants(&c, &bot.name).await).iter().all(|g| g.contains("_seq") && g.contains("USAGE")), "only USAGE on sequences stays in public");
+
+    let b = bot.connect().await;
+    for sql in [
+        "SELECT count(*) FROM public.run",
+        "SELECT count(*) FROM public.conversation",
+        "UPDATE public.run SET username = 'x'",
+        "DELETE FROM public.run",
+        "INSERT INTO public.run (chat_id, botname, course_id) VALUES (5, 'main_bot', 'intro')",
+        "SELECT count(*) FROM public.bot",
+        "SELECT count(*) FROM public.account",
+        "SELECT setval('public.run_run_id_seq1', 1)",
+    ] {
+        let e = b.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
+    }
+    // Through the interface (its search_path, which the tool's own connections replace), as before.
+    b.batch_execute("RESET search_path").await.unwrap();
+    let path: String = b.query_one("SHOW search_path", &[]).await.unwrap().get(0);
+    assert!(path.starts_with("profochat_legacy"), "{path}");
+    let runs: i64 = b.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get(0);
+    assert!(runs > 0);
+    b.batch_execute(
+        "INSERT INTO run (chat_id, botname, course_id) VALUES (515151, 'main_bot', 'intro');
+         INSERT INTO conversation (chat_id, course_id, run_id, element_id) VALUES (515151, 'intro', (SELECT max(run_id) FROM run WHERE chat_id = 515151), 'e1');
+         UPDATE run SET username = 'renamed' WHERE chat_id = 515151;",
+    )
+    .await
+    .expect("the legacy bot writes through the interface");
+    drop(b);
+    assert_eq!(count(&c, "SELECT count(*) FROM run WHERE chat_id = 515151 AND username = 'renamed' AND account_id = 1 AND bot_id IS NOT NULL").await, 1);
+
+    let out = cli().args(["status", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains(&format!("role \"{}\": public tables: none; legacy interface: 8 view(s)", bot.name)), "{stdout}");
+
+    cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().success();
+    assert_eq!(public_only(&grants(&c, &bot.name).await), public_only(&before), "rollback gives back exactly the grants the role had");
+    let path: i64 = count(&c, &format!("SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = '{}'", bot.name)).await;
+    assert_eq!(path, 0, "its search_path is reset");
+}
+
+/// `finish` takes back what the interface gave and gives back the role's own table
+/// rights (the legacy bot is stopped; the public tables are the schema now).
+#[tokio::test]
+async fn finish_removes_the_interface_grants_and_gives_the_tables_rights_back() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let bot = legacy_bot_role(&db, &c).await;
+    let legacy = public_only(&grants(&c, &bot.name).await);
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    // Twice changes nothing more.
+    cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(!public_only(&grants(&c, &bot.name).await).iter().any(|g| g.starts_with("public.run ")));
+    cli().args(["finish", "--yes", "--database-url", &db.url()]).assert().success();
+    let after = grants(&c, &bot.name).await;
+    assert!(after.iter().all(|g| !g.starts_with("profochat_legacy.")), "{after:?}");
+    assert_eq!(public_only(&after), legacy, "finish gives back the role's table rights, and no grant of the interface stays");
+}
+
+/// Every command run as a role that lacks USAGE on the tool's schema exits 4, naming
+/// the privilege, the object and what to grant (SQLSTATE 42501 mapped in one place).
+#[tokio::test]
+async fn every_command_exits_4_naming_the_missing_privilege() {
+    let (db, c) = migrated().await;
+    let weak = TestRole::create(&db, "nousage").await;
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA public TO {0}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {0};", weak.name))
+        .await
+        .unwrap();
+    let url = weak.url();
+    let before = catalog(&c).await;
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["validate"],
+        vec!["plan"],
+        vec!["finish", "--yes"],
+        vec!["rollback", "--yes"],
+        vec!["bot", "list"],
+        vec!["member", "list"],
+        vec!["token", "list"],
+        vec!["deployment", "list"],
+        vec!["legacy-role", &weak.name, "--yes"],
+    ];
+    for args in commands {
+        let a = cli().args(&args).args(["--database-url", &url]).assert();
+        let o = a.get_output();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("permission denied"), "{args:?}: {err}");
+        assert!(err.contains("schema profochat_saas (USAGE)"), "{args:?}: the privilege and object are named: {err}");
+        assert!(err.contains("GRANT USAGE ON SCHEMA profochat_saas TO"), "{args:?}: what to grant: {err}");
+    }
+    // With --json, the error object says so too.
+    let a = cli().args(["status", "--json", "--database-url", &url]).assert().code(4);
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(v["error"]["kind"], "privileges");
+    assert_eq!(catalog(&c).await, before, "nothing changed");
+}
