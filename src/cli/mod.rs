@@ -200,6 +200,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Account(c) => commands::ops::account(c).await,
         Command::Deployment(c) => commands::ops::deployment(c).await,
         Command::Token(c) => commands::ops::token(c).await,
+        Command::Tenant(TenantCommand::Isolate { role, undo, conn, confirm, out }) => commands::tenant::isolate(&role, undo, &conn, &confirm, &out).await,
     }
 }
 

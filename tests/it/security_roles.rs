@@ -368,3 +368,166 @@ async fn every_command_exits_4_naming_the_missing_privilege() {
     assert_eq!(v["error"]["kind"], "privileges");
     assert_eq!(catalog(&c).await, before, "nothing changed");
 }
+
+/// Account 2, written by the new application: a bot, a course, a deployment, a run, a
+/// message, a waiting element, a ban, a participant, a setting, an element.
+const ACCOUNT_2: &str = "
+    INSERT INTO account (account_id, name, slug) VALUES (2, 'Second', 'second');
+    INSERT INTO bot (bot_id, account_id, bot_name, bot_token, display_name) VALUES (900, 2, 'second_account_bot', 'tok-900', 'Second');
+    INSERT INTO course (course_id, bot_name, account_id, yaml) VALUES ('acc2_course', 'second_account_bot', 2, 'account 2');
+    INSERT INTO course_element (course_id, account_id, bot_name, element_id, json) VALUES ('acc2_course', 2, 'second_account_bot', 'x1', '{}');
+    INSERT INTO course_deployment (deployment_id, course_id, account_id, bot_id) VALUES (900, 'acc2_course', 2, 900);
+    INSERT INTO run (run_id, chat_id, botname, course_id, account_id, bot_id, deployment_id) VALUES (90000, 100, 'second_account_bot', 'acc2_course', 2, 900, 900);
+    INSERT INTO conversation (chat_id, course_id, run_id, account_id, element_id) VALUES (100, 'acc2_course', 90000, 2, 'x1');
+    INSERT INTO waiting_element (chat_id, course_id, botname, account_id, bot_id, run_id) VALUES (100, 'acc2_course', 'second_account_bot', 2, 900, 90000);
+    INSERT INTO bannedparticipants (botname, chat_id, account_id, bot_id, excluded) VALUES ('second_account_bot', 100, 2, 900, 0);
+    INSERT INTO courseparticipants (course_id, username, account_id) VALUES ('acc2_course', 'alice', 2);
+    INSERT INTO gen_settings (id, bot_name, s_key, s_value, account_id, bot_id) VALUES (900, 'second_account_bot', 'allowed', '9', 2, 900);";
+
+/// Rows per account of every table with account_id, as the owner sees them.
+async fn rows_by_account(c: &Db) -> Vec<String> {
+    let mut out = vec![];
+    for t in tables_with_account_id(c).await {
+        let rows = c
+            .query(&format!("SELECT account_id, md5(string_agg(x::text, '|' ORDER BY x::text)) FROM {t} x GROUP BY 1 ORDER BY 1"), &[])
+            .await
+            .unwrap();
+        for r in rows {
+            out.push(format!("{t} {:?} {}", r.get::<_, Option<i32>>(0), r.get::<_, String>(1)));
+        }
+    }
+    out
+}
+
+async fn tables_with_account_id(c: &Db) -> Vec<String> {
+    c.query(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'account_id'
+          WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// `tenant isolate --role app`: with profochat.account_id = 2 the role sees and changes
+/// none of account 1's rows and vice versa, unset it sees none; enrol works under it;
+/// other roles and the tool are not affected; validate checks the policies; --undo
+/// removes them.
+#[tokio::test]
+async fn tenant_isolation_keeps_each_account_to_its_own_rows() {
+    let (db, mut c) = migrated().await;
+    c.batch_execute(ACCOUNT_2).await.unwrap();
+    let app = TestRole::create(&db, "app").await;
+    let other = TestRole::create(&db, "reporting").await;
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA public, profochat_saas TO {0}, {1};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {0};
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {1};
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {0};
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA profochat_saas TO {0};",
+        app.name, other.name
+    ))
+    .await
+    .unwrap();
+    let tables = tables_with_account_id(&c).await;
+    assert!(tables.len() >= 12, "{tables:?}");
+
+    // Changing: asks first; no terminal and no --yes is refused.
+    cli().args(["tenant", "isolate", "--role", &app.name, "--database-url", &db.url()]).assert().code(5);
+    let out = cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains(&format!("isolated on {} table(s)", tables.len())), "{stdout}");
+    assert!(stdout.contains("SET LOCAL profochat.account_id"), "{stdout}");
+    let before = rows_by_account(&c).await;
+
+    let a = app.connect().await;
+    // Unset: no row at all.
+    for t in &tables {
+        assert_eq!(count(&a, &format!("SELECT count(*) FROM {t}")).await, 0, "{t} with no account set");
+    }
+    a.batch_execute("BEGIN; SET LOCAL profochat.account_id = ''").await.unwrap();
+    assert_eq!(count(&a, "SELECT count(*) FROM run").await, 0, "empty: no row");
+    a.batch_execute("COMMIT").await.unwrap();
+    for (mine, theirs) in [(2, 1), (1, 2)] {
+        a.batch_execute(&format!("BEGIN; SET LOCAL profochat.account_id = {mine}")).await.unwrap();
+        for t in &tables {
+            assert_eq!(count(&a, &format!("SELECT count(*) FROM {t} WHERE account_id IS DISTINCT FROM {mine}")).await, 0, "{t} as {mine}");
+            assert!(count(&a, &format!("SELECT count(*) FROM {t}")).await > 0 || *t == "account_member" || *t == "enrollment_token", "{t}: account {mine} sees its own rows");
+        }
+        let changed = a.execute(&format!("UPDATE run SET username = username WHERE account_id = {theirs}"), &[]).await.unwrap();
+        assert_eq!(changed, 0, "account {mine} changes none of account {theirs}'s runs");
+        let changed = a.execute(&format!("DELETE FROM conversation WHERE account_id = {theirs}"), &[]).await.unwrap();
+        assert_eq!(changed, 0);
+        a.batch_execute("SAVEPOINT s").await.unwrap();
+        let e = a
+            .batch_execute(&format!("INSERT INTO gen_settings (bot_name, s_key, s_value, account_id) VALUES ('x', 'k', 'v', {theirs})"))
+            .await
+            .expect_err("a row of the other account is refused");
+        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{e}");
+        a.batch_execute("ROLLBACK TO SAVEPOINT s").await.unwrap();
+        let e = a
+            .batch_execute(&format!("UPDATE bot SET account_id = {theirs}"))
+            .await
+            .expect_err("moving a row to the other account is refused");
+        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{e}");
+        a.batch_execute("ROLLBACK").await.unwrap();
+    }
+    assert_eq!(rows_by_account(&c).await, before, "nothing of either account changed");
+
+    // A role that was not isolated reads what it did; the tool's own commands too.
+    let o = other.connect().await;
+    assert!(count(&o, "SELECT count(*) FROM run WHERE account_id = 1").await > 0);
+    assert_eq!(count(&o, "SELECT count(*) FROM run WHERE account_id = 2").await, 1);
+    drop(o);
+    cli().args(["bot", "list", "--database-url", &db.url()]).assert().success();
+
+    // enrol under row-level security, called by the isolated role for its account.
+    let dep = profochat_saas::ops::deployment_for(&c.client, "intro", "main_bot", 1).await.unwrap().expect("intro on main_bot");
+    let token = profochat_saas::ops::create_token(&c.client, dep.deployment_id, profochat_saas::ops::TokenType::Public, Default::default())
+        .await
+        .unwrap();
+    a.batch_execute("BEGIN; SET LOCAL profochat.account_id = 1").await.unwrap();
+    let run_id: i32 = a
+        .query_one("SELECT run_id FROM profochat_saas.enrol($1, 777001, 'student', 'main_bot')", &[&token.payload.expose()])
+        .await
+        .expect("enrol under row-level security")
+        .get(0);
+    assert_eq!(count(&a, &format!("SELECT count(*) FROM run WHERE run_id = {run_id} AND chat_id = 777001")).await, 1, "the role sees the run enrol started");
+    a.batch_execute("COMMIT").await.unwrap();
+
+    // validate checks the policies: one dropped is a critical failure naming it.
+    cli().args(["validate", "--database-url", &db.url()]).assert().success();
+    let oid: u32 = c.query_one("SELECT oid FROM pg_roles WHERE rolname = $1", &[&app.name]).await.unwrap().get(0);
+    c.batch_execute(&format!("DROP POLICY profochat_tenant_{oid} ON waiting_element")).await.unwrap();
+    let out = cli().args(["validate", "--database-url", &db.url()]).assert().code(6);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("security.tenant_isolation") && stdout.contains("waiting_element: no restrictive account policy"), "{stdout}");
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    cli().args(["validate", "--database-url", &db.url()]).assert().success();
+
+    // --undo: the role sees every account again, row-level security is off.
+    cli().args(["tenant", "isolate", "--role", &app.name, "--undo", "--yes", "--database-url", &db.url()]).assert().success();
+    assert_eq!(count(&a, "SELECT count(*) FROM run WHERE account_id = 2").await, 1);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relrowsecurity").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_policy WHERE polname LIKE 'profochat_tenant%'").await, 0);
+    drop(a);
+    cli().args(["validate", "--database-url", &db.url()]).assert().success();
+    // A superuser is refused: row-level security never applies to it.
+    let a = cli().args(["tenant", "isolate", "--role", &db.settings.user, "--yes", "--database-url", &db.url()]).assert().code(5);
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("superuser"));
+    let _ = &mut c;
+}
+
+/// Rollback removes the isolation first (its policies name account_id).
+#[tokio::test]
+async fn rollback_removes_the_tenant_isolation() {
+    let (db, c) = migrated().await;
+    let app = TestRole::create(&db, "apprb").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().success();
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_policy WHERE polname LIKE 'profochat_tenant%'").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relrowsecurity").await, 0);
+}
