@@ -165,6 +165,20 @@ async fn move_statements<C: GenericClient + Sync>(client: &C, role: &str) -> Res
         .query(ROLE_GRANTS_HELD, &[&role, &tool_tables()])
         .await
         .map_err(|e| Error::query("reading the role's rights on the public tables", &e, "Nothing was changed."))?;
+    // The view rights it holds already (the legacy interface copies the tables' grants
+    // when it is installed) are its own: neither granted again nor taken back later.
+    let on_views: Vec<(String, String)> = client
+        .query(
+            "SELECT c.relname::text, x.privilege_type FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              CROSS JOIN LATERAL aclexplode(c.relacl) x
+              WHERE n.nspname = 'profochat_legacy' AND x.grantee = (SELECT r.oid FROM pg_roles r WHERE r.rolname = $1)",
+            &[&role],
+        )
+        .await
+        .map_err(|e| Error::query("reading the role's rights on the legacy interface", &e, "Nothing was changed."))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     let mut out = vec![];
     let mut inserting = vec![];
     for r in &held {
@@ -177,8 +191,10 @@ async fn move_statements<C: GenericClient + Sync>(client: &C, role: &str) -> Res
         out.push(format!("REVOKE {privilege} ON {on}{object} FROM {}", ident(role)));
         if kind == "table" && crate::sql::LEGACY_TABLES.contains(&name.as_str()) && VIEW_RIGHTS.contains(&privilege.as_str()) {
             let view = format!("{}.{}", ident(SCHEMA), ident(&name));
-            out.push(record(role, "granted", "view", &view, &privilege, false));
-            out.push(format!("GRANT {privilege} ON {view} TO {}", ident(role)));
+            if !on_views.contains(&(name.clone(), privilege.clone())) {
+                out.push(record(role, "granted", "view", &view, &privilege, false));
+                out.push(format!("GRANT {privilege} ON {view} TO {}", ident(role)));
+            }
             if privilege == "INSERT" {
                 inserting.push(name);
             }

@@ -306,6 +306,12 @@ async fn legacy_role_moves_the_bots_rights_to_the_interface_and_rollback_gives_t
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains(&format!("role \"{}\": public tables: none; legacy interface: 8 view(s)", bot.name)), "{stdout}");
 
+    // --unset gives back exactly what it had, and takes back what the interface gave.
+    cli().args(["legacy-role", &bot.name, "--unset", "--yes", "--database-url", &db.url()]).assert().success();
+    assert_eq!(grants(&c, &bot.name).await, before, "--unset gives back exactly the grants the role had");
+    cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(!grants(&c, &bot.name).await.iter().any(|g| g.starts_with("public.run ")));
+
     cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().success();
     assert_eq!(public_only(&grants(&c, &bot.name).await), public_only(&before), "rollback gives back exactly the grants the role had");
     let path: i64 = count(&c, &format!("SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE r.rolname = '{}'", bot.name)).await;
@@ -352,6 +358,7 @@ async fn every_command_exits_4_naming_the_missing_privilege() {
         vec!["token", "list"],
         vec!["deployment", "list"],
         vec!["legacy-role", &weak.name, "--yes"],
+        vec!["tenant", "isolate", "--role", &weak.name, "--yes"],
     ];
     for args in commands {
         let a = cli().args(&args).args(["--database-url", &url]).assert();
@@ -530,4 +537,21 @@ async fn rollback_removes_the_tenant_isolation() {
     cli().args(["rollback", "--yes", "--database-url", &db.url()]).assert().success();
     assert_eq!(count(&c, "SELECT count(*) FROM pg_policy WHERE polname LIKE 'profochat_tenant%'").await, 0);
     assert_eq!(count(&c, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relrowsecurity").await, 0);
+}
+
+/// `migrate --legacy-role ROLE` moves the role's rights as `legacy-role` does.
+#[tokio::test]
+async fn migrate_with_legacy_role_moves_the_rights_too() {
+    let (db, c) = legacy_with_anomalies().await;
+    let bot = legacy_bot_role(&db, &c).await;
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .assert()
+        .success();
+    let g = grants(&c, &bot.name).await;
+    assert!(!g.iter().any(|g| g.starts_with("public.run ") || g.starts_with("public.conversation ")), "{g:?}");
+    assert!(g.iter().any(|g| g == "profochat_legacy.run INSERT NO"), "{g:?}");
+    let b = bot.connect().await;
+    let e = b.batch_execute("SELECT 1 FROM public.run LIMIT 1").await.expect_err("no right on public.run");
+    assert_eq!(e.code().map(|c| c.code()), Some("42501"));
 }
