@@ -278,13 +278,40 @@ impl Error {
         }
     }
 
-    /// A failed statement, with what the tool was doing and what stayed unchanged.
+    /// A failed statement, with what the tool was doing and what stayed unchanged. A
+    /// missing privilege becomes [`Error::Privileges`] (see [`Error::from_privilege`]).
     pub fn query(context: impl Into<String>, err: &tokio_postgres::Error, unchanged: impl Into<String>) -> Self {
+        let context = context.into();
+        if let Some(e) = Error::from_privilege(&context, err) {
+            return e;
+        }
         Error::Query {
             context: context.into(),
             cause: pg_error_text(err),
             unchanged: unchanged.into(),
         }
+    }
+
+    /// The one place where a statement refused for a missing privilege (SQLSTATE 42501
+    /// insufficient_privilege, 0LP01 invalid_grant_operation, 0L000 invalid_grantor)
+    /// becomes [`Error::Privileges`] (exit status 4): the privilege and the object
+    /// named, and what to grant. `context` says what the tool was doing. Any other
+    /// error: None.
+    pub fn from_privilege(context: &str, err: &tokio_postgres::Error) -> Option<Self> {
+        let db = err.as_db_error()?;
+        if !PRIVILEGE_STATES.contains(&db.code().code()) {
+            return None;
+        }
+        let message = db.message();
+        let (what, grant) = privilege_needed(message);
+        let hint = match grant {
+            Some(grant) => format!(
+                "Run it as the role that migrated the database (the owner of schema profochat_saas) or a superuser, or have one grant what is missing: {grant}"
+            ),
+            None => "Run it as the role that migrated the database (the owner of schema profochat_saas) or a superuser.".to_string(),
+        };
+        let what = if context.is_empty() { format!("{what} ({message})") } else { format!("{what} ({message}), needed for {context}") };
+        Some(Error::Privileges { user: "the connected role".into(), what, hint })
     }
 
     /// This error as the outcome of a migration whose transaction was open when it
@@ -363,6 +390,41 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The SQLSTATEs of a missing privilege.
+const PRIVILEGE_STATES: [&str; 3] = ["42501", "0LP01", "0L000"];
+
+/// From PostgreSQL's message, what the role cannot do and the GRANT that gives it
+/// (`<role>` stands for the role the command connects as).
+fn privilege_needed(message: &str) -> (String, Option<String>) {
+    let object = |prefix: &str| message.strip_prefix(prefix).map(|o| o.trim().to_string());
+    if let Some(o) = object("permission denied for schema ") {
+        return (format!("use schema {o} (USAGE)"), Some(format!("GRANT USAGE ON SCHEMA {o} TO <role>;")));
+    }
+    for kind in ["table", "view", "materialized view", "foreign table"] {
+        if let Some(o) = object(&format!("permission denied for {kind} ")) {
+            return (
+                format!("read or write {kind} {o} (SELECT, INSERT, UPDATE or DELETE)"),
+                Some(format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {o} TO <role>; (only those the command needs)")),
+            );
+        }
+    }
+    if let Some(o) = object("permission denied for sequence ") {
+        return (format!("use sequence {o} (USAGE)"), Some(format!("GRANT USAGE, SELECT ON SEQUENCE {o} TO <role>;")));
+    }
+    for kind in ["function", "procedure"] {
+        if let Some(o) = object(&format!("permission denied for {kind} ")) {
+            return (format!("call {kind} {o} (EXECUTE)"), Some(format!("GRANT EXECUTE ON FUNCTION {o} TO <role>;")));
+        }
+    }
+    if let Some(o) = object("permission denied for database ") {
+        return (format!("use database {o} (CONNECT, CREATE)"), Some(format!("GRANT CONNECT, CREATE ON DATABASE {o} TO <role>;")));
+    }
+    if let Some(rest) = object("must be owner of ") {
+        return (format!("change {rest} (its owner's right)"), None);
+    }
+    ("do it".to_string(), None)
+}
+
 /// The text of a PostgreSQL error for a human: severity, message, detail and hint,
 /// with key values of secret columns (`bot_token`, `token`) masked.
 pub fn pg_error_text(err: &tokio_postgres::Error) -> String {
@@ -431,6 +493,19 @@ fn after_values(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_missing_privilege_names_the_privilege_and_the_grant() {
+        let (what, grant) = privilege_needed("permission denied for schema profochat_saas");
+        assert_eq!(what, "use schema profochat_saas (USAGE)");
+        assert_eq!(grant.unwrap(), "GRANT USAGE ON SCHEMA profochat_saas TO <role>;");
+        let (what, grant) = privilege_needed("permission denied for table run");
+        assert!(what.contains("table run") && grant.unwrap().contains("ON run"));
+        let (what, grant) = privilege_needed("permission denied for function enrol");
+        assert!(what.contains("EXECUTE") && grant.unwrap().contains("EXECUTE ON FUNCTION enrol"));
+        let (what, grant) = privilege_needed("must be owner of table run");
+        assert_eq!((what.as_str(), grant), ("change table run (its owner's right)", None));
+    }
 
     #[test]
     fn secret_key_values_are_masked() {

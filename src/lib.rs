@@ -24,6 +24,7 @@ pub mod server;
 pub mod sql;
 pub mod state;
 pub mod target;
+pub mod tenant;
 pub mod validate;
 
 pub use error::{Error, ExitStatus, Result};

@@ -217,6 +217,9 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Tenant isolation in the database (row-level security by account).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Turn a migrated database back into the legacy schema, in place; what the legacy
     /// schema cannot hold is saved to a file beside the backups first.
     Rollback {
@@ -627,6 +630,7 @@ impl Cli {
             | Command::Rollback { out, .. }
             | Command::Finish { out, .. }
             | Command::LegacyRole { out, .. }
+            | Command::Tenant(TenantCommand::Isolate { out, .. })
             | Command::SeedLegacy { out, .. }
             | Command::Bench { out, .. }
             | Command::Demo { out, .. } => out.json,
@@ -641,6 +645,27 @@ impl Cli {
             ) => out.json,
         }
     }
+}
+
+/// `tenant`: tenant isolation in the database.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Let ROLE see and write only the rows of the account its transaction names
+    /// (SET LOCAL profochat.account_id = N): row-level security on every table with account_id.
+    Isolate {
+        /// The role the application connects as.
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Remove the role's isolation instead.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub fn main() -> ExitCode {
         // Standard output was closed (`| head`): the reader has what it wanted.
         Err(err) if output::is_closed_pipe(&err) => ExitCode::from(output::CLOSED_STDOUT),
         Err(err) => {
+            let err = privilege_error(err);
             let lib = err.chain().find_map(|e| e.downcast_ref::<profochat_saas::Error>());
             let status = lib.map(|e| e.exit_status()).unwrap_or(ExitStatus::Failure);
             if json && !output::json_printed() {
@@ -83,6 +84,22 @@ pub fn main() -> ExitCode {
             eprintln!("{} {err:#}", output::error_label());
             ExitCode::from(status.code())
         }
+    }
+}
+
+/// A statement a command ran itself and that failed for a missing privilege: the
+/// library's [`profochat_saas::Error::from_privilege`], like every other (exit status 4).
+fn privilege_error(err: anyhow::Error) -> anyhow::Error {
+    if err.chain().any(|e| e.is::<profochat_saas::Error>()) {
+        return err;
+    }
+    let mapped = err
+        .chain()
+        .find_map(|e| e.downcast_ref::<tokio_postgres::Error>())
+        .and_then(|e| profochat_saas::Error::from_privilege("", e));
+    match mapped {
+        Some(e) => e.into(),
+        None => err,
     }
 }
 
@@ -190,6 +207,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Account(c) => commands::ops::account(c).await,
         Command::Deployment(c) => commands::ops::deployment(c).await,
         Command::Token(c) => commands::ops::token(c).await,
+        Command::Tenant(TenantCommand::Isolate { role, undo, conn, confirm, out }) => commands::tenant::isolate(&role, undo, &conn, &confirm, &out).await,
     }
 }
 

@@ -423,10 +423,12 @@ pub async fn remove(client: &Client) -> Result<()> {
             with_short_lock(client, &format!("dropping the change-log trigger of {t}"), &sql).await?;
         }
     }
-    client
-        .batch_execute(&format!("BEGIN;\n{REMOVE};\nCOMMIT"))
-        .await
-        .map_err(|e| Error::query("dropping the change log", &e, "The triggers are dropped; the log and its functions stay."))
+    // The tool's own schema change: past the DDL guard (sql/migrate/9_ddl_guard.sql).
+    let r = client.batch_execute(&format!("BEGIN;\nSET LOCAL profochat_saas.allow_ddl = on;\n{REMOVE};\nCOMMIT")).await;
+    if r.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    r.map_err(|e| Error::query("dropping the change log", &e, "The triggers are dropped; the log and its functions stay."))
 }
 
 #[cfg(test)]

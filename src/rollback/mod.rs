@@ -241,6 +241,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     );
 
     let legacy_roles_reset = crate::legacy::reset_roles(&tx).await?;
+    // Its policies name account_id, which the legacy schema has not.
+    crate::tenant::remove_all(&tx).await?;
     reporter.started("rollback: restore legacy rows and values", None);
     let t = std::time::Instant::now();
     let tables = if expanded {

@@ -59,6 +59,8 @@ enum Query {
     UpstreamLedger,
     /// The enrolment function missing.
     EnrolFunction,
+    /// The recorded tenant isolation's policies missing or changed.
+    TenantIsolation,
     /// Bots whose token is one of the migration's placeholders.
     PlaceholderTokens,
     /// Bots whose token is neither a placeholder nor shaped like a Telegram token.
@@ -588,6 +590,14 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             query: Query::EnrolFunction,
         },
         Check {
+            id: "security.tenant_isolation",
+            rule: "Every table with account_id has row-level security on, with the account policy of each role `tenant isolate` isolated.",
+            severity: Severity::Critical,
+            needs: &[],
+            hint: Some("Run `profochat-saas tenant isolate --role ROLE` again: it adds what is missing (a table added since included)."),
+            query: Query::TenantIsolation,
+        },
+        Check {
             id: "state.archive_exists",
             rule: "The archive profochat_saas.archive exists.",
             severity: Severity::Critical,
@@ -629,6 +639,7 @@ impl Check {
             }
             Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
             Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
+            Query::TenantIsolation => examples_of(crate::tenant::problems(client).await?),
             Query::PlaceholderTokens => {
                 self.bots_whose_token(client, |t| t.is_some_and(target::is_placeholder_token))
                     .await?

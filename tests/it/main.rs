@@ -23,6 +23,7 @@ mod replay;
 mod replay_adversarial;
 mod replay_online;
 mod privileges;
+mod security_roles;
 mod rollback;
 mod runtime;
 mod seed;

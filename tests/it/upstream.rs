@@ -234,10 +234,10 @@ async fn migrated_by_the_older_version(c: &mut Db) {
     c.batch_execute(
         "SET profochat_saas.allow_ddl = on;
          DROP SCHEMA profochat_legacy CASCADE;
-         DROP EVENT TRIGGER profochat_saas_guard_ddl; DROP EVENT TRIGGER profochat_saas_guard_drop; DROP EVENT TRIGGER profochat_saas_guard_start;
+         DROP EVENT TRIGGER profochat_saas_guard_ddl; DROP EVENT TRIGGER profochat_saas_guard_drop; DROP EVENT TRIGGER IF EXISTS profochat_saas_guard_start;
          DROP TABLE profochat_saas.legacy_course_map, profochat_saas.legacy_course_name, profochat_saas.legacy_course_copy,
                     profochat_saas.legacy_element_copy, profochat_saas.legacy_hidden_course, profochat_saas.legacy_conversation_run,
-                    profochat_saas.legacy_role;
+                    profochat_saas.legacy_role, profochat_saas.guarded_object;
          DROP TABLE schema_migrations;
          DELETE FROM profochat_saas.created_object;
          DROP FUNCTION profochat_saas.enrol(text, int8, text, text);

@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 45] = [
+const CHECK_IDS: [&str; 46] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -137,6 +137,7 @@ const CHECK_IDS: [&str; 45] = [
     "bot.created_by_legacy_writes",
     "state.upstream_ledger",
     "state.enrol_function",
+    "security.tenant_isolation",
     "state.archive_exists",
 ];
 
@@ -182,7 +183,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "45 checks: 45 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "46 checks: 46 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -337,7 +338,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("45 checks: 44 passed, 1 warning, 0 critical failures"),
+        stdout.contains("46 checks: 45 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -904,7 +905,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("45 checks: 45 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("46 checks: 46 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -917,7 +918,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("45 checks: 43 passed, 1 warning, 1 critical failure"),
+        stdout.contains("46 checks: 44 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");

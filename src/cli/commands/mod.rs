@@ -10,4 +10,5 @@ pub mod plan;
 pub mod rollback;
 pub mod seed;
 pub mod status;
+pub mod tenant;
 pub mod validate;

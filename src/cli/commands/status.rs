@@ -11,6 +11,12 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     let db = connect(conn).await?;
     let st = schema::inspect(&db).await?;
     let legacy = if st.state.is_migrated() && !st.finished() { Some(profochat_saas::legacy::inspect(&db.client).await?) } else { None };
+    let mut role_rights = vec![];
+    if let Some(l) = &legacy {
+        for role in &l.roles {
+            role_rights.push(profochat_saas::legacy::role_rights(&db.client, role).await?);
+        }
+    }
     let online = if st.state == SchemaState::MigrationInProgress { profochat_saas::migrate::online::progress(&db.client).await? } else { None };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
@@ -25,6 +31,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             v["legacy_interface"]["in_place"] = l.in_place().into();
             // Only while it exists: after `finish` no URL leads to it.
             v["legacy_interface"]["url"] = if l.in_place() { profochat_saas::legacy::legacy_url(&db.settings).into() } else { serde_json::Value::Null };
+            v["legacy_interface"]["role_rights"] = serde_json::to_value(&role_rights)?;
         }
         output::print_json(&v)?;
     } else {
@@ -39,6 +46,9 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             println!("Legacy interface: {}", l.describe());
             if l.in_place() {
                 println!("  the legacy bot connects with: {}", profochat_saas::legacy::legacy_url(&db.settings));
+            }
+            for r in &role_rights {
+                println!("  role {:?}: {}", r.role, r.describe());
             }
         }
         if let Some(m) = &st.last_migration {
@@ -169,12 +179,21 @@ pub async fn legacy_role(role: &str, unset: bool, conn: &ConnArgs, confirm: &cra
     if out.json {
         output::print_json(&serde_json::json!({ "role": role, "search_path": if unset { None } else { Some(profochat_saas::legacy::SEARCH_PATH) } }))?;
     } else if unset {
-        println!("Role {role:?}: search_path reset; its new connections see the public tables.");
+        println!("Role {role:?}: search_path reset and its rights on the public tables given back; its new connections see the public tables.");
     } else {
         println!(
             "Role {role:?}: search_path = {} in this database; the legacy bot's new connections use the legacy interface (restart the bot to reconnect).",
             profochat_saas::legacy::SEARCH_PATH
         );
+    }
+    if !out.json {
+        let rights = profochat_saas::legacy::role_rights(&db.client, role).await?;
+        println!("Role {role:?} now: {}", rights.describe());
+        if !unset && !rights.public_reachable().is_empty() {
+            println!(
+                "warning: role {role:?} still reaches public tables through ownership, PUBLIC or a role it belongs to: revoke those rights by hand for it to reach account 1's legacy view only."
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
