@@ -14,6 +14,7 @@ use crate::schema::{self, SchemaState};
 use crate::validate::{self, ValidateOptions};
 
 const FINISH: &str = include_str!("../sql/finish/finish.sql");
+const UPSTREAM_COLUMNS: &str = include_str!("../sql/finish/upstream_columns.sql");
 
 /// What `finish` removes, for the question it asks and for `--dry-run`.
 pub const REMOVES: [&str; 5] = [
@@ -121,7 +122,7 @@ pub async fn finish(db: &mut Db, dry_run: bool, reporter: &dyn Reporter) -> Resu
         .await
         .map_err(q("counting the archive"))?
         .get(0);
-    tx.batch_execute(&[crate::target::sql::DROP_COMPAT, FINISH].join("\n")).await.map_err(|e| {
+    tx.batch_execute(&[crate::target::sql::DROP_COMPAT, FINISH, UPSTREAM_COLUMNS].join("\n")).await.map_err(|e| {
         Error::query(
             "removing the legacy interface",
             &e,

@@ -167,7 +167,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         },
         Check {
             id: "structure.not_null",
-            rule: "bot_id of run, waiting_element and bannedparticipants, bot.bot_token and every account_id of the legacy tables are NOT NULL.",
+            rule: "bot.bot_token and every account_id of the legacy tables except gen_settings' are NOT NULL.",
             severity: Severity::Critical,
             needs: &[],
             hint: Some(FINISH_SCHEMA),
@@ -263,6 +263,15 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             ],
             hint: Some("Set bot_id of these bans to the bot their botname names."),
             query: counted(sql!("bannedparticipants.bot_id_matches_botname")),
+        },
+        Check {
+            id: "links.without_bot_id",
+            rule: "Rows of run, waiting_element and bannedparticipants without a bot_id (nullable, as upstream's; the application's own writes).",
+            severity: Severity::Warning,
+            needs: &["run.bot_id", "waiting_element.bot_id", "bannedparticipants.bot_id"],
+            hint: Some("bot_id is nullable as in upstream's 0003, and the application may write runs by bot name alone; \
+                        the rules that join on bot_id skip these rows. Set bot_id from the bot name where the application should find them by bot."),
+            query: counted(sql!("links.without_bot_id")),
         },
         Check {
             id: "gen_settings.bot_id_matches_bot_name",

@@ -28,6 +28,7 @@ mod runtime;
 mod seed;
 mod status;
 mod upstream;
+mod upstream_after_finish;
 mod unfinished;
 mod online;
 mod ops;

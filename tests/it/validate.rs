@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 45] = [
+const CHECK_IDS: [&str; 46] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -107,6 +107,7 @@ const CHECK_IDS: [&str; 45] = [
     "run.bot_id_matches_botname",
     "waiting_element.bot_id_matches_botname",
     "bannedparticipants.bot_id_matches_botname",
+    "links.without_bot_id",
     "gen_settings.bot_id_matches_bot_name",
     "bot.display_name_set",
     "bot.token_placeholder",
@@ -182,7 +183,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "45 checks: 45 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "46 checks: 46 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -337,7 +338,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("45 checks: 44 passed, 1 warning, 0 critical failures"),
+        stdout.contains("46 checks: 45 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -736,7 +737,7 @@ async fn waiting_element_links() {
 #[tokio::test]
 async fn structure_rules() {
     let r = report_after(
-        "ALTER TABLE run ALTER COLUMN bot_id DROP NOT NULL;
+        "ALTER TABLE run ALTER COLUMN account_id DROP NOT NULL;
          ALTER TABLE enrollment_token DROP CONSTRAINT enrollment_token_token_type_check;",
         ValidateOptions::default(),
     )
@@ -748,7 +749,7 @@ async fn structure_rules() {
             ("structure.check_constraints", Severity::Critical, 1)
         ]
     );
-    assert_eq!(examples(&r, "structure.not_null"), ["run.bot_id allows NULL"]);
+    assert_eq!(examples(&r, "structure.not_null"), ["run.account_id allows NULL"]);
     assert_eq!(
         examples(&r, "structure.check_constraints"),
         ["enrollment_token.enrollment_token_token_type_check is missing"]
@@ -904,7 +905,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("45 checks: 45 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("46 checks: 46 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -917,7 +918,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("45 checks: 43 passed, 1 warning, 1 critical failure"),
+        stdout.contains("46 checks: 44 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");
@@ -988,4 +989,21 @@ async fn human_output_of_a_passing_database() {
     insta::with_settings!({filters => vec![(r"(?m)^Database: .*$", "Database: [target]")]}, {
         insta::assert_snapshot!(stdout);
     });
+}
+
+/// bot_id is nullable, as in upstream's 0003: rows without it (the application's own
+/// writes, by bot name alone) are a warning with a count, never a critical failure, and
+/// the rules that join on bot_id skip them.
+#[tokio::test]
+async fn rows_without_bot_id_are_a_warning_with_a_count() {
+    let r = report_after(
+        "INSERT INTO run (course_id, username, chat_id, botname) VALUES ('c1', 'app', 900, 'alpha_bot');
+         INSERT INTO run (course_id, username, chat_id, botname) VALUES ('c1', 'app', 901, 'alpha_bot');
+         INSERT INTO waiting_element (chat_id, is_waiting, element_id, course_id, botname) VALUES (900, true, 'e1', 'c1', 'alpha_bot');",
+        ValidateOptions::default(),
+    )
+    .await;
+    assert_eq!(failing(&r), vec![("links.without_bot_id", Severity::Warning, 3)], "{r:?}");
+    assert_eq!(examples(&r, "links.without_bot_id"), ["run: 2 row(s) without bot_id", "waiting_element: 1 row(s) without bot_id"]);
+    assert_eq!(r.critical_failures(), 0);
 }
