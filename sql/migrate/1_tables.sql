@@ -80,9 +80,9 @@ ALTER TABLE enrollment_token ADD COLUMN IF NOT EXISTS metadata jsonb;
 
 ALTER TABLE course ADD COLUMN IF NOT EXISTS title text;
 ALTER TABLE course ADD COLUMN IF NOT EXISTS description text;
--- Never recorded for legacy courses: NULL for them, now for courses written from here on.
+-- No default until `finish` (finish/upstream_columns.sql gives upstream's): the
+-- compatibility layer tells the legacy bot's course inserts by their NULL updated_at.
 ALTER TABLE course ADD COLUMN IF NOT EXISTS updated_at timestamp;
-ALTER TABLE course ALTER COLUMN updated_at SET DEFAULT CURRENT_TIMESTAMP;
 ALTER TABLE course ADD COLUMN IF NOT EXISTS metadata jsonb;
 ALTER TABLE course ADD COLUMN IF NOT EXISTS is_active boolean DEFAULT true;
 

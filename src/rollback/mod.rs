@@ -127,6 +127,17 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
                 "Nothing to do.",
             ))
         }
+        (_, SchemaState::Migrated) if !status.upstream_since.is_empty() => {
+            return Err(Error::state(
+                format!(
+                    "{target} has upstream's migrations {} applied since this migration: they changed the schema (0004 turns course ids into integers), \
+                     so it cannot be rolled back in place",
+                    status.upstream_since.join(", ")
+                ),
+                "Going back across them is a restore: `profochat-saas backups` lists the backups, `profochat-saas restore FILE` restores the one \
+                 taken before them (or before the migration). Nothing was changed.",
+            ))
+        }
         (Some(_), SchemaState::Migrated) if status.finished() => {
             return Err(Error::state(
                 format!("{target} was finished: the legacy interface and the compatibility layer are gone, so it cannot be rolled back in place"),

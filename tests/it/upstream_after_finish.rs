@@ -203,8 +203,26 @@ async fn after_finish_the_catalog_and_columns_are_upstreams_online() {
         .unwrap()
         .get(0);
     assert!(bot.is_some(), "the compatibility layer fills bot_id before finish");
+    let without_course: i64 = c
+        .query_one("SELECT (SELECT count(*) FROM course_element WHERE course_id IS NULL) + (SELECT count(*) FROM courseparticipants WHERE course_id IS NULL)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(without_course > 0, "the anomalies hold elements and participants without a course");
     profochat_saas::finish::finish(&mut c, false, &Silent).await.unwrap();
     assert_columns_are_upstreams(&c).await;
+    // finish archives them (upstream's 0004 cannot carry them), then removes them.
+    let (left, archived): (i64, i64) = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM course_element WHERE course_id IS NULL) + (SELECT count(*) FROM courseparticipants WHERE course_id IS NULL),
+                    (SELECT count(*) FROM profochat_saas.archive WHERE reason LIKE '%without a course, which upstream''s later migrations cannot carry%'
+                        AND row ->> 'course_id' IS NULL)",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!((left, archived), (0, without_course));
     the_applications_writes_succeed(&c).await;
 }
 
@@ -217,4 +235,109 @@ async fn after_finish_the_catalog_and_columns_are_upstreams_offline() {
     profochat_saas::finish::finish(&mut c, false, &Silent).await.unwrap();
     assert_columns_are_upstreams(&c).await;
     the_applications_writes_succeed(&c).await;
+}
+
+/// Upstream's own later migrations, as its runner applies them after `finish`: each file
+/// of `upstream/migrations/` after 0003 in order, each recorded in schema_migrations
+/// (those files that do not record themselves are recorded as the runner does). A file
+/// that fails is rolled back and skipped (0006 needs a table no migration creates, on
+/// upstream's own result as on ours). Returns the versions applied.
+async fn apply_upstreams_later_migrations(c: &Db) -> Vec<String> {
+    let dir = shared_dir().join("upstream/migrations");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+        .collect();
+    files.sort();
+    let mut applied = vec![];
+    for f in files {
+        let name = f.file_stem().unwrap().to_string_lossy().to_string();
+        let version = name[..4].to_string();
+        if version.as_str() <= "0003" {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&f).unwrap();
+        match c.batch_execute(&sql).await {
+            Ok(()) => {
+                c.execute(
+                    "INSERT INTO schema_migrations (version, description, applied_by) VALUES ($1, $2, 'upstream')
+                     ON CONFLICT (version) DO NOTHING",
+                    &[&version, &name],
+                )
+                .await
+                .unwrap();
+                applied.push(version);
+            }
+            Err(e) => {
+                c.batch_execute("ROLLBACK").await.unwrap();
+                eprintln!("upstream's {name} does not apply: {e}");
+            }
+        }
+    }
+    applied
+}
+
+#[tokio::test]
+async fn after_upstreams_later_migrations_status_validate_and_migrate_say_so_and_change_nothing() {
+    use predicates::prelude::*;
+    use crate::harness::cli;
+
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    profochat_saas::finish::finish(&mut c, false, &Silent).await.unwrap();
+    let applied = apply_upstreams_later_migrations(&c).await;
+    assert_eq!(applied, ["0004", "0005", "0007", "0008"], "upstream's later migrations that apply");
+    let catalog = crate::migrate::catalog(&c).await;
+    let fp = profochat_saas::fingerprint::take(&*c).await.unwrap();
+    let url = db.url();
+
+    let st = profochat_saas::schema::inspect(&c).await.unwrap();
+    assert_eq!(st.state, profochat_saas::schema::SchemaState::Migrated, "{:?}", st.changed_by_upstream);
+    assert_eq!(st.upstream_since, applied);
+    assert!(!st.changed_by_upstream.is_empty());
+    cli()
+        .args(["status", "--database-url", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("migrated; upstream migrations 0004, 0005, 0007, 0008 applied since"))
+        .stdout(predicate::str::contains("course.course_pkey"));
+
+    // validate: what still holds passes; what upstream changed is information.
+    let out = cli().args(["validate", "--database-url", &url]).assert().code(0);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("state.upstream_later_migrations") && text.contains("0004"), "{text}");
+    assert!(text.contains("0 critical failures"), "{text}");
+    let v = profochat_saas::validate::validate(&c.client, &profochat_saas::validate::ValidateOptions::from_state(&c.client).await.unwrap())
+        .await
+        .unwrap();
+    let changed = v.check("structure.unique_keys").unwrap();
+    assert_eq!((changed.label(), changed.passed), ("info", true), "{changed:?}");
+    assert!(changed.examples.iter().any(|e| e.contains("course_pkey")), "{changed:?}");
+    assert!(v.check("run.one_active_per_chat").unwrap().passed, "the data rules still run and hold");
+
+    // migrate: migrated, nothing changed; never an upgrade (also not in a dry run).
+    cli()
+        .args(["migrate", "--dry-run", "--yes", "--database-url", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("migrated already"));
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--database-url", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("migrated already").and(predicate::str::contains("nothing was changed")));
+    assert_eq!(crate::migrate::catalog(&c).await, catalog, "migrate changed the catalog");
+    assert_eq!(profochat_saas::fingerprint::take(&*c).await.unwrap(), fp, "migrate changed rows");
+
+    // finish says it is finished and what is left; rollback refuses, naming the restore.
+    cli()
+        .args(["finish", "--yes", "--database-url", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("finished already").and(predicate::str::contains("0004, 0005, 0007, 0008")));
+    let out = cli().args(["rollback", "--yes", "--database-url", &url]).assert().code(4);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("0004") && err.contains("profochat-saas restore FILE"), "{err}");
+    assert_eq!(crate::migrate::catalog(&c).await, catalog);
 }
