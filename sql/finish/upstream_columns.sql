@@ -24,3 +24,6 @@ INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, 
 SELECT p.migration_id, 'courseparticipants', 'deleted', jsonb_build_object('courseparticipant_id', g.courseparticipant_id), to_jsonb(g),
        'participant without a course, which upstream''s later migrations cannot carry: removed by finish'
   FROM gone g, finish_params p;
+
+-- The legacy interface's list of elements imported from YAML files goes with it.
+DROP TABLE IF EXISTS profochat_saas.legacy_hidden_element;

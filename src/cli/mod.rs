@@ -183,6 +183,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Account(c) => commands::ops::account(c).await,
         Command::Deployment(c) => commands::ops::deployment(c).await,
         Command::Token(c) => commands::ops::token(c).await,
+        Command::Course(c) => commands::courses::run(c).await,
     }
 }
 

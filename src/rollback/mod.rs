@@ -363,6 +363,23 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
             .map_err(q("removing the rows of other accounts"))?;
         out.entry(table.to_string()).or_default().rows_removed += n;
     }
+    // Elements imported from the bots' YAML files are no legacy rows either (the
+    // legacy bot read those courses from its files).
+    let imported: bool = tx
+        .query_one("SELECT to_regclass('profochat_saas.legacy_hidden_element') IS NOT NULL", &[])
+        .await
+        .map_err(q("removing the elements imported from YAML files"))?
+        .get(0);
+    if imported {
+        let removed = tx
+            .execute(
+                "DELETE FROM course_element t USING profochat_saas.legacy_hidden_element h WHERE t.course_element_id = h.course_element_id",
+                &[],
+            )
+            .await
+            .map_err(q("removing the elements imported from YAML files"))?;
+        out.entry("course_element".into()).or_default().rows_removed += removed;
+    }
     // Courses that exist only so that references resolve, or that the legacy bot
     // removed, are not legacy rows: they go (the legacy interface hides them).
     let removed = tx

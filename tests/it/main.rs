@@ -29,6 +29,7 @@ mod seed;
 mod status;
 mod upstream;
 mod upstream_after_finish;
+mod courses_yml;
 mod unfinished;
 mod online;
 mod ops;

@@ -25,7 +25,7 @@ SELECT setval(pg_get_serial_sequence('bot', 'bot_id'), 2);
 INSERT INTO course (course_id, bot_name, account_id, date_created, yaml, title, metadata) VALUES
     ('c1', 'alpha_bot', 1, '2023-12-01', 'name: c1', 'c1', NULL),
     ('c2', 'бета''s bot', 1, '2023-12-02', 'name: c2', 'c2', NULL),
-    ('yaml_only', 'alpha_bot', 1, now(), NULL, 'yaml_only', '{"created_from": "references"}');
+    ('yaml_only', 'alpha_bot', 1, now(), NULL, 'yaml_only', '{"created_from": "references", "yaml_import": {"file": "yaml_only.yml"}}');
 INSERT INTO course_element (course_element_id, element_id, json, element_type, course_id, bot_name, account_id) VALUES
     (1, 'e1', '{}', 'message', 'c1', 'alpha_bot', 1),
     (2, 'e1', '{}', 'message', 'c2', 'бета''s bot', 1);
@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 46] = [
+const CHECK_IDS: [&str; 47] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -114,6 +114,7 @@ const CHECK_IDS: [&str; 46] = [
     "bot.token_shape",
     "course.references_resolve",
     "course.created_from_references",
+    "course.yaml_not_imported",
     "course.legacy_account",
     "run.deployment_matches",
     "deployment.pairs_deployed",
@@ -183,7 +184,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "46 checks: 46 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "47 checks: 47 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -338,7 +339,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("46 checks: 45 passed, 1 warning, 0 critical failures"),
+        stdout.contains("47 checks: 46 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -905,7 +906,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("46 checks: 46 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("47 checks: 47 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -918,7 +919,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("46 checks: 44 passed, 1 warning, 1 critical failure"),
+        stdout.contains("47 checks: 45 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");
@@ -1006,4 +1007,23 @@ async fn rows_without_bot_id_are_a_warning_with_a_count() {
     assert_eq!(failing(&r), vec![("links.without_bot_id", Severity::Warning, 3)], "{r:?}");
     assert_eq!(examples(&r, "links.without_bot_id"), ["run: 2 row(s) without bot_id", "waiting_element: 1 row(s) without bot_id"]);
     assert_eq!(r.critical_failures(), 0);
+}
+
+/// A course made from references with no content (its YAML file was not imported) is a
+/// warning that names --courses-yml: the application would show it empty.
+#[tokio::test]
+async fn a_course_from_references_without_content_warns_naming_courses_yml() {
+    let r = report_after("UPDATE course SET metadata = metadata - 'yaml_import' WHERE course_id = 'yaml_only'", ValidateOptions::default()).await;
+    assert_eq!(failing(&r), vec![("course.yaml_not_imported", Severity::Warning, 1)]);
+    assert_eq!(examples(&r, "course.yaml_not_imported"), ["'yaml_only' (account 1)"]);
+    assert!(r.check("course.yaml_not_imported").unwrap().hint.as_deref().unwrap().contains("--courses-yml"));
+    assert_eq!(r.critical_failures(), 0);
+    // Elements of its own (the legacy tables had some) are content too.
+    let r = report_after(
+        "UPDATE course SET metadata = metadata - 'yaml_import' WHERE course_id = 'yaml_only';
+         INSERT INTO course_element (element_id, json, element_type, course_id, bot_name) VALUES ('y1', '{}', 'message', 'yaml_only', 'alpha_bot');",
+        ValidateOptions::default(),
+    )
+    .await;
+    assert_eq!(failing(&r), vec![]);
 }

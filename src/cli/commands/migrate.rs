@@ -36,6 +36,8 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
+    // The bots' courses.yml and their course files, read before anything changes.
+    let courses = crate::cli::commands::courses::read_all(&args.policy.courses_yml)?;
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
@@ -145,8 +147,15 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
         legacy_role = Some(role.clone());
     }
+    let imported = if courses.is_empty() || args.dry_run {
+        None
+    } else {
+        let default_bot = report.default_bot.clone().or_else(|| args.policy.default_bot.clone());
+        Some(profochat_saas::courses_yml::import(&mut db.client, &courses, default_bot.as_deref()).await?)
+    };
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
+        v["courses_yml"] = serde_json::to_value(&imported)?;
         v["backup"] = serde_json::to_value(&backup)?;
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
         output::print_json(&v)?;
@@ -158,6 +167,11 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             (None, _) => Some(EARLIER_BACKUP.to_string()),
         };
         print_outcome(&report, true);
+        if let Some(r) = &imported {
+            crate::cli::commands::courses::print_report(r);
+        } else if !courses.is_empty() {
+            println!("--courses-yml: {} file(s) read; nothing is imported in a dry run.", courses.len());
+        }
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }

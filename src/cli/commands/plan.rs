@@ -37,11 +37,16 @@ pub fn options(policy: &PolicyArgs) -> MigrateOptions {
 pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let opts = options(policy);
+    let files = crate::cli::commands::courses::read_all(&policy.courses_yml)?;
     let p = plan::plan(&mut db, &opts).await?;
+    let yaml = crate::cli::commands::courses::coverage(&db, p.status.state.is_migrated(), &files).await?;
     if out.json {
-        output::print_json(&p)?;
+        let mut v = serde_json::to_value(&p)?;
+        v["yaml_courses"] = serde_json::to_value(&yaml)?;
+        output::print_json(&v)?;
     } else {
         print(&p, &migrate_command(conn, policy, &db.settings));
+        crate::cli::commands::courses::print_coverage(&yaml);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -62,6 +67,13 @@ pub fn migrate_command(conn: &ConnArgs, policy: &PolicyArgs, settings: &ConnSett
     }
     if let Some(bot) = policy.default_bot.as_ref().filter(|b| !b.trim().is_empty()) {
         cmd.extend(["--default-bot".into(), shell_word(bot)]);
+    }
+    for f in &policy.courses_yml {
+        let arg = match &f.bot {
+            Some(b) => format!("{b}={}", f.file.display()),
+            None => f.file.display().to_string(),
+        };
+        cmd.extend(["--courses-yml".into(), shell_word(&arg)]);
     }
     if policy.course_conflicts != CourseConflicts::Rename {
         cmd.extend(["--course-conflicts".into(), "fail".into()]);
