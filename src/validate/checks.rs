@@ -334,7 +334,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             },
         },
         Check {
-            id: "course.yaml_not_imported",
+            id: "courses_yml.not_imported",
             rule: "Courses created from references (they live in YAML files) have their content: imported from courses.yml, or elements.",
             severity: Severity::Warning,
             needs: &["course.course_id", "course.account_id", "course.metadata", "course_element.course_id", "course_element.account_id"],
@@ -342,7 +342,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                         `profochat-saas course import --courses-yml FILE` (or `profochat-saas migrate --courses-yml FILE`), FILE each bot's \
                         scripts/<BOT_FOLDER>courses.yml (BOT=FILE when the folder is not named after the bot)."),
             query: Query::Counted {
-                sql: sql!("course.yaml_not_imported"),
+                sql: sql!("courses_yml.not_imported"),
                 params: vec![Param::Text(REFERENCE_COURSE_METADATA.into())],
             },
         },

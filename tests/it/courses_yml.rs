@@ -225,7 +225,7 @@ async fn yaml_courses_get_what_the_legacy_bots_publish_writes() {
 
     // validate: nothing left empty.
     let v = profochat_saas::validate::validate(&c.client, &profochat_saas::validate::ValidateOptions::default()).await.unwrap();
-    assert!(v.check("course.yaml_not_imported").unwrap().passed, "{:?}", v.check("course.yaml_not_imported"));
+    assert!(v.check("courses_yml.not_imported").unwrap().passed, "{:?}", v.check("courses_yml.not_imported"));
 
     // course import again: nothing changes.
     let n_before: i64 = c.query_one("SELECT count(*) FROM course_element", &[]).await.unwrap().get(0);
@@ -266,7 +266,7 @@ async fn without_a_file_validate_warns_and_a_bad_file_changes_nothing() {
     cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--database-url", &url]).assert().success();
     let out = cli().args(["validate", "--database-url", &url]).assert().success();
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
-    assert!(text.contains("course.yaml_not_imported") && text.contains("--courses-yml"), "{text}");
+    assert!(text.contains("courses_yml.not_imported") && text.contains("--courses-yml"), "{text}");
     // course import on a legacy database is refused.
     let legacy = TestDb::legacy().await;
     cli()
@@ -275,4 +275,31 @@ async fn without_a_file_validate_warns_and_a_bad_file_changes_nothing() {
         .assert()
         .code(4)
         .stderr(predicate::str::contains("migrate --courses-yml"));
+}
+
+/// A courses.yml whose bot cannot be told (its folder is no bot's name, several bots, no
+/// default bot): the migration stays, the import changes nothing and says how to go on.
+#[tokio::test]
+async fn a_courses_yml_of_no_known_bot_is_refused_after_the_migration_naming_bot_equals_file() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(LEGACY).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("some_folder");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(scripts().join("bot_a/shared.yml"), folder.join("shared.yml")).unwrap();
+    std::fs::write(folder.join("courses.yml"), "shared_yaml:\n  path: shared.yml\n").unwrap();
+    let out = cli()
+        .env_remove("BOT_NAME")
+        .args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url(), "--courses-yml"])
+        .arg(folder.join("courses.yml"))
+        .assert()
+        .code(2);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stdout.contains("Migrated") || stdout.contains("migrated"), "{stdout}");
+    assert!(stderr.contains("BOT=") && stderr.contains("course import"), "{stderr}");
+    assert!(profochat_saas::schema::inspect(&c).await.unwrap().state.is_migrated());
+    let n: i64 = c.query_one("SELECT count(*) FROM course_element WHERE course_id = 'shared_yaml'", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "nothing imported");
 }

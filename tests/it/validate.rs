@@ -114,7 +114,7 @@ const CHECK_IDS: [&str; 47] = [
     "bot.token_shape",
     "course.references_resolve",
     "course.created_from_references",
-    "course.yaml_not_imported",
+    "courses_yml.not_imported",
     "course.legacy_account",
     "run.deployment_matches",
     "deployment.pairs_deployed",
@@ -1014,9 +1014,9 @@ async fn rows_without_bot_id_are_a_warning_with_a_count() {
 #[tokio::test]
 async fn a_course_from_references_without_content_warns_naming_courses_yml() {
     let r = report_after("UPDATE course SET metadata = metadata - 'yaml_import' WHERE course_id = 'yaml_only'", ValidateOptions::default()).await;
-    assert_eq!(failing(&r), vec![("course.yaml_not_imported", Severity::Warning, 1)]);
-    assert_eq!(examples(&r, "course.yaml_not_imported"), ["'yaml_only' (account 1)"]);
-    assert!(r.check("course.yaml_not_imported").unwrap().hint.as_deref().unwrap().contains("--courses-yml"));
+    assert_eq!(failing(&r), vec![("courses_yml.not_imported", Severity::Warning, 1)]);
+    assert_eq!(examples(&r, "courses_yml.not_imported"), ["'yaml_only' (account 1)"]);
+    assert!(r.check("courses_yml.not_imported").unwrap().hint.as_deref().unwrap().contains("--courses-yml"));
     assert_eq!(r.critical_failures(), 0);
     // Elements of its own (the legacy tables had some) are content too.
     let r = report_after(

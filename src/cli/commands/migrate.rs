@@ -147,11 +147,15 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         profochat_saas::legacy::set_role(&db.client, role, false).await?;
         legacy_role = Some(role.clone());
     }
-    let imported = if courses.is_empty() || args.dry_run {
-        None
+    // The migration is committed: an import that fails changes nothing and is reported after it.
+    let (imported, import_failed) = if courses.is_empty() || args.dry_run {
+        (None, None)
     } else {
         let default_bot = report.default_bot.clone().or_else(|| args.policy.default_bot.clone());
-        Some(profochat_saas::courses_yml::import(&mut db.client, &courses, default_bot.as_deref()).await?)
+        match profochat_saas::courses_yml::import(&mut db.client, &courses, default_bot.as_deref()).await {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        }
     };
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
@@ -178,6 +182,13 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
             print_next_steps(&report, restore.as_deref());
         }
+    }
+    if let Some(e) = import_failed {
+        eprintln!(
+            "The migration stays as reported; the YAML courses were not imported (the import changed nothing). \
+             Once fixed: profochat-saas course import --courses-yml FILE …"
+        );
+        return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
 }
