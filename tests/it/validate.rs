@@ -998,9 +998,9 @@ async fn human_output_of_a_passing_database() {
 #[tokio::test]
 async fn rows_without_bot_id_are_a_warning_with_a_count() {
     let r = report_after(
-        "INSERT INTO run (course_id, username, chat_id, botname) VALUES ('c1', 'app', 900, 'alpha_bot');
-         INSERT INTO run (course_id, username, chat_id, botname) VALUES ('c1', 'app', 901, 'alpha_bot');
-         INSERT INTO waiting_element (chat_id, is_waiting, element_id, course_id, botname) VALUES (900, true, 'e1', 'c1', 'alpha_bot');",
+        "INSERT INTO run (run_id, course_id, username, chat_id, botname) VALUES (900, 'c1', 'app', 900, 'alpha_bot');
+         INSERT INTO run (run_id, course_id, username, chat_id, botname) VALUES (901, 'c1', 'app', 900, 'alpha_bot');
+         INSERT INTO waiting_element (chat_id, is_waiting, element_id, course_id, botname, run_id) VALUES (900, true, 'e1', 'c1', 'alpha_bot', 901);",
         ValidateOptions::default(),
     )
     .await;
