@@ -111,10 +111,7 @@ impl CoursesYml {
 }
 
 fn bad_file(path: &Path, what: impl std::fmt::Display, hint: &str) -> Error {
-    Error::Config {
-        message: format!("{}: {what}", path.display()),
-        hint: format!("{hint} Nothing was changed."),
-    }
+    Error::Usage { message: format!("{}: {what}", path.display()), hint: hint.to_string() }
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String> {
@@ -319,7 +316,7 @@ fn course_entry(file: &Path, base: &Path, id: String, v: &Yaml, ext: bool) -> Re
         Some(rel) => {
             let p = resolve(base, rel);
             let (text, elements) = read_course_file(&p).map_err(|e| match e {
-                Error::Config { message, hint } => Error::Config {
+                Error::Usage { message, hint } => Error::Usage {
                     message: format!("course {} of {}: {message}", crate::sql::literal(&id), file.display()),
                     hint,
                 },
@@ -457,9 +454,9 @@ async fn bot_of<C: GenericClient + Sync>(client: &C, y: &CoursesYml, default_bot
         if bots.contains(b) {
             return Ok(b.clone());
         }
-        return Err(Error::Config {
+        return Err(Error::Usage {
             message: format!("--courses-yml {}={}: no bot of the default account is named so", b, y.file.display()),
-            hint: format!("Name one of the bots: {}. Nothing was changed.", bots.join(", ")),
+            hint: format!("Name one of the bots: {}.", bots.join(", ")),
         });
     }
     if let Some(folder) = y.folder_name().filter(|f| bots.contains(f)) {
@@ -471,9 +468,9 @@ async fn bot_of<C: GenericClient + Sync>(client: &C, y: &CoursesYml, default_bot
     if bots.len() == 1 {
         return Ok(bots[0].clone());
     }
-    Err(Error::Config {
+    Err(Error::Usage {
         message: format!("{}: which bot's courses.yml it is cannot be told from its folder", y.file.display()),
-        hint: format!("Name the bot: --courses-yml BOT={} (bots: {}). Nothing was changed.", y.file.display(), bots.join(", ")),
+        hint: format!("Name the bot: --courses-yml BOT={} (bots: {}).", y.file.display(), bots.join(", ")),
     })
 }
 

@@ -135,7 +135,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
                     status.upstream_since.join(", ")
                 ),
                 "Going back across them is a restore: `profochat-saas backups` lists the backups, `profochat-saas restore FILE` restores the one \
-                 taken before them (or before the migration). Nothing was changed.",
+                 taken before them (or before the migration).",
             ))
         }
         (Some(_), SchemaState::Migrated) if status.finished() => {

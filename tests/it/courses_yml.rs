@@ -259,7 +259,7 @@ async fn without_a_file_validate_warns_and_a_bad_file_changes_nothing() {
         .assert()
         .code(2);
     let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(err.contains("courses.yml") && err.contains("line 4") && err.contains("Nothing was changed"), "{err}");
+    assert!(err.contains("courses.yml") && err.contains("line 4") && err.contains("Nothing was done"), "{err}");
     assert!(!err.contains("SECRET"), "{err}");
     assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::Legacy);
     // Migrated without the files: validate warns, naming the flag.

@@ -303,6 +303,12 @@ async fn after_upstreams_later_migrations_status_validate_and_migrate_say_so_and
         .stdout(predicate::str::contains("migrated; upstream migrations 0004, 0005, 0007, 0008 applied since"))
         .stdout(predicate::str::contains("course.course_pkey"));
 
+    cli()
+        .args(["plan", "--database-url", &url])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("upstream migrations 0004, 0005, 0007, 0008 applied since").and(predicate::str::contains("nothing to do")));
+
     // validate: what still holds passes; what upstream changed is information.
     let out = cli().args(["validate", "--database-url", &url]).assert().code(0);
     let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
@@ -326,7 +332,12 @@ async fn after_upstreams_later_migrations_status_validate_and_migrate_say_so_and
         .args(["migrate", "--yes", "--skip-backup", "--database-url", &url])
         .assert()
         .success()
-        .stdout(predicate::str::contains("migrated already").and(predicate::str::contains("nothing was changed")));
+        .stdout(
+            predicate::str::contains("migrated already")
+                .and(predicate::str::contains("nothing was changed"))
+                .and(predicate::str::contains("never changes it back"))
+                .and(predicate::str::contains("profochat-saas finish").not()),
+        );
     assert_eq!(crate::migrate::catalog(&c).await, catalog, "migrate changed the catalog");
     assert_eq!(profochat_saas::fingerprint::take(&*c).await.unwrap(), fp, "migrate changed rows");
 

@@ -46,7 +46,7 @@ pub async fn run(c: CourseCommand) -> Result<ExitCode> {
     if !st.state.is_migrated() {
         return Err(profochat_saas::Error::state(
             format!("{target} is {}: YAML courses are imported into a migrated database", st.state.describe()),
-            "Run `profochat-saas migrate --courses-yml FILE` (it imports them after the migration). Nothing was changed.",
+            "Run `profochat-saas migrate --courses-yml FILE` (it imports them after the migration).",
         )
         .into());
     }

@@ -44,8 +44,10 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let mut backup = None;
     let mut resumed = false;
     let mut st_in_progress = false;
+    let mut upstream_since = vec![];
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
+        upstream_since = st.upstream_since.clone();
         st_in_progress = st.state == SchemaState::MigrationInProgress;
         match st.state {
             SchemaState::Migrated => {}
@@ -179,7 +181,13 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
-        if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
+        if report.outcome == Outcome::AlreadyMigrated && !upstream_since.is_empty() {
+            println!(
+                "Upstream's migrations {} were applied since: upstream's own tooling manages the schema from here; `migrate` never changes it back. \
+                 Going back across them is a restore of a backup (profochat-saas backups, profochat-saas restore FILE).",
+                upstream_since.join(", ")
+            );
+        } else if matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished) {
             print_next_steps(&report, restore.as_deref());
         }
     }

@@ -38,6 +38,21 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs) -> Resu
     let mut db = connect(conn).await?;
     let opts = options(policy);
     let files = crate::cli::commands::courses::read_all(&policy.courses_yml)?;
+    // Upstream's own later migrations ran here: the schema is theirs; nothing to plan.
+    let st = profochat_saas::schema::inspect(&db).await?;
+    if !st.upstream_since.is_empty() {
+        if out.json {
+            output::print_json(&serde_json::json!({ "status": st, "nothing_to_do": true }))?;
+        } else {
+            println!(
+                "{} is migrated; upstream migrations {} applied since: `migrate` has nothing to do here, upstream's own tooling manages the schema \
+                 (`profochat-saas status` lists what they changed).",
+                db.settings.display_target(),
+                st.upstream_since.join(", ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = plan::plan(&mut db, &opts).await?;
     let yaml = crate::cli::commands::courses::coverage(&db, p.status.state.is_migrated(), &files).await?;
     if out.json {
