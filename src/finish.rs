@@ -17,12 +17,13 @@ const FINISH: &str = include_str!("../sql/finish/finish.sql");
 const UPSTREAM_COLUMNS: &str = include_str!("../sql/finish/upstream_columns.sql");
 
 /// What `finish` removes, for the question it asks and for `--dry-run`.
-pub const REMOVES: [&str; 5] = [
+pub const REMOVES: [&str; 6] = [
     "the legacy interface: schema profochat_legacy (the views the legacy bot reads and writes through)",
     "the compatibility triggers on the 8 legacy tables and their functions in profochat_saas",
     "the event triggers that refuse schema changes before finish",
     "the legacy interface's own tables in profochat_saas (renamed-course map, merged copies, detached run_ids), saved into profochat_saas.archive first",
     "the search_path setting of the roles set to the legacy interface (legacy-role / migrate --legacy-role)",
+    "course elements and participants without a course (course_id NULL, which no read finds and upstream's 0004 cannot carry), saved into profochat_saas.archive first",
 ];
 
 /// How a `finish` call ended.
