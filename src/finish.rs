@@ -139,14 +139,16 @@ pub async fn legacy_activity<C: tokio_postgres::GenericClient + Sync>(client: &C
     let last_write = writes.first().map(|r| LegacyWrite { pid: r.get(0), user: r.get(1), application_name: r.get(2), seconds_ago: r.get(4) });
     Ok(LegacyActivity { sessions, last_write })
 }
+const UPSTREAM_COLUMNS: &str = include_str!("../sql/finish/upstream_columns.sql");
 
 /// What `finish` removes, for the question it asks and for `--dry-run`.
-pub const REMOVES: [&str; 5] = [
+pub const REMOVES: [&str; 6] = [
     "the legacy interface: schema profochat_legacy (the views the legacy bot reads and writes through)",
     "the compatibility triggers on the 8 legacy tables and their functions in profochat_saas",
     "the event triggers that refuse schema changes before finish",
     "the legacy interface's own tables in profochat_saas (renamed-course map, merged copies, detached run_ids), saved into profochat_saas.archive first",
     "the search_path setting of the roles set to the legacy interface (legacy-role / migrate --legacy-role)",
+    "course elements and participants without a course (course_id NULL, which no read finds and upstream's 0004 cannot carry), saved into profochat_saas.archive first",
 ];
 
 /// How a `finish` call ended.
@@ -255,7 +257,7 @@ pub async fn finish(db: &mut Db, opts: &FinishOptions, reporter: &dyn Reporter) 
         .await
         .map_err(q("counting the archive"))?
         .get(0);
-    tx.batch_execute(&[crate::target::sql::DROP_COMPAT, FINISH].join("\n")).await.map_err(|e| {
+    tx.batch_execute(&[crate::target::sql::DROP_COMPAT, FINISH, UPSTREAM_COLUMNS].join("\n")).await.map_err(|e| {
         Error::query(
             "removing the legacy interface",
             &e,

@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod bench;
 pub mod conn;
+pub mod courses_yml;
 pub mod demo;
 pub mod error;
 pub mod finish;

@@ -143,10 +143,8 @@ pub const FOREIGN_KEYS: &[(&str, &str, &str, char)] = &[
 ];
 
 /// Columns that are NOT NULL in the target schema beyond the legacy ones.
+/// (bot_id of run, waiting_element and bannedparticipants stays nullable, as upstream's.)
 pub const NOT_NULL: &[(&str, &str)] = &[
-    ("run", "bot_id"),
-    ("waiting_element", "bot_id"),
-    ("bannedparticipants", "bot_id"),
     ("bot", "bot_token"),
     ("course", "account_id"),
     ("course_element", "account_id"),

@@ -6,8 +6,8 @@ CREATE TABLE IF NOT EXISTS account (
     name       text NOT NULL,
     slug       text NOT NULL,
     plan       text DEFAULT 'free',
-    created_at timestamp DEFAULT now(),
-    updated_at timestamp DEFAULT now(),
+    created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamp DEFAULT CURRENT_TIMESTAMP,
     is_active  boolean DEFAULT true,
     settings   jsonb
 );
@@ -26,8 +26,8 @@ BEGIN
     END IF;
 END $$;
 ALTER TABLE account ADD COLUMN IF NOT EXISTS plan text DEFAULT 'free';
-ALTER TABLE account ADD COLUMN IF NOT EXISTS created_at timestamp DEFAULT now();
-ALTER TABLE account ADD COLUMN IF NOT EXISTS updated_at timestamp DEFAULT now();
+ALTER TABLE account ADD COLUMN IF NOT EXISTS created_at timestamp DEFAULT CURRENT_TIMESTAMP;
+ALTER TABLE account ADD COLUMN IF NOT EXISTS updated_at timestamp DEFAULT CURRENT_TIMESTAMP;
 ALTER TABLE account ADD COLUMN IF NOT EXISTS is_active boolean DEFAULT true;
 ALTER TABLE account ADD COLUMN IF NOT EXISTS settings jsonb;
 SELECT pg_temp.ensure_constraint('account', 'account_slug_key', 'UNIQUE (slug)');

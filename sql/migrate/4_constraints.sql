@@ -47,10 +47,8 @@ SELECT pg_temp.ensure_index('run_one_active_per_bot_chat', 'UNIQUE run USING btr
 SELECT pg_temp.ensure_index('bannedparticipants_unique', 'UNIQUE bannedparticipants USING btree (bot_id, chat_id, excluded)');
 SELECT pg_temp.ensure_index('courseparticipants_unique', 'UNIQUE courseparticipants USING btree (course_id, account_id, COALESCE(chat_id, (0)::bigint), COALESCE(username, ''''::text))');
 
--- NOT NULL, then the foreign keys.
-ALTER TABLE run ALTER COLUMN bot_id SET NOT NULL;
-ALTER TABLE waiting_element ALTER COLUMN bot_id SET NOT NULL;
-ALTER TABLE bannedparticipants ALTER COLUMN bot_id SET NOT NULL;
+-- The foreign keys. bot_id of run, waiting_element and bannedparticipants stays
+-- nullable, as in upstream's 0003 (its application writes runs by bot name alone).
 
 SELECT pg_temp.ensure_constraint('account_member', 'account_member_account_id_fkey', 'FOREIGN KEY (account_id) REFERENCES account(account_id) ON DELETE CASCADE');
 SELECT pg_temp.ensure_constraint('bot', 'bot_account_id_fkey', 'FOREIGN KEY (account_id) REFERENCES account(account_id) ON DELETE CASCADE');

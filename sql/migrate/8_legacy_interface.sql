@@ -78,6 +78,7 @@ SELECT e.course_element_id, e.element_id, e.json, e.element_type,
        e.bot_name
   FROM {{schema}}.course_element e
  WHERE e.account_id = 1
+   AND e.course_element_id NOT IN (SELECT x.course_element_id FROM profochat_saas.legacy_hidden_element x)
 UNION ALL
 SELECT k.course_element_id, k.element_id, k.json, k.element_type, k.course_id, k.bot_name
   FROM profochat_saas.legacy_element_copy k) u;

@@ -8,7 +8,7 @@ BEGIN
         CREATE TABLE schema_migrations (
             version           varchar(255) PRIMARY KEY,
             description       text,
-            applied_at        timestamp DEFAULT now(),
+            applied_at        timestamp DEFAULT CURRENT_TIMESTAMP,
             applied_by        text,
             execution_time_ms int
         );
@@ -16,3 +16,5 @@ BEGIN
         ON CONFLICT (object) DO NOTHING;
     END IF;
 END $$;
+-- 0001's index of the ledger (dropped with the table when this tool created it).
+CREATE INDEX IF NOT EXISTS idx_schema_migrations_applied_at ON schema_migrations (applied_at);

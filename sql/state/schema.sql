@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS profochat_saas.legacy_hidden_course (
     course_id text PRIMARY KEY,
     reason    text NOT NULL   -- 'references': created for references; 'removed': the legacy bot deleted it
 );
+-- Elements written from the bots' YAML files (`migrate --courses-yml`, `course import`):
+-- the legacy bot reads those courses from its files and does not see them.
+CREATE TABLE IF NOT EXISTS profochat_saas.legacy_hidden_element (
+    course_element_id int8 PRIMARY KEY
+);
 -- Conversation rows whose run_id pointed at no run: public holds NULL, this the old value.
 CREATE TABLE IF NOT EXISTS profochat_saas.legacy_conversation_run (
     conversation_id int4 PRIMARY KEY,

@@ -1,8 +1,8 @@
 -- Every (course, bot) pair that runs and waiting elements use has a 'prod' deployment.
 WITH pairs AS (
-    SELECT course_id, account_id, bot_id, 'run' AS tbl FROM run WHERE course_id IS NOT NULL GROUP BY 1, 2, 3
+    SELECT course_id, account_id, bot_id, 'run' AS tbl FROM run WHERE course_id IS NOT NULL AND bot_id IS NOT NULL GROUP BY 1, 2, 3
     UNION ALL
-    SELECT course_id, account_id, bot_id, 'waiting_element' FROM waiting_element WHERE course_id IS NOT NULL GROUP BY 1, 2, 3
+    SELECT course_id, account_id, bot_id, 'waiting_element' FROM waiting_element WHERE course_id IS NOT NULL AND bot_id IS NOT NULL GROUP BY 1, 2, 3
 ), bad AS (
     SELECT p.course_id, p.account_id, p.bot_id, string_agg(p.tbl, ', ' ORDER BY p.tbl) AS tables
       FROM pairs p

@@ -5,7 +5,7 @@ WITH bad AS (
            d.deployment_id AS found, d.course_id AS d_course, d.account_id AS d_account, d.bot_id AS d_bot
       FROM run r
       LEFT JOIN course_deployment d ON d.deployment_id = r.deployment_id
-     WHERE (r.course_id IS NOT NULL
+     WHERE (r.course_id IS NOT NULL AND r.bot_id IS NOT NULL -- without bot_id: links.without_bot_id
             AND (d.deployment_id IS NULL OR d.course_id <> r.course_id
                  OR d.account_id <> r.account_id OR d.bot_id <> r.bot_id))
         OR (r.course_id IS NULL AND r.deployment_id IS NOT NULL)

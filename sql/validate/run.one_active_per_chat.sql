@@ -3,7 +3,7 @@
 WITH dup AS (
     SELECT bot_id, chat_id, count(*) AS n, array_agg(run_id ORDER BY run_id) AS run_ids
       FROM run
-     WHERE is_active AND chat_id IS NOT NULL
+     WHERE is_active AND chat_id IS NOT NULL AND bot_id IS NOT NULL -- as the unique index: NULLs are distinct
      GROUP BY bot_id, chat_id
     HAVING count(*) > 1
 )

@@ -3,7 +3,7 @@ WITH bad AS (
     SELECT x.waiting_element_id AS id, x.botname, x.bot_id, b.bot_name AS bot_id_name, b.account_id AS bot_account
       FROM waiting_element x
       LEFT JOIN bot b ON b.bot_id = x.bot_id
-     WHERE x.botname IS NOT NULL
+     WHERE x.botname IS NOT NULL AND x.bot_id IS NOT NULL -- without bot_id: links.without_bot_id
        AND (b.bot_id IS NULL OR b.bot_name <> x.botname OR b.account_id <> x.account_id)
 )
 SELECT (SELECT count(*) FROM bad)::int8 AS offending,

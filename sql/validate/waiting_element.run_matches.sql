@@ -7,7 +7,7 @@ WITH bad AS (
      WHERE w.run_id IS NOT NULL
        AND (r.run_id IS NULL
             OR r.chat_id IS DISTINCT FROM w.chat_id
-            OR r.bot_id IS DISTINCT FROM w.bot_id
+            OR (w.bot_id IS NOT NULL AND r.bot_id IS DISTINCT FROM w.bot_id) -- without bot_id: links.without_bot_id
             OR r.course_id IS DISTINCT FROM w.course_id
             OR r.account_id <> w.account_id)
 )

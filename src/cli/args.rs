@@ -96,6 +96,12 @@ pub struct PolicyArgs {
     /// it and add the foreign key NOT VALID (keep).
     #[arg(long, value_enum, default_value_t = Orphans::Detach)]
     pub orphans: Orphans,
+
+    /// A bot's scripts/<BOT_FOLDER>courses.yml: the content of its YAML courses goes into
+    /// the database after the migration (BOT=FILE when the folder is not named after the
+    /// bot). Repeatable.
+    #[arg(long = "courses-yml", value_name = "[BOT=]FILE")]
+    pub courses_yml: Vec<profochat_saas::courses_yml::CoursesYmlArg>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -322,6 +328,30 @@ pub enum Command {
     /// Enrollment tokens and their deep links.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Courses: the content of the bots' YAML courses, into the database.
+    #[command(subcommand)]
+    Course(CourseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CourseCommand {
+    /// Put the content of the YAML courses that the legacy tables name into the database:
+    /// course.yaml, one course_element per element in file order, the courses.yml settings.
+    Import {
+        #[command(flatten)]
+        conn: ConnArgs,
+        /// A bot's scripts/<BOT_FOLDER>courses.yml (BOT=FILE when the folder is not named
+        /// after the bot). Repeatable.
+        #[arg(long = "courses-yml", value_name = "[BOT=]FILE", required = true)]
+        courses_yml: Vec<profochat_saas::courses_yml::CoursesYmlArg>,
+        /// The bot of a courses.yml in scripts/ itself (default: BOT_NAME, else the only bot).
+        #[arg(long, env = "BOT_NAME", value_name = "NAME")]
+        default_bot: Option<String>,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -643,6 +673,7 @@ impl Cli {
             Command::Token(
                 TokenCommand::Create { out, .. } | TokenCommand::List { out, .. } | TokenCommand::Revoke { out, .. } | TokenCommand::Delete { out, .. },
             ) => out.json,
+            Command::Course(CourseCommand::Import { out, .. }) => out.json,
         }
     }
 }

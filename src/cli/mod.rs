@@ -208,6 +208,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deployment(c) => commands::ops::deployment(c).await,
         Command::Token(c) => commands::ops::token(c).await,
         Command::Tenant(TenantCommand::Isolate { role, undo, conn, confirm, out }) => commands::tenant::isolate(&role, undo, &conn, &confirm, &out).await,
+        Command::Course(c) => commands::courses::run(c).await,
     }
 }
 

@@ -688,7 +688,7 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
             .map_err(|e| stopped(step, format!("building the unique index {name}: {}", pg_error_text(&e))))?;
         *counts.entry("unique_indexes_built".into()).or_default() += 1;
     }
-    // NOT NULL on bot_id: a check added NOT VALID, validated while the bot writes.
+    // bot_id IS NOT NULL: a check added NOT VALID, validated while the bot writes.
     short_ddl(&mut db.client, KEYS_NOT_NULL, "adding the NOT NULL checks", step, opts, reporter).await?;
     for t in ["run", "waiting_element", "bannedparticipants"] {
         validate_constraint(db, t, &format!("{t}_bot_id_not_null"), step).await?;
@@ -711,8 +711,8 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
         }
         *counts.entry("foreign_keys".into()).or_default() += 1;
     }
-    // Everything is in place: phase 4's script only confirms it, and sets NOT NULL
-    // from the validated checks (no scan), which then go.
+    // Everything is in place: phase 4's script only confirms it; the validated
+    // checks on bot_id go (it stays nullable, as upstream's).
     let all = format!("{}\n{}\n{KEYS_NOT_NULL_DONE}", target::sql::HELPERS, target::sql::CONSTRAINTS);
     short_ddl(&mut db.client, &all, "confirming the keys", step, opts, reporter).await?;
     let bad: i64 = db

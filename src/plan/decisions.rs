@@ -243,6 +243,8 @@ mod tests {
             secondary_indexes_invalid: vec![],
             secondary_indexes_different: vec![],
             upgrade_needed: vec![],
+            upstream_since: vec![],
+            changed_by_upstream: vec![],
             other_tables: vec!["invoices".into()],
             other_tables_count: 1,
             last_migration: None,

@@ -127,6 +127,17 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
                 "Nothing to do.",
             ))
         }
+        (_, SchemaState::Migrated) if !status.upstream_since.is_empty() => {
+            return Err(Error::state(
+                format!(
+                    "{target} has upstream's migrations {} applied since this migration: they changed the schema (0004 turns course ids into integers), \
+                     so it cannot be rolled back in place",
+                    status.upstream_since.join(", ")
+                ),
+                "Going back across them is a restore: `profochat-saas backups` lists the backups, `profochat-saas restore FILE` restores the one \
+                 taken before them (or before the migration).",
+            ))
+        }
         (Some(_), SchemaState::Migrated) if status.finished() => {
             return Err(Error::state(
                 format!("{target} was finished: the legacy interface and the compatibility layer are gone, so it cannot be rolled back in place"),
@@ -353,6 +364,23 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
             .await
             .map_err(q("removing the rows of other accounts"))?;
         out.entry(table.to_string()).or_default().rows_removed += n;
+    }
+    // Elements imported from the bots' YAML files are no legacy rows either (the
+    // legacy bot read those courses from its files).
+    let imported: bool = tx
+        .query_one("SELECT to_regclass('profochat_saas.legacy_hidden_element') IS NOT NULL", &[])
+        .await
+        .map_err(q("removing the elements imported from YAML files"))?
+        .get(0);
+    if imported {
+        let removed = tx
+            .execute(
+                "DELETE FROM course_element t USING profochat_saas.legacy_hidden_element h WHERE t.course_element_id = h.course_element_id",
+                &[],
+            )
+            .await
+            .map_err(q("removing the elements imported from YAML files"))?;
+        out.entry("course_element".into()).or_default().rows_removed += removed;
     }
     // Courses that exist only so that references resolve, or that the legacy bot
     // removed, are not legacy rows: they go (the legacy interface hides them).

@@ -168,6 +168,9 @@ pub struct Upstream {
     pub versions_recorded: Vec<String>,
     /// `profochat_saas.enrol(payload, chat_id, username, bot)` exists.
     pub enrol_function: bool,
+    /// Upstream's later migrations recorded after ours (e.g. 0004, 0005): the upstream
+    /// project's own tooling changed the schema since.
+    pub later: Vec<String>,
 }
 
 impl Upstream {
@@ -213,11 +216,20 @@ pub async fn upstream<C: GenericClient + Sync>(client: &C) -> Result<Upstream> {
         ledger: row.get(0),
         versions_recorded: vec![],
         enrol_function: row.get(1),
+        later: vec![],
     };
     if u.ledger {
         let versions: Vec<String> = target::UPSTREAM_MIGRATIONS.iter().map(|m| m.0.to_string()).collect();
         u.versions_recorded = client
             .query(LEDGER_VERSIONS, &[&versions])
+            .await
+            .map_err(q)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let ours = target::UPSTREAM_MIGRATIONS.iter().map(|m| m.0).max().unwrap_or_default();
+        u.later = client
+            .query(include_str!("../../sql/status/upstream_later.sql"), &[&ours])
             .await
             .map_err(q)?
             .iter()
@@ -277,10 +289,10 @@ mod tests {
 
     #[test]
     fn upstream_problems() {
-        let u = Upstream { ledger: true, versions_recorded: vec!["0001".into()], enrol_function: false };
+        let u = Upstream { ledger: true, versions_recorded: vec!["0001".into()], enrol_function: false, later: vec![] };
         let p = u.problems();
         assert_eq!(p.len(), 2);
         assert!(p[0].contains("0003"));
-        assert!(Upstream { ledger: true, versions_recorded: vec!["0001".into(), "0003".into()], enrol_function: true }.problems().is_empty());
+        assert!(Upstream { ledger: true, versions_recorded: vec!["0001".into(), "0003".into()], enrol_function: true, later: vec![] }.problems().is_empty());
     }
 }

@@ -123,6 +123,13 @@ pub struct SchemaStatus {
     /// indexes (keys under older names or of older shapes, upstream's ledger, the
     /// enrolment function), one sentence each. Non-empty means [`SchemaState::Outdated`].
     pub upgrade_needed: Vec<String>,
+    /// Upstream's later migrations recorded in schema_migrations after the 0003 a
+    /// migration here records (e.g. 0004, 0005, 0007, 0008): the upstream project
+    /// manages the schema since. Non-empty means migrated, whatever they changed.
+    pub upstream_since: Vec<String>,
+    /// What differs from upstream's 0003 shape on such a database (keys, indexes,
+    /// tables, columns): what those migrations changed, for information.
+    pub changed_by_upstream: Vec<String>,
     /// Other tables in the schema (the first few), as evidence for "not ProfoChatBot".
     pub other_tables: Vec<String>,
     pub other_tables_count: usize,
@@ -189,12 +196,14 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
     } else {
         vec![]
     };
-    let indexes = if entries.is_empty() {
+    let mut indexes = if entries.is_empty() {
         catalog::IndexProblems::default()
     } else {
         catalog::index_problems(&entries, &target::secondary_indexes())
     };
     let mut upgrade_needed = vec![];
+    let mut upstream_since = vec![];
+    let mut changed_by_upstream = vec![];
     // An online migration recorded as under way: also before its first step committed
     // (no new table or column yet), so that `status` names it and `migrate --abort`
     // removes its record.
@@ -219,8 +228,21 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         let pending = last_migration
             .as_ref()
             .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::IndexesPending));
+        if completed {
+            upstream_since = catalog::upstream(&**db).await?.later;
+        }
         if in_progress {
             SchemaState::MigrationInProgress
+        } else if completed && !upstream_since.is_empty() {
+            // Upstream's own later migrations ran here: the schema is theirs to change.
+            // What differs from 0003's shape is what they changed, not work for `migrate`.
+            changed_by_upstream.extend(new_missing.iter().map(|t| format!("table {t} is gone")));
+            changed_by_upstream.extend(cols_missing.iter().map(|c| format!("column {c} is gone")));
+            changed_by_upstream.extend(catalog::key_problems(&entries));
+            changed_by_upstream
+                .extend(catalog::IndexProblems::sentences(&entries, &target::secondary_indexes()).into_iter());
+            indexes = catalog::IndexProblems::default();
+            SchemaState::Migrated
         } else if completed && new_missing.is_empty() && cols_missing.is_empty() {
             upgrade_needed = catalog::key_problems(&entries);
             upgrade_needed.extend(catalog::upstream(&**db).await?.problems());
@@ -252,6 +274,8 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
         secondary_indexes_invalid: indexes.invalid,
         secondary_indexes_different: indexes.different,
         upgrade_needed,
+        upstream_since,
+        changed_by_upstream,
         other_tables_count: other.len(),
         other_tables: other.into_iter().take(10).collect(),
         last_migration,

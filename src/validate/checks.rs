@@ -169,7 +169,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
         },
         Check {
             id: "structure.not_null",
-            rule: "bot_id of run, waiting_element and bannedparticipants, bot.bot_token and every account_id of the legacy tables are NOT NULL.",
+            rule: "bot.bot_token and every account_id of the legacy tables except gen_settings' are NOT NULL.",
             severity: Severity::Critical,
             needs: &[],
             hint: Some(FINISH_SCHEMA),
@@ -267,6 +267,15 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             query: counted(sql!("bannedparticipants.bot_id_matches_botname")),
         },
         Check {
+            id: "links.without_bot_id",
+            rule: "Rows of run, waiting_element and bannedparticipants without a bot_id (nullable, as upstream's; the application's own writes).",
+            severity: Severity::Warning,
+            needs: &["run.bot_id", "waiting_element.bot_id", "bannedparticipants.bot_id"],
+            hint: Some("bot_id is nullable as in upstream's 0003, and the application may write runs by bot name alone; \
+                        the rules that join on bot_id skip these rows. Set bot_id from the bot name where the application should find them by bot."),
+            query: counted(sql!("links.without_bot_id")),
+        },
+        Check {
             id: "gen_settings.bot_id_matches_bot_name",
             rule: "gen_settings.bot_id is the bot that bot_name names; a NULL bot_name (every bot) has a NULL bot_id.",
             severity: Severity::Critical,
@@ -323,6 +332,19 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             hint: None,
             query: Query::Counted {
                 sql: sql!("course.created_from_references"),
+                params: vec![Param::Text(REFERENCE_COURSE_METADATA.into())],
+            },
+        },
+        Check {
+            id: "courses_yml.not_imported",
+            rule: "Courses created from references (they live in YAML files) have their content: imported from courses.yml, or elements.",
+            severity: Severity::Warning,
+            needs: &["course.course_id", "course.account_id", "course.metadata", "course_element.course_id", "course_element.account_id"],
+            hint: Some("The application prefers a database row to the YAML file, so it shows these courses empty: import their content with \
+                        `profochat-saas course import --courses-yml FILE` (or `profochat-saas migrate --courses-yml FILE`), FILE each bot's \
+                        scripts/<BOT_FOLDER>courses.yml (BOT=FILE when the folder is not named after the bot)."),
+            query: Query::Counted {
+                sql: sql!("courses_yml.not_imported"),
                 params: vec![Param::Text(REFERENCE_COURSE_METADATA.into())],
             },
         },

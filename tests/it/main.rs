@@ -30,6 +30,8 @@ mod seed;
 mod security;
 mod status;
 mod upstream;
+mod upstream_after_finish;
+mod courses_yml;
 mod unfinished;
 mod online;
 mod ops;

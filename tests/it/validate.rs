@@ -25,7 +25,7 @@ SELECT setval(pg_get_serial_sequence('bot', 'bot_id'), 2);
 INSERT INTO course (course_id, bot_name, account_id, date_created, yaml, title, metadata) VALUES
     ('c1', 'alpha_bot', 1, '2023-12-01', 'name: c1', 'c1', NULL),
     ('c2', 'бета''s bot', 1, '2023-12-02', 'name: c2', 'c2', NULL),
-    ('yaml_only', 'alpha_bot', 1, now(), NULL, 'yaml_only', '{"created_from": "references"}');
+    ('yaml_only', 'alpha_bot', 1, now(), NULL, 'yaml_only', '{"created_from": "references", "yaml_import": {"file": "yaml_only.yml"}}');
 INSERT INTO course_element (course_element_id, element_id, json, element_type, course_id, bot_name, account_id) VALUES
     (1, 'e1', '{}', 'message', 'c1', 'alpha_bot', 1),
     (2, 'e1', '{}', 'message', 'c2', 'бета''s bot', 1);
@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 46] = [
+const CHECK_IDS: [&str; 48] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -107,12 +107,14 @@ const CHECK_IDS: [&str; 46] = [
     "run.bot_id_matches_botname",
     "waiting_element.bot_id_matches_botname",
     "bannedparticipants.bot_id_matches_botname",
+    "links.without_bot_id",
     "gen_settings.bot_id_matches_bot_name",
     "bot.display_name_set",
     "bot.token_placeholder",
     "bot.token_shape",
     "course.references_resolve",
     "course.created_from_references",
+    "courses_yml.not_imported",
     "course.legacy_account",
     "run.deployment_matches",
     "deployment.pairs_deployed",
@@ -183,7 +185,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "46 checks: 46 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "48 checks: 48 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -338,7 +340,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("46 checks: 45 passed, 1 warning, 0 critical failures"),
+        stdout.contains("48 checks: 47 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -737,7 +739,7 @@ async fn waiting_element_links() {
 #[tokio::test]
 async fn structure_rules() {
     let r = report_after(
-        "ALTER TABLE run ALTER COLUMN bot_id DROP NOT NULL;
+        "ALTER TABLE run ALTER COLUMN account_id DROP NOT NULL;
          ALTER TABLE enrollment_token DROP CONSTRAINT enrollment_token_token_type_check;",
         ValidateOptions::default(),
     )
@@ -749,7 +751,7 @@ async fn structure_rules() {
             ("structure.check_constraints", Severity::Critical, 1)
         ]
     );
-    assert_eq!(examples(&r, "structure.not_null"), ["run.bot_id allows NULL"]);
+    assert_eq!(examples(&r, "structure.not_null"), ["run.account_id allows NULL"]);
     assert_eq!(
         examples(&r, "structure.check_constraints"),
         ["enrollment_token.enrollment_token_token_type_check is missing"]
@@ -905,7 +907,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("46 checks: 46 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("48 checks: 48 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -918,7 +920,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("46 checks: 44 passed, 1 warning, 1 critical failure"),
+        stdout.contains("48 checks: 46 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");
@@ -989,4 +991,40 @@ async fn human_output_of_a_passing_database() {
     insta::with_settings!({filters => vec![(r"(?m)^Database: .*$", "Database: [target]")]}, {
         insta::assert_snapshot!(stdout);
     });
+}
+
+/// bot_id is nullable, as in upstream's 0003: rows without it (the application's own
+/// writes, by bot name alone) are a warning with a count, never a critical failure, and
+/// the rules that join on bot_id skip them.
+#[tokio::test]
+async fn rows_without_bot_id_are_a_warning_with_a_count() {
+    let r = report_after(
+        "INSERT INTO run (run_id, course_id, username, chat_id, botname) VALUES (900, 'c1', 'app', 900, 'alpha_bot');
+         INSERT INTO run (run_id, course_id, username, chat_id, botname) VALUES (901, 'c1', 'app', 900, 'alpha_bot');
+         INSERT INTO waiting_element (chat_id, is_waiting, element_id, course_id, botname, run_id) VALUES (900, true, 'e1', 'c1', 'alpha_bot', 901);",
+        ValidateOptions::default(),
+    )
+    .await;
+    assert_eq!(failing(&r), vec![("links.without_bot_id", Severity::Warning, 3)], "{r:?}");
+    assert_eq!(examples(&r, "links.without_bot_id"), ["run: 2 row(s) without bot_id", "waiting_element: 1 row(s) without bot_id"]);
+    assert_eq!(r.critical_failures(), 0);
+}
+
+/// A course made from references with no content (its YAML file was not imported) is a
+/// warning that names --courses-yml: the application would show it empty.
+#[tokio::test]
+async fn a_course_from_references_without_content_warns_naming_courses_yml() {
+    let r = report_after("UPDATE course SET metadata = metadata - 'yaml_import' WHERE course_id = 'yaml_only'", ValidateOptions::default()).await;
+    assert_eq!(failing(&r), vec![("courses_yml.not_imported", Severity::Warning, 1)]);
+    assert_eq!(examples(&r, "courses_yml.not_imported"), ["'yaml_only' (account 1)"]);
+    assert!(r.check("courses_yml.not_imported").unwrap().hint.as_deref().unwrap().contains("--courses-yml"));
+    assert_eq!(r.critical_failures(), 0);
+    // Elements of its own (the legacy tables had some) are content too.
+    let r = report_after(
+        "UPDATE course SET metadata = metadata - 'yaml_import' WHERE course_id = 'yaml_only';
+         INSERT INTO course_element (element_id, json, element_type, course_id, bot_name) VALUES ('y1', '{}', 'message', 'yaml_only', 'alpha_bot');",
+        ValidateOptions::default(),
+    )
+    .await;
+    assert_eq!(failing(&r), vec![]);
 }

@@ -1,6 +1,6 @@
--- Online keys: NOT NULL on bot_id as a check added NOT VALID (a short lock, no scan);
--- the driver validates each while the bot writes, and keys_not_null_done.sql turns
--- them into NOT NULL.
+-- Online keys: bot_id IS NOT NULL as a check added NOT VALID (a short lock, no scan);
+-- the driver validates each while the bot writes (the proof that the backfill linked
+-- every row), and keys_not_null_done.sql drops them: bot_id stays nullable.
 DO $$
 DECLARE
     t text;

@@ -49,6 +49,14 @@ pub async fn run(dry_run: bool, quiet_for: &str, force: bool, conn: &ConnArgs, c
         return Ok(ExitCode::SUCCESS);
     }
     match r.outcome {
+        Outcome::AlreadyFinished if !st.upstream_since.is_empty() => {
+            println!("{target} is finished already: nothing was changed.");
+            println!(
+                "Upstream's migrations {} were applied since: upstream's own tooling manages the schema from here. \
+                 Going back is a restore of a backup (`profochat-saas backups`, `profochat-saas restore FILE`), not `rollback`.",
+                st.upstream_since.join(", ")
+            );
+        }
         Outcome::AlreadyFinished => {
             println!("{target} is finished already: nothing was changed.");
             print_left(&db).await;

@@ -38,14 +38,18 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
+    // The bots' courses.yml and their course files, read before anything changes.
+    let courses = crate::cli::commands::courses::read_all(&args.policy.courses_yml)?;
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
     let mut backup = None;
     let mut resumed = false;
     let mut st_in_progress = false;
+    let mut upstream_since = vec![];
     if !args.dry_run {
         let st = profochat_saas::schema::inspect(&db).await?;
+        upstream_since = st.upstream_since.clone();
         st_in_progress = st.state == SchemaState::MigrationInProgress;
         if st.finished() && args.legacy_role.is_some() {
             return Err(profochat_saas::Error::state(
@@ -167,8 +171,19 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     } else {
         Some(profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&report)))
     };
+    // The migration is committed: an import that fails changes nothing and is reported after it.
+    let (imported, import_failed) = if courses.is_empty() || args.dry_run {
+        (None, None)
+    } else {
+        let default_bot = report.default_bot.clone().or_else(|| args.policy.default_bot.clone());
+        match profochat_saas::courses_yml::import(&mut db.client, &courses, default_bot.as_deref()).await {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        }
+    };
     if args.out.json {
         let mut v = serde_json::to_value(&report)?;
+        v["courses_yml"] = serde_json::to_value(&imported)?;
         v["backup"] = serde_json::to_value(&backup)?;
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
         v["next_steps"] = serde_json::to_value(&next)?;
@@ -190,12 +205,30 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             (None, _) => Some(EARLIER_BACKUP.to_string()),
         };
         print_outcome(&report, true);
+        if let Some(r) = &imported {
+            crate::cli::commands::courses::print_report(r);
+        } else if !courses.is_empty() {
+            println!("--courses-yml: {} file(s) read; nothing is imported in a dry run.", courses.len());
+        }
         if let Some(role) = &legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
-        if let (Some(n), true) = (&next, matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished)) {
+        if report.outcome == Outcome::AlreadyMigrated && !upstream_since.is_empty() {
+            println!(
+                "Upstream's migrations {} were applied since: upstream's own tooling manages the schema from here; `migrate` never changes it back. \
+                 Going back across them is a restore of a backup (profochat-saas backups, profochat-saas restore FILE).",
+                upstream_since.join(", ")
+            );
+        } else if let (Some(n), true) = (&next, matches!(report.outcome, Outcome::AlreadyMigrated | Outcome::Migrated | Outcome::IndexesFinished)) {
             print_next_steps(n, &report.legacy_url, restore.as_deref());
         }
+    }
+    if let Some(e) = import_failed {
+        eprintln!(
+            "The migration stays as reported; the YAML courses were not imported (the import changed nothing). \
+             Once fixed: profochat-saas course import --courses-yml FILE …"
+        );
+        return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod bench;
+pub mod courses;
 pub mod demo;
 pub mod finish;
 pub mod migrate;

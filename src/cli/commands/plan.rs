@@ -37,13 +37,34 @@ pub fn options(policy: &PolicyArgs) -> MigrateOptions {
 pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose: u8) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let opts = options(policy);
+    let files = crate::cli::commands::courses::read_all(&policy.courses_yml)?;
+    // Upstream's own later migrations ran here: the schema is theirs; nothing to plan.
+    let st = profochat_saas::schema::inspect(&db).await?;
+    if !st.upstream_since.is_empty() {
+        if out.json {
+            output::print_json(&serde_json::json!({ "status": st, "nothing_to_do": true }))?;
+        } else {
+            println!(
+                "{} is migrated; upstream migrations {} applied since: `migrate` has nothing to do here, upstream's own tooling manages the schema \
+                 (`profochat-saas status` lists what they changed).",
+                db.settings.display_target(),
+                st.upstream_since.join(", ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let p = plan::plan(&mut db, &opts).await?;
+    let yaml = crate::cli::commands::courses::coverage(&db, p.status.state.is_migrated(), &files).await?;
     if out.json {
-        output::print_json(&p)?;
+        let mut v = serde_json::to_value(&p)?;
+        v["yaml_courses"] = serde_json::to_value(&yaml)?;
+        output::print_json(&v)?;
     } else if verbose > 0 {
         print(&p, &migrate_command(conn, policy, &db.settings));
+        crate::cli::commands::courses::print_coverage(&yaml);
     } else {
         print_summary(&p, &migrate_command(conn, policy, &db.settings));
+        crate::cli::commands::courses::print_coverage(&yaml);
     }
     // A --default-bot (or BOT_NAME) that names no bot is refused, as `migrate` refuses it.
     if let Some(d) = p.decisions.iter().find(|d| d.kind == plan::decisions::DecisionKind::UnknownDefaultBot) {
@@ -203,6 +224,13 @@ pub fn migrate_command(conn: &ConnArgs, policy: &PolicyArgs, settings: &ConnSett
     }
     if let Some(bot) = policy.default_bot.as_ref().filter(|b| !b.trim().is_empty()) {
         cmd.extend(["--default-bot".into(), shell_word(bot)]);
+    }
+    for f in &policy.courses_yml {
+        let arg = match &f.bot {
+            Some(b) => format!("{b}={}", f.file.display()),
+            None => f.file.display().to_string(),
+        };
+        cmd.extend(["--courses-yml".into(), shell_word(&arg)]);
     }
     if policy.course_conflicts != CourseConflicts::Rename {
         cmd.extend(["--course-conflicts".into(), "fail".into()]);

@@ -37,7 +37,13 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
     } else {
         println!("Database:  {}", db.settings.display_target());
         println!("Server:    PostgreSQL {}{}", st.server_version, if db.tls { " (TLS)" } else { "" });
-        if st.finished() {
+        if !st.upstream_since.is_empty() {
+            println!(
+                "State:     migrated; upstream migrations {} applied since{}",
+                st.upstream_since.join(", "),
+                if st.finished() { " (finished: legacy interface and compatibility layer removed)" } else { "" }
+            );
+        } else if st.finished() {
             println!("State:     {}, finished (legacy interface and compatibility layer removed)", st.state.describe());
         } else {
             println!("State:     {}", st.state.describe());
@@ -98,6 +104,15 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
                 println!("    … and {} more (`profochat-saas plan` lists them all)", st.upgrade_needed.len() - 12);
             }
         }
+        if !st.changed_by_upstream.is_empty() {
+            println!("  changed by upstream's migrations since 0003 (information; upstream's tooling manages the schema now):");
+            for d in st.changed_by_upstream.iter().take(12) {
+                println!("    - {d}");
+            }
+            if st.changed_by_upstream.len() > 12 {
+                println!("    … and {} more", st.changed_by_upstream.len() - 12);
+            }
+        }
         if st.other_tables_count > 0 {
             println!(
                 "  other tables:           {}{}",
@@ -106,7 +121,12 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             );
         }
         println!();
-        if st.finished() {
+        if !st.upstream_since.is_empty() {
+            println!(
+                "Next: `profochat-saas validate` checks what still holds; `migrate` has nothing to do here. Rolling back across upstream's \
+                 migrations is a restore of the backup taken before them (`profochat-saas backups`, `profochat-saas restore FILE`)."
+            );
+        } else if st.finished() {
             println!("Next: run `profochat-saas validate` to check it; the upstream project's later migrations apply from here.");
         } else {
             println!("Next: {}", next_step(st.state));
