@@ -98,12 +98,15 @@ pub fn print_coverage(c: &[Coverage]) {
     }
     println!();
     println!("Courses that live in YAML files ({}: rows name them, no course row holds them):", c.len());
+    if c.iter().any(|x| x.covered_by.is_none() && !x.imported) {
+        println!("  (the application shows a course not covered empty: pass each bot's courses.yml with --courses-yml)");
+    }
     for x in c {
         let how = match (&x.covered_by, x.imported) {
             (_, true) => "content imported".to_string(),
             (Some(f), false) if f == "db" => "courses.yml says path: db (nothing to import)".to_string(),
             (Some(f), false) => format!("covered by {f}"),
-            (None, false) => "not covered: the application will show it empty; pass the bot's courses.yml with --courses-yml".to_string(),
+            (None, false) => "not covered".to_string(),
         };
         println!("  {}: {how}", profochat_saas::sql::literal(&x.course_id));
     }

@@ -47,7 +47,9 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     let mut resumed = false;
     let mut st_in_progress = false;
     let mut upstream_since = vec![];
-    if !args.dry_run {
+    if args.dry_run {
+        upstream_since = profochat_saas::schema::inspect(&db).await?.upstream_since;
+    } else {
         let st = profochat_saas::schema::inspect(&db).await?;
         upstream_since = st.upstream_since.clone();
         st_in_progress = st.state == SchemaState::MigrationInProgress;
@@ -188,7 +190,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         v["legacy_role"] = serde_json::to_value(&legacy_role)?;
         v["next_steps"] = serde_json::to_value(&next)?;
         output::print_json(&v)?;
-    } else if report.outcome == Outcome::AlreadyMigrated && next.as_ref().is_some_and(|n| n.finished) {
+    } else if report.outcome == Outcome::AlreadyMigrated && upstream_since.is_empty() && next.as_ref().is_some_and(|n| n.finished) {
         println!(
             "{} is migrated and finished (migration #{}): nothing was changed.",
             report.target,
