@@ -2,6 +2,10 @@
 -- say, for this database, which bots exist, which course copies are merged, renamed
 -- or created, and which rows are anomalies. `plan` reads them and rolls back;
 -- `migrate` reads them and applies them. Expects pg_temp.mig_params (default_bot).
+-- The tool runs this file statement by statement (src/migrate/work.rs): each table is
+-- indexed on the keys it is joined by and ANALYZEd before the next statement reads it.
+-- No statement looks rows up one by one in a table that grows with the data: per-row
+-- lookups are joins, anti-joins are NOT EXISTS in WHERE or LEFT JOIN … IS NULL.
 
 -- Every distinct non-NULL bot name in the six legacy bot columns, with where it appears.
 CREATE TEMP TABLE mig_bot_source ON COMMIT DROP AS
@@ -27,13 +31,14 @@ UNION ALL SELECT 'gen_settings', count(*) FROM gen_settings WHERE bot_name IS NU
 -- Each course copy's content signature: its yaml and its elements in order.
 CREATE TEMP TABLE mig_course_copy ON COMMIT DROP AS
 SELECT c.course_id, c.bot_name, c.date_created,
-       md5(coalesce(c.yaml, '<null>') || '|' || coalesce((
-           SELECT string_agg(coalesce(e.element_id, '<null>') || '/' || coalesce(e.element_type, '<null>') || '/' || coalesce(e.json, '<null>'),
-                             '|' ORDER BY e.course_element_id)
-             FROM course_element e
-            WHERE e.course_id = c.course_id
-              AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = c.bot_name), '')) AS sig
-  FROM course c;
+       md5(coalesce(c.yaml, '<null>') || '|' || coalesce(e.elements, '')) AS sig
+  FROM course c
+  LEFT JOIN (SELECT e.course_id, coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) AS bot_name,
+                    string_agg(coalesce(e.element_id, '<null>') || '/' || coalesce(e.element_type, '<null>') || '/' || coalesce(e.json, '<null>'),
+                               '|' ORDER BY e.course_element_id) AS elements
+               FROM course_element e
+              WHERE e.course_id IS NOT NULL
+              GROUP BY 1, 2) e ON e.course_id = c.course_id AND e.bot_name = c.bot_name;
 
 -- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
 CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
@@ -60,13 +65,17 @@ WITH multi AS (
       LEFT JOIN mig_course_bot_refs br ON br.course_id = cc.course_id AND br.bot_name = cc.bot_name
 ), versions AS (
     SELECT course_id, sig, sum(refs) AS refs FROM ranked GROUP BY 1, 2
+), contents AS (
+    SELECT course_id, count(*) AS n FROM versions GROUP BY course_id
+), firsts AS (
+    SELECT course_id, sig, bot_name AS first_bot FROM ranked WHERE rank_in_sig = 1
 ), keeper AS (
     SELECT DISTINCT ON (v.course_id) v.course_id, v.sig AS keeper_sig, r.bot_name AS keeper_bot
       FROM versions v JOIN ranked r ON r.course_id = v.course_id AND r.sig = v.sig AND r.rank_in_sig = 1
      ORDER BY v.course_id, v.refs DESC, r.date_created NULLS LAST, r.bot_name
 )
 SELECT r.course_id, r.bot_name, r.sig,
-       (SELECT count(DISTINCT sig) FROM ranked x WHERE x.course_id = r.course_id) = 1 AS identical,
+       n.n = 1 AS identical,
        CASE
            WHEN r.bot_name = k.keeper_bot THEN 'keep'
            WHEN r.sig = k.keeper_sig THEN 'merge'
@@ -74,11 +83,10 @@ SELECT r.course_id, r.bot_name, r.sig,
            ELSE 'merge'
        END AS action,
        -- The copy whose row survives for this content.
-       CASE WHEN r.sig = k.keeper_sig THEN k.keeper_bot
-            ELSE (SELECT x.bot_name FROM ranked x WHERE x.course_id = r.course_id AND x.sig = r.sig AND x.rank_in_sig = 1)
-       END AS survivor_bot,
+       CASE WHEN r.sig = k.keeper_sig THEN k.keeper_bot ELSE f.first_bot END AS survivor_bot,
        NULL::text AS new_course_id
-  FROM ranked r JOIN keeper k USING (course_id);
+  FROM ranked r JOIN keeper k USING (course_id) JOIN contents n USING (course_id)
+  JOIN firsts f ON f.course_id = r.course_id AND f.sig = r.sig;
 
 -- Every course id that rows name (before the renames: a new id must be one no row names).
 -- One pass over conversation (the biggest table) for everything the analysis needs of it.
@@ -207,4 +215,3 @@ UNION ALL SELECT 'run_null_is_ended', (SELECT count(*) FROM run WHERE is_ended I
 UNION ALL SELECT 'waiting_null_is_waiting', (SELECT count(*) FROM waiting_element WHERE is_waiting IS NULL)
 UNION ALL SELECT 'conversation_large_json', (SELECT coalesce(sum(large_json), 0)::int8 FROM mig_conversation_stats);
 
-ANALYZE mig_course_map;
