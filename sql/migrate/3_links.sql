@@ -44,6 +44,11 @@ SELECT (SELECT migration_id FROM mig_params), 'conversation', 'updated',
        format('course %s renamed to %s for the bot of this run', old_id, new_course_id)
   FROM moved;
 
+-- The deployments phase 2 made, by (course, bot): course_deployment has no keys yet
+-- (phase 4 adds them), so the run update below reads this indexed copy.
+CREATE TEMP TABLE mig_deployment ON COMMIT DROP AS
+SELECT course_id, bot_id, deployment_id FROM course_deployment WHERE account_id = 1 AND environment = 'prod';
+
 -- Runs: bot, deployment, and is_active = not ended (only the newest unfinished run
 -- of a chat on a bot stays active). Runs without a course keep deployment_id NULL.
 UPDATE run r
@@ -55,8 +60,7 @@ UPDATE run r
                (r2.is_ended IS NOT TRUE AND z.run_id IS NULL) AS is_active
           FROM run r2
           JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r2.botname, (SELECT default_bot FROM mig_params))
-          LEFT JOIN course_deployment d
-                 ON d.course_id = r2.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod'
+          LEFT JOIN mig_deployment d ON d.course_id = r2.course_id AND d.bot_id = b.bot_id
           LEFT JOIN mig_run_deactivate z ON z.run_id = r2.run_id
        ) x
  WHERE r.run_id = x.run_id

@@ -41,6 +41,7 @@ pub const WORK_TABLES: &[(&str, &[&[&str]])] = &[
     ("mig_participant_dups", &[&["courseparticipant_id"]]),
     ("mig_orphans", &[&["conversation_id"], &["run_id"]]),
     ("mig_moved_runs", &[&["run_id"]]),
+    ("mig_deployment", &[&["course_id", "bot_id"]]),
     // The online copies (persist.sql gives them their primary keys; the orphans are
     // also read by run_id range, one backfill batch at a time).
     ("online_run_deactivate", &[&["run_id"]]),
@@ -190,7 +191,7 @@ pub fn written_tables(statement: &str) -> BTreeSet<String> {
 
 /// The statement with its comments and string literals blanked out (and the bodies of
 /// DO blocks and functions, unless `bodies`).
-fn code_only(sql: &str, bodies: bool) -> String {
+pub fn code_only(sql: &str, bodies: bool) -> String {
     let mut out = String::with_capacity(sql.len());
     for (piece, is_code) in pieces(sql) {
         if is_code {
