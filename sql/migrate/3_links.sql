@@ -1,5 +1,7 @@
 -- Phase 3: links. Every legacy row gets its bot, deployment and run; rows of renamed
 -- course copies follow them; duplicates under the new unique keys go to the archive.
+-- The tool runs this file statement by statement (src/migrate/work.rs): the work tables
+-- it creates or writes are indexed and ANALYZEd before the next statement reads them.
 
 -- Runs, waiting elements and conversations of renamed copies follow their course.
 CREATE TEMP TABLE mig_moved_runs (run_id int4 PRIMARY KEY, old_id text, new_course_id text) ON COMMIT DROP;
@@ -16,7 +18,6 @@ WITH moved AS (
       FROM moved
 )
 INSERT INTO mig_moved_runs SELECT run_id, old_id, new_course_id FROM moved;
-ANALYZE mig_moved_runs;
 
 WITH moved AS (
     UPDATE waiting_element w SET course_id = m.new_course_id
@@ -43,6 +44,11 @@ SELECT (SELECT migration_id FROM mig_params), 'conversation', 'updated',
        format('course %s renamed to %s for the bot of this run', old_id, new_course_id)
   FROM moved;
 
+-- The deployments phase 2 made, by (course, bot): course_deployment has no keys yet
+-- (phase 4 adds them), so the run update below reads this indexed copy.
+CREATE TEMP TABLE mig_deployment ON COMMIT DROP AS
+SELECT course_id, bot_id, deployment_id FROM course_deployment WHERE account_id = 1 AND environment = 'prod';
+
 -- Runs: bot, deployment, and is_active = not ended (only the newest unfinished run
 -- of a chat on a bot stays active). Runs without a course keep deployment_id NULL.
 UPDATE run r
@@ -51,11 +57,11 @@ UPDATE run r
        is_active = x.is_active
   FROM (
         SELECT r2.run_id, b.bot_id, d.deployment_id,
-               (r2.is_ended IS NOT TRUE AND NOT EXISTS (SELECT 1 FROM mig_run_deactivate z WHERE z.run_id = r2.run_id)) AS is_active
+               (r2.is_ended IS NOT TRUE AND z.run_id IS NULL) AS is_active
           FROM run r2
           JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r2.botname, (SELECT default_bot FROM mig_params))
-          LEFT JOIN course_deployment d
-                 ON d.course_id = r2.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod'
+          LEFT JOIN mig_deployment d ON d.course_id = r2.course_id AND d.bot_id = b.bot_id
+          LEFT JOIN mig_run_deactivate z ON z.run_id = r2.run_id
        ) x
  WHERE r.run_id = x.run_id
    AND (r.bot_id IS DISTINCT FROM x.bot_id OR r.deployment_id IS DISTINCT FROM x.deployment_id

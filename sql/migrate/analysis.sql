@@ -2,6 +2,10 @@
 -- say, for this database, which bots exist, which course copies are merged, renamed
 -- or created, and which rows are anomalies. `plan` reads them and rolls back;
 -- `migrate` reads them and applies them. Expects pg_temp.mig_params (default_bot).
+-- The tool runs this file statement by statement (src/migrate/work.rs): each table is
+-- indexed on the keys it is joined by and ANALYZEd before the next statement reads it.
+-- No statement looks rows up one by one in a table that grows with the data: per-row
+-- lookups are joins, anti-joins are NOT EXISTS in WHERE or LEFT JOIN … IS NULL.
 
 -- Every distinct non-NULL bot name in the six legacy bot columns, with where it appears.
 CREATE TEMP TABLE mig_bot_source ON COMMIT DROP AS
@@ -27,13 +31,14 @@ UNION ALL SELECT 'gen_settings', count(*) FROM gen_settings WHERE bot_name IS NU
 -- Each course copy's content signature: its yaml and its elements in order.
 CREATE TEMP TABLE mig_course_copy ON COMMIT DROP AS
 SELECT c.course_id, c.bot_name, c.date_created,
-       md5(coalesce(c.yaml, '<null>') || '|' || coalesce((
-           SELECT string_agg(coalesce(e.element_id, '<null>') || '/' || coalesce(e.element_type, '<null>') || '/' || coalesce(e.json, '<null>'),
-                             '|' ORDER BY e.course_element_id)
-             FROM course_element e
-            WHERE e.course_id = c.course_id
-              AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = c.bot_name), '')) AS sig
-  FROM course c;
+       md5(coalesce(c.yaml, '<null>') || '|' || coalesce(e.elements, '')) AS sig
+  FROM course c
+  LEFT JOIN (SELECT e.course_id, coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) AS bot_name,
+                    string_agg(coalesce(e.element_id, '<null>') || '/' || coalesce(e.element_type, '<null>') || '/' || coalesce(e.json, '<null>'),
+                               '|' ORDER BY e.course_element_id) AS elements
+               FROM course_element e
+              WHERE e.course_id IS NOT NULL
+              GROUP BY 1, 2) e ON e.course_id = c.course_id AND e.bot_name = c.bot_name;
 
 -- (course_id, resolved bot) pairs named by runs, waiting elements and elements, with counts.
 CREATE TEMP TABLE mig_course_bot_refs ON COMMIT DROP AS
@@ -51,34 +56,36 @@ SELECT course_id, bot_name, sum(n)::int8 AS n FROM (
 -- a tie goes to the oldest copy. Copies with the same content merge into one course
 -- (its oldest copy's row); each other content gets one renamed course.
 CREATE TEMP TABLE mig_course_plan ON COMMIT DROP AS
-WITH multi AS (
-    SELECT course_id FROM mig_course_copy GROUP BY course_id HAVING count(*) > 1
-), ranked AS (
-    SELECT cc.*, coalesce(br.n, 0) AS refs,
+WITH copies AS (
+    SELECT cc.course_id, cc.bot_name, cc.date_created, cc.sig, coalesce(br.n, 0) AS refs,
+           count(*) OVER (PARTITION BY cc.course_id) AS copies,
            row_number() OVER (PARTITION BY cc.course_id, cc.sig ORDER BY cc.date_created NULLS LAST, cc.bot_name) AS rank_in_sig
-      FROM mig_course_copy cc JOIN multi USING (course_id)
+      FROM mig_course_copy cc
       LEFT JOIN mig_course_bot_refs br ON br.course_id = cc.course_id AND br.bot_name = cc.bot_name
-), versions AS (
-    SELECT course_id, sig, sum(refs) AS refs FROM ranked GROUP BY 1, 2
-), keeper AS (
-    SELECT DISTINCT ON (v.course_id) v.course_id, v.sig AS keeper_sig, r.bot_name AS keeper_bot
-      FROM versions v JOIN ranked r ON r.course_id = v.course_id AND r.sig = v.sig AND r.rank_in_sig = 1
-     ORDER BY v.course_id, v.refs DESC, r.date_created NULLS LAST, r.bot_name
+), ranked AS (
+    -- Per content: the rows that use it, and its oldest copy.
+    SELECT c.*, sum(refs) OVER (PARTITION BY course_id, sig) AS version_refs,
+           first_value(bot_name) OVER (PARTITION BY course_id, sig ORDER BY rank_in_sig) AS first_bot
+      FROM copies c WHERE copies > 1
+), keyed AS (
+    -- Per course_id: how many contents, and the keeper (the oldest copy of the content most rows use).
+    SELECT r.*, count(*) FILTER (WHERE rank_in_sig = 1) OVER (PARTITION BY course_id) AS contents,
+           first_value(sig) OVER k AS keeper_sig, first_value(bot_name) OVER k AS keeper_bot
+      FROM ranked r
+    WINDOW k AS (PARTITION BY course_id ORDER BY rank_in_sig <> 1, version_refs DESC, date_created NULLS LAST, bot_name)
 )
-SELECT r.course_id, r.bot_name, r.sig,
-       (SELECT count(DISTINCT sig) FROM ranked x WHERE x.course_id = r.course_id) = 1 AS identical,
+SELECT course_id, bot_name, sig,
+       contents = 1 AS identical,
        CASE
-           WHEN r.bot_name = k.keeper_bot THEN 'keep'
-           WHEN r.sig = k.keeper_sig THEN 'merge'
-           WHEN r.rank_in_sig = 1 THEN 'rename'
+           WHEN bot_name = keeper_bot THEN 'keep'
+           WHEN sig = keeper_sig THEN 'merge'
+           WHEN rank_in_sig = 1 THEN 'rename'
            ELSE 'merge'
        END AS action,
        -- The copy whose row survives for this content.
-       CASE WHEN r.sig = k.keeper_sig THEN k.keeper_bot
-            ELSE (SELECT x.bot_name FROM ranked x WHERE x.course_id = r.course_id AND x.sig = r.sig AND x.rank_in_sig = 1)
-       END AS survivor_bot,
+       CASE WHEN sig = keeper_sig THEN keeper_bot ELSE first_bot END AS survivor_bot,
        NULL::text AS new_course_id
-  FROM ranked r JOIN keeper k USING (course_id);
+  FROM keyed;
 
 -- Every course id that rows name (before the renames: a new id must be one no row names).
 -- One pass over conversation (the biggest table) for everything the analysis needs of it.
@@ -117,11 +124,14 @@ BEGIN
          WHERE course_id = r.course_id AND bot_name = r.bot_name;
     END LOOP;
 END $$;
-UPDATE mig_course_plan m SET new_course_id = CASE
-           WHEN m.sig = (SELECT k.sig FROM mig_course_plan k WHERE k.course_id = m.course_id AND k.action = 'keep') THEN m.course_id
-           ELSE (SELECT r.new_course_id FROM mig_course_plan r WHERE r.course_id = m.course_id AND r.sig = m.sig AND r.action = 'rename')
-       END
- WHERE m.action IN ('keep', 'merge');
+UPDATE mig_course_plan m SET new_course_id = x.new_course_id
+  FROM (SELECT p.course_id, p.bot_name,
+               CASE WHEN p.sig = k.sig THEN p.course_id ELSE r.new_course_id END AS new_course_id
+          FROM mig_course_plan p
+          LEFT JOIN mig_course_plan k ON k.course_id = p.course_id AND k.action = 'keep'
+          LEFT JOIN mig_course_plan r ON r.course_id = p.course_id AND r.sig = p.sig AND r.action = 'rename'
+         WHERE p.action IN ('keep', 'merge')) x
+ WHERE m.course_id = x.course_id AND m.bot_name = x.bot_name;
 
 -- Where a row naming (course_id, resolved bot) belongs: the renamed id if that bot's
 -- copy was renamed (or merged into a renamed one), else the id itself.
@@ -131,16 +141,15 @@ CREATE UNIQUE INDEX ON mig_course_map (course_id, bot_name);
 
 -- Course ids that rows reference but no course row holds (courses living in YAML files).
 CREATE TEMP TABLE mig_missing_course ON COMMIT DROP AS
-SELECT r.course_id,
-       array_agg(DISTINCT r.table_name ORDER BY r.table_name) AS tables,
-       sum(r.n)::int8 AS refs,
+SELECT m.course_id, m.tables, m.refs,
        -- Legacy course rows need a bot_name: the bot that names the course most.
-       coalesce((SELECT x.bot_name FROM mig_course_bot_refs x WHERE x.course_id = r.course_id
-                  ORDER BY x.n DESC, x.bot_name LIMIT 1),
-                (SELECT default_bot FROM mig_params), '') AS bot_name
-  FROM mig_course_refs r
- WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id)
- GROUP BY r.course_id;
+       coalesce(top.bot_name, (SELECT default_bot FROM mig_params), '') AS bot_name
+  FROM (SELECT r.course_id, array_agg(DISTINCT r.table_name ORDER BY r.table_name) AS tables, sum(r.n)::int8 AS refs
+          FROM mig_course_refs r
+         WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id)
+         GROUP BY r.course_id) m
+  LEFT JOIN (SELECT DISTINCT ON (course_id) course_id, bot_name FROM mig_course_bot_refs
+              ORDER BY course_id, n DESC, bot_name) top ON top.course_id = m.course_id;
 
 -- Rows with a NULL course_id, per table.
 CREATE TEMP TABLE mig_null_course ON COMMIT DROP AS
@@ -207,4 +216,3 @@ UNION ALL SELECT 'run_null_is_ended', (SELECT count(*) FROM run WHERE is_ended I
 UNION ALL SELECT 'waiting_null_is_waiting', (SELECT count(*) FROM waiting_element WHERE is_waiting IS NULL)
 UNION ALL SELECT 'conversation_large_json', (SELECT coalesce(sum(large_json), 0)::int8 FROM mig_conversation_stats);
 
-ANALYZE mig_course_map;

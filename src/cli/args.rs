@@ -251,6 +251,11 @@ pub enum Command {
         /// Seed of the generator: the same seed gives the same data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The dataset's shape: standard (production proportions) or dense (every anomaly
+        /// in bulk: a third of the runs superseded, many duplicate bans and participants,
+        /// many renamed course copies, orphans).
+        #[arg(long, default_value = "standard", value_name = "PROFILE")]
+        profile: profochat_saas::seed::Profile,
         #[command(flatten)]
         confirm: ConfirmArgs,
         #[command(flatten)]
@@ -298,6 +303,15 @@ pub enum Command {
         /// With --legacy-reads: parameter sets per statement.
         #[arg(long, default_value_t = 300, value_name = "N")]
         samples: i64,
+        /// The seeded dataset's shape: standard or dense (as `seed-legacy --profile`).
+        #[arg(long, default_value = "standard", value_name = "PROFILE")]
+        profile: profochat_saas::seed::Profile,
+        /// Instead: at each of these sizes (runs, comma-separated), time the offline
+        /// migration, validate, rollback, the online migration, rollback, and
+        /// `migrate --abort` after an interrupted online migration; print seconds per step
+        /// and how much each grew from one size to the next.
+        #[arg(long, value_name = "RUNS,RUNS,…", value_delimiter = ',', conflicts_with_all = ["legacy_reads", "template"])]
+        scale: Vec<u64>,
         #[command(flatten)]
         out: OutputArgs,
     },

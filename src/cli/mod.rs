@@ -191,13 +191,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
-        Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,
-        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, out } => {
-            if legacy_reads {
+        Command::SeedLegacy { conn, runs, seed, profile, confirm, out } => commands::seed::run(&conn, runs, seed, profile, &confirm, &out).await,
+        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, out } => {
+            if !scale.is_empty() {
+                commands::bench::scale(&conn, &scale, seed, profile, &out).await
+            } else if legacy_reads {
                 commands::bench::legacy_reads(&conn, runs, seed, samples, &out).await
             } else {
                 let writer = writer.map(|rate| profochat_saas::bench::WriterOptions { rate, connections: writer_connections as usize });
-                let setup = profochat_saas::bench::Setup { single_transaction, index_jobs: jobs as usize, template, default_bot };
+                let setup = profochat_saas::bench::Setup { single_transaction, index_jobs: jobs as usize, template, default_bot, profile };
                 commands::bench::run(&conn, runs, seed, repeat, setup, writer, &out).await
             }
         }

@@ -135,7 +135,9 @@ pub async fn run<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>,
         .execute(read_sql::PARAMS, &[&default_bot, &migration_id])
         .await
         .map_err(q)?;
-    client.batch_execute(ANALYSIS).await.map_err(q)?;
+    let work = |e: super::work::WorkError| e.into_query("analysing the legacy data", "Nothing was changed.");
+    super::work::settle(client, read_sql::PARAMS).await.map_err(work)?;
+    super::work::run(client, ANALYSIS).await.map_err(work)?;
     read(client, default_bot).await
 }
 

@@ -23,6 +23,7 @@ pub mod privileges;
 pub mod steps;
 pub mod upgrade;
 pub mod upstream;
+pub mod work;
 
 use std::time::Instant;
 

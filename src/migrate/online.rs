@@ -279,7 +279,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
     };
     while let Some(step) = next {
         if !restored && !matches!(step, OnlineStep::Expand | OnlineStep::ChatIndex | OnlineStep::Prepare) {
-            db.batch_execute(RESTORE).await.map_err(q("reading the analysis kept by the prepare step"))?;
+            super::work::run(&db.client, RESTORE).await.map_err(|e| e.into_query("reading the analysis kept by the prepare step", STOPPED_HINT))?;
             restored = true;
         }
         if step == OnlineStep::Switch {
@@ -525,7 +525,7 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
         let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
         let a = analysis::run(&tx, default_bot.as_deref(), Some(state.migration_id)).await?;
         decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
-        tx.batch_execute(PERSIST).await.map_err(q("keeping the analysis for the backfill"))?;
+        super::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
         match tx.batch_execute(LOCK_SHARE).await {
             Ok(()) => {}
             Err(e) if retryable(&e) && started.elapsed() < bound => {

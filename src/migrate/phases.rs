@@ -199,9 +199,10 @@ impl Phase {
                 counts.insert("courses_created".into(), a.missing_courses.len() as i64);
             }
             Phase::Links => {
-                tx.batch_execute(LINKS).await.map_err(fail)?;
+                let work = |e: super::work::WorkError| self.failed(e.to_string());
+                super::work::run(tx, LINKS).await.map_err(work)?;
                 // The small tables: the online backfill's statements, over every key.
-                tx.batch_execute(LINKS_WHOLE_RANGE).await.map_err(fail)?;
+                super::work::run(tx, LINKS_WHOLE_RANGE).await.map_err(work)?;
                 for t in [BackfillTable::Bannedparticipants, BackfillTable::Courseparticipants, BackfillTable::GenSettings] {
                     tx.batch_execute(crate::state::OnlineStep::table_sql(t)).await.map_err(fail)?;
                 }

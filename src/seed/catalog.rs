@@ -190,7 +190,7 @@ impl Step {
 }
 
 /// What a run of one course goes through.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Program {
     pub course_id: Option<&'static str>,
     pub lang: Lang,
@@ -239,6 +239,8 @@ pub(crate) struct Catalog {
     pub welcome: usize,
     /// Courses that participants are added to (None: a NULL course_id), weighted.
     pub private_courses: Vec<(Option<&'static str>, u32)>,
+    /// The dense profile: every anomaly in bulk (see [`super::Profile::Dense`]).
+    pub dense: bool,
 }
 
 /// A weighted choice.
@@ -345,7 +347,15 @@ fn program(rng: &mut ChaCha8Rng, t: &Template) -> Program {
 }
 
 impl Catalog {
+    #[cfg(test)]
     pub fn new(seed: u64) -> Catalog {
+        Catalog::with_profile(seed, super::Profile::Standard, 0)
+    }
+
+    /// The catalog of a profile; the dense one adds, per 100 runs, a course published
+    /// under two bots: two of three times with differing content (one copy is
+    /// renamed), else identical (merged).
+    pub fn with_profile(seed: u64, profile: super::Profile, runs: u64) -> Catalog {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream::CATALOG);
         let rng = &mut rng;
@@ -428,7 +438,7 @@ impl Catalog {
             }
         }
 
-        let menus = [
+        let mut menus = [
             vec![(python, 24), (english_a1, 20), (sales, 14), (mindfulness, 10), (welcome, 8), (onboarding, 3), (legacy_quiz, 2)],
             vec![(english_a1_edited, 38), (english_b2, 30), (python, 20), (welcome, 8)],
             vec![(python, 40), (marketing, 48), (yaml_test, 10)],
@@ -443,6 +453,40 @@ impl Catalog {
             (None, 1),
         ];
 
+        let dense = profile == super::Profile::Dense;
+        if dense {
+            for k in 0..(runs / 100).max(10) {
+                // Leaked once per dataset: course ids are 'static like the catalog's own.
+                let id: &'static str = Box::leak(format!("{}_copy_{k}", PYTHON.id).into_boxed_str());
+                let mut a = programs[python].clone();
+                a.course_id = Some(id);
+                let mut b = programs[if k % 3 == 0 { python } else { english_b2 }].clone();
+                b.course_id = Some(id);
+                programs.push(a);
+                programs.push(b);
+                let (pa, pb) = (programs.len() - 2, programs.len() - 1);
+                let mut publish = |p: usize, bot: &'static str| {
+                    let course_id = programs[p].course_id.unwrap_or_default();
+                    courses.push(CourseData {
+                        course_id,
+                        bot_name: bot,
+                        creator_id: Some(rng.gen_range(100_000_000..7_000_000_000)),
+                        date_created: Some(START - rng.gen_range(86_400..400 * 86_400)),
+                        yaml_of: Some(p),
+                    });
+                    next_id += rng.gen_range(0..40);
+                    for s in 0..programs[p].steps.len() {
+                        elements.push(ElementData { course_element_id: next_id, program: p, step: s, bot_name: Some(bot) });
+                        next_id += 1;
+                    }
+                };
+                publish(pa, MAIN_BOT);
+                publish(pb, TUTOR_BOT);
+                menus[MAIN].push((pa, 1));
+                menus[TUTOR].push((pb, 1));
+            }
+        }
+
         let settings = settings(rng);
         Catalog {
             programs,
@@ -453,6 +497,7 @@ impl Catalog {
             free_chat,
             welcome,
             private_courses,
+            dense,
         }
     }
 

@@ -51,6 +51,41 @@ pub struct SeedOptions {
     pub seed: u64,
 }
 
+/// The shape of the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Every anomaly present, in the proportions of production databases.
+    #[default]
+    Standard,
+    /// Every anomaly in bulk, so that each anomaly table of the migration grows with
+    /// the data: a third of the runs superseded (an older unfinished run of the same
+    /// chat and bot), one ban in three and one participant in three a duplicate, a
+    /// course copied under two bots per 100 runs (two of three renamed), and one
+    /// run in thirty deleted with its conversation rows left (orphans).
+    Dense,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "standard" => Ok(Profile::Standard),
+            "dense" => Ok(Profile::Dense),
+            other => Err(format!("unknown profile {other:?} (standard or dense)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Profile::Standard => "standard",
+            Profile::Dense => "dense",
+        })
+    }
+}
+
 impl Default for SeedOptions {
     fn default() -> Self {
         SeedOptions { runs: 1000, seed: 1 }
@@ -181,6 +216,11 @@ async fn tables_with_rows(client: &impl GenericClient) -> Result<Vec<String>> {
 /// in one transaction, and returns what it wrote. Refuses, changing nothing, when
 /// the database holds anything else.
 pub async fn generate(db: &mut Db, opts: &SeedOptions, reporter: &dyn Reporter) -> Result<SeedManifest> {
+    generate_profile(db, opts, Profile::Standard, reporter).await
+}
+
+/// [`generate`], with the dataset of a [`Profile`].
+pub async fn generate_profile(db: &mut Db, opts: &SeedOptions, profile: Profile, reporter: &dyn Reporter) -> Result<SeedManifest> {
     if opts.runs > MAX_RUNS {
         return Err(Error::refused(
             format!("--runs {} is more than the legacy int4 keys hold comfortably", opts.runs),
@@ -189,7 +229,7 @@ pub async fn generate(db: &mut Db, opts: &SeedOptions, reporter: &dyn Reporter) 
     }
     let target = check_target(db).await?;
     let display = db.settings.display_target();
-    let dataset = Dataset::new(opts);
+    let dataset = Dataset::new(opts, profile);
 
     let tx = db
         .client
@@ -304,8 +344,8 @@ struct Dataset {
 }
 
 impl Dataset {
-    fn new(opts: &SeedOptions) -> Dataset {
-        let catalog = Catalog::new(opts.seed);
+    fn new(opts: &SeedOptions, profile: Profile) -> Dataset {
+        let catalog = Catalog::with_profile(opts.seed, profile, opts.runs);
         let mut stream = RunStream::new(&catalog, opts.seed, opts.runs);
         let (mut run_rows, mut conversation_rows, mut waiting_rows) = (0, 0, 0);
         for spec in stream.by_ref() {
@@ -332,8 +372,8 @@ impl Dataset {
             "run" => self.run_rows,
             "conversation" => self.conversation_rows,
             "waiting_element" => self.waiting_rows,
-            "courseparticipants" => tables::participant_rows(self.runs),
-            "bannedparticipants" => tables::Bans::new(self.seed, self.runs, self.users).total,
+            "courseparticipants" => tables::participant_rows(self.runs, self.catalog.dense),
+            "bannedparticipants" => tables::Bans::new(self.seed, self.runs, self.users, self.catalog.dense).total,
             "gen_settings" => self.catalog.settings.len() as u64,
             _ => 0,
         }
@@ -348,7 +388,7 @@ impl Dataset {
             "conversation" => Box::new(tables::Conversations::new(c, seed, runs)),
             "waiting_element" => Box::new(tables::Waiting::new(c, seed, runs, users)),
             "courseparticipants" => Box::new(tables::Participants::new(c, seed, runs, users)),
-            "bannedparticipants" => Box::new(tables::Bans::new(seed, runs, users)),
+            "bannedparticipants" => Box::new(tables::Bans::new(seed, runs, users, c.dense)),
             _ => Box::new(tables::Settings { catalog: c, next: 0 }),
         }
     }
@@ -360,7 +400,11 @@ mod tests {
 
     /// Generates without a server: the rows are encoded and dropped.
     fn simulate(opts: &SeedOptions) -> (SeedManifest, Dataset, u64) {
-        let dataset = Dataset::new(opts);
+        simulate_profile(opts, Profile::Standard)
+    }
+
+    fn simulate_profile(opts: &SeedOptions, profile: Profile) -> (SeedManifest, Dataset, u64) {
+        let dataset = Dataset::new(opts, profile);
         let mut tally = Tally::new(DEFAULT_BOT);
         let mut bytes = 0;
         for table in LOAD_ORDER {
@@ -448,5 +492,18 @@ mod tests {
         assert_eq!(m.bots_only_in.values().map(Vec::len).sum::<usize>(), 3, "{:?}", m.bots_only_in);
         let avg = bytes as f64 / m.total_rows() as f64;
         assert!((150.0..900.0).contains(&avg), "{avg}");
+    }
+
+    #[test]
+    fn dense_profile_makes_every_anomaly_large() {
+        let runs = 3000;
+        let (m, _, _) = simulate_profile(&SeedOptions { runs, seed: 1 }, Profile::Dense);
+        let (s, _, _) = simulate(&SeedOptions { runs, seed: 1 });
+        assert_every_anomaly(&m);
+        assert!(m.runs_to_deactivate * 10 >= runs * 3, "a third of the runs superseded: {}", m.runs_to_deactivate);
+        assert!(m.duplicate_bans >= 10 * s.duplicate_bans.max(1), "{} vs {}", m.duplicate_bans, s.duplicate_bans);
+        assert!(m.duplicate_participants >= 10 * s.duplicate_participants.max(1), "{} vs {}", m.duplicate_participants, s.duplicate_participants);
+        assert!(m.differing_copies.len() >= 20 + s.differing_copies.len(), "{:?}", m.differing_copies.len());
+        assert!(m.orphan_run_refs >= 10 * s.orphan_run_refs.max(1), "{} vs {}", m.orphan_run_refs, s.orphan_run_refs);
     }
 }

@@ -146,6 +146,9 @@ pub(crate) struct RunStream<'c> {
     slot: u64,
     users: u64,
     script: Script,
+    /// Dense profile: the chat, bot and course of the last run that a newer
+    /// unfinished run supersedes.
+    superseded: Option<(u64, Option<&'static str>, usize)>,
 }
 
 impl<'c> RunStream<'c> {
@@ -160,6 +163,7 @@ impl<'c> RunStream<'c> {
             slot: 0,
             users: FIRST_REGULAR_USER,
             script: Script::new(runs),
+            superseded: None,
         }
     }
 
@@ -235,6 +239,27 @@ impl Iterator for RunStream<'_> {
         };
         let mut first_waiting_unknown = false;
         let mut large_first = false;
+
+        // Dense profile: of every three runs, the first is left unfinished and the
+        // second, unfinished too, starts over on the same chat and bot (a third of the
+        // runs are superseded); the third is deleted one time in ten (orphans).
+        if catalog.dense && slot >= 2 {
+            match slot % 3 {
+                0 => {
+                    is_ended = if rng.gen_bool(0.5) { None } else { Some(false) };
+                    deleted = false;
+                    self.superseded = Some((user, botname, program));
+                }
+                1 => {
+                    if let Some((u, b, p)) = self.superseded.take() {
+                        (user, botname, program) = (u, b, p);
+                        is_ended = if rng.gen_bool(0.5) { None } else { Some(false) };
+                        deleted = false;
+                    }
+                }
+                _ => deleted = slot + 1 < self.runs && rng.gen_ratio(1, 10),
+            }
+        }
 
         // The scripted anomalies.
         if slot < 2 {

@@ -379,8 +379,12 @@ pub(crate) struct Participants<'c> {
     pub scripted: Vec<(Option<&'static str>, Option<String>)>,
 }
 
-pub(crate) fn participant_rows(runs: u64) -> u64 {
-    (runs / 8).max(20)
+pub(crate) fn participant_rows(runs: u64, dense: bool) -> u64 {
+    if dense {
+        (runs / 2).max(20)
+    } else {
+        (runs / 8).max(20)
+    }
 }
 
 impl<'c> Participants<'c> {
@@ -408,7 +412,7 @@ impl<'c> Participants<'c> {
             seed,
             rng: rng_for(seed, stream::PARTICIPANTS),
             next_id: 1,
-            total: participant_rows(runs),
+            total: participant_rows(runs, catalog.dense),
             users,
             recent: VecDeque::with_capacity(16),
             scripted,
@@ -426,7 +430,7 @@ impl TableRows for Participants<'_> {
             self.scripted[index].clone()
         } else {
             let (course, user) = match self.recent.front() {
-                Some(&pair) if self.rng.gen_ratio(1, 50) => pair,
+                Some(&pair) if self.rng.gen_ratio(1, if self.catalog.dense { 3 } else { 50 }) => pair,
                 _ => (pick(&mut self.rng, &self.catalog.private_courses), self.rng.gen_range(0..self.users)),
             };
             if self.recent.len() == 16 {
@@ -457,6 +461,8 @@ pub(crate) struct Bans {
     pub users: u64,
     pub recent: VecDeque<(Option<&'static str>, i64, Option<i16>)>,
     pub scripted: Vec<(Option<&'static str>, i64, Option<i16>, &'static str)>,
+    /// Dense profile: one ban in three fires again.
+    pub dense: bool,
 }
 
 const BAN_REASONS: &[(&str, u32)] = &[
@@ -468,12 +474,16 @@ const BAN_REASONS: &[(&str, u32)] = &[
     ("links\tto\tother bots", 3),
 ];
 
-pub(crate) fn ban_rows(runs: u64) -> u64 {
-    (runs / 40).max(20)
+pub(crate) fn ban_rows(runs: u64, dense: bool) -> u64 {
+    if dense {
+        (runs / 4).max(20)
+    } else {
+        (runs / 40).max(20)
+    }
 }
 
 impl Bans {
-    pub fn new(seed: u64, runs: u64, users: u64) -> Self {
+    pub fn new(seed: u64, runs: u64, users: u64, dense: bool) -> Self {
         let chat = |u: u64| chat_id(seed, u);
         let mut scripted = vec![];
         for k in 0..(runs / 5000).max(2) {
@@ -493,8 +503,9 @@ impl Bans {
             seed,
             rng: rng_for(seed, stream::BANS),
             next_id: 1,
-            total: ban_rows(runs).max(scripted.len() as u64),
+            total: ban_rows(runs, dense).max(scripted.len() as u64),
             users,
+            dense,
             recent: VecDeque::with_capacity(16),
             scripted,
         }
@@ -515,7 +526,7 @@ impl TableRows for Bans {
             (bot, chat, excluded, reason, at)
         } else {
             let (bot, chat, excluded) = match self.recent.front() {
-                Some(&key) if rng.gen_ratio(3, 100) => key,
+                Some(&key) if if self.dense { rng.gen_ratio(1, 3) } else { rng.gen_ratio(3, 100) } => key,
                 _ => {
                     let bot = if rng.gen_ratio(1, 10) { None } else { Some(COURSE_BOTS[pick(rng, &COURSE_BOT_SHARE)]) };
                     let r = rng.gen_range(0..100);

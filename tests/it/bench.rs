@@ -65,3 +65,26 @@ async fn a_template_is_copied_for_each_round_and_left_as_it_was() {
     let c = tpl.connect().await;
     assert_eq!(profochat_saas::schema::inspect(&c).await.unwrap().state, profochat_saas::schema::SchemaState::Legacy);
 }
+
+/// `bench --scale`: every step at every size, on dense data, the databases dropped after.
+#[tokio::test]
+async fn scale_times_every_step_at_every_size_and_says_how_it_grew() {
+    let r = bench::scale(&admin(), &[120, 360], 2, profochat_saas::seed::Profile::Dense, &Silent).await.unwrap();
+    assert_eq!(r.sizes, vec![120, 360]);
+    assert!(r.run_rows[1] > 2 * r.run_rows[0], "{:?}", r.run_rows);
+    let steps: Vec<&str> = r.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(steps, bench::SCALE_STEPS.to_vec());
+    for s in &r.steps {
+        assert_eq!(s.seconds.len(), 2, "{s:?}");
+        assert!(s.seconds.iter().all(|x| *x > 0.0), "{s:?}");
+        let g = s.growth();
+        assert!(g[0].is_none() && (g[1].unwrap() - s.seconds[1] / s.seconds[0]).abs() < 1e-9, "{s:?}");
+    }
+    let c = profochat_saas::conn::connect(&admin()).await.unwrap();
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE $1", &[&format!("profochat_bench_scale_{}_%", std::process::id())])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the benchmark's databases are dropped");
+}

@@ -18,6 +18,7 @@ mod fingerprint;
 mod interrupt;
 mod migrate;
 mod plan;
+mod plans;
 mod refusals;
 mod replay;
 mod replay_adversarial;

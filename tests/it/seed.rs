@@ -437,3 +437,19 @@ async fn copy_text_survives_the_server() {
     let back: Vec<Option<String>> = c.query("SELECT v FROM t ORDER BY n", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(back, values);
 }
+
+/// `--profile dense`: the library's dense dataset, and the standard one by default.
+#[tokio::test]
+async fn cli_profile_dense_is_the_dense_dataset_of_the_library() {
+    let (by_cli, by_library) = (TestDb::empty().await, TestDb::empty().await);
+    let out = cli()
+        .args(["seed-legacy", "--runs", "300", "--seed", "4", "--profile", "dense", "--yes", "--json", "--database-url", &by_cli.url()])
+        .assert()
+        .success();
+    let m: SeedManifest = serde_json::from_slice(&out.get_output().stdout).expect("stdout is a SeedManifest");
+    let lib = seed::generate_profile(&mut by_library.connect().await, &SeedOptions { runs: 300, seed: 4 }, seed::Profile::Dense, &Silent).await.unwrap();
+    assert_eq!(m, lib);
+    assert!(m.runs_to_deactivate * 10 >= 300 * 3, "a third of the runs superseded: {}", m.runs_to_deactivate);
+    assert_eq!(fingerprints(&by_cli.connect().await).await, fingerprints(&by_library.connect().await).await);
+    cli().args(["seed-legacy", "--profile", "sparse", "--yes", "--database-url", &by_cli.url()]).assert().code(2);
+}

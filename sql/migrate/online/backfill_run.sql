@@ -32,14 +32,17 @@ SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
   FROM moved;
 
 -- A (course, bot) pair first written between the analysis and the compatibility triggers.
+-- The batch's distinct pairs first: each is then looked up by the whole key, not every
+-- deployment of its bot once per run.
 INSERT INTO course_deployment (course_id, account_id, bot_id, environment)
-SELECT DISTINCT r.course_id, 1, b.bot_id, 'prod'
-  FROM run r JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r.botname, (SELECT default_bot FROM mig_params))
- WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
-   AND (r.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r.account_id = 1 AND r.course_id IS NOT NULL
-   AND EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id AND c.account_id = 1)
-   AND NOT EXISTS (SELECT 1 FROM course_deployment d
-                    WHERE d.course_id = r.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod');
+SELECT p.course_id, 1, p.bot_id, 'prod'
+  FROM (SELECT DISTINCT r.course_id, b.bot_id
+          FROM run r JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r.botname, (SELECT default_bot FROM mig_params))
+         WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
+           AND (r.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r.account_id = 1 AND r.course_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM course c WHERE c.course_id = r.course_id AND c.account_id = 1)) p
+ WHERE NOT EXISTS (SELECT 1 FROM course_deployment d
+                    WHERE d.course_id = p.course_id AND d.account_id = 1 AND d.bot_id = p.bot_id AND d.environment = 'prod');
 
 WITH linked AS (
     UPDATE run r
@@ -50,7 +53,9 @@ WITH linked AS (
       JOIN bot b ON b.account_id = 1 AND b.bot_name = coalesce(r2.botname, (SELECT default_bot FROM mig_params))
       LEFT JOIN course_deployment d
              ON d.course_id = r2.course_id AND d.account_id = 1 AND d.bot_id = b.bot_id AND d.environment = 'prod'
-      LEFT JOIN profochat_saas.online_run_deactivate z ON z.run_id = r2.run_id
+      -- Bounded by the batch like the runs, so that no batch reads the whole table.
+      LEFT JOIN (SELECT run_id FROM profochat_saas.online_run_deactivate
+                  WHERE run_id >= (SELECT lo FROM mig_batch) AND run_id < (SELECT hi FROM mig_batch)) z ON z.run_id = r2.run_id
      WHERE r.run_id = r2.run_id
        AND r2.run_id >= (SELECT lo FROM mig_batch) AND r2.run_id < (SELECT hi FROM mig_batch)
        AND (r2.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r2.account_id = 1

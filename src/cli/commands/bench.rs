@@ -180,3 +180,49 @@ fn ms_f(ms: f64) -> String {
 fn ms_text(ms: u64) -> String {
     format!("{:.2} s", ms as f64 / 1000.0)
 }
+
+/// `bench --scale`: each step's seconds at each size, and its growth from one size to the next.
+pub async fn scale(conn: &ConnArgs, sizes: &[u64], seed: u64, profile: profochat_saas::seed::Profile, out: &OutputArgs) -> Result<ExitCode> {
+    let (server_settings, _cluster) = server_of(conn).await?;
+    if !out.json {
+        eprintln!(
+            "Scale benchmark: {} runs ({profile} profile), on the server of {}",
+            sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            server_settings.display_target()
+        );
+    }
+    let reporter = output::TerminalReporter::new(out.json);
+    let r = bench::scale(&server_settings, sizes, seed, profile, &reporter).await?;
+    if out.json {
+        output::print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut header = vec!["step".to_string()];
+    for (i, runs) in r.sizes.iter().enumerate() {
+        header.push(format!("{runs} runs"));
+        if i > 0 {
+            header.push(format!("growth ×{:.1} runs", *runs as f64 / r.sizes[i - 1].max(1) as f64));
+        }
+    }
+    let mut t = output::table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for step in &r.steps {
+        let mut row = vec![step.step.clone()];
+        for (i, (s, g)) in step.seconds.iter().zip(step.growth()).enumerate() {
+            row.push(format!("{s:.2} s"));
+            if i > 0 {
+                row.push(g.map(|g| format!("{g:.2}×")).unwrap_or_default());
+            }
+        }
+        t.add_row(row);
+    }
+    println!("{t}");
+    println!(
+        "PostgreSQL {}, seed {}, {} profile; legacy rows: {}; run rows: {}. Growth: the step's time at a size over its time at the size before.",
+        r.server_version,
+        r.seed,
+        r.profile,
+        r.legacy_rows.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+        r.run_rows.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -11,7 +11,7 @@ use profochat_saas::sql::LEGACY_TABLES;
 
 use crate::cli::{connect, output, ConfirmArgs, ConnArgs, OutputArgs};
 
-pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, profile: seed::Profile, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let target = seed::check_target(&db).await?;
     let what = match target {
@@ -24,7 +24,7 @@ pub async fn run(conn: &ConnArgs, runs: u64, seed: u64, confirm: &ConfirmArgs, o
     ).await?;
     let reporter = output::TerminalReporter::new(out.json);
     let started = Instant::now();
-    let manifest = seed::generate(&mut db, &SeedOptions { runs, seed }, &reporter).await?;
+    let manifest = seed::generate_profile(&mut db, &SeedOptions { runs, seed }, profile, &reporter).await?;
     let elapsed = started.elapsed();
     if out.json {
         output::print_json(&manifest)?;
