@@ -34,3 +34,4 @@ mod ops;
 mod ops_cli;
 mod ops_migrated;
 mod validate;
+mod faults;
