@@ -116,6 +116,11 @@ async fn a_kill_right_after_the_switch_leaves_a_cleanup_that_migrate_finishes() 
     assert!(chat_index_exists(&c).await);
     let st = status(&db);
     assert!(st.contains("step cleanup under way"), "{st}");
+    let (code, out) = validate_cli(&db);
+    assert_ne!(code, Some(0), "{out}");
+    for left in ["state.online_leftovers", "8 change-log triggers", "the temporary index profochat_saas_run_chat", "1 online progress record(s)"] {
+        assert!(out.contains(left), "validate names {left}:\n{out}");
+    }
 
     let out = cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert();
     let o = out.get_output();
@@ -132,7 +137,49 @@ async fn a_kill_right_after_the_switch_leaves_a_cleanup_that_migrate_finishes() 
     assert_eq!(writes, 0, "no change log is left to grow");
     let st = status(&db);
     assert!(!st.contains("cleanup"), "{st}");
+    let (code, out) = validate_cli(&db);
+    assert_eq!(code, Some(0), "{out}");
     // Nothing left: a second migrate changes nothing.
     let out = cli().args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()]).assert().success();
     assert!(text(&out.get_output().stdout).contains("nothing was changed"));
+}
+
+/// The checks of the links a fault leaves undone, each seen on a migrated database
+/// where one row lacks its link: a waiting element written since the migration without
+/// the run its chat, course and bot had, and a message of a run on a renamed course
+/// copy left under the legacy course id.
+#[tokio::test]
+async fn validate_counts_every_row_a_fault_leaves_unlinked() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    profochat_saas::migrate::migrate(&mut c, &crate::migrate::opts(), &profochat_saas::report::Silent).await.unwrap();
+    let (code, out) = validate_cli(&db);
+    assert_eq!(code, Some(0), "{out}");
+
+    // As the compatibility layer left it before it found runs not yet backfilled.
+    c.batch_execute(
+        "INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id, course_id, botname, bot_id, account_id)
+         SELECT 100, '2030-01-01', true, 'd9', course_id, botname, bot_id, 1 FROM run WHERE run_id = 3",
+    )
+    .await
+    .unwrap();
+    let renamed: Option<(i32, String)> = c
+        .query_opt(
+            "SELECT c.conversation_id, n.legacy_course_id FROM conversation c JOIN run r ON r.run_id = c.run_id
+               JOIN profochat_saas.legacy_course_name n ON n.course_id = r.course_id AND n.course_id <> n.legacy_course_id
+              ORDER BY 1 LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1)));
+    let (conv, legacy_id) = renamed.expect("the anomalies have a message of a run on a renamed course copy");
+    c.execute("UPDATE conversation SET course_id = $2 WHERE conversation_id = $1", &[&conv, &legacy_id]).await.unwrap();
+
+    let v = profochat_saas::validate::validate(&c.client, &Default::default()).await.unwrap();
+    let failed = |id: &str| v.checks.iter().find(|k| k.id == id).map(|k| (k.passed, k.count, k.severity)).unwrap();
+    assert_eq!(failed("waiting_element.run_linked"), (false, 1, profochat_saas::validate::Severity::Critical));
+    assert_eq!(failed("conversation.follows_run_copy"), (false, 1, profochat_saas::validate::Severity::Critical));
+    let (code, out) = validate_cli(&db);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains("run_id NULL, but run 3 exists"), "{out}");
 }
