@@ -183,3 +183,235 @@ async fn validate_counts_every_row_a_fault_leaves_unlinked() {
     assert_ne!(code, Some(0), "{out}");
     assert!(out.contains("run_id NULL, but run 3 exists"), "{out}");
 }
+
+/// The fault matrix: for each step of the online migration, killed (as kill -9) at a
+/// point inside it and at its end while the legacy bot writes (the §1 statements of
+/// `bench --writer`), then (a) `migrate --abort` gives back the exact legacy database
+/// plus every row the bot wrote, and (b) killed again at the same point, `migrate`
+/// resumes it to a completed migration, every row linked, `validate` clean, and every
+/// row the bot wrote there.
+mod matrix {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use profochat_saas::conn::Db;
+    use profochat_saas::fingerprint::{self, Fingerprints};
+
+    use super::*;
+    use crate::harness::{bin, TestDb};
+    use crate::online::{legacy_writer, seeded, Written};
+
+    /// Over 1000 runs: the run and conversation backfills take two batches at least.
+    const RUNS: u64 = 1100;
+
+    struct Writer {
+        stop: Arc<AtomicBool>,
+        task: tokio::task::JoinHandle<Written>,
+    }
+
+    impl Writer {
+        async fn start(db: &TestDb) -> Writer {
+            let stop = Arc::new(AtomicBool::new(false));
+            let task = tokio::spawn(legacy_writer(db.connect().await, stop.clone()));
+            // It writes before the migration starts too.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Writer { stop, task }
+        }
+
+        async fn stop(self) -> Written {
+            self.stop.store(true, Ordering::Relaxed);
+            let w = self.task.await.unwrap();
+            assert!(w.errors.is_empty(), "the legacy writes never fail: {:?}", w.errors);
+            assert!(!w.runs.is_empty(), "{w:?}");
+            w
+        }
+    }
+
+    async fn cli_blocking(args: Vec<String>) -> (bool, String) {
+        tokio::task::spawn_blocking(move || {
+            let out = bin().args(&args).stdin(std::process::Stdio::null()).output().unwrap();
+            (out.status.success(), format!("{}\n{}", text(&out.stdout), text(&out.stderr)))
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn kill_at(db: &TestDb, c: &Db, bot: &str, at: &str) {
+        let (b, a) = (bot.to_string(), at.to_string());
+        let url = db.url();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = bin();
+            cmd.args(["migrate", "--yes", "--skip-backup", "--default-bot", &b, "--crash-at", &a, "--database-url", &url]);
+            let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+            assert!(!out.status.success() && out.status.code().is_none(), "{a}: not killed: {}\n{}", text(&out.stdout), text(&out.stderr));
+        })
+        .await
+        .unwrap();
+        wait_for_the_killed_session(c).await;
+    }
+
+    /// Every row the writer wrote is there (as the legacy schema or the migrated one holds it).
+    async fn all_written_present(c: &Db, w: &Written, at: &str) {
+        let ids = |v: &[(i32, bool)]| v.iter().map(|x| x.0).collect::<Vec<i32>>();
+        let count = |sql: &'static str, ids: Vec<i32>| async move { c.query_one(sql, &[&ids]).await.unwrap().get::<_, i64>(0) as usize };
+        assert_eq!(count("SELECT count(*) FROM run WHERE run_id = ANY($1)", ids(&w.runs)).await, w.runs.len(), "{at}: runs");
+        let ended: Vec<i32> = w.runs.iter().filter(|r| r.1).map(|r| r.0).collect();
+        assert_eq!(count("SELECT count(*) FROM run WHERE run_id = ANY($1) AND is_ended", ended.clone()).await, ended.len(), "{at}: course ends");
+        assert_eq!(count("SELECT count(*) FROM conversation WHERE conversation_id = ANY($1)", w.messages.clone()).await, w.messages.len(), "{at}: messages");
+        assert_eq!(count("SELECT count(*) FROM waiting_element WHERE waiting_element_id = ANY($1)", ids(&w.delays)).await, w.delays.len(), "{at}: delays");
+        let done: Vec<i32> = w.delays.iter().filter(|d| d.1).map(|d| d.0).collect();
+        assert_eq!(
+            count("SELECT count(*) FROM waiting_element WHERE waiting_element_id = ANY($1) AND is_waiting IS FALSE", done.clone()).await,
+            done.len(),
+            "{at}: delays done"
+        );
+        assert_eq!(count("SELECT count(*) FROM bannedparticipants WHERE bannedparticipant_id = ANY($1)", w.bans.clone()).await, w.bans.len(), "{at}: bans");
+    }
+
+    /// The legacy tables without the writer's rows, fingerprinted (in a transaction rolled back).
+    async fn without_written(c: &mut Db, w: &Written) -> Fingerprints {
+        let ids = |v: &[(i32, bool)]| v.iter().map(|x| x.0).collect::<Vec<i32>>();
+        let tx = c.client.transaction().await.unwrap();
+        tx.execute("DELETE FROM conversation WHERE conversation_id = ANY($1)", &[&w.messages]).await.unwrap();
+        tx.execute("DELETE FROM waiting_element WHERE waiting_element_id = ANY($1)", &[&ids(&w.delays)]).await.unwrap();
+        tx.execute("DELETE FROM run WHERE run_id = ANY($1)", &[&ids(&w.runs)]).await.unwrap();
+        tx.execute("DELETE FROM bannedparticipants WHERE bannedparticipant_id = ANY($1)", &[&w.bans]).await.unwrap();
+        let f = fingerprint::take(&tx).await.unwrap();
+        tx.rollback().await.unwrap();
+        f
+    }
+
+    /// (a) kill at `at`, then `migrate --abort`, the writer running throughout.
+    async fn abort_trial(db: &TestDb, c: &mut Db, bot: &str, at: &str) {
+        let before = fingerprint::take(&**c).await.unwrap();
+        let writer = Writer::start(db).await;
+        kill_at(db, c, bot, at).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out) = cli_blocking(vec![
+            "migrate".into(), "--abort".into(), "--yes".into(), "--database-url".into(), db.url(), "--backup-dir".into(),
+            dir.path().display().to_string(),
+        ])
+        .await;
+        let w = writer.stop().await;
+        assert!(ok, "{at}: the abort failed:\n{out}");
+        assert_eq!(schema::inspect(c).await.unwrap().state, SchemaState::Legacy, "{at}");
+        all_written_present(c, &w, at).await;
+        assert_eq!(without_written(c, &w).await, before, "{at}: the legacy rows of before, exactly");
+    }
+
+    /// (b) kill at `at`, then `migrate`, the writer running throughout.
+    async fn resume_trial(db: &TestDb, c: &Db, bot: &str, at: &str) {
+        let writer = Writer::start(db).await;
+        kill_at(db, c, bot, at).await;
+        let (ok, out) = cli_blocking(vec!["migrate".into(), "--yes".into(), "--skip-backup".into(), "--database-url".into(), db.url()]).await;
+        let w = writer.stop().await;
+        assert!(ok, "{at}: the resumed migration failed:\n{out}");
+        assert!(!out.contains("DIFFERS"), "{at}: {out}");
+        resumed_and_linked(db, c, &w, at).await;
+    }
+
+    pub(super) async fn resumed_and_linked(db: &TestDb, c: &Db, w: &Written, at: &str) {
+        assert_eq!(schema::inspect(c).await.unwrap().state, SchemaState::Migrated, "{at}");
+        all_written_present(c, w, at).await;
+        let unlinked: i64 = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM run WHERE bot_id IS NULL OR (course_id IS NOT NULL AND deployment_id IS NULL))
+                      + (SELECT count(*) FROM waiting_element WHERE bot_id IS NULL)
+                      + (SELECT count(*) FROM bannedparticipants WHERE bot_id IS NULL)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(unlinked, 0, "{at}: rows without their links");
+        assert_eq!(change_log_triggers(c).await, 0, "{at}");
+        assert_eq!(progress_rows(c).await, 0, "{at}");
+        let (code, out) = validate_cli(db);
+        assert_eq!(code, Some(0), "{at}: validate:\n{out}");
+    }
+
+    /// Both trials at one point, on one database: the abort first (back to legacy, the
+    /// writer's rows kept), then the resume.
+    async fn at(point: &str) {
+        let (db, mut c, bot) = seeded(RUNS).await;
+        abort_trial(&db, &mut c, &bot, point).await;
+        resume_trial(&db, &c, &bot, point).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expand() {
+        at("after:expand").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn chat_index() {
+        at("after:chat index").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn prepare() {
+        at("after:prepare").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_run() {
+        at("inside:run:2").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backfill_run() {
+        at("after:backfill run").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lookup_indexes() {
+        at("after:lookup indexes").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_waiting_element() {
+        at("inside:waiting_element:1").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_conversation() {
+        at("inside:conversation:2").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backfill_conversation() {
+        at("after:backfill conversation").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_bannedparticipants() {
+        at("inside:bannedparticipants:1").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_courseparticipants() {
+        at("inside:courseparticipants:1").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_backfill_gen_settings() {
+        at("inside:gen_settings:1").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backfill_gen_settings() {
+        at("after:backfill gen_settings").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn indexes() {
+        at("after:indexes").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_keys_after_its_not_null_checks() {
+        at("inside:keys:1").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_keys_after_its_first_foreign_key() {
+        at("inside:keys:2").await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys() {
+        at("after:keys").await;
+    }
+
+    /// Right after the switch: the migration is completed, so there is nothing to abort;
+    /// `migrate` finishes its cleanup with the writer running.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn switch() {
+        let (db, c, bot) = seeded(RUNS).await;
+        resume_trial(&db, &c, &bot, "after:switch").await;
+    }
+}
