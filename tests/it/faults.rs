@@ -414,4 +414,76 @@ mod matrix {
         let (db, c, bot) = seeded(RUNS).await;
         resume_trial(&db, &c, &bot, "after:switch").await;
     }
+    /// The migrating session terminated by the server (`pg_terminate_backend` from
+    /// another connection) in the middle of the run backfill, after its first batch,
+    /// while its second waits for a row the bot holds; the writer runs throughout.
+    async fn terminated_in_the_run_backfill(abort: bool) {
+        let (db, mut c, bot) = seeded(RUNS).await;
+        let before = fingerprint::take(&*c).await.unwrap();
+        let writer = Writer::start(&db).await;
+        kill_at(&db, &c, &bot, "after:prepare").await;
+        let holder = db.connect().await;
+        holder.batch_execute("BEGIN; SELECT 1 FROM run WHERE run_id = (SELECT max(run_id) FROM run WHERE bot_id IS NULL) FOR UPDATE").await.unwrap();
+        let child = bin()
+            .args(["migrate", "--yes", "--skip-backup", "--database-url", &db.url()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let p = profochat_saas::migrate::online::progress(&c.client).await.unwrap().unwrap();
+            if p.current == Some(profochat_saas::state::OnlineStep::Backfill(profochat_saas::state::BackfillTable::Run)) && p.batches >= 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the run backfill never got past its first batch: {p:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let terminated: i64 = c
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+                  WHERE locktype = 'advisory' AND granted AND objid = ($1::int8 & x'ffffffff'::int8)::oid
+                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[&profochat_saas::migrate::online::ADVISORY_KEY],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(terminated, 1, "the migrating session");
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        assert!(out.status.code().is_some_and(|c| c != 0), "migrate ends with an error: {out:?}");
+        holder.batch_execute("COMMIT").await.unwrap();
+        wait_for_the_killed_session(&c).await;
+        let st = status(&db);
+        assert!(st.contains("step backfill run: 1 batches done"), "{st}");
+        if abort {
+            let dir = tempfile::tempdir().unwrap();
+            let (ok, out) = cli_blocking(vec![
+                "migrate".into(), "--abort".into(), "--yes".into(), "--database-url".into(), db.url(), "--backup-dir".into(),
+                dir.path().display().to_string(),
+            ])
+            .await;
+            let w = writer.stop().await;
+            assert!(ok, "the abort failed:\n{out}");
+            assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+            all_written_present(&c, &w, "terminated").await;
+            assert_eq!(without_written(&mut c, &w).await, before, "the legacy rows of before, exactly");
+        } else {
+            let (ok, out) = cli_blocking(vec!["migrate".into(), "--yes".into(), "--skip-backup".into(), "--database-url".into(), db.url()]).await;
+            let w = writer.stop().await;
+            assert!(ok, "the resumed migration failed:\n{out}");
+            resumed_and_linked(&db, &c, &w, "terminated").await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_migrating_session_terminated_by_the_server_then_resumed() {
+        terminated_in_the_run_backfill(false).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_migrating_session_terminated_by_the_server_then_aborted() {
+        terminated_in_the_run_backfill(true).await;
+    }
 }
