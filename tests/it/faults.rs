@@ -486,4 +486,97 @@ mod matrix {
     async fn the_migrating_session_terminated_by_the_server_then_aborted() {
         terminated_in_the_run_backfill(true).await;
     }
+    /// The server restarted (`pg_ctl restart -m fast` on a private cluster) in the
+    /// middle of the run backfill, after its first batch, while its second waits for a
+    /// row another session holds: `migrate` resumes it, or `migrate --abort` gives back
+    /// the exact legacy database.
+    async fn restarted_in_the_run_backfill(abort: bool) {
+        use profochat_saas::conn;
+        let cluster = tokio::task::spawn_blocking(|| profochat_saas::server::TempCluster::start().expect("a private cluster")).await.unwrap();
+        let admin = conn::connect(&cluster.settings()).await.unwrap();
+        admin.batch_execute("CREATE DATABASE faults").await.unwrap();
+        drop(admin);
+        let settings = cluster.settings().with_dbname("faults");
+        let url = settings.secret_url();
+        let mut c = conn::connect(&settings).await.unwrap();
+        c.batch_execute(profochat_saas::sql::LEGACY_SCHEMA).await.unwrap();
+        let m = profochat_saas::seed::generate(&mut c, &profochat_saas::seed::SeedOptions { runs: RUNS, seed: 5 }, &profochat_saas::report::Silent)
+            .await
+            .unwrap();
+        let before = fingerprint::take(&*c).await.unwrap();
+        let (u, b) = (url.clone(), m.default_bot.clone());
+        tokio::task::spawn_blocking(move || {
+            let out = bin()
+                .args(["migrate", "--yes", "--skip-backup", "--default-bot", &b, "--crash-at", "after:prepare", "--database-url", &u])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            assert!(out.status.code().is_none(), "{out:?}");
+        })
+        .await
+        .unwrap();
+        wait_for_the_killed_session(&c).await;
+        let holder = conn::connect(&settings).await.unwrap();
+        holder.batch_execute("BEGIN; SELECT 1 FROM run WHERE run_id = (SELECT max(run_id) FROM run) FOR UPDATE").await.unwrap();
+        let child = bin()
+            .args(["migrate", "--yes", "--skip-backup", "--database-url", &url])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let p = profochat_saas::migrate::online::progress(&c.client).await.unwrap().unwrap();
+            if p.current == Some(profochat_saas::state::OnlineStep::Backfill(profochat_saas::state::BackfillTable::Run)) && p.batches >= 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the run backfill never got past its first batch: {p:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(c);
+        drop(holder);
+        let cl = tokio::task::spawn_blocking(move || {
+            cluster.restart_fast().expect("pg_ctl restart -m fast");
+            cluster
+        })
+        .await
+        .unwrap();
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        assert!(out.status.code().is_some_and(|c| c != 0), "migrate ends with an error: {out:?}");
+        let mut c = conn::connect(&settings).await.unwrap();
+        let p = profochat_saas::migrate::online::progress(&c.client).await.unwrap().unwrap();
+        assert_eq!(p.current, Some(profochat_saas::state::OnlineStep::Backfill(profochat_saas::state::BackfillTable::Run)), "{p:?}");
+        if abort {
+            let dir = tempfile::tempdir().unwrap();
+            let (ok, out) =
+                cli_blocking(vec!["migrate".into(), "--abort".into(), "--yes".into(), "--database-url".into(), url.clone(), "--backup-dir".into(), dir.path().display().to_string()])
+                    .await;
+            assert!(ok, "the abort failed:\n{out}");
+            assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+            assert_eq!(fingerprint::take(&*c).await.unwrap(), before, "the legacy database of before, exactly");
+        } else {
+            let (ok, out) = cli_blocking(vec!["migrate".into(), "--yes".into(), "--skip-backup".into(), "--database-url".into(), url.clone()]).await;
+            assert!(ok, "the resumed migration failed:\n{out}");
+            assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Migrated);
+            assert_eq!(change_log_triggers(&c).await, 0);
+            let v = profochat_saas::validate::validate(&c.client, &Default::default()).await.unwrap();
+            assert_eq!(v.critical_failures(), 0, "{}", v.critical_list());
+            let id: i32 = c.query_one("SELECT max(migration_id) FROM profochat_saas.migration", &[]).await.unwrap().get(0);
+            assert_eq!(fingerprint::take_reconstructed(&*c, id).await.unwrap(), before, "the legacy tables through the archive");
+        }
+        let _ = &mut c;
+        drop(c);
+        drop(cl);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_server_restarted_in_a_step_then_resumed() {
+        restarted_in_the_run_backfill(false).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_server_restarted_in_a_step_then_aborted() {
+        restarted_in_the_run_backfill(true).await;
+    }
 }
