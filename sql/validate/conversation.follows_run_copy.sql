@@ -1,8 +1,12 @@
 -- A conversation row belongs to the course copy of its run's bot (SPEC §3): where the
 -- run is on a renamed copy, the row has that copy's id, not the legacy id the copy was
--- renamed from. Every row of a run on a renamed copy is checked.
+-- renamed from. Every row of a run on a renamed copy is checked. The renames are the
+-- archive's (kept after `finish`): a course row's old course_id, keyed by the new one.
 WITH renamed AS (
-    SELECT course_id, legacy_course_id FROM profochat_saas.legacy_course_name WHERE course_id <> legacy_course_id
+    SELECT DISTINCT a.key ->> 'course_id' AS course_id, a.row ->> 'course_id' AS legacy_course_id
+      FROM profochat_saas.archive a
+     WHERE a.table_name = 'course' AND a.action = 'updated' AND a.row ? 'course_id'
+       AND a.key ->> 'course_id' <> a.row ->> 'course_id'
 ), bad AS (
     SELECT c.conversation_id, c.course_id, r.run_id, r.course_id AS run_course
       FROM renamed n

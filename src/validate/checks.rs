@@ -462,7 +462,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             needs: &[
                 "conversation.conversation_id", "conversation.run_id", "conversation.course_id", "conversation.account_id",
                 "run.run_id", "run.course_id", "run.account_id",
-                "profochat_saas.legacy_course_name.course_id", "profochat_saas.legacy_course_name.legacy_course_id",
+                "profochat_saas.archive.table_name", "profochat_saas.archive.action", "profochat_saas.archive.key", "profochat_saas.archive.row",
             ],
             hint: Some("Set course_id of these rows to their run's course_id (the legacy interface shows them under the legacy id)."),
             query: counted(sql!("conversation.follows_run_copy")),
