@@ -266,6 +266,12 @@ pub enum Command {
         /// With --legacy-reads: parameter sets per statement.
         #[arg(long, default_value_t = 300, value_name = "N")]
         samples: i64,
+        /// Instead: the fault matrix. The online migration is killed (as kill -9) inside
+        /// and at the end of each step while the legacy bot writes (--writer RATE, 40 by
+        /// default), then resumed or aborted, each on a fresh database of --runs runs; per
+        /// trial: outcome, rows lost, longest write wait.
+        #[arg(long, conflicts_with_all = ["legacy_reads", "template"])]
+        faults: bool,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -168,8 +168,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, confirm, out } => commands::seed::run(&conn, runs, seed, &confirm, &out).await,
-        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, out } => {
-            if legacy_reads {
+        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, faults, out } => {
+            if faults {
+                commands::bench::faults(&conn, runs, seed, writer.unwrap_or(40), writer_connections as usize, &out).await
+            } else if legacy_reads {
                 commands::bench::legacy_reads(&conn, runs, seed, samples, &out).await
             } else {
                 let writer = writer.map(|rate| profochat_saas::bench::WriterOptions { rate, connections: writer_connections as usize });
