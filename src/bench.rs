@@ -5,6 +5,7 @@
 //! `migrate` runs, and their latencies show how long the bot waits.
 
 pub mod writer;
+pub mod faults;
 
 use std::time::Instant;
 

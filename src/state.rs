@@ -144,6 +144,9 @@ pub enum OnlineStep {
     /// The no-loss proof and validation (reads only), then the one short switch
     /// transaction that records the migration as completed.
     Switch,
+    /// After the switch: the change log's triggers, the temporary index and the
+    /// progress record go. Interrupted, it is finished by the next `migrate`.
+    Cleanup,
 }
 
 impl OnlineStep {
@@ -151,7 +154,7 @@ impl OnlineStep {
     pub fn all() -> Vec<OnlineStep> {
         let mut v = vec![OnlineStep::Expand, OnlineStep::ChatIndex, OnlineStep::Prepare, OnlineStep::Backfill(BackfillTable::Run), OnlineStep::LookupIndexes];
         v.extend(BackfillTable::ALL.into_iter().skip(1).map(OnlineStep::Backfill));
-        v.extend([OnlineStep::Indexes, OnlineStep::Keys, OnlineStep::Switch]);
+        v.extend([OnlineStep::Indexes, OnlineStep::Keys, OnlineStep::Switch, OnlineStep::Cleanup]);
         v
     }
 
@@ -171,6 +174,7 @@ impl OnlineStep {
             OnlineStep::Indexes => "indexes",
             OnlineStep::Keys => "keys",
             OnlineStep::Switch => "switch",
+            OnlineStep::Cleanup => "cleanup",
         }
     }
 
@@ -237,14 +241,15 @@ mod tests {
     #[test]
     fn every_online_step_parses_back_and_follows_the_one_before() {
         let all = OnlineStep::all();
-        assert_eq!(all.len(), 13);
+        assert_eq!(all.len(), 14);
         for w in all.windows(2) {
             assert_eq!(w[0].next(), Some(w[1]));
         }
         for s in &all {
             assert_eq!(OnlineStep::parse(s.name()), Some(*s));
         }
-        assert_eq!(OnlineStep::Switch.next(), None);
+        assert_eq!(OnlineStep::Switch.next(), Some(OnlineStep::Cleanup));
+        assert_eq!(OnlineStep::Cleanup.next(), None);
         assert_eq!(OnlineStep::parse("backfill nothing"), None);
         assert_eq!(all[1], OnlineStep::ChatIndex);
         assert_eq!(all[3], OnlineStep::Backfill(BackfillTable::Run));

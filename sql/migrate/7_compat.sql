@@ -275,6 +275,7 @@ CREATE OR REPLACE FUNCTION profochat_saas.compat_waiting_element() RETURNS trigg
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_name text;
+    v_legacy_course text := NEW.course_id;
 BEGIN
     -- The online migration's own batches (their changes are archived).
     IF current_setting('profochat_saas.backfill', true) = 'on' THEN
@@ -290,10 +291,16 @@ BEGIN
         NEW.course_id := profochat_saas.course_claim(NEW.course_id, v_name);
         PERFORM profochat_saas.deployment_for(NEW.course_id, NEW.bot_id);
     END IF;
-    NEW.run_id := (SELECT run_id FROM {{schema}}.run
-                    WHERE chat_id = NEW.chat_id AND bot_id = NEW.bot_id AND account_id = 1
-                      AND course_id IS NOT DISTINCT FROM NEW.course_id
-                    ORDER BY run_id DESC LIMIT 1);
+    -- A run of before an online migration that its backfill has not linked yet
+    -- counts too, found by its legacy course id and bot name as the backfill links it.
+    NEW.run_id := GREATEST(
+        (SELECT max(run_id) FROM {{schema}}.run
+          WHERE chat_id = NEW.chat_id AND bot_id = NEW.bot_id AND account_id = 1
+            AND course_id IS NOT DISTINCT FROM NEW.course_id),
+        (SELECT max(run_id) FROM {{schema}}.run
+          WHERE chat_id = NEW.chat_id AND bot_id IS NULL AND account_id = 1 AND NEW.bot_id IS NOT NULL
+            AND course_id IS NOT DISTINCT FROM v_legacy_course
+            AND coalesce(botname, profochat_saas.default_bot()) = v_name));
     RETURN NEW;
 END $$;
 

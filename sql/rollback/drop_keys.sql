@@ -23,6 +23,12 @@ BEGIN
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', r.tbl, r.conname);
     END LOOP;
 END $$;
+-- The checks the online keys step adds NOT VALID before it sets NOT NULL
+-- (migrate/online/keys_not_null.sql): left by a keys step that was interrupted, they
+-- hold for every row written from then on, the rows given back below too.
+ALTER TABLE run DROP CONSTRAINT IF EXISTS run_bot_id_not_null;
+ALTER TABLE waiting_element DROP CONSTRAINT IF EXISTS waiting_element_bot_id_not_null;
+ALTER TABLE bannedparticipants DROP CONSTRAINT IF EXISTS bannedparticipants_bot_id_not_null;
 DROP INDEX IF EXISTS run_one_active_per_bot_chat;
 -- The online migration's temporary index (migrate/online/chat_index.sql), if it is left.
 DROP INDEX IF EXISTS profochat_saas_run_chat;

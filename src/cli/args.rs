@@ -312,6 +312,12 @@ pub enum Command {
         /// and how much each grew from one size to the next.
         #[arg(long, value_name = "RUNS,RUNS,…", value_delimiter = ',', conflicts_with_all = ["legacy_reads", "template"])]
         scale: Vec<u64>,
+        /// Instead: the fault matrix. The online migration is killed (as kill -9) inside
+        /// and at the end of each step while the legacy bot writes (--writer RATE, 40 by
+        /// default), then resumed or aborted, each on a fresh database of --runs runs; per
+        /// trial: outcome, rows lost, longest write wait.
+        #[arg(long, conflicts_with_all = ["legacy_reads", "template", "scale"])]
+        faults: bool,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -121,6 +121,8 @@ pub struct MigrationReport {
     pub validation: Option<validate::ValidationReport>,
     /// For [`Outcome::Upgraded`]: what differed from the current target, as `status` said.
     pub upgraded: Vec<String>,
+    /// What an interrupted cleanup of a completed online migration had left, removed now.
+    pub cleaned_up: Vec<String>,
     pub total_ms: u64,
 }
 
@@ -141,6 +143,7 @@ impl MigrationReport {
             analysis: None,
             validation: None,
             upgraded: vec![],
+            cleaned_up: vec![],
             total_ms: 0,
         }
     }
@@ -191,8 +194,22 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
     let migration_id = status.last_migration.as_ref().map(|m| m.migration_id);
     let action = decisions::action(&status, &target)?;
     privileges::require_unless_migrated(&db.client, status.state).await?;
+    // A completed online migration whose cleanup was interrupted: finished first.
+    let cleaned_up = if opts.dry_run || !status.state.is_migrated() || online::leftovers(&db.client).await?.is_empty() {
+        vec![]
+    } else {
+        reporter.started("online: cleanup", None);
+        let t = Instant::now();
+        let removed = online::cleanup(db).await?;
+        reporter.finished("online: cleanup", t.elapsed(), &removed.join(", "));
+        removed
+    };
     match action {
-        Action::Nothing => return steps::already_migrated(db, target, migration_id).await,
+        Action::Nothing => {
+            let mut r = steps::already_migrated(db, target, migration_id).await?;
+            r.cleaned_up = cleaned_up;
+            return Ok(r);
+        }
         Action::FinishIndexes => return steps::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
         Action::Resume if opts.dry_run || opts.single_transaction => {
@@ -239,6 +256,7 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         analysis: Some(pre.analysis),
         validation: Some(validation),
         upgraded: vec![],
+        cleaned_up: vec![],
         total_ms: started.elapsed().as_millis() as u64,
     }
     .into_result()

@@ -39,6 +39,7 @@ const RECORD_START: &str = include_str!("../../sql/migrate/online/record_start.s
 const RECORD_BEFORE: &str = include_str!("../../sql/migrate/online/record_before.sql");
 const KEYS_NOT_NULL: &str = include_str!("../../sql/migrate/online/keys_not_null.sql");
 const KEYS_NOT_NULL_DONE: &str = include_str!("../../sql/migrate/online/keys_not_null_done.sql");
+const LEFTOVERS: &str = include_str!("../../sql/migrate/online/leftovers.sql");
 
 /// The advisory lock one online `migrate` holds on its database, so that two never run at once.
 pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
@@ -86,6 +87,7 @@ impl OnlineStep {
             OnlineStep::Indexes => "the other secondary indexes, built concurrently once the big tables are backfilled",
             OnlineStep::Keys => "unique keys (concurrent unique indexes), NOT NULL through validated checks, foreign keys NOT VALID then validated",
             OnlineStep::Switch => "no-loss proof and validation (reads only), then the switch: the migration recorded as completed",
+            OnlineStep::Cleanup => "the change log's triggers (short locks), the temporary index (concurrently), the backfill's analysis and the progress record go; interrupted, the next `migrate` finishes it",
         }
     }
 
@@ -102,6 +104,7 @@ impl OnlineStep {
             OnlineStep::Backfill(_) => "puts every archived value and row back (renamed ids, deactivated runs, detached run_ids, collapsed duplicates)",
             OnlineStep::ChatIndex | OnlineStep::LookupIndexes | OnlineStep::Indexes | OnlineStep::Keys => "drops the indexes and keys",
             OnlineStep::Switch => "nothing of its own: the switch commits in one short transaction",
+            OnlineStep::Cleanup => "nothing: the migration is completed (`profochat-saas rollback` returns to the legacy schema)",
         }
     }
 
@@ -180,7 +183,9 @@ async fn record<C: GenericClient + Sync>(client: &C, p: &OnlineProgress) -> Resu
 }
 
 /// Test hook (`--crash-at`): ends the process at once, as kill -9 would, at a step
-/// boundary ("after:STEP") or inside a batch before its commit ("inside:TABLE:N").
+/// boundary ("after:STEP"), inside a batch before its commit ("inside:TABLE:N"), or
+/// inside the keys step once its NOT NULL checks ("inside:keys:1") or a foreign key
+/// ("inside:keys:2") are added.
 fn crash_point(opts: &MigrateOptions, here: &str) {
     if opts.crash_at.as_deref() == Some(here) {
         std::process::abort();
@@ -317,7 +322,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
                 phases::Counts::from([("indexes_built".to_string(), indexes.built.len() as i64)])
             }
             OnlineStep::Keys => keys(db, &mut state, opts, reporter).await?,
-            OnlineStep::Switch => break,
+            OnlineStep::Switch | OnlineStep::Cleanup => break,
         };
         let elapsed = t.elapsed();
         reporter.finished(&label, elapsed, &summarize(&counts));
@@ -345,6 +350,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         analysis,
         validation: Some(validation),
         upgraded: vec![],
+        cleaned_up: vec![],
         total_ms: started.elapsed().as_millis() as u64,
     })
 }
@@ -690,6 +696,7 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
     }
     // bot_id IS NOT NULL: a check added NOT VALID, validated while the bot writes.
     short_ddl(&mut db.client, KEYS_NOT_NULL, "adding the NOT NULL checks", step, opts, reporter).await?;
+    crash_point(opts, "inside:keys:1");
     for t in ["run", "waiting_element", "bannedparticipants"] {
         validate_constraint(db, t, &format!("{t}_bot_id_not_null"), step).await?;
     }
@@ -705,6 +712,7 @@ async fn keys(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, re
         if !exists {
             let sql = format!("ALTER TABLE {} ADD CONSTRAINT {} {def} NOT VALID", ident(table), ident(name));
             short_ddl(&mut db.client, &sql, &format!("adding {name}"), step, opts, reporter).await?;
+            crash_point(opts, "inside:keys:2");
         }
         if !(name == "conversation_run_id_fkey" && opts.orphans == Orphans::Keep) {
             validate_constraint(db, table, name, step).await?;
@@ -864,26 +872,94 @@ async fn switch(
     )
     .await
     .map_err(q("recording the migration"))?;
+    // The cleanup is recorded as the step under way: a kill before it is done leaves
+    // it for `status` to name and the next `migrate` to finish.
     state.done = Some(step);
-    state.current = None;
+    state.current = Some(OnlineStep::Cleanup);
     record(&tx, state).await?;
     tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
     reporter.finished("online: switch", t.elapsed(), &format!("{} checks, no critical problem; the migration is completed", validation.checks.len()));
     crash_point(opts, "after:switch");
-    // The change log has done its work: its triggers go, each in a short lock.
-    if let Err(e) = super::changes::remove(&db.client).await {
-        reporter.warn(&format!(
-            "the migration is completed, but its change log could not be removed ({e}); `profochat-saas finish` or `rollback` removes it"
-        ));
-    }
-    // The temporary index goes without blocking the bot; the legacy bot's lookups of a
-    // chat's runs are as they were before the migration.
-    if let Err(e) = db.batch_execute(CHAT_INDEX_DROP).await {
-        reporter.warn(&format!(
-            "the migration is completed, but its temporary index {CHAT_INDEX} could not be dropped ({}); `profochat-saas finish` or `rollback` drops it, or run: DROP INDEX CONCURRENTLY {CHAT_INDEX}",
-            pg_error_text(&e)
-        ));
+    reporter.started("online: cleanup", None);
+    let t = Instant::now();
+    match cleanup(db).await {
+        Ok(removed) => {
+            reporter.finished("online: cleanup", t.elapsed(), &removed.join(", "));
+            crash_point(opts, "after:cleanup");
+        }
+        Err(e) => reporter.warn(&format!(
+            "the migration is completed, but its cleanup stopped ({e}); the legacy bot keeps working. \
+             `profochat-saas migrate` finishes it (`profochat-saas status` names it)"
+        )),
     }
     reporter.committed("the migration is completed");
     Ok((proof, proof_ms, validation))
+}
+
+/// What a completed online migration left when its cleanup (the step after the switch)
+/// was interrupted: one line per kind ("8 change-log triggers", …); empty when there is
+/// nothing, or while an online migration is in progress (those are its own).
+pub async fn leftovers<C: GenericClient + Sync>(client: &C) -> Result<Vec<String>> {
+    let q = |e: tokio_postgres::Error| Error::query("looking for what an online migration left", &e, "Nothing was changed.");
+    if !crate::schema::state_table_exists(client).await? {
+        return Ok(vec![]);
+    }
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM profochat_saas.migration WHERE status = 'in_progress'),
+                    to_regclass('profochat_saas.online_progress') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let (in_progress, has_progress): (bool, bool) = (row.get(0), row.get(1));
+    if in_progress {
+        return Ok(vec![]);
+    }
+    let mut left: Vec<String> = client
+        .query(LEFTOVERS, &[])
+        .await
+        .map_err(q)?
+        .iter()
+        .filter(|r| r.get::<_, i64>(1) > 0)
+        .map(|r| {
+            let (what, n): (String, i64) = (r.get(0), r.get(1));
+            if what.starts_with("the ") { what } else { format!("{n} {what}") }
+        })
+        .collect();
+    if has_progress {
+        let n: i64 = client.query_one("SELECT count(*) FROM profochat_saas.online_progress", &[]).await.map_err(q)?.get(0);
+        if n > 0 {
+            left.push(format!("{n} online progress record(s)"));
+        }
+    }
+    Ok(left)
+}
+
+/// The step after the switch: removes what the online migration needed only while it
+/// ran (see [`leftovers`]), each part on its own and safe to repeat: the change-log
+/// triggers in short locks, the temporary index concurrently (the bot never waits),
+/// then the progress record, last, so that an interruption leaves the step recorded
+/// as under way. Returns what it removed.
+pub async fn cleanup(db: &Db) -> Result<Vec<String>> {
+    let left = leftovers(&db.client).await?;
+    let fail = |what: &str, e: &tokio_postgres::Error| Error::Stopped {
+        step: OnlineStep::Cleanup.name().to_string(),
+        cause: format!("{what}: {}", pg_error_text(e)),
+        hint: "The migration is completed and the legacy bot keeps working. `profochat-saas migrate` finishes the cleanup.".into(),
+    };
+    super::changes::remove(&db.client).await?;
+    db.batch_execute(CHAT_INDEX_DROP).await.map_err(|e| fail(&format!("dropping the temporary index {CHAT_INDEX}"), &e))?;
+    db.batch_execute(DROP).await.map_err(|e| fail("dropping the backfill's analysis", &e))?;
+    db.batch_execute(
+        "DO $$ BEGIN
+             IF to_regclass('profochat_saas.online_progress') IS NOT NULL THEN
+                 DELETE FROM profochat_saas.online_progress p
+                  WHERE NOT EXISTS (SELECT 1 FROM profochat_saas.migration m WHERE m.migration_id = p.migration_id AND m.status = 'in_progress');
+             END IF;
+         END $$",
+    )
+    .await
+    .map_err(|e| fail("removing the progress record", &e))?;
+    Ok(left)
 }

@@ -89,6 +89,13 @@ impl TempCluster {
         }
     }
 
+    /// `pg_ctl restart -m fast`: every session is ended, as a server restart ends them,
+    /// and the server starts again with the same options.
+    pub fn restart_fast(&self) -> Result<()> {
+        let log = self.dir.join("log").display().to_string();
+        run(&self.run_as, &self.pg_ctl, &["-D", &self.data().display().to_string(), "-l", &log, "-m", "fast", "-w", "restart"], "pg_ctl restart")
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.join("data")
     }

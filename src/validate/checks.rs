@@ -55,6 +55,9 @@ enum Query {
         /// after, is expected.
         except_chat_index: bool,
     },
+    /// What a completed online migration's interrupted cleanup left (none while
+    /// `switching`: the switch's own cleanup follows it).
+    OnlineLeftovers { switching: bool },
     /// Upstream's migration ledger missing, or not recording upstream's migrations.
     UpstreamLedger,
     /// The enrolment function missing.
@@ -463,7 +466,31 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             hint: Some("The migration links each legacy waiting element to the newest run of its chat, bot and course; these were linked otherwise or not at all."),
             query: counted(sql!("waiting_element.run_is_newest")),
         },
+        Check {
+            id: "waiting_element.run_linked",
+            rule: "A waiting element written since the migration has a run_id when a run of its chat, bot and course was there when it was written.",
+            severity: Severity::Critical,
+            needs: &[
+                "waiting_element.waiting_element_id", "waiting_element.run_id", "waiting_element.chat_id",
+                "waiting_element.bot_id", "waiting_element.course_id", "waiting_element.created_at", "run.run_id",
+                "run.chat_id", "run.bot_id", "run.course_id", "run.date_inserted",
+            ],
+            hint: Some("Set run_id of these waiting elements to the newest run of their chat, bot and course (the run named in each line)."),
+            query: counted(sql!("waiting_element.run_linked")),
+        },
         // Conversations.
+        Check {
+            id: "conversation.follows_run_copy",
+            rule: "A conversation row of a run on a renamed course copy has that copy's course_id, not the legacy one.",
+            severity: Severity::Critical,
+            needs: &[
+                "conversation.conversation_id", "conversation.run_id", "conversation.course_id", "conversation.account_id",
+                "run.run_id", "run.course_id", "run.account_id",
+                "profochat_saas.archive.table_name", "profochat_saas.archive.action", "profochat_saas.archive.key", "profochat_saas.archive.row",
+            ],
+            hint: Some("Set course_id of these rows to their run's course_id (the legacy interface shows them under the legacy id)."),
+            query: counted(sql!("conversation.follows_run_copy")),
+        },
         Check {
             id: "conversation.run_id_resolves",
             rule: "conversation.run_id, when set, names an existing run (orphans are kept only with --orphans keep).",
@@ -588,6 +615,15 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             query: Query::Counted { sql: sql!("state.legacy_interface"), params: vec![Param::Bool(opts.finished)] },
         },
         Check {
+            id: "state.online_leftovers",
+            rule: "A completed online migration left nothing running: no change-log trigger or table, temporary index, backfill analysis or progress record.",
+            severity: Severity::Critical,
+            needs: &[],
+            hint: Some("Its cleanup (the step after the switch) was interrupted: every write still goes through the change log. \
+                   Run `profochat-saas migrate`: it finishes the cleanup (short locks; the legacy bot keeps working)."),
+            query: Query::OnlineLeftovers { switching: opts.switching },
+        },
+        Check {
             id: "bot.created_by_legacy_writes",
             rule: "No bot was created by a legacy write under a new bot name (a new bot really started).",
             severity: Severity::Warning,
@@ -659,6 +695,8 @@ impl Check {
                 }
                 examples_of(catalog::unexpected(&entries))
             }
+            Query::OnlineLeftovers { switching: true } => (0, vec![]),
+            Query::OnlineLeftovers { switching: false } => examples_of(crate::migrate::online::leftovers(client).await?),
             Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
             Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
             Query::TenantIsolation => examples_of(crate::tenant::problems(client).await?),

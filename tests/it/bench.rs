@@ -88,3 +88,21 @@ async fn scale_times_every_step_at_every_size_and_says_how_it_grew() {
         .get(0);
     assert_eq!(left, 0, "the benchmark's databases are dropped");
 }
+
+/// `bench --faults`: each trial kills the migration where it says, takes its way out
+/// while the writer runs, and reports the outcome, the rows lost and the longest wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fault_matrix_reports_each_trial() {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_profochat-saas"));
+    let trials = bench::faults::run(&admin(), &["inside:keys:1"], 300, 1, 40, 2, &exe, &Silent).await.unwrap();
+    assert_eq!(trials.len(), 2, "{trials:?}");
+    assert_eq!(
+        trials.iter().map(|t| t.recovery.as_str()).collect::<Vec<_>>(),
+        ["migrate", "migrate --abort"]
+    );
+    for t in &trials {
+        assert_eq!((t.outcome.as_str(), t.rows_lost, t.writer_failed), ("exact", 0, 0), "{t:?}");
+        assert!(t.writer_statements >= 40 && t.max_write_wait_ms > 0.0, "{t:?}");
+    }
+    assert!(bench::faults::POINTS.contains(&"inside:keys:1") && bench::faults::POINTS.contains(&"after:switch"));
+}

@@ -39,3 +39,4 @@ mod ops;
 mod ops_cli;
 mod ops_migrated;
 mod validate;
+mod faults;

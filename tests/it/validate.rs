@@ -92,7 +92,7 @@ CREATE TRIGGER profochat_saas_compat BEFORE INSERT ON gen_settings FOR EACH ROW 
 "#;
 
 /// Every check id, in report order.
-const CHECK_IDS: [&str; 48] = [
+const CHECK_IDS: [&str; 51] = [
     "structure.tables",
     "structure.columns",
     "structure.unique_keys",
@@ -126,6 +126,8 @@ const CHECK_IDS: [&str; 48] = [
     "run.ended_at_only_when_inactive",
     "waiting_element.run_matches",
     "waiting_element.run_is_newest",
+    "waiting_element.run_linked",
+    "conversation.follows_run_copy",
     "conversation.run_id_resolves",
     "bannedparticipants.unique",
     "courseparticipants.unique",
@@ -136,6 +138,7 @@ const CHECK_IDS: [&str; 48] = [
     "state.migration_completed",
     "state.compat_triggers",
     "state.legacy_interface",
+    "state.online_leftovers",
     "bot.created_by_legacy_writes",
     "state.upstream_ledger",
     "state.enrol_function",
@@ -185,7 +188,7 @@ async fn consistent_dataset_passes_every_check() {
     );
     assert!(r.passed());
     assert_eq!((r.critical_failures(), r.warnings()), (0, 0));
-    assert_eq!(r.summary(), "48 checks: 48 passed, 0 warnings, 0 critical failures");
+    assert_eq!(r.summary(), "51 checks: 51 passed, 0 warnings, 0 critical failures");
     // Info checks count what they are about without failing.
     let info = r.check("course.created_from_references").unwrap();
     assert_eq!((info.severity, info.count, info.label()), (Severity::Info, 1, "info"));
@@ -340,7 +343,7 @@ async fn placeholder_token_is_a_warning_that_names_the_bot_only() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(stdout.contains("WARN"), "{stdout}");
     assert!(
-        stdout.contains("48 checks: 47 passed, 1 warning, 0 critical failures"),
+        stdout.contains("51 checks: 50 passed, 1 warning, 0 critical failures"),
         "{stdout}"
     );
     assert!(stdout.contains("profochat-saas bot set-token --bot NAME"), "{stdout}");
@@ -829,8 +832,12 @@ async fn migration_state_and_archive() {
         ["no completed migration; the newest (#1) is 'rolled_back'"]
     );
 
+    // Without the archive, the renamed course copies it records cannot be checked either.
     let r = report_after("DROP TABLE profochat_saas.archive", ValidateOptions::default()).await;
-    assert_eq!(failing(&r), vec![("state.archive_exists", Severity::Critical, 1)]);
+    assert_eq!(
+        failing(&r),
+        vec![("conversation.follows_run_copy", Severity::Critical, 0), ("state.archive_exists", Severity::Critical, 1)]
+    );
 }
 
 #[tokio::test]
@@ -907,7 +914,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
         assert!(stdout.contains(text), "{text}: {stdout}");
     }
     assert!(
-        stdout.contains("48 checks: 48 passed, 0 warnings, 0 critical failures"),
+        stdout.contains("51 checks: 51 passed, 0 warnings, 0 critical failures"),
         "{stdout}"
     );
 
@@ -920,7 +927,7 @@ async fn cli_prints_a_table_summary_and_exits_by_severity() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("run.run_bot_id_fkey is missing"), "{stdout}");
     assert!(
-        stdout.contains("48 checks: 46 passed, 1 warning, 1 critical failure"),
+        stdout.contains("51 checks: 49 passed, 1 warning, 1 critical failure"),
         "{stdout}"
     );
     assert!(stdout.contains("FAIL structure.foreign_keys: "), "{stdout}");

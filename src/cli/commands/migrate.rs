@@ -242,6 +242,15 @@ const EARLIER_BACKUP: &str = "profochat-saas backups lists them, profochat-saas 
 /// `with_validation` — the validation run inside the migration.
 pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
     match r.outcome {
+        Outcome::AlreadyMigrated if !r.cleaned_up.is_empty() => {
+            println!(
+                "{} is migrated already (migration #{}); the online migration's cleanup had been interrupted and is finished now: removed {}. The data was not changed.",
+                r.target,
+                r.migration_id.unwrap_or_default(),
+                r.cleaned_up.join(", ")
+            );
+            return;
+        }
         Outcome::AlreadyMigrated => {
             println!("{} is migrated already (migration #{}): nothing was changed.", r.target, r.migration_id.unwrap_or_default());
             return;

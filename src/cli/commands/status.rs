@@ -18,6 +18,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
     }
     let online = if st.state == SchemaState::MigrationInProgress { profochat_saas::migrate::online::progress(&db.client).await? } else { None };
+    let cleanup = if st.state.is_migrated() { profochat_saas::migrate::online::leftovers(&db.client).await? } else { vec![] };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
         v["target"] = db.settings.masked_url().into();
@@ -25,6 +26,9 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         if let Some(p) = &online {
             v["online_progress"] = serde_json::to_value(p)?;
             v["online_progress"]["where"] = p.describe().into();
+        }
+        if !cleanup.is_empty() {
+            v["online_cleanup_left"] = serde_json::to_value(&cleanup)?;
         }
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
@@ -70,6 +74,13 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
         if let Some(p) = &online {
             println!("Online:    {}", p.describe());
+        }
+        if !cleanup.is_empty() {
+            println!(
+                "Online:    step {} under way: {} left; `profochat-saas migrate` finishes it",
+                profochat_saas::state::OnlineStep::Cleanup.name(),
+                cleanup.join(", ")
+            );
         }
         println!();
         println!("Evidence:");

@@ -1,0 +1,203 @@
+//! `bench --faults`: the fault matrix on a seeded database of any size. For each point
+//! of [`POINTS`] and each way out (`migrate` resumes, `migrate --abort` undoes), a fresh
+//! database is seeded, the legacy bot's writes run (the writer of `bench --writer`), the
+//! online migration is killed there (a `migrate --crash-at` child that ends as kill -9
+//! ends it), and the way out runs with the writer still writing. Each trial reports its
+//! outcome, the rows lost (the rows of before plus the writer's inserts, less what is
+//! there now and what the migration archived as deleted), and the longest write wait.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::writer::{self, Statement};
+use crate::conn::{self, ConnSettings, Db};
+use crate::error::{Error, Result};
+use crate::migrate::{self, MigrateOptions};
+use crate::report::{Reporter, Silent};
+use crate::rollback::{self, RollbackOptions};
+use crate::schema::{self, SchemaState};
+use crate::seed::{self, SeedOptions};
+use crate::server::ScratchDb;
+
+/// Where the migration is killed: inside each online step and at its end.
+pub const POINTS: &[&str] = &[
+    "after:expand",
+    "after:chat index",
+    "after:prepare",
+    "inside:run:2",
+    "after:backfill run",
+    "after:lookup indexes",
+    "inside:waiting_element:1",
+    "inside:conversation:2",
+    "after:backfill conversation",
+    "inside:bannedparticipants:1",
+    "inside:courseparticipants:1",
+    "inside:gen_settings:1",
+    "after:backfill gen_settings",
+    "after:indexes",
+    "inside:keys:1",
+    "inside:keys:2",
+    "after:keys",
+    "after:switch",
+];
+
+/// One trial.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultTrial {
+    pub point: String,
+    /// "migrate" or "migrate --abort".
+    pub recovery: String,
+    /// "exact", or what was wrong.
+    pub outcome: String,
+    pub rows_lost: i64,
+    pub writer_statements: u64,
+    pub writer_failed: u64,
+    pub max_write_wait_ms: f64,
+    pub recovery_ms: u64,
+}
+
+fn q(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
+    move |e| Error::query(what, &e, "The benchmark database is dropped at the end.")
+}
+
+const WRITTEN: [(&str, Statement); 3] = [("run", Statement::StartCourse), ("conversation", Statement::Message), ("waiting_element", Statement::Delay)];
+
+async fn counts(db: &Db) -> Result<Vec<i64>> {
+    let mut v = vec![];
+    for (t, _) in WRITTEN {
+        v.push(db.query_one(&format!("SELECT count(*) FROM {}", crate::sql::ident(t)), &[]).await.map_err(q("counting rows"))?.get(0));
+    }
+    Ok(v)
+}
+
+/// Runs the trials at `points` (see [`POINTS`]); `exe` is the profochat-saas binary the
+/// killed migrations run as.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    server: &ConnSettings,
+    points: &[&str],
+    runs: u64,
+    seed_value: u64,
+    rate: u32,
+    connections: usize,
+    exe: &Path,
+    reporter: &dyn Reporter,
+) -> Result<Vec<FaultTrial>> {
+    let mut trials = vec![];
+    for point in points {
+        for abort in [false, true] {
+            if abort && *point == "after:switch" {
+                continue;
+            }
+            let name = format!("profochat_faults_{}_{:08x}", std::process::id(), rand::random::<u32>());
+            let scratch = ScratchDb::create(server, &name).await?;
+            let label = format!("{point}, then {}", if abort { "migrate --abort" } else { "migrate" });
+            reporter.started(&label, None);
+            let t = Instant::now();
+            let r = trial(&scratch.settings, runs, seed_value, rate, connections, exe, point, abort).await;
+            scratch.drop_now().await?;
+            let r = r?;
+            reporter.finished(&label, t.elapsed(), &r.outcome);
+            trials.push(r);
+        }
+    }
+    Ok(trials)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn trial(settings: &ConnSettings, runs: u64, seed_value: u64, rate: u32, connections: usize, exe: &Path, point: &str, abort: bool) -> Result<FaultTrial> {
+    let mut db = conn::connect(settings).await?;
+    let manifest = seed::generate(&mut db, &SeedOptions { runs, seed: seed_value }, &Silent).await?;
+    db.batch_execute("VACUUM ANALYZE").await.map_err(q("analysing the seeded database"))?;
+    let before = counts(&db).await?;
+    let w = writer::start(settings, rate, connections).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (exe, url, bot, at) = (exe.to_path_buf(), settings.secret_url(), manifest.default_bot.clone(), point.to_string());
+    let killed = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .args(["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--crash-at", &at, "--database-url", &url])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.code().is_none())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    // The killed session ends once the server notices: its migration lock goes with it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db
+        .query_one(
+            "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ($1::int8 & x'ffffffff'::int8)::oid
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[&migrate::online::ADVISORY_KEY],
+        )
+        .await
+        .map_err(q("waiting for the killed session"))?
+        .get::<_, bool>(0)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t = Instant::now();
+    let recovered: std::result::Result<(), String> = if abort {
+        let opts = RollbackOptions { dry_run: false, save_dir: std::env::temp_dir(), abort: true };
+        rollback::rollback(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
+    } else {
+        let opts = MigrateOptions { default_bot: Some(manifest.default_bot.clone()), ..MigrateOptions::default() };
+        migrate::migrate(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
+    };
+    let recovery_ms = t.elapsed().as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let report = w.stop().await;
+    let now = counts(&db).await?;
+    let state = schema::inspect(&db).await?.state;
+    let mut lost = 0i64;
+    for (i, (table, statement)) in WRITTEN.iter().enumerate() {
+        let inserted = report.per_statement.iter().find(|s| s.statement == statement.describe()).map(|s| (s.run - s.failed) as i64).unwrap_or(0);
+        let archived: i64 = if state == SchemaState::Migrated {
+            db.query_one("SELECT count(*) FROM profochat_saas.archive WHERE table_name = $1 AND action = 'deleted'", &[table])
+                .await
+                .map_err(q("counting archived rows"))?
+                .get(0)
+        } else {
+            0
+        };
+        lost += (before[i] + inserted - archived - now[i]).max(0);
+    }
+    let mut problems = vec![];
+    if !killed {
+        problems.push("the migration was not killed there".to_string());
+    }
+    if let Err(e) = &recovered {
+        problems.push(format!("the way out failed: {e}"));
+    }
+    let want = if abort { SchemaState::Legacy } else { SchemaState::Migrated };
+    if state != want {
+        problems.push(format!("the database is {}", state.describe()));
+    } else if !abort {
+        let v = crate::validate::validate(&db.client, &Default::default()).await?;
+        if v.critical_failures() > 0 {
+            problems.push(format!("validate: {}", v.critical_list()));
+        }
+    }
+    if lost > 0 {
+        problems.push(format!("{lost} rows lost"));
+    }
+    if report.all.failed > 0 {
+        problems.push(format!("{} writer statements failed", report.all.failed));
+    }
+    Ok(FaultTrial {
+        point: point.to_string(),
+        recovery: if abort { "migrate --abort" } else { "migrate" }.to_string(),
+        outcome: if problems.is_empty() { "exact".to_string() } else { problems.join("; ") },
+        rows_lost: lost,
+        writer_statements: report.all.run,
+        writer_failed: report.all.failed,
+        max_write_wait_ms: report.all.max_ms,
+        recovery_ms,
+    })
+}
