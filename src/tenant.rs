@@ -119,7 +119,9 @@ pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationRep
             "Run `profochat-saas migrate` first; tenant isolation works on the migrated schema.",
         ));
     }
-    tx.batch_execute(STATE).await.map_err(q("creating the record of the tenant isolation"))?;
+    tx.batch_execute(&format!("{STATE}\n{}", crate::target::sql::STATE_PRIVILEGES))
+        .await
+        .map_err(q("creating the record of the tenant isolation"))?;
     let mut done = vec![];
     if undo {
         for (table, _) in &tables {

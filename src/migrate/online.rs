@@ -525,7 +525,9 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
         let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
         let a = analysis::run(&tx, default_bot.as_deref(), Some(state.migration_id)).await?;
         decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
-        tx.batch_execute(PERSIST).await.map_err(q("keeping the analysis for the backfill"))?;
+        tx.batch_execute(&format!("{PERSIST}\n{}", target::sql::STATE_PRIVILEGES))
+            .await
+            .map_err(q("keeping the analysis for the backfill"))?;
         match tx.batch_execute(LOCK_SHARE).await {
             Ok(()) => {}
             Err(e) if retryable(&e) && started.elapsed() < bound => {

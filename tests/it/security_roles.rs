@@ -555,3 +555,69 @@ async fn migrate_with_legacy_role_moves_the_rights_too() {
     let e = b.batch_execute("SELECT 1 FROM public.run LIMIT 1").await.expect_err("no right on public.run");
     assert_eq!(e.code().map(|c| c.code()), Some("42501"));
 }
+
+/// Every table and sequence of the tool's state schema, including those made later by
+/// the YAML import, `legacy-role` and `tenant isolate`, is out of reach of a role with
+/// USAGE on the schema (which the application needs for enrol), even where default
+/// privileges grant every new table to PUBLIC and to that role.
+#[tokio::test]
+async fn the_tools_tables_are_out_of_reach_of_a_role_with_usage_only_whatever_the_default_privileges() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    let weak = TestRole::create(&db, "usageonly").await;
+    c.batch_execute(&format!(
+        "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO PUBLIC, {0};",
+        weak.name
+    ))
+    .await
+    .unwrap();
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "isolated").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA profochat_saas TO {}", weak.name)).await.unwrap();
+    let relations: Vec<(String, String)> = c
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'profochat_saas' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let names: Vec<&str> = relations.iter().map(|r| r.0.as_str()).collect();
+    for t in ["legacy_write", "legacy_hidden_element", "legacy_role_grant", "guarded_object", "tenant_isolation", "tenant_isolation_table", "archive"] {
+        assert!(names.contains(&format!("profochat_saas.{t}").as_str()), "{t} in {names:?}");
+    }
+    let w = weak.connect().await;
+    let mut reached = vec![];
+    for (rel, kind) in &relations {
+        let tries = if kind == "S" {
+            vec![format!("SELECT nextval('{rel}')"), format!("SELECT last_value FROM {rel}")]
+        } else {
+            vec![format!("SELECT count(*) FROM {rel}"), format!("DELETE FROM {rel}"), format!("TRUNCATE {rel}")]
+        };
+        for sql in tries {
+            match w.batch_execute(&sql).await {
+                Err(e) if e.code().map(|c| c.code()) == Some("42501") => {}
+                other => reached.push(format!("{sql}: {:?}", other.map_err(|e| e.to_string()))),
+            }
+        }
+    }
+    assert!(reached.is_empty(), "a role with USAGE only reached: {reached:#?}");
+    c.batch_execute(&format!(
+        "ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES REVOKE ALL ON SEQUENCES FROM PUBLIC, {0};",
+        weak.name
+    ))
+    .await
+    .unwrap();
+}
