@@ -34,6 +34,10 @@ pub struct IsolationReport {
     pub tables: Vec<String>,
     /// The roles isolated now.
     pub isolated_roles: Vec<String>,
+    /// The role is set to the legacy interface (`legacy-role`): through it, it reads and
+    /// writes account 1's rows only, whatever its transactions name (the interface runs
+    /// as the tool's role, which the role's policies do not restrict).
+    pub legacy_interface: bool,
 }
 
 fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
@@ -190,8 +194,19 @@ pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationRep
         .map_err(q("recording the tenant isolation"))?;
     }
     let isolated = isolated_roles(&tx).await?;
+    let legacy_interface: bool = tx
+        .query_one(
+            "SELECT to_regclass('profochat_legacy.run') IS NOT NULL AND to_regclass('profochat_saas.legacy_role') IS NOT NULL
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
+                             WHERE s.setrole = $1::oid AND s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                               AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'search_path=%profochat_legacy%'))",
+            &[&oid],
+        )
+        .await
+        .map_err(q("reading the role's search_path"))?
+        .get(0);
     tx.commit().await.map_err(q("committing the tenant isolation"))?;
-    Ok(IsolationReport { role: role.to_string(), undone: undo, tables: done, isolated_roles: isolated })
+    Ok(IsolationReport { role: role.to_string(), undone: undo, tables: done, isolated_roles: isolated, legacy_interface })
 }
 
 /// Turns off what the tool turned on: the permissive policies, and row-level security

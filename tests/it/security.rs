@@ -136,7 +136,7 @@ END $do$;
 "#;
 
 /// Every write of SPEC §1, into `schema`, for chat `chat` and a course published as `course`.
-async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
+pub(crate) async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
     let s = schema;
     let run: i32 = c
         .query_one(
@@ -195,7 +195,7 @@ async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
 }
 
 /// What the writes of [`legacy_writes`] must have linked in the public tables.
-async fn assert_written_with_links(c: &Db, chat: i64, course: &str) {
+pub(crate) async fn assert_written_with_links(c: &Db, chat: i64, course: &str) {
     let main = "(SELECT bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot')";
     let dep = format!("(SELECT deployment_id FROM course_deployment WHERE account_id = 1 AND course_id = 'intro' AND bot_id = {main})");
     assert!(

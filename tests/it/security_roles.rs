@@ -621,3 +621,49 @@ async fn the_tools_tables_are_out_of_reach_of_a_role_with_usage_only_whatever_th
     .await
     .unwrap();
 }
+
+/// The legacy bot's role, switched to the legacy interface (after a YAML import) and
+/// isolated by `tenant isolate` too: the interface is account 1's by construction (its
+/// views and write functions run as the tool's role, which no role's policy restricts),
+/// so every §1 statement through it works for account 1 whatever the role's
+/// profochat.account_id says, and reaches no row of account 2; the public tables stay
+/// closed to it.
+#[tokio::test]
+async fn an_isolated_legacy_role_works_through_the_interface_for_account_1_alone() {
+    let (db, c) = legacy_with_anomalies().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    c.batch_execute(ACCOUNT_2).await.unwrap();
+    let out = cli().args(["tenant", "isolate", "--role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("legacy interface"), "isolating the legacy bot's role says what it changes: {stdout}");
+    let account2 = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
+
+    let mut chat = 616100;
+    for setting in [None, Some("2"), Some("1"), Some(""), Some("not a number")] {
+        chat += 1;
+        let b = bot.connect().await;
+        // The role's own search_path (the interface's), which the tool's connections replace.
+        b.batch_execute("RESET search_path").await.unwrap();
+        if let Some(s) = setting {
+            b.execute("SELECT set_config('profochat.account_id', $1, false)", &[&s]).await.unwrap();
+        }
+        let runs = count(&b, "SELECT count(*) FROM run").await;
+        assert_eq!(runs, count(&c, "SELECT count(*) FROM profochat_legacy.run").await, "with {setting:?} the interface shows account 1's runs");
+        assert_eq!(count(&b, "SELECT count(*) FROM run WHERE botname = 'second_account_bot'").await, 0);
+        assert_eq!(count(&b, "SELECT count(*) FROM course_element WHERE course_id = 'db_course'").await, 1, "{setting:?}");
+        crate::security::legacy_writes(&b, "profochat_legacy", chat, &format!("iso_{chat}")).await;
+        crate::security::assert_written_with_links(&c, chat, &format!("iso_{chat}")).await;
+        for sql in ["SELECT count(*) FROM public.run", "SELECT count(*) FROM public.course"] {
+            let e = b.batch_execute(sql).await.expect_err(sql);
+            assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
+        }
+    }
+    let after = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
+    assert_eq!(after, account2, "nothing of account 2 changed");
+}

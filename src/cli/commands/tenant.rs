@@ -33,6 +33,12 @@ pub async fn isolate(role: &str, undo: bool, conn: &ConnArgs, confirm: &ConfirmA
             "Its transactions see no row until they name their account: BEGIN; SET LOCAL {} = '<account_id>'; … COMMIT;",
             profochat_saas::tenant::ACCOUNT_SETTING
         );
+        if r.legacy_interface {
+            println!(
+                "Role {role:?} is set to the legacy interface (legacy-role): through it, it keeps reading and writing account 1's rows only, whatever {} says; the policies apply to the public tables, which it reaches once `finish` gives its rights back.",
+                profochat_saas::tenant::ACCOUNT_SETTING
+            );
+        }
         println!("`profochat-saas validate` checks the policies; `profochat-saas tenant isolate --role {role} --undo` removes them.");
     }
     Ok(ExitCode::SUCCESS)
