@@ -661,7 +661,9 @@ async fn an_isolated_legacy_role_works_through_the_interface_for_account_1_alone
         crate::security::assert_written_with_links(&c, chat, &format!("iso_{chat}")).await;
         for sql in ["SELECT count(*) FROM public.run", "SELECT count(*) FROM public.course"] {
             let e = b.batch_execute(sql).await.expect_err(sql);
-            assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
+            // Not a number: its policy's cast may fail before the missing privilege shows.
+            let expected = if setting == Some("not a number") { ["42501", "22P02"] } else { ["42501", "42501"] };
+            assert!(e.code().is_some_and(|c| expected.contains(&c.code())), "{sql}: {e}");
         }
     }
     let after = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
