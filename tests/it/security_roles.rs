@@ -669,3 +669,24 @@ async fn an_isolated_legacy_role_works_through_the_interface_for_account_1_alone
     let after = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
     assert_eq!(after, account2, "nothing of account 2 changed");
 }
+
+/// The guard's list names only objects that exist: the online migration's change log,
+/// dropped after the switch, leaves no oid behind for another role's object to inherit
+/// (whose DDL the guard would then refuse).
+#[tokio::test]
+async fn the_guards_list_names_no_dropped_object() {
+    let (db, c) = legacy_with_anomalies().await;
+    cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()]).assert().success();
+    assert!(count(&c, "SELECT count(*) FROM profochat_saas.guarded_object").await > 50);
+    let stale: Vec<String> = c
+        .query(
+            "SELECT identity FROM profochat_saas.guarded_object g WHERE (pg_identify_object(g.classid, g.objid, 0)).identity IS NULL ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(stale.is_empty(), "the guard's list names dropped objects: {stale:?}");
+}
