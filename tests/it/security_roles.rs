@@ -690,3 +690,20 @@ async fn the_guards_list_names_no_dropped_object() {
         .collect();
     assert!(stale.is_empty(), "the guard's list names dropped objects: {stale:?}");
 }
+
+/// Every §1 statement, as the legacy bot's own role after `legacy-role` moved its rights
+/// and `tenant isolate` isolated it, through the legacy interface: the same answers and
+/// effects as on the legacy schema (the replay suite, run as that role).
+#[tokio::test]
+async fn the_legacy_bots_role_switched_and_isolated_answers_every_statement_as_before() {
+    let (_a, ca, b, cb) = crate::replay::pair(crate::replay::anomalies, "main_bot").await;
+    let bot = legacy_bot_role(&b, &cb).await;
+    cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &b.url()]).assert().success();
+    cli().args(["tenant", "isolate", "--role", &bot.name, "--yes", "--database-url", &b.url()]).assert().success();
+    let r = bot.connect().await;
+    r.batch_execute("RESET search_path").await.unwrap();
+    let t = crate::replay::replay(&ca, &r, "main_bot").await;
+    assert!(t.kinds.len() >= 20, "every kind of read ran: {:?}", t.kinds);
+    drop(r);
+    crate::replay::assert_linked(&cb).await;
+}
