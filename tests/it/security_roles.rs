@@ -569,7 +569,8 @@ async fn the_tools_tables_are_out_of_reach_of_a_role_with_usage_only_whatever_th
     let weak = TestRole::create(&db, "usageonly").await;
     c.batch_execute(&format!(
         "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC, {0};
-         ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO PUBLIC, {0};",
+         ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC, {0};",
         weak.name
     ))
     .await
@@ -612,9 +613,54 @@ async fn the_tools_tables_are_out_of_reach_of_a_role_with_usage_only_whatever_th
             }
         }
     }
+    // Every function of both schemas: none callable; each definer one with the pinned search_path.
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA profochat_legacy TO {}", weak.name)).await.unwrap();
+    let functions: Vec<(String, String, bool, Option<Vec<String>>)> = c
+        .query(
+            "SELECT p.oid::regprocedure::text,
+                    format('SELECT %I.%I(%s)', n.nspname, p.proname,
+                           coalesce((SELECT string_agg('NULL::' || format_type(t, NULL), ', ' ORDER BY o)
+                                       FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, o)), '')),
+                    p.prosecdef, p.proconfig::text[]
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname IN ('profochat_saas', 'profochat_legacy') AND p.prorettype <> 'trigger'::regtype
+                AND p.prorettype <> 'event_trigger'::regtype
+             UNION ALL
+             SELECT p.oid::regprocedure::text, '', p.prosecdef, p.proconfig::text[]
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname IN ('profochat_saas', 'profochat_legacy') AND p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype)
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert!(functions.len() >= 25, "{functions:?}");
+    for (f, call, definer, config) in &functions {
+        if *definer {
+            assert_eq!(config.as_deref(), Some(&["search_path=pg_catalog, pg_temp".to_string()][..]), "{f}");
+        }
+        let public: bool = c
+            .query_one("SELECT has_function_privilege('public', $1::text::regprocedure, 'EXECUTE')", &[f])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!public, "{f} is callable by PUBLIC");
+        // The enrolment functions run with the caller's rights: a grant made to a role by
+        // name (here by default privileges) is kept, and gives it nothing it lacks.
+        if !call.is_empty() && *definer {
+            match w.simple_query(call).await {
+                Err(e) if e.code().map(|c| c.code()) == Some("42501") => {}
+                other => reached.push(format!("{call}: {:?}", other.map(|_| ()).map_err(|e| e.to_string()))),
+            }
+        }
+    }
     assert!(reached.is_empty(), "a role with USAGE only reached: {reached:#?}");
     c.batch_execute(&format!(
         "ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, {0};
          ALTER DEFAULT PRIVILEGES REVOKE ALL ON SEQUENCES FROM PUBLIC, {0};",
         weak.name
     ))
