@@ -753,3 +753,40 @@ async fn the_legacy_bots_role_switched_and_isolated_answers_every_statement_as_b
     drop(r);
     crate::replay::assert_linked(&cb).await;
 }
+
+/// What the layer added later depends on is guarded too: the record of legacy-shaped
+/// writes (every compatibility trigger notes into it), its function, and the elements a
+/// YAML import hid from the legacy view; the tool's own records made later
+/// (`tenant isolate`) are not the layer's and stay the owner's to change.
+#[tokio::test]
+async fn the_guard_covers_the_write_note_and_the_hidden_elements() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "guardapp").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_hidden_element").await > 0, "the import hid elements");
+    let before = catalog(&c).await;
+    for ddl in [
+        "DROP TABLE profochat_saas.legacy_write",
+        "ALTER TABLE profochat_saas.legacy_write RENAME TO lw",
+        "DROP FUNCTION profochat_saas.note_legacy_write() CASCADE",
+        "DROP TABLE profochat_saas.legacy_hidden_element CASCADE",
+        "ALTER TABLE profochat_saas.legacy_hidden_element ADD COLUMN x int",
+    ] {
+        let e = c.batch_execute(ddl).await.expect_err(ddl);
+        let d = e.as_db_error().unwrap_or_else(|| panic!("{ddl}: {e}"));
+        assert!(d.message().contains(REFUSED), "{ddl}: {}", d.message());
+    }
+    assert_eq!(catalog(&c).await, before);
+    c.batch_execute("INSERT INTO run (chat_id, botname, course_id) VALUES (434343, 'bot_a', 'db_course')").await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_write WHERE pid = pg_backend_pid()").await, 1, "the write was noted");
+    c.batch_execute("ALTER TABLE profochat_saas.tenant_isolation ADD COLUMN note text; ALTER TABLE profochat_saas.tenant_isolation DROP COLUMN note")
+        .await
+        .expect("the tool's own record, not the layer's");
+}
