@@ -790,3 +790,42 @@ async fn the_guard_covers_the_write_note_and_the_hidden_elements() {
         .await
         .expect("the tool's own record, not the layer's");
 }
+
+/// `finish` after a YAML import, `legacy-role` and `tenant isolate`: every object the
+/// layer added is gone (the write note, the hidden elements, the moved rights' record,
+/// the guard's list, the interface, the layer's functions and event triggers), the
+/// catalog and columns are upstream's, the isolation stays, and upstream's later
+/// migrations apply as they do after a plain finish.
+#[tokio::test]
+async fn finish_after_an_import_legacy_role_and_isolation_leaves_upstreams_schema() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "finapp").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    cli().args(["finish", "--yes", "--force", "--database-url", &db.url()]).assert().success();
+    for t in ["legacy_write", "legacy_hidden_element", "legacy_hidden_course", "legacy_role_grant", "legacy_role", "guarded_object"] {
+        assert_eq!(count(&c, &format!("SELECT count(*) FROM pg_class WHERE oid = to_regclass('profochat_saas.{t}')")).await, 0, "{t} is gone");
+    }
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'profochat_legacy'").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'profochat%'").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat%'").await, 0);
+    let left: Vec<String> = c
+        .query("SELECT proname::text FROM pg_proc WHERE pronamespace = 'profochat_saas'::regnamespace AND proname !~ '^(enrol|enrolment_|start_payload)' ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(left.is_empty(), "functions of the layer left: {left:?}");
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_policy WHERE polname LIKE 'profochat_tenant%'").await, 24, "the isolation stays");
+    crate::upstream_after_finish::assert_columns_are_upstreams(&c).await;
+    let applied = crate::upstream_after_finish::apply_upstreams_later_migrations(&c).await;
+    assert_eq!(applied, ["0004", "0005", "0007", "0008"], "upstream's later migrations that apply");
+}
