@@ -34,9 +34,10 @@ pub struct IsolationReport {
     pub tables: Vec<String>,
     /// The roles isolated now.
     pub isolated_roles: Vec<String>,
-    /// The role is set to the legacy interface (`legacy-role`): through it, it reads and
-    /// writes account 1's rows only, whatever its transactions name (the interface runs
-    /// as the tool's role, which the role's policies do not restrict).
+    /// The role holds rights on the legacy interface's views (as `legacy-role` gives the
+    /// legacy bot): through them it reads and writes account 1's rows, whatever its
+    /// transactions name (the interface runs as the tool's role, which the role's
+    /// policies do not restrict).
     pub legacy_interface: bool,
 }
 
@@ -196,14 +197,14 @@ pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationRep
     let isolated = isolated_roles(&tx).await?;
     let legacy_interface: bool = tx
         .query_one(
-            "SELECT to_regclass('profochat_legacy.run') IS NOT NULL AND to_regclass('profochat_saas.legacy_role') IS NOT NULL
-                AND EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
-                             WHERE s.setrole = $1::oid AND s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                               AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c WHERE c LIKE 'search_path=%profochat_legacy%'))",
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                             WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'profochat_legacy')
+                               AND c.relkind = 'v'
+                               AND pg_catalog.has_table_privilege($1::oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE'))",
             &[&oid],
         )
         .await
-        .map_err(q("reading the role's search_path"))?
+        .map_err(q("reading the role's rights on the legacy interface"))?
         .get(0);
     tx.commit().await.map_err(q("committing the tenant isolation"))?;
     Ok(IsolationReport { role: role.to_string(), undone: undo, tables: done, isolated_roles: isolated, legacy_interface })

@@ -829,3 +829,34 @@ async fn finish_after_an_import_legacy_role_and_isolation_leaves_upstreams_schem
     let applied = crate::upstream_after_finish::apply_upstreams_later_migrations(&c).await;
     assert_eq!(applied, ["0004", "0005", "0007", "0008"], "upstream's later migrations that apply");
 }
+
+/// An application's role isolated while it holds rights on the legacy interface's views
+/// would still read account 1's rows through them: `tenant isolate` names those rights
+/// and the REVOKE that takes them; a role without them gets no such line.
+#[tokio::test]
+async fn tenant_isolate_names_rights_on_the_legacy_interface() {
+    let (db, c) = migrated().await;
+    c.batch_execute(ACCOUNT_2).await.unwrap();
+    let app = TestRole::create(&db, "ifaceapp").await;
+    let plain = TestRole::create(&db, "plainapp").await;
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA public, profochat_legacy TO {0}, {1};
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {0}, {1};
+         GRANT SELECT ON ALL TABLES IN SCHEMA profochat_legacy TO {0};",
+        app.name, plain.name
+    ))
+    .await
+    .unwrap();
+    let out = cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("has rights on the legacy interface"), "{stdout}");
+    assert!(stdout.contains(&format!("REVOKE ALL ON ALL TABLES IN SCHEMA profochat_legacy FROM \"{}\";", app.name)), "{stdout}");
+    // What the line warns of: through the interface, account 1's rows, whatever the setting says.
+    let a = app.connect().await;
+    a.batch_execute("SET profochat.account_id = '2'").await.unwrap();
+    assert_eq!(count(&a, "SELECT count(*) FROM public.run WHERE account_id = 1").await, 0);
+    assert!(count(&a, "SELECT count(*) FROM profochat_legacy.run").await > 0);
+    let out = cli().args(["tenant", "isolate", "--role", &plain.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!stdout.contains("legacy interface"), "{stdout}");
+}

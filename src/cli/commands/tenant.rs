@@ -35,8 +35,9 @@ pub async fn isolate(role: &str, undo: bool, conn: &ConnArgs, confirm: &ConfirmA
         );
         if r.legacy_interface {
             println!(
-                "Role {role:?} is set to the legacy interface (legacy-role): through it, it keeps reading and writing account 1's rows only, whatever {} says; the policies apply to the public tables, which it reaches once `finish` gives its rights back.",
-                profochat_saas::tenant::ACCOUNT_SETTING
+                "Role {role:?} has rights on the legacy interface (profochat_legacy): through it, it reads and writes account 1's rows, whatever {} says, as the legacy bot must until `finish`; the policies apply to the public tables. If it is not the legacy bot's role: REVOKE ALL ON ALL TABLES IN SCHEMA profochat_legacy FROM {};",
+                profochat_saas::tenant::ACCOUNT_SETTING,
+                profochat_saas::sql::ident(role)
             );
         }
         println!("`profochat-saas validate` checks the policies; `profochat-saas tenant isolate --role {role} --undo` removes them.");
