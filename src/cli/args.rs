@@ -345,7 +345,7 @@ pub enum CourseCommand {
         #[arg(long = "courses-yml", value_name = "[BOT=]FILE", required = true)]
         courses_yml: Vec<profochat_saas::courses_yml::CoursesYmlArg>,
         /// The bot of a courses.yml in scripts/ itself (default: BOT_NAME, else the only bot).
-        #[arg(long, env = "BOT_NAME", value_name = "NAME")]
+        #[arg(long, env = "BOT_NAME", hide_env_values = true, value_name = "NAME")]
         default_bot: Option<String>,
         #[command(flatten)]
         confirm: ConfirmArgs,
