@@ -109,7 +109,7 @@ pub async fn set_role<C: GenericClient + Sync>(client: &C, role: &str, unset: bo
         .map_err(|e| Error::query("reading the database name", &e, "Nothing was changed."))?
         .get(0);
     client
-        .batch_execute(ROLE_GRANT_TABLE)
+        .batch_execute(&format!("{ROLE_GRANT_TABLE}\n{}", crate::target::sql::STATE_PRIVILEGES))
         .await
         .map_err(|e| Error::query("creating the record of moved rights", &e, "Nothing was changed."))?;
     let mut batch = vec![];

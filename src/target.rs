@@ -59,6 +59,8 @@ pub mod sql {
     pub const ENROL: &str = include_str!("../sql/migrate/enrol.sql");
     /// Who may call the tool's functions; run after each install of them.
     pub const FUNCTION_PRIVILEGES: &str = include_str!("../sql/migrate/function_privileges.sql");
+    /// Who may reach the tool's tables (none but its owner); run after each creation of them.
+    pub const STATE_PRIVILEGES: &str = include_str!("../sql/state/privileges.sql");
 
     /// The SQL of the tool's functions for tables in `schema`: their bodies run with a
     /// fixed search_path and name the tables as `{{schema}}.table`.

@@ -34,6 +34,11 @@ pub struct IsolationReport {
     pub tables: Vec<String>,
     /// The roles isolated now.
     pub isolated_roles: Vec<String>,
+    /// The role holds rights on the legacy interface's views (as `legacy-role` gives the
+    /// legacy bot): through them it reads and writes account 1's rows, whatever its
+    /// transactions name (the interface runs as the tool's role, which the role's
+    /// policies do not restrict).
+    pub legacy_interface: bool,
 }
 
 fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
@@ -119,7 +124,9 @@ pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationRep
             "Run `profochat-saas migrate` first; tenant isolation works on the migrated schema.",
         ));
     }
-    tx.batch_execute(STATE).await.map_err(q("creating the record of the tenant isolation"))?;
+    tx.batch_execute(&format!("{STATE}\n{}", crate::target::sql::STATE_PRIVILEGES))
+        .await
+        .map_err(q("creating the record of the tenant isolation"))?;
     let mut done = vec![];
     if undo {
         for (table, _) in &tables {
@@ -188,8 +195,19 @@ pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationRep
         .map_err(q("recording the tenant isolation"))?;
     }
     let isolated = isolated_roles(&tx).await?;
+    let legacy_interface: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                             WHERE c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = 'profochat_legacy')
+                               AND c.relkind = 'v'
+                               AND pg_catalog.has_table_privilege($1::oid, c.oid, 'SELECT, INSERT, UPDATE, DELETE'))",
+            &[&oid],
+        )
+        .await
+        .map_err(q("reading the role's rights on the legacy interface"))?
+        .get(0);
     tx.commit().await.map_err(q("committing the tenant isolation"))?;
-    Ok(IsolationReport { role: role.to_string(), undone: undo, tables: done, isolated_roles: isolated })
+    Ok(IsolationReport { role: role.to_string(), undone: undo, tables: done, isolated_roles: isolated, legacy_interface })
 }
 
 /// Turns off what the tool turned on: the permissive policies, and row-level security

@@ -21,19 +21,31 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_now int8 := extract(epoch FROM now())::int8;
     v_noted text := current_setting('profochat_saas.legacy_write_noted', true);
+    v_at int8;
 BEGIN
-    IF v_noted IS NOT NULL AND v_noted <> '' AND v_noted::int8 > v_now - 10 THEN
+    -- Any role may set the setting, to anything (also through its role's or the
+    -- database's defaults): a value that is not a time noted here, or one in the
+    -- future, counts as never noted, and nothing here ever fails the write that calls it.
+    IF v_noted ~ '^[0-9]{1,15}$' THEN
+        v_at := v_noted::int8;
+    END IF;
+    IF v_at > v_now - 10 AND v_at <= v_now THEN
         RETURN;
     END IF;
-    IF v_noted IS NULL OR v_noted = '' THEN
-        -- A session's first note: rows of sessions silent for a day go (never waiting).
-        DELETE FROM profochat_saas.legacy_write
-         WHERE pid IN (SELECT pid FROM profochat_saas.legacy_write
-                        WHERE at < now() - interval '1 day' FOR UPDATE SKIP LOCKED);
-    END IF;
-    PERFORM set_config('profochat_saas.legacy_write_noted', v_now::text, false);
-    INSERT INTO profochat_saas.legacy_write AS w (pid, usename, application_name, at)
-    VALUES (pg_backend_pid(), session_user, current_setting('application_name'), now())
-    ON CONFLICT (pid) DO UPDATE
-       SET usename = EXCLUDED.usename, application_name = EXCLUDED.application_name, at = EXCLUDED.at;
+    BEGIN
+        IF v_at IS NULL THEN
+            -- A session's first note: rows of sessions silent for a day go (never waiting).
+            DELETE FROM profochat_saas.legacy_write
+             WHERE pid IN (SELECT pid FROM profochat_saas.legacy_write
+                            WHERE at < now() - interval '1 day' FOR UPDATE SKIP LOCKED);
+        END IF;
+        PERFORM set_config('profochat_saas.legacy_write_noted', v_now::text, false);
+        INSERT INTO profochat_saas.legacy_write AS w (pid, usename, application_name, at)
+        VALUES (pg_backend_pid(), session_user, coalesce(current_setting('application_name', true), ''), now())
+        ON CONFLICT (pid) DO UPDATE
+           SET usename = EXCLUDED.usename, application_name = EXCLUDED.application_name, at = EXCLUDED.at;
+    EXCEPTION WHEN OTHERS THEN
+        -- The note is advice for `finish`; the legacy bot's write goes on without it.
+        NULL;
+    END;
 END $$;

@@ -286,6 +286,8 @@ pub async fn install(client: &Client) -> Result<()> {
     }
     ddl.push_str(";\n");
     ddl.push_str(crate::target::sql::FUNCTION_PRIVILEGES);
+    ddl.push_str(";\n");
+    ddl.push_str(crate::target::sql::STATE_PRIVILEGES);
     client
         .batch_execute(&format!("BEGIN;\n{ddl};\nCOMMIT"))
         .await

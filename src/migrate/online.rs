@@ -532,6 +532,7 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
         let a = analysis::run(&tx, default_bot.as_deref(), Some(state.migration_id)).await?;
         decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
         super::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
+        tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
         match tx.batch_execute(LOCK_SHARE).await {
             Ok(()) => {}
             Err(e) if retryable(&e) && started.elapsed() < bound => {

@@ -35,7 +35,8 @@ pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) 
     tx.batch_execute(&target::sql::in_schema(COMPAT, &schema)).await?;
     tx.batch_execute(&legacy_interface_sql(&schema)).await?;
     tx.batch_execute(DDL_GUARD).await?;
-    tx.batch_execute(target::sql::FUNCTION_PRIVILEGES).await
+    tx.batch_execute(target::sql::FUNCTION_PRIVILEGES).await?;
+    tx.batch_execute(target::sql::STATE_PRIVILEGES).await
 }
 
 /// The legacy interface (8_legacy_interface.sql) for tables in `schema`, with the

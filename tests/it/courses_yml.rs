@@ -15,7 +15,7 @@ use crate::harness::{cli, TestDb};
 /// Two bots: bot_a runs courses from its YAML files (one of them with unicode and quotes
 /// in its name and content) and one published to the database; bot_b (whose folder is
 /// not named after it) runs a course of bot_a's files too, and an external one.
-const LEGACY: &str = r#"
+pub(crate) const LEGACY: &str = r#"
 INSERT INTO course (course_id, bot_name, creator_id, yaml) VALUES ('db_course', 'bot_a', 7, 'name: db_course');
 INSERT INTO course_element (element_id, json, element_type, course_id, bot_name) VALUES
     ('d1', '{"type": "message", "text": "from db"}', 'message', 'db_course', 'bot_a');
@@ -31,7 +31,7 @@ INSERT INTO waiting_element (chat_id, waiting_till_date, is_waiting, element_id,
     VALUES (1, now() + interval '1 day', true, 'wait_1', 'yaml_one', 'bot_a');
 "#;
 
-fn scripts() -> PathBuf {
+pub(crate) fn scripts() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/courses_yml/scripts")
 }
 
@@ -118,7 +118,7 @@ async fn publish_as_the_legacy_bot() -> (TestDb, Db) {
     (db, c)
 }
 
-fn args() -> Vec<String> {
+pub(crate) fn args() -> Vec<String> {
     vec![
         "--courses-yml".into(),
         scripts().join("bot_a/courses.yml").display().to_string(),

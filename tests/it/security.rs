@@ -136,7 +136,7 @@ END $do$;
 "#;
 
 /// Every write of SPEC §1, into `schema`, for chat `chat` and a course published as `course`.
-async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
+pub(crate) async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
     let s = schema;
     let run: i32 = c
         .query_one(
@@ -195,7 +195,7 @@ async fn legacy_writes(c: &Db, schema: &str, chat: i64, course: &str) {
 }
 
 /// What the writes of [`legacy_writes`] must have linked in the public tables.
-async fn assert_written_with_links(c: &Db, chat: i64, course: &str) {
+pub(crate) async fn assert_written_with_links(c: &Db, chat: i64, course: &str) {
     let main = "(SELECT bot_id FROM bot WHERE account_id = 1 AND bot_name = 'main_bot')";
     let dep = format!("(SELECT deployment_id FROM course_deployment WHERE account_id = 1 AND course_id = 'intro' AND bot_id = {main})");
     assert!(
@@ -815,4 +815,47 @@ async fn a_same_named_course_of_another_account_changes_nothing_of_the_legacy_bo
     );
     let after: String = c.query_one(acct2, &[]).await.unwrap().get(0);
     assert_eq!(before, after, "account 2's course, elements and deployments are as they were");
+}
+
+/// The session setting that spaces out the notes of legacy-shaped writes is one any role
+/// may set (in its session, its role's or the database's defaults), to anything: no
+/// value of it ever fails a write of the legacy bot (a cast error in a compatibility
+/// trigger), and one that is not a past time noted there does not keep a write from
+/// being noted for `finish`.
+#[tokio::test]
+async fn no_value_of_the_write_note_setting_fails_or_hides_a_legacy_write() {
+    let (db, c) = migrated().await;
+    let bot = Role::create(
+        &db,
+        &c,
+        "noted",
+        &[
+            &format!("GRANT SELECT, INSERT, UPDATE, DELETE ON {LEGACY_TABLES} TO {{role}}"),
+            "GRANT USAGE ON SCHEMA profochat_legacy TO {role}",
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA profochat_legacy TO {role}",
+            "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        ],
+    )
+    .await;
+    let mut chat = 9300;
+    for value in ["garbage", " 1", "-5", "1e99", "99999999999999999999999", "9999999999", "NaN"] {
+        for schema in ["public", "profochat_legacy"] {
+            chat += 1;
+            let b = bot.connect().await;
+            b.execute("SELECT set_config('profochat_saas.legacy_write_noted', $1, false)", &[&value]).await.unwrap();
+            legacy_writes(&b, schema, chat, &format!("noted_{chat}")).await;
+            assert_written_with_links(&c, chat, &format!("noted_{chat}")).await;
+            let pid: i32 = b.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+            assert!(
+                one_bool(&c, &format!("SELECT count(*) = 1 FROM profochat_saas.legacy_write WHERE pid = {pid} AND at > now() - interval '1 minute'")).await,
+                "a write with the setting {value:?} was noted"
+            );
+        }
+    }
+    // The same as the database's default, for every new session.
+    c.batch_execute(&format!("ALTER DATABASE {} SET profochat_saas.legacy_write_noted = 'x'", ident(&db.name))).await.unwrap();
+    let b = bot.connect().await;
+    legacy_writes(&b, "profochat_legacy", 9399, "noted_db").await;
+    assert_written_with_links(&c, 9399, "noted_db").await;
+    c.batch_execute(&format!("ALTER DATABASE {} RESET profochat_saas.legacy_write_noted", ident(&db.name))).await.unwrap();
 }

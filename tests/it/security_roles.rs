@@ -555,3 +555,308 @@ async fn migrate_with_legacy_role_moves_the_rights_too() {
     let e = b.batch_execute("SELECT 1 FROM public.run LIMIT 1").await.expect_err("no right on public.run");
     assert_eq!(e.code().map(|c| c.code()), Some("42501"));
 }
+
+/// Every table and sequence of the tool's state schema, including those made later by
+/// the YAML import, `legacy-role` and `tenant isolate`, is out of reach of a role with
+/// USAGE on the schema (which the application needs for enrol), even where default
+/// privileges grant every new table to PUBLIC and to that role.
+#[tokio::test]
+async fn the_tools_tables_are_out_of_reach_of_a_role_with_usage_only_whatever_the_default_privileges() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    let weak = TestRole::create(&db, "usageonly").await;
+    c.batch_execute(&format!(
+        "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC, {0};",
+        weak.name
+    ))
+    .await
+    .unwrap();
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "isolated").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA profochat_saas TO {}", weak.name)).await.unwrap();
+    let relations: Vec<(String, String)> = c
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'profochat_saas' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let names: Vec<&str> = relations.iter().map(|r| r.0.as_str()).collect();
+    for t in ["legacy_write", "legacy_hidden_element", "legacy_role_grant", "guarded_object", "tenant_isolation", "tenant_isolation_table", "archive"] {
+        assert!(names.contains(&format!("profochat_saas.{t}").as_str()), "{t} in {names:?}");
+    }
+    let w = weak.connect().await;
+    let mut reached = vec![];
+    for (rel, kind) in &relations {
+        let tries = if kind == "S" {
+            vec![format!("SELECT nextval('{rel}')"), format!("SELECT last_value FROM {rel}")]
+        } else {
+            vec![format!("SELECT count(*) FROM {rel}"), format!("DELETE FROM {rel}"), format!("TRUNCATE {rel}")]
+        };
+        for sql in tries {
+            match w.batch_execute(&sql).await {
+                Err(e) if e.code().map(|c| c.code()) == Some("42501") => {}
+                other => reached.push(format!("{sql}: {:?}", other.map_err(|e| e.to_string()))),
+            }
+        }
+    }
+    // Every function of both schemas: none callable; each definer one with the pinned search_path.
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA profochat_legacy TO {}", weak.name)).await.unwrap();
+    let functions: Vec<(String, String, bool, Option<Vec<String>>)> = c
+        .query(
+            "SELECT p.oid::regprocedure::text,
+                    format('SELECT %I.%I(%s)', n.nspname, p.proname,
+                           coalesce((SELECT string_agg('NULL::' || format_type(t, NULL), ', ' ORDER BY o)
+                                       FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY u(t, o)), '')),
+                    p.prosecdef, p.proconfig::text[]
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname IN ('profochat_saas', 'profochat_legacy') AND p.prorettype <> 'trigger'::regtype
+                AND p.prorettype <> 'event_trigger'::regtype
+             UNION ALL
+             SELECT p.oid::regprocedure::text, '', p.prosecdef, p.proconfig::text[]
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname IN ('profochat_saas', 'profochat_legacy') AND p.prorettype IN ('trigger'::regtype, 'event_trigger'::regtype)
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert!(functions.len() >= 25, "{functions:?}");
+    for (f, call, definer, config) in &functions {
+        if *definer {
+            assert_eq!(config.as_deref(), Some(&["search_path=pg_catalog, pg_temp".to_string()][..]), "{f}");
+        }
+        let public: bool = c
+            .query_one("SELECT has_function_privilege('public', $1::text::regprocedure, 'EXECUTE')", &[f])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!public, "{f} is callable by PUBLIC");
+        // The enrolment functions run with the caller's rights: a grant made to a role by
+        // name (here by default privileges) is kept, and gives it nothing it lacks.
+        if !call.is_empty() && *definer {
+            match w.simple_query(call).await {
+                Err(e) if e.code().map(|c| c.code()) == Some("42501") => {}
+                other => reached.push(format!("{call}: {:?}", other.map(|_| ()).map_err(|e| e.to_string()))),
+            }
+        }
+    }
+    assert!(reached.is_empty(), "a role with USAGE only reached: {reached:#?}");
+    c.batch_execute(&format!(
+        "ALTER DEFAULT PRIVILEGES REVOKE ALL ON TABLES FROM PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC, {0};
+         ALTER DEFAULT PRIVILEGES REVOKE ALL ON SEQUENCES FROM PUBLIC, {0};",
+        weak.name
+    ))
+    .await
+    .unwrap();
+}
+
+/// The legacy bot's role, switched to the legacy interface (after a YAML import) and
+/// isolated by `tenant isolate` too: the interface is account 1's by construction (its
+/// views and write functions run as the tool's role, which no role's policy restricts),
+/// so every §1 statement through it works for account 1 whatever the role's
+/// profochat.account_id says, and reaches no row of account 2; the public tables stay
+/// closed to it.
+#[tokio::test]
+async fn an_isolated_legacy_role_works_through_the_interface_for_account_1_alone() {
+    let (db, c) = legacy_with_anomalies().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    c.batch_execute(ACCOUNT_2).await.unwrap();
+    let out = cli().args(["tenant", "isolate", "--role", &bot.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("legacy interface"), "isolating the legacy bot's role says what it changes: {stdout}");
+    let account2 = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
+
+    let mut chat = 616100;
+    for setting in [None, Some("2"), Some("1"), Some(""), Some("not a number")] {
+        chat += 1;
+        let b = bot.connect().await;
+        // The role's own search_path (the interface's), which the tool's connections replace.
+        b.batch_execute("RESET search_path").await.unwrap();
+        if let Some(s) = setting {
+            b.execute("SELECT set_config('profochat.account_id', $1, false)", &[&s]).await.unwrap();
+        }
+        let runs = count(&b, "SELECT count(*) FROM run").await;
+        assert_eq!(runs, count(&c, "SELECT count(*) FROM profochat_legacy.run").await, "with {setting:?} the interface shows account 1's runs");
+        assert_eq!(count(&b, "SELECT count(*) FROM run WHERE botname = 'second_account_bot'").await, 0);
+        assert_eq!(count(&b, "SELECT count(*) FROM course_element WHERE course_id = 'db_course'").await, 1, "{setting:?}");
+        crate::security::legacy_writes(&b, "profochat_legacy", chat, &format!("iso_{chat}")).await;
+        crate::security::assert_written_with_links(&c, chat, &format!("iso_{chat}")).await;
+        for sql in ["SELECT count(*) FROM public.run", "SELECT count(*) FROM public.course"] {
+            let e = b.batch_execute(sql).await.expect_err(sql);
+            // Not a number: its policy's cast may fail before the missing privilege shows.
+            let expected = if setting == Some("not a number") { ["42501", "22P02"] } else { ["42501", "42501"] };
+            assert!(e.code().is_some_and(|c| expected.contains(&c.code())), "{sql}: {e}");
+        }
+    }
+    let after = rows_by_account(&c).await.into_iter().filter(|r| r.contains(" Some(2) ")).collect::<Vec<_>>();
+    assert_eq!(after, account2, "nothing of account 2 changed");
+}
+
+/// The guard's list names only objects that exist: the online migration's change log,
+/// dropped after the switch, leaves no oid behind for another role's object to inherit
+/// (whose DDL the guard would then refuse).
+#[tokio::test]
+async fn the_guards_list_names_no_dropped_object() {
+    let (db, c) = legacy_with_anomalies().await;
+    cli().args(["migrate", "--yes", "--skip-backup", "--default-bot", "main_bot", "--database-url", &db.url()]).assert().success();
+    assert!(count(&c, "SELECT count(*) FROM profochat_saas.guarded_object").await > 50);
+    let stale: Vec<String> = c
+        .query(
+            "SELECT identity FROM profochat_saas.guarded_object g WHERE (pg_identify_object(g.classid, g.objid, 0)).identity IS NULL ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(stale.is_empty(), "the guard's list names dropped objects: {stale:?}");
+}
+
+/// Every §1 statement, as the legacy bot's own role after `legacy-role` moved its rights
+/// and `tenant isolate` isolated it, through the legacy interface: the same answers and
+/// effects as on the legacy schema (the replay suite, run as that role).
+#[tokio::test]
+async fn the_legacy_bots_role_switched_and_isolated_answers_every_statement_as_before() {
+    let (_a, ca, b, cb) = crate::replay::pair(crate::replay::anomalies, "main_bot").await;
+    let bot = legacy_bot_role(&b, &cb).await;
+    cli().args(["legacy-role", &bot.name, "--yes", "--database-url", &b.url()]).assert().success();
+    cli().args(["tenant", "isolate", "--role", &bot.name, "--yes", "--database-url", &b.url()]).assert().success();
+    let r = bot.connect().await;
+    r.batch_execute("RESET search_path").await.unwrap();
+    let t = crate::replay::replay(&ca, &r, "main_bot").await;
+    assert!(t.kinds.len() >= 20, "every kind of read ran: {:?}", t.kinds);
+    drop(r);
+    crate::replay::assert_linked(&cb).await;
+}
+
+/// What the layer added later depends on is guarded too: the record of legacy-shaped
+/// writes (every compatibility trigger notes into it), its function, and the elements a
+/// YAML import hid from the legacy view; the tool's own records made later
+/// (`tenant isolate`) are not the layer's and stay the owner's to change.
+#[tokio::test]
+async fn the_guard_covers_the_write_note_and_the_hidden_elements() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "guardapp").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_hidden_element").await > 0, "the import hid elements");
+    let before = catalog(&c).await;
+    for ddl in [
+        "DROP TABLE profochat_saas.legacy_write",
+        "ALTER TABLE profochat_saas.legacy_write RENAME TO lw",
+        "DROP FUNCTION profochat_saas.note_legacy_write() CASCADE",
+        "DROP TABLE profochat_saas.legacy_hidden_element CASCADE",
+        "ALTER TABLE profochat_saas.legacy_hidden_element ADD COLUMN x int",
+    ] {
+        let e = c.batch_execute(ddl).await.expect_err(ddl);
+        let d = e.as_db_error().unwrap_or_else(|| panic!("{ddl}: {e}"));
+        assert!(d.message().contains(REFUSED), "{ddl}: {}", d.message());
+    }
+    assert_eq!(catalog(&c).await, before);
+    c.batch_execute("INSERT INTO run (chat_id, botname, course_id) VALUES (434343, 'bot_a', 'db_course')").await.unwrap();
+    assert_eq!(count(&c, "SELECT count(*) FROM profochat_saas.legacy_write WHERE pid = pg_backend_pid()").await, 1, "the write was noted");
+    c.batch_execute("ALTER TABLE profochat_saas.tenant_isolation ADD COLUMN note text; ALTER TABLE profochat_saas.tenant_isolation DROP COLUMN note")
+        .await
+        .expect("the tool's own record, not the layer's");
+}
+
+/// `finish` after a YAML import, `legacy-role` and `tenant isolate`: every object the
+/// layer added is gone (the write note, the hidden elements, the moved rights' record,
+/// the guard's list, the interface, the layer's functions and event triggers), the
+/// catalog and columns are upstream's, the isolation stays, and upstream's later
+/// migrations apply as they do after a plain finish.
+#[tokio::test]
+async fn finish_after_an_import_legacy_role_and_isolation_leaves_upstreams_schema() {
+    let db = TestDb::legacy().await;
+    let c = db.connect().await;
+    c.batch_execute(crate::courses_yml::LEGACY).await.unwrap();
+    let bot = legacy_bot_role(&db, &c).await;
+    cli()
+        .args(["migrate", "--yes", "--skip-backup", "--default-bot", "bot_a", "--legacy-role", &bot.name, "--database-url", &db.url()])
+        .args(crate::courses_yml::args())
+        .assert()
+        .success();
+    let app = TestRole::create(&db, "finapp").await;
+    cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    cli().args(["finish", "--yes", "--force", "--database-url", &db.url()]).assert().success();
+    for t in ["legacy_write", "legacy_hidden_element", "legacy_hidden_course", "legacy_role_grant", "legacy_role", "guarded_object"] {
+        assert_eq!(count(&c, &format!("SELECT count(*) FROM pg_class WHERE oid = to_regclass('profochat_saas.{t}')")).await, 0, "{t} is gone");
+    }
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_namespace WHERE nspname = 'profochat_legacy'").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'profochat%'").await, 0);
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'profochat%'").await, 0);
+    let left: Vec<String> = c
+        .query("SELECT proname::text FROM pg_proc WHERE pronamespace = 'profochat_saas'::regnamespace AND proname !~ '^(enrol|enrolment_|start_payload)' ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(left.is_empty(), "functions of the layer left: {left:?}");
+    assert_eq!(count(&c, "SELECT count(*) FROM pg_policy WHERE polname LIKE 'profochat_tenant%'").await, 24, "the isolation stays");
+    crate::upstream_after_finish::assert_columns_are_upstreams(&c).await;
+    let applied = crate::upstream_after_finish::apply_upstreams_later_migrations(&c).await;
+    assert_eq!(applied, ["0004", "0005", "0007", "0008"], "upstream's later migrations that apply");
+}
+
+/// An application's role isolated while it holds rights on the legacy interface's views
+/// would still read account 1's rows through them: `tenant isolate` names those rights
+/// and the REVOKE that takes them; a role without them gets no such line.
+#[tokio::test]
+async fn tenant_isolate_names_rights_on_the_legacy_interface() {
+    let (db, c) = migrated().await;
+    c.batch_execute(ACCOUNT_2).await.unwrap();
+    let app = TestRole::create(&db, "ifaceapp").await;
+    let plain = TestRole::create(&db, "plainapp").await;
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA public, profochat_legacy TO {0}, {1};
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {0}, {1};
+         GRANT SELECT ON ALL TABLES IN SCHEMA profochat_legacy TO {0};",
+        app.name, plain.name
+    ))
+    .await
+    .unwrap();
+    let out = cli().args(["tenant", "isolate", "--role", &app.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("has rights on the legacy interface"), "{stdout}");
+    assert!(stdout.contains(&format!("REVOKE ALL ON ALL TABLES IN SCHEMA profochat_legacy FROM \"{}\";", app.name)), "{stdout}");
+    // What the line warns of: through the interface, account 1's rows, whatever the setting says.
+    let a = app.connect().await;
+    a.batch_execute("SET profochat.account_id = '2'").await.unwrap();
+    assert_eq!(count(&a, "SELECT count(*) FROM public.run WHERE account_id = 1").await, 0);
+    assert!(count(&a, "SELECT count(*) FROM profochat_legacy.run").await > 0);
+    let out = cli().args(["tenant", "isolate", "--role", &plain.name, "--yes", "--database-url", &db.url()]).assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(!stdout.contains("legacy interface"), "{stdout}");
+}

@@ -242,7 +242,7 @@ async fn after_finish_the_catalog_and_columns_are_upstreams_offline() {
 /// (those files that do not record themselves are recorded as the runner does). A file
 /// that fails is rolled back and skipped (0006 needs a table no migration creates, on
 /// upstream's own result as on ours). Returns the versions applied.
-async fn apply_upstreams_later_migrations(c: &Db) -> Vec<String> {
+pub(crate) async fn apply_upstreams_later_migrations(c: &Db) -> Vec<String> {
     let dir = shared_dir().join("upstream/migrations");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

@@ -33,6 +33,13 @@ pub async fn isolate(role: &str, undo: bool, conn: &ConnArgs, confirm: &ConfirmA
             "Its transactions see no row until they name their account: BEGIN; SET LOCAL {} = '<account_id>'; … COMMIT;",
             profochat_saas::tenant::ACCOUNT_SETTING
         );
+        if r.legacy_interface {
+            println!(
+                "Role {role:?} has rights on the legacy interface (profochat_legacy): through it, it reads and writes account 1's rows, whatever {} says, as the legacy bot must until `finish`; the policies apply to the public tables. If it is not the legacy bot's role: REVOKE ALL ON ALL TABLES IN SCHEMA profochat_legacy FROM {};",
+                profochat_saas::tenant::ACCOUNT_SETTING,
+                profochat_saas::sql::ident(role)
+            );
+        }
         println!("`profochat-saas validate` checks the policies; `profochat-saas tenant isolate --role {role} --undo` removes them.");
     }
     Ok(ExitCode::SUCCESS)
