@@ -280,7 +280,7 @@ pub fn print_outcome(r: &MigrationReport, with_validation: bool) {
             }
             println!(
                 "Keys and indexes carry upstream's names; schema_migrations records 0001 and 0003; applications enrol with \
-                 SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot)."
+                 SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot_id)."
             );
             return;
         }
@@ -458,7 +458,7 @@ pub fn print_next_steps(n: &NextSteps, legacy_url: &str, restore: Option<&str>) 
     }
     step(
         "Update the application: read bot_id instead of botname, add account_id to queries, start runs through enrollment tokens: \
-         on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot) \
+         on /start cd_<deployment_id>_<token>, SELECT * FROM profochat_saas.enrol(payload, chat_id, username, bot_id) \
          checks the token and starts the run. The legacy bot keeps working meanwhile."
             .into(),
     );
