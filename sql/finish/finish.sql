@@ -34,7 +34,7 @@ DROP FUNCTION IF EXISTS profochat_saas.compat_run(), profochat_saas.compat_conve
     profochat_saas.guard_ddl(), profochat_saas.guarded_tables(), profochat_saas.guarded_schema(),
     profochat_saas.deployment_for(text, int4), profochat_saas.ensure_course(text, text), profochat_saas.ensure_course(text, int4),
     profochat_saas.course_for(text, text), profochat_saas.course_for(text, int4), profochat_saas.course_for_write(text, text),
-    profochat_saas.course_claim(text, text),
+    profochat_saas.course_claim(text, text), profochat_saas.free_course_id(text, text),
     profochat_saas.bot_id_for(text), profochat_saas.default_bot();
 
 DROP TABLE IF EXISTS profochat_saas.legacy_course_map, profochat_saas.legacy_course_name,

@@ -69,6 +69,25 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         p_legacy_course_id)
 $$;
 
+-- A readable public id for a copy of legacy course p_legacy_course_id of bot p_bot that
+-- no course, message or mapping uses yet: `<course>__<bot>`, else `<course>__<bot>__<n>`.
+-- Called by the definer functions below, as their owner.
+CREATE OR REPLACE FUNCTION profochat_saas.free_course_id(p_legacy_course_id text, p_bot text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    candidate text := p_legacy_course_id || '__' || p_bot;
+    n int := 1;
+BEGIN
+    WHILE EXISTS (SELECT 1 FROM {{schema}}.course WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM {{schema}}.conversation WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate)
+       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = candidate) LOOP
+        n := n + 1;
+        candidate := p_legacy_course_id || '__' || p_bot || '__' || n;
+    END LOOP;
+    RETURN candidate;
+END $$;
+
 -- course_for for a write through the legacy interface (8_legacy_interface.sql). A legacy
 -- course id that is itself the public id of a renamed or split copy shown under another
 -- legacy id (`<course_id>__<bot_name>`, say a YAML course of that name) is a course of
@@ -82,21 +101,13 @@ DECLARE
     v_bot text := coalesce(p_bot_name, profochat_saas.default_bot());
     v_target text := profochat_saas.course_for(p_legacy_course_id, p_bot_name);
     candidate text;
-    n int := 1;
 BEGIN
     IF v_target IS NULL OR v_bot IS NULL
        OR NOT EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name
                        WHERE course_id = v_target AND legacy_course_id <> p_legacy_course_id) THEN
         RETURN v_target;
     END IF;
-    candidate := p_legacy_course_id || '__' || v_bot;
-    WHILE EXISTS (SELECT 1 FROM {{schema}}.course WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM {{schema}}.conversation WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = candidate) LOOP
-        n := n + 1;
-        candidate := p_legacy_course_id || '__' || v_bot || '__' || n;
-    END LOOP;
+    candidate := profochat_saas.free_course_id(p_legacy_course_id, v_bot);
     INSERT INTO profochat_saas.legacy_course_map (legacy_course_id, bot_name, course_id)
     VALUES (p_legacy_course_id, v_bot, candidate)
     ON CONFLICT (legacy_course_id, bot_name) DO NOTHING;
@@ -120,21 +131,13 @@ DECLARE
     v_bot text := coalesce(p_bot_name, profochat_saas.default_bot());
     v_target text := profochat_saas.course_for(p_legacy_course_id, p_bot_name);
     candidate text;
-    n int := 1;
 BEGIN
     IF v_target IS NULL OR v_bot IS NULL
        OR EXISTS (SELECT 1 FROM {{schema}}.course WHERE course_id = v_target AND account_id = 1)
        OR NOT EXISTS (SELECT 1 FROM {{schema}}.course WHERE course_id = v_target AND bot_name = v_bot AND account_id <> 1) THEN
         RETURN v_target;
     END IF;
-    candidate := p_legacy_course_id || '__' || v_bot;
-    WHILE EXISTS (SELECT 1 FROM {{schema}}.course WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM {{schema}}.conversation WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_map WHERE course_id = candidate)
-       OR EXISTS (SELECT 1 FROM profochat_saas.legacy_course_name WHERE course_id = candidate) LOOP
-        n := n + 1;
-        candidate := p_legacy_course_id || '__' || v_bot || '__' || n;
-    END LOOP;
+    candidate := profochat_saas.free_course_id(p_legacy_course_id, v_bot);
     INSERT INTO profochat_saas.legacy_course_map (legacy_course_id, bot_name, course_id)
     VALUES (p_legacy_course_id, v_bot, candidate)
     ON CONFLICT (legacy_course_id, bot_name) DO UPDATE SET course_id = EXCLUDED.course_id;
