@@ -318,6 +318,12 @@ pub enum Command {
         /// trial: outcome, rows lost, longest write wait.
         #[arg(long, conflicts_with_all = ["legacy_reads", "template", "scale"])]
         faults: bool,
+        /// Instead: the way back under the legacy bot's writes (--writer RATE, 40 by
+        /// default): `migrate --abort` after the online migration is killed at each point
+        /// of --faults, and `rollback` after a completed migration; per trial: outcome,
+        /// rows lost, the longest write wait while the way back ran.
+        #[arg(long, conflicts_with_all = ["legacy_reads", "template", "scale", "faults"])]
+        undo: bool,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -192,9 +192,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
         Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
         Command::SeedLegacy { conn, runs, seed, profile, confirm, out } => commands::seed::run(&conn, runs, seed, profile, &confirm, &out).await,
-        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, faults, out } => {
-            if faults {
-                commands::bench::faults(&conn, runs, seed, writer.unwrap_or(40), writer_connections as usize, &out).await
+        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, faults, undo, out } => {
+            if faults || undo {
+                commands::bench::faults(&conn, runs, seed, writer.unwrap_or(40), writer_connections as usize, undo, &out).await
             } else if !scale.is_empty() {
                 commands::bench::scale(&conn, &scale, seed, profile, &out).await
             } else if legacy_reads {

@@ -94,7 +94,7 @@ async fn scale_times_every_step_at_every_size_and_says_how_it_grew() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fault_matrix_reports_each_trial() {
     let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_profochat-saas"));
-    let trials = bench::faults::run(&admin(), &["inside:keys:1"], 300, 1, 40, 2, &exe, &Silent).await.unwrap();
+    let trials = bench::faults::run(&admin(), &["inside:keys:1"], 300, 1, 40, 2, &exe, bench::faults::Trials::Matrix, &Silent).await.unwrap();
     assert_eq!(trials.len(), 2, "{trials:?}");
     assert_eq!(
         trials.iter().map(|t| t.recovery.as_str()).collect::<Vec<_>>(),
@@ -105,4 +105,22 @@ async fn the_fault_matrix_reports_each_trial() {
         assert!(t.writer_statements >= 40 && t.max_write_wait_ms > 0.0, "{t:?}");
     }
     assert!(bench::faults::POINTS.contains(&"inside:keys:1") && bench::faults::POINTS.contains(&"after:switch"));
+}
+
+/// `bench --undo`: the way back only — `migrate --abort` from each point, and `rollback`
+/// after a completed migration — each exact with the writer's rows, its wait measured
+/// while the way back ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_undo_benchmark_aborts_and_rolls_back_exactly() {
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_profochat-saas"));
+    let trials = bench::faults::run(&admin(), &["after:keys", "after:switch"], 300, 1, 40, 2, &exe, bench::faults::Trials::Undo, &Silent).await.unwrap();
+    assert_eq!(
+        trials.iter().map(|t| (t.point.as_str(), t.recovery.as_str())).collect::<Vec<_>>(),
+        [("after:keys", "migrate --abort"), (bench::faults::COMPLETED, "rollback")],
+        "after the switch the way back is rollback, not abort"
+    );
+    for t in &trials {
+        assert_eq!((t.outcome.as_str(), t.rows_lost, t.writer_failed), ("exact", 0, 0), "{t:?}");
+        assert!(t.writer_statements >= 40 && t.max_write_wait_way_out_ms > 0.0, "{t:?}");
+    }
 }

@@ -227,23 +227,25 @@ pub async fn scale(conn: &ConnArgs, sizes: &[u64], seed: u64, profile: profochat
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bench --faults`: the fault matrix, one line per trial.
-pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connections: usize, out: &OutputArgs) -> Result<ExitCode> {
+/// `bench --faults` (the fault matrix) and `bench --undo` (the way back), one line per trial.
+pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connections: usize, undo: bool, out: &OutputArgs) -> Result<ExitCode> {
     let (server_settings, _cluster) = server_of(conn).await?;
+    let which = if undo { bench::faults::Trials::Undo } else { bench::faults::Trials::Matrix };
     if !out.json {
         eprintln!(
-            "Fault matrix: {runs} runs per trial, the legacy bot writing {rate} statements per second, on the server of {}",
+            "{}: {runs} runs per trial, the legacy bot writing {rate} statements per second, on the server of {}",
+            if undo { "The way back" } else { "Fault matrix" },
             server_settings.display_target()
         );
     }
     let reporter = output::TerminalReporter::new(out.json);
     let exe = std::env::current_exe()?;
-    let trials = bench::faults::run(&server_settings, bench::faults::POINTS, runs, seed, rate, connections, &exe, &reporter).await?;
+    let trials = bench::faults::run(&server_settings, bench::faults::POINTS, runs, seed, rate, connections, &exe, which, &reporter).await?;
     let exact = trials.iter().filter(|t| t.outcome == "exact").count();
     if out.json {
         output::print_json(&trials)?;
     } else {
-        let mut t = output::table(&["killed at", "then", "outcome", "rows lost", "writes", "failed", "max write wait", "way out"]);
+        let mut t = output::table(&["killed at", "then", "outcome", "rows lost", "writes", "failed", "max write wait", "during the way out", "way out"]);
         for x in &trials {
             t.add_row(vec![
                 x.point.clone(),
@@ -253,6 +255,7 @@ pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connection
                 x.writer_statements.to_string(),
                 x.writer_failed.to_string(),
                 format!("{:.0} ms", x.max_write_wait_ms),
+                format!("{:.0} ms", x.max_write_wait_way_out_ms),
                 format!("{} ms", x.recovery_ms),
             ]);
         }
