@@ -11,12 +11,12 @@
 
 use std::time::{Duration, Instant};
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient};
 
 use super::analysis::{self, Analysis};
 use super::phases::{self, Phase};
 use super::{steps, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
+use crate::conn::short_lock::{self, Attempts, Prologue, ALLOW_DDL};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint;
@@ -192,45 +192,19 @@ fn crash_point(opts: &MigrateOptions, here: &str) {
     }
 }
 
-/// Runs one short transaction of schema changes: each attempt waits at most 200 ms for
-/// a lock (the bot's statements queue behind a waiting lock request no longer than
-/// that); a refused attempt is retried after a random pause, up to `opts.lock_wait`.
+/// Runs one short transaction of schema changes in short lock attempts
+/// ([`short_lock::own_transaction`]), up to `opts.lock_wait`.
 async fn short_ddl(client: &mut Client, sql: &str, what: &str, step: OnlineStep, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<()> {
-    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        let tx = client.transaction().await.map_err(q("starting a schema change"))?;
-        let r = tx
-            .batch_execute(&format!(
-                "SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms';\n{sql}"
-            ))
-            .await;
-        match r {
-            Ok(()) => {
-                tx.commit().await.map_err(|e| stopped(step, format!("{what}: {}", pg_error_text(&e))))?;
-                return Ok(());
-            }
-            Err(e) if retryable(&e) && started.elapsed() < bound => {
-                drop(tx);
-                if attempts == 1 {
-                    reporter.warn(&format!("{what}: the tables are in use (the running bot, a long query): retrying in short attempts"));
-                }
-                pause().await;
-            }
-            Err(e) => return Err(stopped(step, format!("{what}: {} (after {attempts} attempt(s))", pg_error_text(&e)))),
+    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
+    let warn = |n: u32| {
+        if n == 1 {
+            reporter.warn(&format!("{what}: the tables are in use (the running bot, a long query): retrying in short attempts"))
         }
-    }
-}
-
-fn retryable(e: &tokio_postgres::Error) -> bool {
-    e.code().is_some_and(|c| *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
-}
-
-/// 100–400 ms, at random, so that retries do not fall into step with the bot.
-async fn pause() {
-    tokio::time::sleep(Duration::from_millis(100 + rand::random::<u64>() % 300)).await;
+    };
+    short_lock::own_transaction(client, Prologue::DDL, sql, bound, warn)
+        .await
+        .map(|_| ())
+        .map_err(|f| stopped(step, format!("{what}: {} (after {} attempt(s))", pg_error_text(&f.error), f.attempts)))
 }
 
 /// The online migration, from its first step or from where an earlier run stopped.
@@ -518,13 +492,11 @@ async fn expand(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, 
 /// courses as before.
 async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<(phases::Counts, Analysis)> {
     let step = OnlineStep::Prepare;
-    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
-    let started = Instant::now();
-    let mut attempts = 0u32;
+    let mut attempts = Attempts::new(opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND));
     loop {
-        attempts += 1;
+        let attempt = attempts.start();
         let tx = db.client.transaction().await.map_err(q("starting the prepare step"))?;
-        tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on")
+        tx.batch_execute(&Prologue { allow_ddl: true, backfill: true, attempt: false }.sql())
             .await
             .map_err(q("starting the prepare step"))?;
         tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
@@ -535,15 +507,16 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
         tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
         match tx.batch_execute(LOCK_SHARE).await {
             Ok(()) => {}
-            Err(e) if retryable(&e) && started.elapsed() < bound => {
+            Err(e) => {
                 drop(tx);
-                if attempts == 1 {
+                if !attempts.again(&e).await {
+                    return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e))));
+                }
+                if attempt == 1 {
                     reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the prepare step's lock in short attempts");
                 }
-                pause().await;
                 continue;
             }
-            Err(e) => return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e)))),
         }
         let counts = Phase::Data.apply(&tx, &a, opts).await.map_err(|e| stopped(step, e.to_string()))?;
         // The small tables' keys: the compatibility layer's upserts name them.
@@ -590,30 +563,28 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, rel
         (BackfillTable::Conversation, Orphans::Detach) => format!("{}\n{ORPHANS}", OnlineStep::table_sql(t)),
         _ => OnlineStep::table_sql(t).to_string(),
     };
-    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
+    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
     let mut size: i64 = 1000;
-    let mut retry_since: Option<Instant> = None;
+    let mut retries: Option<Attempts> = None;
     let mut batch_no = 0u64;
     while let Some(last) = state.last_key.filter(|l| *l < max) {
         let (lo, hi) = (last + 1, (last + 1).saturating_add(size).min(max + 1));
         let t0 = Instant::now();
         let tx = db.client.transaction().await.map_err(q("starting a batch"))?;
-        tx.batch_execute(&format!(
-            "SET LOCAL profochat_saas.backfill = on; SET LOCAL lock_timeout = '200ms'; SET LOCAL profochat_saas.relink = {}",
-            if relink { "on" } else { "off" }
-        ))
+        tx.batch_execute(&format!("{} SET LOCAL profochat_saas.relink = {}", Prologue::BATCH.sql(), if relink { "on" } else { "off" }))
         .await
         .map_err(q("starting a batch"))?;
         tx.execute("UPDATE mig_batch SET lo = $1, hi = $2", &[&lo, &hi]).await.map_err(q("starting a batch"))?;
         match tx.batch_execute(&sql).await {
             Ok(()) => {}
-            Err(e) if retryable(&e) && retry_since.get_or_insert_with(Instant::now).elapsed() < bound => {
+            Err(e) => {
                 drop(tx);
-                pause().await;
-                size = (size / 2).max(BATCH_MIN);
-                continue;
+                if retries.get_or_insert_with(|| Attempts::new(bound)).again(&e).await {
+                    size = (size / 2).max(BATCH_MIN);
+                    continue;
+                }
+                return Err(stopped(step, format!("the batch of {} {lo}..{hi}: {}", t.batched_by(), pg_error_text(&e))));
             }
-            Err(e) => return Err(stopped(step, format!("the batch of {} {lo}..{hi}: {}", t.batched_by(), pg_error_text(&e)))),
         }
         batch_no += 1;
         crash_point(opts, &format!("inside:{}:{batch_no}", t.table()));
@@ -624,7 +595,7 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, rel
         record(&tx, &next).await?;
         tx.commit().await.map_err(|e| stopped(step, format!("committing a batch: {}", pg_error_text(&e))))?;
         *state = next;
-        retry_since = None;
+        retries = None;
         reporter.progress(state.batches as u64);
         // The next batch's size from this one's time.
         let ms = t0.elapsed().as_millis().max(1) as i64;
@@ -636,7 +607,7 @@ async fn backfill(db: &mut Db, state: &mut OnlineProgress, t: BackfillTable, rel
     ]);
     if t == BackfillTable::Run {
         let tx = db.client.transaction().await.map_err(q("settling active runs"))?;
-        tx.batch_execute(&format!("SET LOCAL profochat_saas.backfill = on;\n{SETTLE_RUNS}"))
+        tx.batch_execute(&format!("{}\n{SETTLE_RUNS}", Prologue { backfill: true, ..Default::default() }.sql()))
             .await
             .map_err(|e| stopped(step, format!("settling active runs: {}", pg_error_text(&e))))?;
         counts.insert("runs_settled".into(), 0);
@@ -757,7 +728,7 @@ async fn validate_constraint(db: &Db, table: &str, name: &str, step: OnlineStep)
         .map(|r| r.get(0));
     if valid == Some(false) {
         db.batch_execute(&format!(
-            "SET profochat_saas.allow_ddl = on; ALTER TABLE {} VALIDATE CONSTRAINT {}; RESET profochat_saas.allow_ddl",
+            "SET {ALLOW_DDL} = on; ALTER TABLE {} VALIDATE CONSTRAINT {}; RESET {ALLOW_DDL}",
             ident(table),
             ident(name)
         ))
@@ -850,7 +821,7 @@ async fn switch(
     reporter.started("online: switch", None);
     let t = Instant::now();
     let tx = db.client.transaction().await.map_err(q("starting the switch"))?;
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("starting the switch"))?;
+    tx.batch_execute(&Prologue { allow_ddl: true, ..Default::default() }.sql()).await.map_err(q("starting the switch"))?;
     tx.batch_execute(target::sql::HELPERS).await.map_err(q("starting the switch"))?;
     tx.execute(include_str!("../../sql/migrate/run/record_status.sql"), &[&state.migration_id, &"completed"])
         .await

@@ -10,7 +10,7 @@ use tokio_postgres::{GenericClient, Transaction};
 use super::analysis::{self, Analysis};
 use super::phases::{self, PHASES};
 use super::{index_wait, indexes, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
-use crate::conn::Db;
+use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints, TableFingerprint};
 use crate::plan::decisions;
@@ -123,40 +123,18 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
 /// statements never queue long behind a waiting lock request, up to `opts.lock_wait`.
 async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<()> {
     // The migration's own schema changes pass the guard of 9_ddl_guard.sql (a re-run).
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("preflight"))?;
-    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        tx.batch_execute("SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-        match tx.batch_execute(LOCK_LEGACY).await {
-            Ok(()) => {
-                tx.batch_execute("RELEASE SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-                return Ok(());
-            }
-            Err(e) if e.code().is_some_and(|c| c.code() == "55P03") && started.elapsed() < bound => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-                if attempts == 1 {
-                    reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
-                }
-                // 100–400 ms, at random, so that retries do not fall into step with the bot.
-                let pause = 100 + rand::random::<u64>() % 300;
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            Err(e) => {
-                return Err(Error::RolledBack {
-                    context: "locking the legacy tables".into(),
-                    cause: format!(
-                        "they were not granted in {attempts} attempts over {} s: {}",
-                        started.elapsed().as_secs(),
-                        pg_error_text(&e)
-                    ),
-                    hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again."
-                        .into(),
-                })
-            }
-        }
+    let allow = short_lock::Prologue { allow_ddl: true, ..Default::default() };
+    tx.batch_execute(&allow.sql()).await.map_err(q("preflight"))?;
+    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
+    let warn = |_| reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
+    match short_lock::in_transaction(tx, LOCK_LEGACY, bound, |n| if n == 1 { warn(n) }).await {
+        Ok(_) => Ok(()),
+        Err(f) if f.lock_not_granted() => Err(Error::RolledBack {
+            context: "locking the legacy tables".into(),
+            cause: format!("they were {}", f.cause()),
+            hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again.".into(),
+        }),
+        Err(f) => Err(Error::query("preflight", &f.error, "The transaction was rolled back: nothing was changed.")),
     }
 }
 
