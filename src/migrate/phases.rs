@@ -205,7 +205,7 @@ impl Phase {
                 // The small tables: the online backfill's statements, over every key.
                 super::work::run(tx, LINKS_WHOLE_RANGE).await.map_err(work)?;
                 for t in [BackfillTable::Bannedparticipants, BackfillTable::Courseparticipants, BackfillTable::GenSettings] {
-                    tx.batch_execute(crate::state::OnlineStep::table_sql(t)).await.map_err(fail)?;
+                    tx.batch_execute(super::steps::backfill::table_sql(t)).await.map_err(fail)?;
                 }
                 if opts.orphans == Orphans::Detach {
                     tx.batch_execute(ORPHANS_DETACH).await.map_err(fail)?;

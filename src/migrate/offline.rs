@@ -1,6 +1,7 @@
-//! The steps of `migrate`, in the order the driver ([`super::migrate`]) runs them:
-//! preflight, phases, no-loss proof, validation, record, commit, indexes. Each step
-//! reports itself to the [`Reporter`] and returns what the next ones need.
+//! The offline migration (`--offline`, a dry run), in the order the driver
+//! ([`super::migrate`]) runs it in one transaction: preflight, phases, no-loss proof,
+//! validation, record, commit, indexes. Each stage reports itself to the [`Reporter`]
+//! and returns what the next ones need.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
