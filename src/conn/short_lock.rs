@@ -5,7 +5,7 @@
 //! a refused attempt is tried again after a random pause ([`pause`]: [`PAUSE_MIN`] plus
 //! up to [`PAUSE_SPREAD`], so that retries do not fall into step with the bot), until a
 //! bound ([`DEFAULT_BOUND`] unless the caller has its own). Tables are locked in one
-//! fixed order ([`ORDER`], [`lock_statement`]) so that two of the tool's sessions never
+//! fixed order ([`order`], [`lock_statement`]) so that two of the tool's sessions never
 //! wait for each other. The `SET LOCAL` prologue ([`Prologue`]) turns on what the
 //! migration's own statements need: the schema-change guard's pass ([`ALLOW_DDL`]), the
 //! change log's exception ([`BACKFILL_SETTING`]) and the attempt's `lock_timeout`.
@@ -40,22 +40,6 @@ pub const ALLOW_DDL: &str = "profochat_saas.allow_ddl";
 /// compatibility triggers leave them out (the archive accounts for them).
 pub const BACKFILL_SETTING: &str = "profochat_saas.backfill";
 
-/// The order every lock on several tables takes them in: the legacy tables, then the new ones.
-pub const ORDER: [&str; 13] = [
-    "conversation",
-    "run",
-    "waiting_element",
-    "course",
-    "course_element",
-    "courseparticipants",
-    "bannedparticipants",
-    "gen_settings",
-    "account",
-    "account_member",
-    "bot",
-    "course_deployment",
-    "enrollment_token",
-];
 
 /// The prologue of a statement that runs once, in a maintenance window: schema changes
 /// pass the guard, and locks wait up to [`ONE_WAIT`].
@@ -68,11 +52,17 @@ pub fn lock_timeout(d: Duration) -> String {
     format!("SET LOCAL lock_timeout = '{}ms'", d.as_millis())
 }
 
-/// `LOCK TABLE …` on `tables` (named as in [`ORDER`], quoted or not) in the fixed order,
-/// in `mode` ("ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", …). A table not in the order
-/// comes last, in the order given.
+/// The order every lock on several tables takes them in: the legacy tables, then the new ones.
+pub fn order() -> Vec<&'static str> {
+    crate::target::application_tables()
+}
+
+/// `LOCK TABLE …` on `tables` (quoted or not) in the fixed order ([`order`]), in `mode`
+/// ("ACCESS EXCLUSIVE", "SHARE ROW EXCLUSIVE", …). A table not in the order comes
+/// last, in the order given.
 pub fn lock_statement(tables: &[&str], mode: &str) -> String {
-    let rank = |t: &str| ORDER.iter().position(|o| *o == t.trim_matches('"')).unwrap_or(ORDER.len());
+    let order = order();
+    let rank = |t: &str| order.iter().position(|o| *o == t.trim_matches('"')).unwrap_or(order.len());
     let mut sorted = tables.to_vec();
     sorted.sort_by_key(|t| rank(t));
     format!("LOCK TABLE {} IN {mode} MODE", sorted.join(", "))
@@ -238,7 +228,8 @@ mod tests {
 
     #[test]
     fn the_fixed_order_is_the_legacy_tables_then_the_new_ones() {
-        assert_eq!(ORDER.to_vec(), crate::target::application_tables());
+        assert_eq!(order()[..8], crate::sql::LEGACY_TABLES);
+        assert_eq!(order()[8..], crate::target::NEW_TABLES);
     }
 
     #[test]
@@ -264,7 +255,7 @@ mod tests {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
             assert!(text.contains(&format!("{};", lock_timeout(ATTEMPT))), "{file}");
             let tables = text.split("LOCK TABLE ").nth(1).unwrap().split("\n").next().unwrap().trim().to_string();
-            assert_eq!(tables, ORDER[..8].join(", "), "{file}");
+            assert_eq!(tables, order()[..8].join(", "), "{file}");
         }
     }
 }

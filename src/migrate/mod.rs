@@ -32,7 +32,8 @@ use serde::Serialize;
 
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
 use phases::Counts;
-pub use offline::{bots_waiting_for_token, legacy_bot_names, prove};
+pub use analysis::legacy_bot_names;
+pub use offline::prove;
 
 use crate::conn::Db;
 use crate::error::{Error, Result};
@@ -179,6 +180,17 @@ impl MigrationReport {
     }
 }
 
+const BOTS_WAITING: &str = include_str!("../../sql/migrate/run/bots_waiting_for_token.sql");
+
+/// Bots whose token is still a placeholder.
+pub async fn bots_waiting_for_token<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<Vec<String>> {
+    let rows = client
+        .query(BOTS_WAITING, &[&crate::target::PLACEHOLDER_TOKEN_PREFIX])
+        .await
+        .map_err(|e| Error::query("listing bots without a token", &e, "The transaction was rolled back: nothing was changed."))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Migrates the database (or, with `dry_run`, runs the migration and rolls it back).
 /// A failure while the migration transaction is open is [`Error::RolledBack`] (or
 /// [`Error::PhaseFailed`]): exit status 7, whatever statement failed.
@@ -238,7 +250,7 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         reporter.committed("the migration is committed");
     }
     let indexes = match outcome {
-        Outcome::Migrated if !opts.single_transaction => offline::indexes(db, Some(pre.migration_id), opts, reporter).await?,
+        Outcome::Migrated if !opts.single_transaction => steps::indexes::secondary(db, Some(pre.migration_id), opts, reporter).await?,
         _ => IndexReport::default(),
     };
 

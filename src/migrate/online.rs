@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 
 use super::analysis;
 use super::steps::{progress::record, with_step, Online, Step};
-use super::{offline, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport};
+use super::{IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport};
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::plan::decisions;
@@ -113,7 +113,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         let t = Instant::now();
         let counts = with_step!(step, s => apply(&s, &mut run).await)?;
         let elapsed = t.elapsed();
-        reporter.finished(&label, elapsed, &summarize(&counts));
+        reporter.finished(&label, elapsed, &super::steps::summarize(&counts));
         phases.push(PhaseReport { number: step.number(), name: step.name(), elapsed_ms: elapsed.as_millis() as u64, counts });
         run.crash_point(&format!("after:{}", step.name()));
         next = step.next();
@@ -129,7 +129,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         proof,
         proof_ms,
         indexes,
-        bots_waiting_for_token: offline::bots_waiting_for_token(&db.client).await?,
+        bots_waiting_for_token: super::bots_waiting_for_token(&db.client).await?,
         legacy_url: crate::legacy::legacy_url(&db.settings),
         deployments: db
             .query_one("SELECT count(*) FROM course_deployment", &[])
@@ -146,7 +146,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
 
 /// One step: its work, its check, then recorded as done (unless its work recorded it
 /// in its own transaction).
-async fn apply(step: &impl Step, run: &mut Online<'_>) -> Result<super::phases::Counts> {
+async fn apply(step: &impl Step, run: &mut Online<'_>) -> Result<super::steps::Counts> {
     let counts = step.apply(run).await?;
     step.check(run).await?;
     if run.state.done != Some(step.id()) {
@@ -175,14 +175,6 @@ fn with_recorded_decisions(opts: &MigrateOptions, recorded: &serde_json::Value) 
     o
 }
 
-fn summarize(counts: &super::phases::Counts) -> String {
-    counts
-        .iter()
-        .filter(|(_, v)| **v != 0)
-        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 async fn in_progress(client: &Client, migration_id: i32) -> Result<bool> {
     Ok(client
@@ -206,7 +198,7 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
-    let default_bot = decisions::default_bot(opts, &offline::legacy_bot_names(&tx).await?).map(|(name, _)| name);
+    let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(&tx).await?).map(|(name, _)| name);
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
     decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
     tx.rollback().await.map_err(q_start("preflight"))?;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{progress, q, stopped, Online, Step};
 use crate::conn::short_lock::{self, Attempts, Prologue};
 use crate::error::{pg_error_text, Result};
-use crate::migrate::phases::Counts;
+use super::Counts;
 use crate::migrate::Orphans;
 use crate::sql::ident;
 use crate::state::{BackfillTable, OnlineStep};
@@ -57,6 +57,10 @@ impl Step for Backfill {
 
     fn undo(&self) -> &'static str {
         "puts every archived value and row back (renamed ids, deactivated runs, detached run_ids, collapsed duplicates)"
+    }
+
+    fn affects(&self) -> &'static str {
+        "a write to a row of the batch under way waits for that batch (batches of about 100 ms, each committed with its last key)"
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {

@@ -9,7 +9,7 @@ use super::{Online, Step};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::migrate::changes;
-use crate::migrate::phases::Counts;
+use super::Counts;
 use crate::state::OnlineStep;
 
 /// Drops the backfill's analysis (the tables `persist.sql` keeps).
@@ -29,6 +29,10 @@ impl Step for Cleanup {
 
     fn undo(&self) -> &'static str {
         "nothing: the migration is completed (`profochat-saas rollback` returns to the legacy schema)"
+    }
+
+    fn affects(&self) -> &'static str {
+        "the change log's triggers go in short lock attempts; otherwise not at all"
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {

@@ -4,7 +4,7 @@
 
 use super::{q, Online, Step};
 use crate::error::{Error, Result};
-use crate::migrate::phases::Counts;
+use super::Counts;
 use crate::state::OnlineStep;
 use crate::target;
 
@@ -24,6 +24,10 @@ impl Step for Expand {
 
     fn undo(&self) -> &'static str {
         "drops the new tables and columns, the change log and the tool's schema"
+    }
+
+    fn affects(&self) -> &'static str {
+        "one lock of the eight tables, taken in short attempts, held for milliseconds"
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {

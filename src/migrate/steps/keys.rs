@@ -2,18 +2,22 @@
 //! blocking writes, foreign keys added NOT VALID and validated; then phase 4's script,
 //! under the short lock, finds them all in place and adds the small tables' keys.
 
+use tokio_postgres::Transaction;
+
 use super::{q, stopped, Online, Step};
 use crate::conn::short_lock::ALLOW_DDL;
 use crate::conn::Db;
 use crate::error::{pg_error_text, Result};
-use crate::migrate::phases::Counts;
-use crate::migrate::Orphans;
+use super::Counts;
+use crate::migrate::{MigrateOptions, Orphans};
 use crate::sql::ident;
 use crate::state::OnlineStep;
 use crate::target;
 
 const KEYS_NOT_NULL: &str = include_str!("../../../sql/migrate/online/keys_not_null.sql");
 const KEYS_NOT_NULL_DONE: &str = include_str!("../../../sql/migrate/online/keys_not_null_done.sql");
+const CONVERSATION_RUN_FK_EXISTS: &str = include_str!("../../../sql/migrate/4_conversation_run_fk_exists.sql");
+const CONVERSATION_RUN_FK_VALIDATE: &str = include_str!("../../../sql/migrate/4_conversation_run_fk_validate.sql");
 const CHECK: &str = include_str!("../../../sql/migrate/checks/4_keys.sql");
 
 pub struct Keys;
@@ -29,6 +33,10 @@ impl Step for Keys {
 
     fn undo(&self) -> &'static str {
         "drops the indexes and keys"
+    }
+
+    fn affects(&self) -> &'static str {
+        "milliseconds per key"
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
@@ -81,6 +89,24 @@ impl Step for Keys {
         }
         Ok(())
     }
+}
+
+/// The keys in the caller's transaction, all at once (offline: phase 4): phase 4's
+/// script, then conversation's key to run (NOT VALID while orphans are kept).
+pub async fn whole_range(tx: &Transaction<'_>, opts: &MigrateOptions) -> std::result::Result<Counts, tokio_postgres::Error> {
+    tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n")).await?;
+    let exists: i64 = tx.query_one(CONVERSATION_RUN_FK_EXISTS, &[]).await?.get(0);
+    if exists == 0 {
+        let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
+        tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';'))).await?;
+    } else if opts.orphans == Orphans::Detach {
+        // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
+        tx.batch_execute(CONVERSATION_RUN_FK_VALIDATE).await?;
+    }
+    Ok(Counts::from([
+        ("unique_keys".to_string(), target::UNIQUE_KEYS.len() as i64),
+        ("foreign_keys".to_string(), target::FOREIGN_KEYS.len() as i64),
+    ]))
 }
 
 /// Builds the unique index `name` concurrently unless a valid one exists (an invalid

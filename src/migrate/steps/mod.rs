@@ -16,18 +16,31 @@ pub mod prepare;
 pub mod progress;
 pub mod switch;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use tokio_postgres::Client;
 
 use super::analysis::Analysis;
-use super::phases::Counts;
 use super::{IndexReport, MigrateOptions};
 use crate::conn::short_lock::{self, Prologue};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::report::Reporter;
 use crate::state::{OnlineProgress, OnlineStep};
+
+/// What applying a phase or a step did: counts by name.
+pub type Counts = BTreeMap<String, i64>;
+
+/// "bots created 3, deployments created 2": the counts that are not zero, for a progress line.
+pub fn summarize(counts: &Counts) -> String {
+    counts
+        .iter()
+        .filter(|(_, v)| **v != 0)
+        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// One step of the migration.
 pub(crate) trait Step {
@@ -39,6 +52,9 @@ pub(crate) trait Step {
 
     /// How `migrate --abort` undoes it.
     fn undo(&self) -> &'static str;
+
+    /// How the running legacy bot is affected while it runs (for the README).
+    fn affects(&self) -> &'static str;
 
     /// The step's work, in short transactions or batches, each committed.
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts>;
@@ -104,6 +120,11 @@ impl OnlineStep {
     /// How `migrate --abort` undoes it.
     pub fn undo(self) -> &'static str {
         with_step!(self, s => s.undo())
+    }
+
+    /// How the running legacy bot is affected while it runs.
+    pub fn affects(self) -> &'static str {
+        with_step!(self, s => s.affects())
     }
 
     /// Its place in the order, from 1.
@@ -189,6 +210,15 @@ pub(crate) async fn short_ddl(client: &Client, sql: &str, what: &str, step: Onli
         .map_err(|f| stopped(step, format!("{what}: {} (after {} attempt(s))", pg_error_text(&f.error), f.attempts)))
 }
 
+/// The steps as the README's table lists them, one row each: number and name, what
+/// it does, how the bot is affected, from the step values themselves.
+pub fn readme_rows() -> String {
+    OnlineStep::all()
+        .into_iter()
+        .map(|s| format!("| {} {} | {} | {} |\n", s.number(), s.name(), s.describe(), s.affects()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,7 +227,14 @@ mod tests {
     fn every_step_is_its_own_value_and_says_what_it_does_and_how_it_is_undone() {
         for s in OnlineStep::all() {
             assert_eq!(with_step!(s, v => v.id()), s);
-            assert!(!s.describe().is_empty() && !s.undo().is_empty(), "{}", s.name());
+            assert!(!s.describe().is_empty() && !s.undo().is_empty() && !s.affects().is_empty(), "{}", s.name());
         }
+    }
+
+    /// The README's table of the steps is what the step values say of themselves.
+    #[test]
+    fn the_readme_lists_the_steps_as_they_describe_themselves() {
+        let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        assert!(readme.contains(&readme_rows()), "README.md's table of the online steps should read:\n{}", readme_rows());
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{progress, q, stopped, Online, Step};
 use crate::conn::short_lock::Prologue;
 use crate::error::{pg_error_text, Result};
-use crate::migrate::phases::Counts;
+use super::Counts;
 use crate::migrate::{changes, upstream, Orphans, TableProof};
 use crate::state::OnlineStep;
 use crate::{fingerprint, target, validate};
@@ -36,6 +36,10 @@ impl Step for Switch {
 
     fn undo(&self) -> &'static str {
         "nothing of its own: the switch commits in one short transaction"
+    }
+
+    fn affects(&self) -> &'static str {
+        "not at all: the proof and validation read; the switch transaction's work does not grow with the data"
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
