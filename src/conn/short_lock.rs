@@ -207,11 +207,17 @@ pub async fn in_transaction(tx: &Transaction<'_>, sql: &str, bound: Duration, mu
 /// before each retry with the number of the attempt that failed. Returns the attempts.
 pub async fn own_transaction(client: &Client, prologue: Prologue, sql: &str, bound: Duration, mut on_retry: impl FnMut(u32)) -> Result<u32, Failure> {
     let mut attempts = Attempts::new(bound);
-    let batch = format!("BEGIN; {}\n{sql};\nCOMMIT", prologue.sql());
+    // COMMIT goes on its own, once the work succeeded: sent with the work, the server
+    // would commit it even if this process ended while the lock was awaited.
+    let batch = format!("BEGIN; {}\n{sql};", prologue.sql());
     loop {
         let n = attempts.start();
-        let Err(e) = client.batch_execute(&batch).await else {
-            return Ok(n);
+        let e = match client.batch_execute(&batch).await {
+            Ok(()) => match client.batch_execute("COMMIT").await {
+                Ok(()) => return Ok(n),
+                Err(e) => e,
+            },
+            Err(e) => e,
         };
         // The failed batch left its transaction open and aborted.
         let _ = client.batch_execute("ROLLBACK").await;
