@@ -244,7 +244,7 @@ pub async fn finish(db: &mut Db, opts: &FinishOptions, reporter: &dyn Reporter) 
     let tx = db.client.transaction().await.map_err(q("starting finish"))?;
     reporter.started("finish: remove the legacy interface and the compatibility layer", None);
     let t = Instant::now();
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'")
+    tx.batch_execute(&crate::conn::short_lock::one_wait_prologue())
         .await
         .map_err(q("preparing finish"))?;
     tx.batch_execute("CREATE TEMP TABLE finish_params (migration_id int4) ON COMMIT DROP")

@@ -95,7 +95,7 @@ pub async fn problems<C: GenericClient + Sync>(client: &C) -> Result<Vec<String>
 pub async fn isolate(db: &mut Db, role: &str, undo: bool) -> Result<IsolationReport> {
     let tx = db.client.transaction().await.map_err(q("starting the tenant isolation"))?;
     // The tool's own schema change: past the DDL guard (sql/migrate/9_ddl_guard.sql).
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'")
+    tx.batch_execute(&crate::conn::short_lock::one_wait_prologue())
         .await
         .map_err(q("starting the tenant isolation"))?;
     let r = tx

@@ -1,6 +1,7 @@
 //! Reaching the database: settings, TLS and one connected client.
 
 mod pgpass;
+pub mod short_lock;
 pub mod settings;
 mod tls;
 

@@ -242,3 +242,11 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
     a.deployments_to_create = client.query_one(&sql, &[]).await.map_err(q)?.get(0);
     Ok(a)
 }
+
+const BOT_NAMES: &str = include_str!("../../sql/migrate/bot_names.sql");
+
+/// The distinct bot names of the legacy tables.
+pub async fn legacy_bot_names<C: GenericClient + Sync>(client: &C) -> Result<BTreeMap<String, Vec<String>>> {
+    let rows = client.query(BOT_NAMES, &[]).await.map_err(|e| Error::query("reading bot names", &e, "The transaction was rolled back: nothing was changed."))?;
+    Ok(rows.iter().map(|r| (r.get::<_, String>(0), vec![])).collect())
+}

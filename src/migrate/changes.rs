@@ -6,7 +6,7 @@
 //! sql/migrate/online/change_log.sql) and a row trigger on each legacy table, which
 //! records the key of every row the application inserts, updates or deletes and the
 //! fingerprint hash of the row that held the key before (none for a new key). The
-//! migration's own writes set [`BACKFILL_SETTING`] (`SET LOCAL profochat_saas.backfill =
+//! migration's own writes set [`short_lock::BACKFILL_SETTING`] (`SET LOCAL profochat_saas.backfill =
 //! on`): they are not logged, the archive accounts for them. Key and hash are logged as
 //! the reconstruction holds the row (the archived changes of the latest recorded
 //! migration reverted, looked up by key when the application writes), so a row that the
@@ -34,12 +34,12 @@
 //! commit one by one at READ COMMITTED.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, GenericClient, IsolationLevel};
 
-use crate::error::{pg_error_text, Error, Result};
+use crate::conn::short_lock;
+use crate::error::{Error, Result};
 use crate::fingerprint::{self, key_cast, row_expr, Fingerprints, RowHash, TableFingerprint};
 use crate::sql::{ident, legacy_columns, legacy_key, literal, LEGACY_TABLES};
 
@@ -51,15 +51,8 @@ const PROOF_BEFORE: &str = include_str!("../../sql/migrate/online/proof_before.s
 const PROOF_AFTER: &str = include_str!("../../sql/migrate/online/proof_after.sql");
 const ARCHIVE_COUNTS: &str = include_str!("../../sql/migrate/run/archive_counts.sql");
 
-/// The setting the migration's own writes set (`SET LOCAL profochat_saas.backfill = on`)
-/// so that the change-log triggers leave them out: the archive accounts for them.
-pub const BACKFILL_SETTING: &str = "profochat_saas.backfill";
 /// The name of the change-log trigger on each legacy table.
 pub const TRIGGER_NAME: &str = "profochat_saas_change_log";
-/// How long one attempt to attach or drop a trigger waits for its lock.
-pub const LOCK_TIMEOUT: &str = "200ms";
-/// How long [`install`] and [`remove`] keep retrying a lock before they give up.
-pub const LOCK_WAIT: Duration = Duration::from_secs(60);
 /// `xid8`, `pg_current_xact_id()` and `pg_visible_in_snapshot()` came with PostgreSQL 13.
 pub const MIN_SERVER_VERSION_NUM: i32 = 130000;
 
@@ -223,46 +216,20 @@ async fn trigger_state(client: &Client, table: &str) -> Result<Option<bool>> {
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Runs `statement` (DDL on a legacy table) in its own transaction with a short
-/// lock_timeout, retried after a pause of 100–400 ms while the lock is not granted,
-/// for up to [`LOCK_WAIT`]: the bot never waits long behind it.
+/// Runs `statement` (DDL on a legacy table) in its own transaction in short lock
+/// attempts ([`short_lock::own_transaction`], up to [`short_lock::DEFAULT_BOUND`]): the
+/// bot never waits long behind it.
 async fn with_short_lock(client: &Client, what: &str, statement: &str) -> Result<()> {
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    let batch = format!(
-        "BEGIN; SET LOCAL lock_timeout = {}; SET LOCAL profochat_saas.allow_ddl = on; {statement}; COMMIT",
-        literal(LOCK_TIMEOUT)
-    );
-    loop {
-        attempts += 1;
-        let Err(e) = client.batch_execute(&batch).await else {
-            return Ok(());
-        };
-        // The failed batch left its transaction open and aborted.
-        let _ = client.batch_execute("ROLLBACK").await;
-        let lock_not_granted = e.code().is_some_and(|c| c.code() == "55P03");
-        if lock_not_granted && started.elapsed() < LOCK_WAIT {
-            // At random, so that retries do not fall into step with the bot.
-            let pause = 100 + rand::random::<u64>() % 300;
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            continue;
-        }
-        let cause = if lock_not_granted {
-            format!(
-                "the lock was not granted in {attempts} attempts over {} s: {}",
-                started.elapsed().as_secs(),
-                pg_error_text(&e)
-            )
-        } else {
-            pg_error_text(&e)
-        };
-        return Err(Error::Query {
+    let prologue = short_lock::Prologue { allow_ddl: true, attempt: true, backfill: false };
+    match short_lock::own_transaction(client, prologue, statement, short_lock::DEFAULT_BOUND, |_| {}).await {
+        Ok(_) => Ok(()),
+        Err(f) => Err(Error::Query {
             context: what.to_string(),
-            cause,
+            cause: if f.lock_not_granted() { format!("the lock was {}", f.cause()) } else { f.cause() },
             unchanged: "The triggers attached or dropped before it stay so; running the same command again finishes the rest. \
                         Another session (the running bot, a long query) may hold the table."
                 .into(),
-        });
+        }),
     }
 }
 
@@ -426,7 +393,8 @@ pub async fn remove(client: &Client) -> Result<()> {
         }
     }
     // The tool's own schema change: past the DDL guard (sql/migrate/9_ddl_guard.sql).
-    let r = client.batch_execute(&format!("BEGIN;\nSET LOCAL profochat_saas.allow_ddl = on;\n{REMOVE};\nCOMMIT")).await;
+    let allow = short_lock::Prologue { allow_ddl: true, ..Default::default() };
+    let r = client.batch_execute(&format!("BEGIN;\n{}\n{REMOVE};\nCOMMIT", allow.sql())).await;
     if r.is_err() {
         let _ = client.batch_execute("ROLLBACK").await;
     }
@@ -461,7 +429,7 @@ mod tests {
         let f = trigger_function_sql("course", RowHash::Record, "public");
         assert!(f.contains(&row_expr("course", "OLD", RowHash::Record)), "{f}");
         assert!(f.contains(r#"jsonb_build_object('course_id', OLD."course_id", 'bot_name', OLD."bot_name")"#), "{f}");
-        assert!(f.contains("profochat_saas.backfill"), "{f}");
+        assert!(f.contains(short_lock::BACKFILL_SETTING), "{f}");
     }
 
     #[test]

@@ -9,13 +9,14 @@
 //! migration stays committed and `migrate` ends with [`Error::Unfinished`]
 //! (exit status 12) until a later `migrate` finishes it.
 //!
-//! [`migrate`] is the driver; each step is a function of [`steps`]; the refusals and
+//! [`migrate`] is the driver; each step is a function of [`offline`]; the refusals and
 //! decisions it shares with `plan` are in [`crate::plan::decisions`].
 
 pub mod analysis;
 pub mod changes;
 pub mod index_wait;
 pub mod indexes;
+pub mod offline;
 pub mod online;
 pub mod options;
 pub mod phases;
@@ -31,7 +32,8 @@ use serde::Serialize;
 
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
 use phases::Counts;
-pub use steps::{bots_waiting_for_token, legacy_bot_names, prove};
+pub use analysis::legacy_bot_names;
+pub use offline::prove;
 
 use crate::conn::Db;
 use crate::error::{Error, Result};
@@ -178,6 +180,17 @@ impl MigrationReport {
     }
 }
 
+const BOTS_WAITING: &str = include_str!("../../sql/migrate/run/bots_waiting_for_token.sql");
+
+/// Bots whose token is still a placeholder.
+pub async fn bots_waiting_for_token<C: tokio_postgres::GenericClient + Sync>(client: &C) -> Result<Vec<String>> {
+    let rows = client
+        .query(BOTS_WAITING, &[&crate::target::PLACEHOLDER_TOKEN_PREFIX])
+        .await
+        .map_err(|e| Error::query("listing bots without a token", &e, "The transaction was rolled back: nothing was changed."))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Migrates the database (or, with `dry_run`, runs the migration and rolls it back).
 /// A failure while the migration transaction is open is [`Error::RolledBack`] (or
 /// [`Error::PhaseFailed`]): exit status 7, whatever statement failed.
@@ -206,11 +219,11 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
     };
     match action {
         Action::Nothing => {
-            let mut r = steps::already_migrated(db, target, migration_id).await?;
+            let mut r = offline::already_migrated(db, target, migration_id).await?;
             r.cleaned_up = cleaned_up;
             return Ok(r);
         }
-        Action::FinishIndexes => return steps::finish_indexes(db, target, migration_id, opts, reporter, started).await,
+        Action::FinishIndexes => return offline::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
         Action::Resume if opts.dry_run || opts.single_transaction => {
             return Err(Error::state(
@@ -223,21 +236,21 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         Action::Migrate => {}
     }
 
-    let tx = db.client.transaction().await.map_err(steps::q("starting the migration transaction"))?;
+    let tx = db.client.transaction().await.map_err(offline::q("starting the migration transaction"))?;
     *in_transaction = true;
-    let pre = steps::preflight(&tx, opts, reporter).await?;
-    let phases = steps::phases(&tx, &pre.analysis, opts, reporter).await?;
-    steps::upstream(&tx, started, reporter).await?;
-    let (proof, after, proof_ms) = steps::prove_no_loss(&tx, &pre, reporter).await?;
-    let validation = steps::validate_inside(&tx, pre.migration_id, opts, reporter).await?;
-    let (waiting, deployments) = steps::record(&tx, &pre, &phases, &after, &proof, opts).await?;
-    let outcome = steps::commit(tx, opts).await?;
+    let pre = offline::preflight(&tx, opts, reporter).await?;
+    let phases = offline::phases(&tx, &pre.analysis, opts, reporter).await?;
+    offline::upstream(&tx, started, reporter).await?;
+    let (proof, after, proof_ms) = offline::prove_no_loss(&tx, &pre, reporter).await?;
+    let validation = offline::validate_inside(&tx, pre.migration_id, opts, reporter).await?;
+    let (waiting, deployments) = offline::record(&tx, &pre, &phases, &after, &proof, opts).await?;
+    let outcome = offline::commit(tx, opts).await?;
     *in_transaction = false;
     if outcome == Outcome::Migrated {
         reporter.committed("the migration is committed");
     }
     let indexes = match outcome {
-        Outcome::Migrated if !opts.single_transaction => steps::indexes(db, Some(pre.migration_id), opts, reporter).await?,
+        Outcome::Migrated if !opts.single_transaction => steps::indexes::secondary(db, Some(pre.migration_id), opts, reporter).await?,
         _ => IndexReport::default(),
     };
 

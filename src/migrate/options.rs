@@ -49,7 +49,7 @@ pub struct MigrateOptions {
     #[serde(skip)]
     pub index_wait: Option<std::time::Duration>,
     /// How long `migrate` keeps trying to lock the legacy tables, in short attempts
-    /// (each waits at most [`LOCK_ATTEMPT`], so the bot's statements queued behind the
+    /// (each waits at most [`crate::conn::short_lock::ATTEMPT`], so the bot's statements queued behind the
     /// request wait no longer than that), before it gives up; `None`: 60 s.
     #[serde(skip)]
     pub lock_wait: Option<std::time::Duration>,
@@ -63,10 +63,6 @@ pub struct MigrateOptions {
     pub crash_at: Option<String>,
 }
 
-/// How long one attempt to lock the legacy tables waits (`lock_timeout`).
-pub const LOCK_ATTEMPT: std::time::Duration = std::time::Duration::from_millis(200);
-/// How long `migrate` keeps trying, by default.
-pub const DEFAULT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl MigrateOptions {
     /// What the state table records of these options (never the token).

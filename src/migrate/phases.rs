@@ -1,8 +1,7 @@
 //! The migration's phases, as values in one ordered list. Each has a number and a
 //! name (those the old scripts used), says what it will do (for `plan`), and
-//! applies itself inside the migration transaction.
-
-use std::collections::BTreeMap;
+//! applies itself inside the migration transaction, through the work of the steps
+//! ([`super::steps`]) over the whole key range.
 
 use tokio_postgres::Transaction;
 
@@ -12,47 +11,15 @@ use crate::error::{pg_error_text, Error, Result};
 use crate::target;
 use crate::state::BackfillTable;
 
-const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
+pub use super::steps::prepare::{install_legacy_interface, legacy_interface_sql, COMPAT_TRIGGERS};
+use super::steps::prepare;
+
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
 const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
-const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
-const LEGACY_WRITE: &str = include_str!("../../sql/migrate/7_legacy_write.sql");
-const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
-const DDL_GUARD: &str = include_str!("../../sql/migrate/9_ddl_guard.sql");
-const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../sql/migrate/8_legacy_state_from_archive.sql");
-
-/// The compatibility layer, the legacy interface and the schema-change guard, as phase 7
-/// installs them; for a database an older version migrated, with the legacy
-/// interface's state rebuilt from its archive first.
-pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) -> std::result::Result<(), tokio_postgres::Error> {
-    tx.batch_execute(target::sql::STATE).await?;
-    if from_archive {
-        tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
-    }
-    let schema: String = tx.query_one(target::sql::TABLES_SCHEMA, &[]).await?.get(0);
-    tx.batch_execute(LEGACY_WRITE).await?;
-    tx.batch_execute(&target::sql::in_schema(COMPAT, &schema)).await?;
-    tx.batch_execute(&legacy_interface_sql(&schema)).await?;
-    tx.batch_execute(DDL_GUARD).await?;
-    tx.batch_execute(target::sql::FUNCTION_PRIVILEGES).await?;
-    tx.batch_execute(target::sql::STATE_PRIVILEGES).await
-}
-
-/// The legacy interface (8_legacy_interface.sql) for tables in `schema`, with the
-/// privileges of its functions.
-pub fn legacy_interface_sql(schema: &str) -> String {
-    format!("{}\n{}", target::sql::in_schema(LEGACY_INTERFACE, schema), target::sql::FUNCTION_PRIVILEGES)
-}
-const DATA_COUNTS: &str = include_str!("../../sql/migrate/2_counts.sql");
-const BOT_TOKEN: &str = include_str!("../../sql/migrate/2_bot_token.sql");
 const RUNS_WITHOUT_DEPLOYMENT: &str = include_str!("../../sql/migrate/3_runs_without_deployment.sql");
-const CONVERSATION_RUN_FK_EXISTS: &str = include_str!("../../sql/migrate/4_conversation_run_fk_exists.sql");
-const CONVERSATION_RUN_FK_VALIDATE: &str = include_str!("../../sql/migrate/4_conversation_run_fk_validate.sql");
 const ENSURE_INDEX: &str = include_str!("../../sql/migrate/5_ensure_index.sql");
 
-/// The compatibility triggers on the public tables (7_compat.sql).
-pub const COMPAT_TRIGGERS: i64 = 9;
 
 /// One phase of the migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +44,7 @@ pub const PHASES: [Phase; 7] = [
     Phase::Finalize,
 ];
 
-/// What applying a phase did: counts by name.
-pub type Counts = BTreeMap<String, i64>;
+pub use super::steps::{summarize, Counts};
 
 impl Phase {
     pub fn number(self) -> u8 {
@@ -185,27 +151,14 @@ impl Phase {
             Phase::Tables => {
                 tx.batch_execute(target::sql::TABLES).await.map_err(fail)?;
             }
-            Phase::Data => {
-                let (bots_before, deployments_before) = count2(tx, DATA_COUNTS).await.map_err(fail)?;
-                tx.batch_execute(DATA).await.map_err(fail)?;
-                if let Some((name, token)) = &opts.bot_token {
-                    let n = tx.execute(BOT_TOKEN, &[&token.expose(), name]).await.map_err(fail)?;
-                    counts.insert("tokens_from_environment".into(), n as i64);
-                }
-                let (bots_after, deployments_after) = count2(tx, DATA_COUNTS).await.map_err(fail)?;
-                counts.insert("bots_created".into(), bots_after - bots_before);
-                counts.insert("deployments_created".into(), deployments_after - deployments_before);
-                counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == "merge").count() as i64);
-                counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == "rename").count() as i64);
-                counts.insert("courses_created".into(), a.missing_courses.len() as i64);
-            }
+            Phase::Data => counts = prepare::data(tx, a, opts).await.map_err(fail)?,
             Phase::Links => {
                 let work = |e: super::work::WorkError| self.failed(e.to_string());
                 super::work::run(tx, LINKS).await.map_err(work)?;
                 // The small tables: the online backfill's statements, over every key.
                 super::work::run(tx, LINKS_WHOLE_RANGE).await.map_err(work)?;
                 for t in [BackfillTable::Bannedparticipants, BackfillTable::Courseparticipants, BackfillTable::GenSettings] {
-                    tx.batch_execute(crate::state::OnlineStep::table_sql(t)).await.map_err(fail)?;
+                    tx.batch_execute(super::steps::backfill::table_sql(t)).await.map_err(fail)?;
                 }
                 if opts.orphans == Orphans::Detach {
                     tx.batch_execute(ORPHANS_DETACH).await.map_err(fail)?;
@@ -219,23 +172,7 @@ impl Phase {
                     count(tx, RUNS_WITHOUT_DEPLOYMENT).await.map_err(fail)?,
                 );
             }
-            Phase::Keys => {
-                tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))
-                    .await
-                    .map_err(fail)?;
-                let exists = count(tx, CONVERSATION_RUN_FK_EXISTS).await.map_err(fail)?;
-                if exists == 0 {
-                    let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
-                    tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';')))
-                    .await
-                    .map_err(fail)?;
-                } else if opts.orphans == Orphans::Detach {
-                    // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
-                    tx.batch_execute(CONVERSATION_RUN_FK_VALIDATE).await.map_err(fail)?;
-                }
-                counts.insert("unique_keys".into(), target::UNIQUE_KEYS.len() as i64);
-                counts.insert("foreign_keys".into(), target::FOREIGN_KEYS.len() as i64);
-            }
+            Phase::Keys => counts = super::steps::keys::whole_range(tx, opts).await.map_err(fail)?,
             Phase::Indexes => {
                 if opts.single_transaction {
                     tx.batch_execute(target::sql::HELPERS).await.map_err(fail)?;
@@ -274,7 +211,7 @@ impl Phase {
         Some(match self {
             Phase::Account => include_str!("../../sql/migrate/checks/0_account.sql"),
             Phase::Tables => include_str!("../../sql/migrate/checks/1_tables.sql"),
-            Phase::Data => include_str!("../../sql/migrate/checks/2_data.sql"),
+            Phase::Data => prepare::DATA_CHECK,
             Phase::Links => include_str!("../../sql/migrate/checks/3_links.sql"),
             Phase::Keys => include_str!("../../sql/migrate/checks/4_keys.sql"),
             Phase::Indexes if opts.single_transaction => include_str!("../../sql/migrate/checks/5_indexes.sql"),
@@ -314,9 +251,4 @@ pub fn index_definition(statement: &str) -> String {
 
 async fn count(tx: &Transaction<'_>, sql: &str) -> std::result::Result<i64, tokio_postgres::Error> {
     Ok(tx.query_one(sql, &[]).await?.get(0))
-}
-
-async fn count2(tx: &Transaction<'_>, sql: &str) -> std::result::Result<(i64, i64), tokio_postgres::Error> {
-    let row = tx.query_one(sql, &[]).await?;
-    Ok((row.get(0), row.get(1)))
 }

@@ -38,7 +38,7 @@ pub async fn upgrade(db: &mut Db, status: &SchemaStatus, opts: &MigrateOptions, 
     let t = Instant::now();
     // The keys are replaced under locks on the tables; the bot waits for them at most
     // this long, then the upgrade gives up and changes nothing.
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL lock_timeout = '15s'").await.map_err(fail)?;
+    tx.batch_execute(&crate::conn::short_lock::one_wait_prologue()).await.map_err(fail)?;
     let entries = schema::catalog::read(&tx).await?;
     let keys_before = schema::catalog::key_problems(&entries).len() as i64;
     tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n"))

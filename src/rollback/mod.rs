@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tokio_postgres::Transaction;
 
-use crate::conn::Db;
+use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints};
 use crate::report::Reporter;
@@ -212,7 +212,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     if expanded {
         all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
     }
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("starting the rollback"))?;
+    tx.batch_execute(&short_lock::Prologue { allow_ddl: true, ..Default::default() }.sql()).await.map_err(q("starting the rollback"))?;
     lock_in_short_attempts(&tx, &all).await?;
     // Written between the save and the lock: the save would not hold it.
     let now = if expanded { losses(&tx).await? } else { vec![] };
@@ -283,31 +283,26 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     })
 }
 
-/// The tables, locked `ACCESS EXCLUSIVE` in attempts of at most 200 ms with short
-/// jittered pauses, for up to 15 s in all: a request queued behind a long query would
-/// make every statement of the running bot wait behind it; an attempt makes them wait
-/// at most 200 ms.
+/// How long `rollback` keeps trying to lock the tables.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The tables, locked `ACCESS EXCLUSIVE` in short attempts ([`short_lock`]) for up to
+/// [`LOCK_WAIT`] in all: a request queued behind a long query would make every statement
+/// of the running bot wait behind it; an attempt makes them wait at most one attempt.
 async fn lock_in_short_attempts(tx: &Transaction<'_>, tables: &[String]) -> Result<()> {
-    const BOUND: std::time::Duration = std::time::Duration::from_secs(15);
-    let sql = format!("SET LOCAL lock_timeout = '200ms'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE; SET LOCAL lock_timeout = 0", tables.join(", "));
-    let started = std::time::Instant::now();
-    loop {
-        tx.batch_execute("SAVEPOINT profochat_saas_lock").await.map_err(q("locking the tables"))?;
-        match tx.batch_execute(&sql).await {
-            Ok(()) => return tx.batch_execute("RELEASE SAVEPOINT profochat_saas_lock").await.map_err(q("locking the tables")),
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) && started.elapsed() < BOUND => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT profochat_saas_lock; RELEASE SAVEPOINT profochat_saas_lock")
-                    .await
-                    .map_err(q("locking the tables"))?;
-                tokio::time::sleep(std::time::Duration::from_millis(100 + rand::random::<u64>() % 300)).await;
-            }
-            Err(e) => {
-                return Err(Error::refused(
-                    format!("could not lock the tables within 15 s: {}", pg_error_text(&e)),
-                    "Nothing was changed. Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
-                ));
-            }
-        }
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let sql = format!(
+        "{}; {}; SET LOCAL lock_timeout = 0",
+        short_lock::lock_timeout(short_lock::ATTEMPT),
+        short_lock::lock_statement(&tables, "ACCESS EXCLUSIVE")
+    );
+    match short_lock::in_transaction(tx, &sql, LOCK_WAIT, |_| {}).await {
+        Ok(_) => Ok(()),
+        Err(f) if f.lock_not_granted() => Err(Error::refused(
+            format!("could not lock the tables within {} s: {}", LOCK_WAIT.as_secs(), pg_error_text(&f.error)),
+            "Nothing was changed. Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas rollback` again.",
+        )),
+        Err(f) => Err(q("locking the tables")(f.error)),
     }
 }
 

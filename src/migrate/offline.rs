@@ -1,16 +1,17 @@
-//! The steps of `migrate`, in the order the driver ([`super::migrate`]) runs them:
-//! preflight, phases, no-loss proof, validation, record, commit, indexes. Each step
-//! reports itself to the [`Reporter`] and returns what the next ones need.
+//! The offline migration (`--offline`, a dry run), in the order the driver
+//! ([`super::migrate`]) runs it in one transaction: preflight, phases, no-loss proof,
+//! validation, record, commit, indexes. Each stage reports itself to the [`Reporter`]
+//! and returns what the next ones need.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_postgres::{GenericClient, Transaction};
 
 use super::analysis::{self, Analysis};
 use super::phases::{self, PHASES};
-use super::{index_wait, indexes, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
-use crate::conn::Db;
+use super::{steps, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
+use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints, TableFingerprint};
 use crate::plan::decisions;
@@ -19,27 +20,15 @@ use crate::sql::LEGACY_TABLES;
 use crate::target;
 use crate::validate;
 
-const BOT_NAMES: &str = include_str!("../../sql/migrate/bot_names.sql");
 const LOCK_LEGACY: &str = include_str!("../../sql/migrate/run/lock_legacy.sql");
 const RECORD_START: &str = include_str!("../../sql/migrate/run/record_start.sql");
 const RECORD_STATUS: &str = include_str!("../../sql/migrate/run/record_status.sql");
 const RECORD_FINISH: &str = include_str!("../../sql/migrate/run/record_finish.sql");
-const RECORD_COMPLETED: &str = include_str!("../../sql/migrate/run/record_completed.sql");
 const ARCHIVE_COUNTS: &str = include_str!("../../sql/migrate/run/archive_counts.sql");
-const BOTS_WAITING: &str = include_str!("../../sql/migrate/run/bots_waiting_for_token.sql");
 const DEPLOYMENTS: &str = include_str!("../../sql/migrate/run/deployments_count.sql");
-
-/// How long a re-run waits for an index build another session still runs, by default.
-pub const DEFAULT_INDEX_WAIT: Duration = Duration::from_secs(600);
 
 pub(crate) fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| Error::query(context, &e, "The transaction was rolled back: nothing was changed.")
-}
-
-/// The distinct bot names of the legacy tables.
-pub async fn legacy_bot_names<C: GenericClient + Sync>(client: &C) -> Result<BTreeMap<String, Vec<String>>> {
-    let rows = client.query(BOT_NAMES, &[]).await.map_err(q("reading bot names"))?;
-    Ok(rows.iter().map(|r| (r.get::<_, String>(0), vec![])).collect())
 }
 
 /// Migrated already: nothing changes.
@@ -47,7 +36,7 @@ pub(crate) async fn already_migrated(db: &Db, target: String, migration_id: Opti
     let mut r = MigrationReport::unchanged(target, Outcome::AlreadyMigrated);
     r.legacy_url = crate::legacy::legacy_url(&db.settings);
     r.migration_id = migration_id;
-    r.bots_waiting_for_token = bots_waiting_for_token(&db.client).await?;
+    r.bots_waiting_for_token = super::bots_waiting_for_token(&db.client).await?;
     Ok(r)
 }
 
@@ -65,9 +54,9 @@ pub(crate) async fn finish_indexes(
     r.legacy_url = crate::legacy::legacy_url(&db.settings);
     r.migration_id = migration_id;
     if !opts.dry_run {
-        r.indexes = indexes(db, migration_id, opts, reporter).await?;
+        r.indexes = steps::indexes::secondary(db, migration_id, opts, reporter).await?;
     }
-    r.bots_waiting_for_token = bots_waiting_for_token(&db.client).await?;
+    r.bots_waiting_for_token = super::bots_waiting_for_token(&db.client).await?;
     r.total_ms = started.elapsed().as_millis() as u64;
     r.into_result()
 }
@@ -88,7 +77,7 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
     let t = Instant::now();
     lock_legacy(tx, opts, reporter).await?;
     let before = fingerprint::take(tx).await?;
-    let default_bot = decisions::default_bot(opts, &legacy_bot_names(tx).await?).map(|(name, _)| name);
+    let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(tx).await?).map(|(name, _)| name);
     let a = analysis::run(tx, default_bot.as_deref(), None).await?;
     decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
     tx.batch_execute(target::sql::STATE).await.map_err(q("creating the state tables"))?;
@@ -123,40 +112,18 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
 /// statements never queue long behind a waiting lock request, up to `opts.lock_wait`.
 async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<()> {
     // The migration's own schema changes pass the guard of 9_ddl_guard.sql (a re-run).
-    tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("preflight"))?;
-    let bound = opts.lock_wait.unwrap_or(super::options::DEFAULT_LOCK_WAIT);
-    let started = Instant::now();
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        tx.batch_execute("SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-        match tx.batch_execute(LOCK_LEGACY).await {
-            Ok(()) => {
-                tx.batch_execute("RELEASE SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-                return Ok(());
-            }
-            Err(e) if e.code().is_some_and(|c| c.code() == "55P03") && started.elapsed() < bound => {
-                tx.batch_execute("ROLLBACK TO SAVEPOINT lock_legacy").await.map_err(q("preflight"))?;
-                if attempts == 1 {
-                    reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
-                }
-                // 100–400 ms, at random, so that retries do not fall into step with the bot.
-                let pause = 100 + rand::random::<u64>() % 300;
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            Err(e) => {
-                return Err(Error::RolledBack {
-                    context: "locking the legacy tables".into(),
-                    cause: format!(
-                        "they were not granted in {attempts} attempts over {} s: {}",
-                        started.elapsed().as_secs(),
-                        pg_error_text(&e)
-                    ),
-                    hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again."
-                        .into(),
-                })
-            }
-        }
+    let allow = short_lock::Prologue { allow_ddl: true, ..Default::default() };
+    tx.batch_execute(&allow.sql()).await.map_err(q("preflight"))?;
+    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
+    let warn = |_| reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
+    match short_lock::in_transaction(tx, LOCK_LEGACY, bound, |n| if n == 1 { warn(n) }).await {
+        Ok(_) => Ok(()),
+        Err(f) if f.lock_not_granted() => Err(Error::RolledBack {
+            context: "locking the legacy tables".into(),
+            cause: format!("they were {}", f.cause()),
+            hint: "Another session (the running bot, a long query) holds them. Stop the bot or wait, then run `profochat-saas migrate` again.".into(),
+        }),
+        Err(f) => Err(Error::query("preflight", &f.error, "The transaction was rolled back: nothing was changed.")),
     }
 }
 
@@ -169,7 +136,7 @@ pub(crate) async fn phases(tx: &Transaction<'_>, a: &Analysis, opts: &MigrateOpt
         let t = Instant::now();
         let counts = phase.apply(tx, a, opts).await?;
         let elapsed = t.elapsed();
-        reporter.finished(&label, elapsed, &summarize(&counts));
+        reporter.finished(&label, elapsed, &super::phases::summarize(&counts));
         out.push(PhaseReport {
             number: phase.number(),
             name: phase.name(),
@@ -272,7 +239,7 @@ pub(crate) async fn record(
     proof: &[TableProof],
     opts: &MigrateOptions,
 ) -> Result<(Vec<String>, i64)> {
-    let waiting = bots_waiting_for_token(tx).await?;
+    let waiting = super::bots_waiting_for_token(tx).await?;
     let deployments: i64 = tx.query_one(DEPLOYMENTS, &[]).await.map_err(q("counting deployments"))?.get(0);
     tx.execute(
         RECORD_FINISH,
@@ -308,22 +275,6 @@ pub(crate) async fn commit(tx: Transaction<'_>, opts: &MigrateOptions) -> Result
     Ok(Outcome::Migrated)
 }
 
-/// After the commit: waits for index builds another session still runs (an earlier,
-/// interrupted `migrate`), builds the secondary indexes still missing, and records the
-/// migration as completed once none is missing. Failed builds are in the report.
-pub(crate) async fn indexes(db: &Db, migration_id: Option<i32>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<IndexReport> {
-    index_wait::wait_for_other_builds(&db.client, opts.index_wait.unwrap_or(DEFAULT_INDEX_WAIT), reporter).await?;
-    let report = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
-    if report.failed.is_empty() {
-        if let Some(id) = migration_id {
-            db.execute(RECORD_COMPLETED, &[&id])
-                .await
-                .map_err(|e| Error::query("recording the finished indexes", &e, "The migration itself is committed."))?;
-        }
-    }
-    Ok(report)
-}
-
 /// Per-table proof: the fingerprint before, the reconstruction after (from `now`, the
 /// tables as they are, and the archive), and the archive counts.
 pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Fingerprints, now: &Fingerprints) -> Result<Vec<TableProof>> {
@@ -354,23 +305,6 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
     Ok(out)
 }
 
-/// Bots whose token is still a placeholder.
-pub async fn bots_waiting_for_token<C: GenericClient + Sync>(client: &C) -> Result<Vec<String>> {
-    let rows = client
-        .query(BOTS_WAITING, &[&target::PLACEHOLDER_TOKEN_PREFIX])
-        .await
-        .map_err(q("listing bots without a token"))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-fn summarize(counts: &phases::Counts) -> String {
-    counts
-        .iter()
-        .filter(|(_, v)| **v != 0)
-        .map(|(k, v)| format!("{} {v}", k.replace('_', " ")))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 #[cfg(test)]
 mod tests {

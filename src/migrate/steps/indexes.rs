@@ -1,0 +1,98 @@
+//! The secondary indexes, built concurrently: first the two the later backfills look
+//! rows up with ([`LookupIndexes`]), the others once the big tables are backfilled
+//! ([`Indexes`]), so that the rows the backfills change are not indexed twice.
+
+use std::time::Duration;
+
+use super::{stopped, Online, Step};
+use crate::error::Result;
+use super::Counts;
+use crate::conn::Db;
+use crate::error::Error;
+use crate::migrate::{indexes, IndexReport, MigrateOptions};
+use crate::report::Reporter;
+use crate::state::OnlineStep;
+
+/// The indexes the backfills after the runs' look rows up with (the waiting elements'
+/// run by bot and chat; the conversation rows of a run).
+pub const LOOKUP_INDEXES: [&str; 2] = ["idx_run_chat", "idx_conversation_run"];
+
+/// How long a re-run waits for an index build another session still runs, by default.
+pub const DEFAULT_INDEX_WAIT: Duration = Duration::from_secs(600);
+const RECORD_COMPLETED: &str = include_str!("../../../sql/migrate/run/record_completed.sql");
+
+const UNDO: &str = "drops the indexes and keys";
+
+pub struct LookupIndexes;
+
+impl Step for LookupIndexes {
+    fn id(&self) -> OnlineStep {
+        OnlineStep::LookupIndexes
+    }
+
+    fn describe(&self) -> &'static str {
+        "the indexes the next backfills look rows up with (run by bot and chat, conversation by run), built concurrently"
+    }
+
+    fn undo(&self) -> &'static str {
+        UNDO
+    }
+
+    fn affects(&self) -> &'static str {
+        "not at all"
+    }
+
+    async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
+        let built = indexes::build_missing_of(&run.db.settings, run.opts.index_jobs, Some(&LOOKUP_INDEXES), run.reporter).await?;
+        if !built.failed.is_empty() {
+            let failures: Vec<String> = built.failed.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+            return Err(stopped(self.id(), format!("indexes could not be built: {}", failures.join("; "))));
+        }
+        Ok(Counts::from([("indexes_built".to_string(), built.built.len() as i64)]))
+    }
+}
+
+pub struct Indexes;
+
+impl Step for Indexes {
+    fn id(&self) -> OnlineStep {
+        OnlineStep::Indexes
+    }
+
+    fn describe(&self) -> &'static str {
+        "the other secondary indexes, built concurrently once the big tables are backfilled"
+    }
+
+    fn undo(&self) -> &'static str {
+        UNDO
+    }
+
+    fn affects(&self) -> &'static str {
+        "not at all"
+    }
+
+    async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
+        run.indexes = secondary(run.db, None, run.opts, run.reporter).await?;
+        if !run.indexes.failed.is_empty() {
+            let failures: Vec<String> = run.indexes.failed.iter().map(|(n, why)| format!("{n} ({why})")).collect();
+            return Err(stopped(self.id(), format!("secondary indexes could not be built: {}", failures.join("; "))));
+        }
+        Ok(Counts::from([("indexes_built".to_string(), run.indexes.built.len() as i64)]))
+    }
+}
+
+/// After the commit: waits for index builds another session still runs (an earlier,
+/// interrupted `migrate`), builds the secondary indexes still missing, and records the
+/// migration as completed once none is missing. Failed builds are in the report.
+pub(crate) async fn secondary(db: &Db, migration_id: Option<i32>, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<IndexReport> {
+    crate::migrate::index_wait::wait_for_other_builds(&db.client, opts.index_wait.unwrap_or(DEFAULT_INDEX_WAIT), reporter).await?;
+    let report = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
+    if report.failed.is_empty() {
+        if let Some(id) = migration_id {
+            db.execute(RECORD_COMPLETED, &[&id])
+                .await
+                .map_err(|e| Error::query("recording the finished indexes", &e, "The migration itself is committed."))?;
+        }
+    }
+    Ok(report)
+}
