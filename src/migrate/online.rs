@@ -28,7 +28,8 @@ use crate::target;
 use crate::validate;
 
 const PERSIST: &str = include_str!("../../sql/migrate/online/persist.sql");
-const RESTORE: &str = include_str!("../../sql/migrate/online/restore.sql");
+/// The session's helpers (the backfill calls them), then its views of the analysis.
+const RESTORE: &str = concat!(include_str!("../../sql/migrate/helpers.sql"), "\n", include_str!("../../sql/migrate/online/restore.sql"));
 pub const DROP: &str = include_str!("../../sql/migrate/online/drop.sql");
 const LOCK_SHARE: &str = include_str!("../../sql/migrate/online/lock_share.sql");
 const SETTLE_RUNS: &str = include_str!("../../sql/migrate/online/settle_runs.sql");
@@ -239,7 +240,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
-        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
+        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups, pg_temp.mig_orphans; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
         .await;
     result
 }

@@ -15,7 +15,8 @@ use crate::state::BackfillTable;
 const DATA: &str = include_str!("../../sql/migrate/2_data.sql");
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
-const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
+/// The conversation backfill's orphans, over the whole range (3_links_whole_range.sql).
+const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/online/backfill_conversation_orphans.sql");
 const COMPAT: &str = include_str!("../../sql/migrate/7_compat.sql");
 const LEGACY_WRITE: &str = include_str!("../../sql/migrate/7_legacy_write.sql");
 const LEGACY_INTERFACE: &str = include_str!("../../sql/migrate/8_legacy_interface.sql");
