@@ -2,6 +2,7 @@
 
 mod pgpass;
 pub mod settings;
+pub mod snapshot;
 mod tls;
 
 pub use settings::{ConnSettings, Host, Secret, SslMode};

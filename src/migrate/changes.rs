@@ -37,8 +37,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, GenericClient, IsolationLevel};
+use tokio_postgres::{Client, GenericClient};
 
+use crate::conn::snapshot::{snapshot, Access};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, key_cast, row_expr, Fingerprints, RowHash, TableFingerprint};
 use crate::sql::{ident, legacy_columns, legacy_key, literal, LEGACY_TABLES};
@@ -327,13 +328,7 @@ pub async fn installed<C: GenericClient + Sync>(client: &C) -> Result<bool> {
 /// and the fingerprints of the legacy tables as that snapshot sees them, while the bot
 /// writes. The change log must be installed first ([`install`]): refused otherwise.
 pub async fn before(client: &mut Client) -> Result<Before> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(qerr("starting the before-image transaction", NOTHING))?;
+    let tx = snapshot(client, Access::ReadOnly).await.map_err(qerr("starting the before-image transaction", NOTHING))?;
     // The first statement takes the transaction's snapshot: this is it.
     let snapshot: String = tx
         .query_one("SELECT pg_current_snapshot()::text", &[])
@@ -403,13 +398,7 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
 /// [`prove`] in a REPEATABLE READ READ ONLY transaction of its own: one snapshot while
 /// the bot writes.
 pub async fn prove_in_snapshot(client: &mut Client, migration_id: i32, before: &Before) -> Result<Vec<OnlineTableProof>> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(qerr("starting the proof transaction", NOTHING))?;
+    let tx = snapshot(client, Access::ReadOnly).await.map_err(qerr("starting the proof transaction", NOTHING))?;
     let proof = prove(&tx, migration_id, before).await?;
     tx.commit().await.map_err(qerr("ending the proof transaction", NOTHING))?;
     Ok(proof)

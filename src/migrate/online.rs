@@ -17,6 +17,7 @@ use tokio_postgres::{Client, GenericClient};
 use super::analysis::{self, Analysis};
 use super::phases::{self, Phase};
 use super::{steps, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
+use crate::conn::snapshot::{snapshot, Access};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint;
@@ -406,7 +407,7 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
-    let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
+    let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
     let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
     decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
@@ -831,16 +832,9 @@ async fn switch(
     reporter.started("validation", None);
     let t = Instant::now();
     let vopts = validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false, switching: true };
-    let snapshot = db
-        .client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(q("starting the validation"))?;
-    let before_switch = validate::validate(&snapshot, &vopts).await?;
-    snapshot.commit().await.map_err(q("ending the validation"))?;
+    let tx = snapshot(&mut db.client, Access::ReadOnly).await.map_err(q("starting the validation"))?;
+    let before_switch = validate::validate(&tx, &vopts).await?;
+    tx.commit().await.map_err(q("ending the validation"))?;
     let mut pending = before_switch.clone();
     pending.checks.retain(|c| !at_switch(&c.id));
     if pending.critical_failures() > 0 {
