@@ -1,6 +1,7 @@
 -- Phase 2: bots, courses (merged, renamed, created from references) and deployments.
 -- Expects the analysis tables (analysis.sql) and pg_temp.mig_params
 -- (default_bot, migration_id). Every legacy row or value changed here is archived first.
+-- reads: mig_bots, mig_course_bot_refs, mig_course_map, mig_course_plan, mig_missing_course, mig_params
 
 -- Bots: one per distinct bot name, plus the default bot. Tokens are placeholders
 -- (set afterwards from BOT_API_TOKEN or with `bot set-token`).
@@ -94,17 +95,7 @@ UPDATE course c SET metadata = coalesce(c.metadata, '{}'::jsonb) || jsonb_build_
  WHERE c.course_id = x.new_course_id AND c.bot_name = x.survivor_bot;
 
 -- Elements of renamed copies (and of copies merged into them) follow their course.
-WITH moved AS (
-    UPDATE course_element e SET course_id = m.new_course_id
-      FROM mig_course_map m
-     WHERE e.course_id = m.course_id AND coalesce(e.bot_name, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING e.course_element_id, m.course_id AS old_id, m.new_course_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'course_element', 'updated',
-       jsonb_build_object('course_element_id', course_element_id), jsonb_build_object('course_id', old_id),
-       format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved;
+SELECT count(*) FROM pg_temp.follow_renamed_copies('course_element', 'course_element_id', 'bot_name', 'mig_course_map', 'mig_params');
 
 -- Courses that rows name but no course row holds (they lived in YAML files). The
 -- legacy bot never wrote them: the legacy interface does not show them.

@@ -2,34 +2,15 @@
 -- course copies follow them; duplicates under the new unique keys go to the archive.
 -- The tool runs this file statement by statement (src/migrate/work.rs): the work tables
 -- it creates or writes are indexed and ANALYZEd before the next statement reads them.
+-- reads: mig_course_map, mig_params, mig_run_deactivate
+-- creates: mig_deployment, mig_moved_runs
 
--- Runs, waiting elements and conversations of renamed copies follow their course.
+-- Runs, waiting elements and conversations of renamed copies follow their course
+-- (pg_temp.follow_renamed_copies: helpers.sql).
 CREATE TEMP TABLE mig_moved_runs (run_id int4 PRIMARY KEY, old_id text, new_course_id text) ON COMMIT DROP;
-WITH moved AS (
-    UPDATE run r SET course_id = m.new_course_id
-      FROM mig_course_map m
-     WHERE r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
-), archived AS (
-    INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-    SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
-           jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
-           format('course %s renamed to %s for this bot', old_id, new_course_id)
-      FROM moved
-)
-INSERT INTO mig_moved_runs SELECT run_id, old_id, new_course_id FROM moved;
-
-WITH moved AS (
-    UPDATE waiting_element w SET course_id = m.new_course_id
-      FROM mig_course_map m
-     WHERE w.course_id = m.course_id AND coalesce(w.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING w.waiting_element_id, m.course_id AS old_id, m.new_course_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'waiting_element', 'updated',
-       jsonb_build_object('waiting_element_id', waiting_element_id), jsonb_build_object('course_id', old_id),
-       format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved;
+INSERT INTO mig_moved_runs
+SELECT row_key, old_id, new_course_id FROM pg_temp.follow_renamed_copies('run', 'run_id', 'botname', 'mig_course_map', 'mig_params');
+SELECT count(*) FROM pg_temp.follow_renamed_copies('waiting_element', 'waiting_element_id', 'botname', 'mig_course_map', 'mig_params');
 
 -- A conversation row belongs to the copy of its run's bot.
 WITH moved AS (

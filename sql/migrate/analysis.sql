@@ -6,6 +6,8 @@
 -- indexed on the keys it is joined by and ANALYZEd before the next statement reads it.
 -- No statement looks rows up one by one in a table that grows with the data: per-row
 -- lookups are joins, anti-joins are NOT EXISTS in WHERE or LEFT JOIN … IS NULL.
+-- reads: mig_params
+-- creates: mig_ban_dups, mig_bot_source, mig_bots, mig_conversation_stats, mig_counts, mig_course_bot_refs, mig_course_copy, mig_course_map, mig_course_plan, mig_course_refs, mig_missing_course, mig_null_bot, mig_null_course, mig_orphans, mig_participant_dups, mig_run_deactivate, mig_run_dup_groups
 
 -- Every distinct non-NULL bot name in the six legacy bot columns, with where it appears.
 CREATE TEMP TABLE mig_bot_source ON COMMIT DROP AS

@@ -108,3 +108,38 @@ BEGIN
         END IF;
     END IF;
 END $$;
+
+-- Rows of renamed course copies follow their course: each row of `tbl` whose course_id
+-- and bot name (column `bot`; the default bot of `params` when NULL) the map `map`
+-- renames (course_id, bot_name → new_course_id) gets the copy's new id, and the old one
+-- goes to the archive, with the migration id of `params`. `key` is the table's primary
+-- key. With `batch` (the backfill's key range, lo and hi), only the rows of the
+-- default account whose `key` is in [lo, hi) and that are not linked yet (bot_id NULL;
+-- every one of them with profochat_saas.relink on); without, every row. The caller
+-- names the work tables, so that its header lists what it reads (src/migrate/work.rs).
+-- Returns each row moved: its key, its old and its new course id.
+CREATE OR REPLACE FUNCTION pg_temp.follow_renamed_copies(tbl regclass, key text, bot text, map regclass, params regclass,
+                                                         batch regclass DEFAULT NULL)
+RETURNS TABLE (row_key int8, old_id text, new_course_id text) LANGUAGE plpgsql AS $f$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH moved AS (
+            UPDATE %1$s t SET course_id = m.new_course_id
+              FROM %4$s m
+             WHERE t.course_id = m.course_id AND coalesce(t.%3$I, (SELECT default_bot FROM %5$s)) = m.bot_name %6$s
+            RETURNING t.%2$I::int8 AS row_key, m.course_id::text AS old_id, m.new_course_id::text AS new_course_id
+        ), archived AS (
+            INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
+            SELECT (SELECT migration_id FROM %5$s), %7$L, 'updated',
+                   jsonb_build_object(%2$L, row_key), jsonb_build_object('course_id', old_id),
+                   format('course %%s renamed to %%s for this bot', old_id, new_course_id)
+              FROM moved
+        )
+        SELECT row_key, old_id, new_course_id FROM moved $q$,
+        tbl, key, bot, map, params,
+        CASE WHEN batch IS NOT NULL THEN format(
+            $b$AND t.%1$I >= (SELECT lo FROM %2$s) AND t.%1$I < (SELECT hi FROM %2$s)
+               AND (t.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND t.account_id = 1$b$,
+            key, batch) ELSE '' END,
+        (SELECT c.relname FROM pg_class c WHERE c.oid = tbl));
+END $f$;

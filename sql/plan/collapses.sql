@@ -1,6 +1,7 @@
 -- Each group of duplicates that collapses under the new unique keys: the rows that go
 -- to the archive and the row that stays (the one the legacy reads see). Reads
 -- mig_ban_dups and mig_participant_dups (analysis.sql).
+-- reads: mig_ban_dups, mig_params, mig_participant_dups
 SELECT 'bannedparticipants' AS table_name,
        format('chat %s on bot %s (excluded %s): rows %s go, row %s (bot name %s) stays',
               k.chat_id, coalesce(k.botname, (SELECT default_bot FROM mig_params)), k.excluded,

@@ -1,5 +1,6 @@
 -- How many (course, bot) deployments the migration will create: the pairs of
 -- phase 2, counted before any bot or course row exists.
+-- reads: mig_bots, mig_course_bot_refs, mig_course_map, mig_course_plan, mig_missing_course, mig_params
 SELECT count(*)::int8 FROM (
           SELECT coalesce(p.new_course_id, c.course_id) AS course_id, c.bot_name
             FROM course c LEFT JOIN mig_course_plan p USING (course_id, bot_name)

@@ -3,6 +3,7 @@
 mod pgpass;
 pub mod short_lock;
 pub mod settings;
+pub mod snapshot;
 mod tls;
 
 pub use settings::{ConnSettings, Host, Secret, SslMode};

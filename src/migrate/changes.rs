@@ -36,9 +36,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, GenericClient, IsolationLevel};
+use tokio_postgres::{Client, GenericClient};
 
+use super::TableProof;
 use crate::conn::short_lock;
+use crate::conn::snapshot::{snapshot, Access};
 use crate::error::{Error, Result};
 use crate::fingerprint::{self, key_cast, row_expr, Fingerprints, RowHash, TableFingerprint};
 use crate::sql::{ident, legacy_columns, legacy_key, literal, LEGACY_TABLES};
@@ -65,34 +67,8 @@ pub struct Before {
     pub snapshot: String,
 }
 
-/// The online no-loss proof for one legacy table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OnlineTableProof {
-    pub table: String,
-    /// The before-image without the rows whose key the application wrote after it.
-    pub before: TableFingerprint,
-    /// The table now with the archived changes reverted, without the rows held under a
-    /// key the application wrote: must equal `before`.
-    pub after: TableFingerprint,
-    /// Rows in the table now.
-    pub rows_now: i64,
-    pub archived_deleted: i64,
-    pub archived_updated: i64,
-    pub archived_inserted: i64,
-    /// Keys the application wrote after the before-image, by their first logged change
-    /// (did a row hold the key before?) and their last (does one now?): inserted (no,
-    /// yes), updated (yes, yes), deleted (yes, no), inserted then deleted again (no,
-    /// no). A key the application changed counts as its old key updated and its new key
-    /// inserted.
-    pub app_inserted: i64,
-    pub app_updated: i64,
-    pub app_deleted: i64,
-    pub app_inserted_then_deleted: i64,
-    pub equal: bool,
-}
-
 /// The tables whose proof failed, in report order.
-pub fn unequal(proof: &[OnlineTableProof]) -> Vec<String> {
+pub fn unequal(proof: &[TableProof]) -> Vec<String> {
     proof.iter().filter(|p| !p.equal).map(|p| p.table.clone()).collect()
 }
 
@@ -294,13 +270,7 @@ pub async fn installed<C: GenericClient + Sync>(client: &C) -> Result<bool> {
 /// and the fingerprints of the legacy tables as that snapshot sees them, while the bot
 /// writes. The change log must be installed first ([`install`]): refused otherwise.
 pub async fn before(client: &mut Client) -> Result<Before> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(qerr("starting the before-image transaction", NOTHING))?;
+    let tx = snapshot(client, Access::ReadOnly).await.map_err(qerr("starting the before-image transaction", NOTHING))?;
     // The first statement takes the transaction's snapshot: this is it.
     let snapshot: String = tx
         .query_one("SELECT pg_current_snapshot()::text", &[])
@@ -323,7 +293,16 @@ pub async fn before(client: &mut Client) -> Result<Before> {
 /// module documentation). `client` must see one snapshot throughout while the bot
 /// writes: a REPEATABLE READ transaction (as [`prove_in_snapshot`] opens), or the
 /// migration's final transaction with the legacy tables locked.
-pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Before) -> Result<Vec<OnlineTableProof>> {
+///
+/// Per table: `before` is the before-image without the rows whose key the application
+/// wrote after it; `after` the table now with the archived changes reverted, without
+/// the rows held under a key the application wrote (it must equal `before`). The keys
+/// the application wrote, by their first logged change (did a row hold the key
+/// before?) and their last (does one now?), are `written_meanwhile`: inserted (no,
+/// yes), updated (yes, yes), deleted (yes, no); and `written_then_gone`: inserted then
+/// deleted again (no, no). A key the application changed counts as its old key updated
+/// and its new key inserted.
+pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Before) -> Result<Vec<TableProof>> {
     let how = require_server(client).await?;
     let now = fingerprint::take(client).await?;
     let reconstructed = fingerprint::reconstruct(client, migration_id, &now).await?;
@@ -349,7 +328,7 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
             .map_err(qerr(format!("leaving the application's rows out of the reconstruction of {t}"), NOTHING))?;
         let after_excluded = TableFingerprint { rows: row.get(0), hash: row.get(1) };
         let get = |a: &str| archived.get(&(t.to_string(), a.to_string())).copied().unwrap_or(0);
-        out.push(OnlineTableProof {
+        out.push(TableProof {
             table: t.to_string(),
             equal: before_excluded == after_excluded,
             before: before_excluded,
@@ -358,10 +337,8 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
             archived_deleted: get("deleted"),
             archived_updated: get("updated"),
             archived_inserted: get("inserted"),
-            app_inserted,
-            app_updated,
-            app_deleted,
-            app_inserted_then_deleted,
+            written_meanwhile: Some([app_inserted, app_updated, app_deleted]),
+            written_then_gone: Some(app_inserted_then_deleted),
         });
     }
     Ok(out)
@@ -369,14 +346,8 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
 
 /// [`prove`] in a REPEATABLE READ READ ONLY transaction of its own: one snapshot while
 /// the bot writes.
-pub async fn prove_in_snapshot(client: &mut Client, migration_id: i32, before: &Before) -> Result<Vec<OnlineTableProof>> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(qerr("starting the proof transaction", NOTHING))?;
+pub async fn prove_in_snapshot(client: &mut Client, migration_id: i32, before: &Before) -> Result<Vec<TableProof>> {
+    let tx = snapshot(client, Access::ReadOnly).await.map_err(qerr("starting the proof transaction", NOTHING))?;
     let proof = prove(&tx, migration_id, before).await?;
     tx.commit().await.map_err(qerr("ending the proof transaction", NOTHING))?;
     Ok(proof)

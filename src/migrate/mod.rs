@@ -28,7 +28,7 @@ pub mod work;
 
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
 use phases::Counts;
@@ -73,8 +73,10 @@ pub struct PhaseReport {
     pub counts: Counts,
 }
 
-/// The no-loss proof for one legacy table.
-#[derive(Debug, Clone, Serialize)]
+/// The no-loss proof for one legacy table, offline ([`steps::prove`], inside the
+/// migration transaction) and online ([`changes::prove`], in a snapshot while the bot
+/// writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableProof {
     pub table: String,
     pub before: TableFingerprint,
@@ -89,6 +91,9 @@ pub struct TableProof {
     /// by key (inserted, changed, deleted), left out of both sides of the proof.
     #[serde(default)]
     pub written_meanwhile: Option<[i64; 3]>,
+    /// Online: keys the application inserted and deleted again meanwhile (on neither side).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_then_gone: Option<i64>,
     pub equal: bool,
 }
 

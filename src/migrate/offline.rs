@@ -300,6 +300,7 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
             archived_updated: get("updated"),
             archived_inserted: get("inserted"),
             written_meanwhile: None,
+            written_then_gone: None,
         });
     }
     Ok(out)

@@ -17,6 +17,7 @@ use tokio_postgres::Client;
 use super::analysis;
 use super::steps::{progress::record, with_step, Online, Step};
 use super::{IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport};
+use crate::conn::snapshot::{snapshot, Access};
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::plan::decisions;
@@ -30,7 +31,8 @@ pub use super::steps::progress::progress;
 pub use super::steps::STOPPED_HINT;
 use super::steps::q;
 
-const RESTORE: &str = include_str!("../../sql/migrate/online/restore.sql");
+/// The session's helpers (the backfill calls them), then its views of the analysis.
+const RESTORE: &str = concat!(include_str!("../../sql/migrate/helpers.sql"), "\n", include_str!("../../sql/migrate/online/restore.sql"));
 const RECORD_START: &str = include_str!("../../sql/migrate/online/record_start.sql");
 
 /// The advisory lock one online `migrate` holds on its database, so that two never run at once.
@@ -47,7 +49,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
-        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
+        .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups, pg_temp.mig_orphans; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
         .await;
     result
 }
@@ -197,7 +199,7 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
-    let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
+    let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
     let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(&tx).await?).map(|(name, _)| name);
     let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
     decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;

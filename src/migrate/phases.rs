@@ -16,7 +16,8 @@ use super::steps::prepare;
 
 const LINKS: &str = include_str!("../../sql/migrate/3_links.sql");
 const LINKS_WHOLE_RANGE: &str = include_str!("../../sql/migrate/3_links_whole_range.sql");
-const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/3_orphans_detach.sql");
+/// The conversation backfill's orphans, over the whole range (3_links_whole_range.sql).
+const ORPHANS_DETACH: &str = include_str!("../../sql/migrate/online/backfill_conversation_orphans.sql");
 const RUNS_WITHOUT_DEPLOYMENT: &str = include_str!("../../sql/migrate/3_runs_without_deployment.sql");
 const ENSURE_INDEX: &str = include_str!("../../sql/migrate/5_ensure_index.sql");
 

@@ -292,6 +292,8 @@ pub fn split_statements(sql: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -313,6 +315,240 @@ mod tests {
         assert!(written_tables("-- UPDATE mig_z\nSELECT 'INSERT INTO mig_q'").is_empty());
         let w = written_tables("DO $$ BEGIN UPDATE mig_course_plan SET x = 'a;b'; END $$");
         assert!(w.contains("mig_course_plan"), "{w:?}");
+    }
+
+    /// The SQL files that use the work tables (mig_*), in the order each path runs them
+    /// (src/migrate/analysis.rs, steps.rs, phases.rs, online.rs); COMMIT ends a
+    /// transaction, and the tables made ON COMMIT DROP go with it.
+    const ANALYSIS: &[&str] = &[
+        "migrate/analysis_read/params_reset.sql",
+        "migrate/analysis_read/params.sql",
+        "migrate/analysis.sql",
+        "migrate/analysis_read/conversation_rows.sql",
+        "migrate/analysis_read/bots.sql",
+        "migrate/analysis_read/null_bot.sql",
+        "migrate/analysis_read/course_plan.sql",
+        "migrate/analysis_read/missing_courses.sql",
+        "migrate/analysis_read/missing_course_refs.sql",
+        "migrate/analysis_read/null_course.sql",
+        "migrate/analysis_read/anomaly_counts.sql",
+        "plan/collapses.sql",
+        "migrate/analysis_read/counts.sql",
+        "plan/deployments.sql",
+    ];
+    const COMMIT: &str = "COMMIT";
+    const OFFLINE: &[&str] = &[
+        "migrate/run/record_start.sql",
+        "migrate/2_data.sql",
+        "migrate/checks/2_data.sql",
+        "migrate/3_links.sql",
+        "migrate/3_links_whole_range.sql",
+        "migrate/online/backfill_bannedparticipants.sql",
+        "migrate/online/backfill_courseparticipants.sql",
+        "migrate/online/backfill_gen_settings.sql",
+        "migrate/online/backfill_conversation_orphans.sql",
+        COMMIT,
+    ];
+    const ONLINE_PREPARE: &[&str] = &["migrate/online/persist.sql", "migrate/2_data.sql", "migrate/checks/2_data.sql", COMMIT];
+    /// From the first backfill on, in the session that ran prepare or in a new one.
+    const ONLINE_BACKFILL: &[&str] = &[
+        "migrate/online/restore.sql",
+        "migrate/online/backfill_run.sql",
+        "migrate/online/settle_runs.sql",
+        "migrate/online/backfill_waiting_element.sql",
+        "migrate/online/backfill_conversation.sql",
+        "migrate/online/backfill_conversation_orphans.sql",
+        "migrate/online/backfill_bannedparticipants.sql",
+        "migrate/online/backfill_courseparticipants.sql",
+        "migrate/online/backfill_gen_settings.sql",
+        "migrate/online/drop.sql",
+    ];
+
+    /// Each path: `plan`, offline `migrate`, online `migrate` (its preflight rolled
+    /// back, its prepare, its backfill), an online `migrate` resumed in a new session.
+    fn paths() -> Vec<(&'static str, Vec<&'static str>)> {
+        let cat = |parts: &[&[&'static str]]| parts.iter().flat_map(|p| p.iter().copied()).collect::<Vec<_>>();
+        vec![
+            ("plan", cat(&[ANALYSIS, &[COMMIT]])),
+            ("migrate --offline", cat(&[ANALYSIS, OFFLINE])),
+            ("migrate", cat(&[ANALYSIS, &[COMMIT], ANALYSIS, ONLINE_PREPARE, ONLINE_BACKFILL])),
+            ("migrate, resumed", ONLINE_BACKFILL.to_vec()),
+        ]
+    }
+
+    fn sql_file(path: &str) -> String {
+        std::fs::read_to_string(format!("{}/sql/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap_or_else(|e| panic!("sql/{path}: {e}"))
+    }
+
+    /// What a SQL file does with the work tables: those it reads that it did not create
+    /// before, those it creates (table or view, and whether it goes at commit), those it drops.
+    #[derive(Debug, Default)]
+    struct Uses {
+        reads: BTreeSet<String>,
+        creates: BTreeSet<String>,
+        on_commit_drop: BTreeSet<String>,
+        views: BTreeSet<String>,
+        drops: BTreeSet<String>,
+    }
+
+    impl Uses {
+        fn any(&self) -> bool {
+            !(self.reads.is_empty() && self.creates.is_empty() && self.drops.is_empty())
+        }
+    }
+
+    /// The SQL without its comments; string literals and bodies stay (a work table named
+    /// in a string, as the helpers of helpers.sql take them, is used).
+    fn without_comments(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len());
+        for (piece, is_code) in pieces(sql) {
+            if is_code {
+                out.push_str(piece);
+            } else if piece.starts_with("--") || piece.starts_with("/*") {
+                out.push(' ');
+            } else if piece.starts_with('$') {
+                let tag = piece[1..].find('$').map(|n| n + 2).unwrap_or(piece.len());
+                let body = if piece.len() >= 2 * tag { &piece[tag..piece.len() - tag] } else { "" };
+                out.push(' ');
+                out.push_str(&without_comments(body));
+                out.push(' ');
+            } else {
+                out.push_str(piece);
+            }
+        }
+        out
+    }
+
+    fn work_tables_named(text: &str) -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("mig_")).map(str::to_string).collect()
+    }
+
+    fn uses(sql: &str) -> Uses {
+        let mut u = Uses::default();
+        for statement in split_statements(sql) {
+            let names = work_tables_named(&without_comments(&statement).to_ascii_lowercase());
+            let code = code_only(&statement, false).to_ascii_lowercase();
+            let words: Vec<&str> = code.split_whitespace().collect();
+            if words.first() == Some(&"drop") {
+                u.drops.extend(names);
+                continue;
+            }
+            // CREATE [TEMP] TABLE|VIEW [IF NOT EXISTS] name
+            let created = (words.first() == Some(&"create"))
+                .then(|| words.iter().take(4).position(|w| *w == "table" || *w == "view"))
+                .flatten()
+                .and_then(|i| words[i + 1..].iter().find(|w| !matches!(**w, "if" | "not" | "exists")).map(|w| (words[i], *w)))
+                .map(|(kind, name)| {
+                    let name = name.rsplit('.').next().unwrap_or(name);
+                    (kind, name.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or(name).to_string())
+                })
+                .filter(|(_, name)| name.starts_with("mig_"));
+            if let Some((kind, name)) = &created {
+                u.creates.insert(name.clone());
+                if kind == &"view" {
+                    u.views.insert(name.clone());
+                }
+                if code.contains("on commit drop") {
+                    u.on_commit_drop.insert(name.clone());
+                }
+            }
+            for n in names {
+                if !u.creates.contains(&n) {
+                    u.reads.insert(n);
+                }
+            }
+        }
+        u
+    }
+
+    /// The tables a header line (`-- reads: a, b`) lists; None without one.
+    fn header(sql: &str, what: &str) -> Option<BTreeSet<String>> {
+        let prefix = format!("-- {what}:");
+        sql.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(|rest| rest.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    }
+
+    fn all_sql_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                all_sql_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "sql") {
+                out.push(p);
+            }
+        }
+    }
+
+    #[test]
+    fn finds_work_table_uses() {
+        let u = uses(
+            "-- reads: mig_z\nDROP TABLE IF EXISTS pg_temp.mig_a; CREATE TEMP TABLE mig_a ON COMMIT DROP AS SELECT * FROM mig_b;
+             SELECT pg_temp.f('mig_c'); UPDATE mig_a SET x = 1; CREATE TEMP VIEW mig_d AS TABLE mig_a;
+             DO $$ BEGIN PERFORM 1 FROM mig_e; END $$; -- mig_f",
+        );
+        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(u.reads, set(&["mig_b", "mig_c", "mig_e"]));
+        assert_eq!(u.creates, set(&["mig_a", "mig_d"]));
+        assert_eq!(u.on_commit_drop, set(&["mig_a"]));
+        assert_eq!(u.views, set(&["mig_d"]));
+        assert_eq!(u.drops, set(&["mig_a"]));
+        assert_eq!(header("-- x\n-- reads: mig_a, mig_b\nSELECT 1", "reads"), Some(set(&["mig_a", "mig_b"])));
+    }
+
+    /// The work tables are a contract between the SQL files: each file says in its
+    /// header which it reads, creates and drops; the headers say what the bodies do,
+    /// and every table a file reads was created by a file that runs before it.
+    #[test]
+    fn every_work_table_a_file_reads_is_created_before_it() {
+        let mut files = vec![];
+        all_sql_files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &mut files);
+        let ordered: BTreeSet<&str> = paths().iter().flat_map(|(_, p)| p.iter().copied()).filter(|f| *f != COMMIT).collect();
+        let mut problems = vec![];
+        for f in &files {
+            let name = f.strip_prefix(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql")).unwrap().to_string_lossy().replace('\\', "/");
+            let sql = std::fs::read_to_string(f).unwrap();
+            let u = uses(&sql);
+            for (what, body) in [("reads", &u.reads), ("creates", &u.creates), ("drops", &u.drops)] {
+                match header(&sql, what) {
+                    None if !body.is_empty() => problems.push(format!("{name}: {what} {body:?} but has no `-- {what}:` line")),
+                    Some(listed) if &listed != body => problems.push(format!("{name}: its `-- {what}:` line lists {listed:?}, its statements {what} {body:?}")),
+                    _ => {}
+                }
+            }
+            for t in u.creates.difference(&u.views) {
+                if keys_of(t).is_none() {
+                    problems.push(format!("{name}: creates {t}, which WORK_TABLES does not declare"));
+                }
+            }
+            if u.any() && !ordered.contains(name.as_str()) {
+                problems.push(format!("{name}: uses work tables but is in no path of this test (paths())"));
+            }
+        }
+        for (path, steps) in paths() {
+            let mut present: BTreeMap<String, bool> = BTreeMap::new();
+            for (i, step) in steps.iter().enumerate() {
+                if *step == COMMIT {
+                    present.retain(|_, goes| !*goes);
+                    continue;
+                }
+                let sql = sql_file(step);
+                let u = uses(&sql);
+                for t in header(&sql, "reads").unwrap_or_default() {
+                    if !present.contains_key(&t) {
+                        problems.push(format!("{path}: {step} (file {}) reads {t}, which no file before it creates", i + 1));
+                    }
+                }
+                for t in header(&sql, "drops").unwrap_or_default() {
+                    present.remove(&t);
+                }
+                for t in header(&sql, "creates").unwrap_or_default() {
+                    let goes = u.on_commit_drop.contains(&t);
+                    present.insert(t, goes);
+                }
+            }
+        }
+        assert!(problems.is_empty(), "the work tables' contract:\n{}", problems.join("\n"));
     }
 
     #[test]

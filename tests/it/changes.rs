@@ -3,7 +3,8 @@
 //! (writes with profochat_saas.backfill on, archived as the migration archives).
 
 use profochat_saas::conn::Db;
-use profochat_saas::migrate::changes::{self, Before, OnlineTableProof};
+use profochat_saas::migrate::changes::{self, Before};
+use profochat_saas::migrate::TableProof;
 use profochat_saas::target;
 
 use crate::harness::TestDb;
@@ -56,14 +57,15 @@ async fn as_tool(c: &Db, sql: &str) {
     c.batch_execute(&format!("BEGIN; SET LOCAL profochat_saas.backfill = on; {sql}; COMMIT")).await.unwrap();
 }
 
-fn table<'a>(proof: &'a [OnlineTableProof], t: &str) -> &'a OnlineTableProof {
+fn table<'a>(proof: &'a [TableProof], t: &str) -> &'a TableProof {
     proof.iter().find(|p| p.table == t).unwrap()
 }
 
 /// (inserted, updated, deleted, inserted then deleted) by the application.
-fn app(proof: &[OnlineTableProof], t: &str) -> (i64, i64, i64, i64) {
+fn app(proof: &[TableProof], t: &str) -> (i64, i64, i64, i64) {
     let p = table(proof, t);
-    (p.app_inserted, p.app_updated, p.app_deleted, p.app_inserted_then_deleted)
+    let [inserted, updated, deleted] = p.written_meanwhile.expect("an online proof says what was written meanwhile");
+    (inserted, updated, deleted, p.written_then_gone.expect("an online proof says what was written and gone"))
 }
 
 async fn log_rows(c: &Db) -> i64 {

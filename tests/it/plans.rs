@@ -5,7 +5,8 @@
 //! and `plan` run is EXPLAINed (no ANALYZE), and its plan must hold no plain SubPlan
 //! and no Nested Loop that reads, per row of a relation that grows with the data, a
 //! growing relation without an index. DO blocks cannot be EXPLAINed: auto_explain
-//! shows the plans of the statements they run, which are checked alike.
+//! shows the plans of the statements they run, which are checked alike, as are those of
+//! the session's helper functions (pg_temp.*, helpers.sql) a statement calls.
 //!
 //! The test data is small; production data is a thousand times larger. So that the
 //! planner decides as it would there (a hash that fits in memory here would not
@@ -251,6 +252,12 @@ fn kind(statement: &str) -> Kind {
     }
 }
 
+/// Whether a statement calls one of the session's helper functions (helpers.sql), whose
+/// statements only auto_explain shows.
+fn calls_helper(statement: &str) -> bool {
+    code_only(statement, false).to_ascii_lowercase().contains("pg_temp.")
+}
+
 fn params_of(statement: &str) -> usize {
     let code = code_only(statement, false);
     let b = code.as_bytes();
@@ -322,6 +329,10 @@ impl Guard {
                 }
                 Kind::Query => {
                     self.statements += 1;
+                    if run && calls_helper(&statement) {
+                        self.notices.lock().unwrap().clear();
+                        self.client.batch_execute("SET auto_explain.log_min_duration = 0").await.unwrap();
+                    }
                     let body = statement.trim_end().trim_end_matches(';');
                     let plan: Value = if params == 0 {
                         self.client.query_one(&format!("EXPLAIN (FORMAT JSON) {body}"), &[]).await
@@ -359,7 +370,8 @@ impl Guard {
                 .unwrap_or_else(|e| panic!("{at}: {e:?}"));
                 settle(&self.client, &statement).await.unwrap_or_else(|e| panic!("{at}: {e}"));
             }
-            if kind(&statement) == Kind::Block && run {
+            let nested = kind(&statement) == Kind::Block || (kind(&statement) == Kind::Query && calls_helper(&statement));
+            if nested && run {
                 self.client.batch_execute("SET auto_explain.log_min_duration = -1").await.unwrap();
                 let notices: Vec<String> = std::mem::take(&mut *self.notices.lock().unwrap());
                 let mut seen = BTreeSet::new();
@@ -367,12 +379,17 @@ impl Guard {
                     let Some(json) = n.split_once("plan:").map(|(_, j)| j.trim()) else { continue };
                     let Ok(v) = serde_json::from_str::<Value>(json) else { continue };
                     let text = v["Query Text"].as_str().unwrap_or_default().to_string();
-                    if text.trim_start().to_ascii_uppercase().starts_with("DO") || !seen.insert(text.clone()) {
+                    // The block itself, or the statement that calls the helper (EXPLAINed above).
+                    if text.trim_start().to_ascii_uppercase().starts_with("DO") || text.trim() == statement.trim() || !seen.insert(text.clone()) {
                         continue;
                     }
                     self.statements += 1;
                     let ix = indexes(&self.client).await;
-                    for f in plan_faults(&Value::Array(vec![v.clone()]), &ix) {
+                    let mut found = plan_faults(&Value::Array(vec![v.clone()]), &ix);
+                    if BATCHED.contains(&file) {
+                        whole_reads(&v["Plan"], &mut found);
+                    }
+                    for f in found {
                         self.finding(file, format!("{at}, inside: {} — {f}", head(&text)));
                     }
                 }
@@ -498,7 +515,7 @@ async fn explain_everything() -> Guard {
     for f in ["migrate/online/backfill_bannedparticipants.sql", "migrate/online/backfill_courseparticipants.sql", "migrate/online/backfill_gen_settings.sql"] {
         g.file(f, true).await;
     }
-    g.file("migrate/3_orphans_detach.sql", true).await;
+    g.file("migrate/online/backfill_conversation_orphans.sql", true).await;
     g.file("migrate/3_runs_without_deployment.sql", true).await;
     g.file("migrate/checks/3_links.sql", true).await;
     g.file("migrate/4_names.sql", true).await;
@@ -577,6 +594,8 @@ async fn explain_everything() -> Guard {
     for (step, files) in steps {
         g2.sql("DISCARD TEMP").await;
         online_until(&db, &default_bot, Some(step)).await;
+        // The session's helpers, then its views of the analysis (online.rs, RESTORE).
+        g2.file("migrate/helpers.sql", true).await;
         g2.file("migrate/online/restore.sql", true).await;
         g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on").await;
         // A batch in the middle of the keys, of the largest size the backfill takes.

@@ -3,6 +3,7 @@
 -- mig_ban_dups (analysis.sql; online, restore.sql's view of what prepare persisted).
 -- Every ban gets its bot; duplicates under (bot, chat_id, excluded) go to the archive,
 -- keeping the row the legacy reads see (analysis.sql says which).
+-- reads: mig_ban_dups, mig_batch, mig_params
 UPDATE bannedparticipants p SET bot_id = b.bot_id
   FROM bot b
  WHERE p.bannedparticipant_id >= (SELECT lo FROM mig_batch) AND p.bannedparticipant_id < (SELECT hi FROM mig_batch)

@@ -4,6 +4,7 @@
 -- before). Reads mig_params and mig_course_map (restore.sql); runs are backfilled
 -- already. As phase 3 does: a row belongs to the copy of its run's bot, so it follows a
 -- renamed copy; the old value goes to the archive.
+-- reads: mig_batch, mig_course_map, mig_params
 WITH moved AS (
     UPDATE conversation c SET course_id = m.new_course_id
       FROM run r, mig_course_map m

@@ -3,6 +3,7 @@
 -- mig_participant_dups (analysis.sql; online, restore.sql's view of what prepare
 -- persisted). Duplicates under (course, chat, username) go to the archive, keeping the
 -- row the legacy reads see (analysis.sql says which).
+-- reads: mig_batch, mig_params, mig_participant_dups
 WITH gone AS (
     DELETE FROM courseparticipants p USING mig_participant_dups d
      WHERE p.courseparticipant_id = d.courseparticipant_id

@@ -6,6 +6,7 @@
 -- A row is done once it has its bot_id; with profochat_saas.relink on (a database
 -- partly migrated by hand or by an older script, whose bot_ids cannot be trusted)
 -- every row of the batch is linked again.
+-- reads: mig_batch, mig_course_map, mig_params
 
 -- A bot name first written between the analysis and the compatibility triggers.
 INSERT INTO bot (account_id, bot_name, bot_token, display_name)
@@ -17,19 +18,9 @@ SELECT DISTINCT 1, n.bot_name,
  WHERE n.bot_name IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM bot b WHERE b.account_id = 1 AND b.bot_name = n.bot_name);
 
-WITH moved AS (
-    UPDATE run r SET course_id = m.new_course_id
-      FROM mig_course_map m
-     WHERE r.run_id >= (SELECT lo FROM mig_batch) AND r.run_id < (SELECT hi FROM mig_batch)
-       AND (r.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND r.account_id = 1
-       AND r.course_id = m.course_id AND coalesce(r.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING r.run_id, m.course_id AS old_id, m.new_course_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'run', 'updated',
-       jsonb_build_object('run_id', run_id), jsonb_build_object('course_id', old_id),
-       format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved;
+-- Runs of renamed course copies follow their course (pg_temp.follow_renamed_copies:
+-- helpers.sql, which restore.sql creates in the backfill's session).
+SELECT count(*) FROM pg_temp.follow_renamed_copies('run', 'run_id', 'botname', 'mig_course_map', 'mig_params', 'mig_batch');
 
 -- A (course, bot) pair first written between the analysis and the compatibility triggers.
 -- The batch's distinct pairs first: each is then looked up by the whole key, not every

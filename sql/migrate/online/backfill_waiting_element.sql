@@ -3,19 +3,10 @@
 -- (their backfill comes first) and indexed by (bot_id, chat_id). As phase 3 does:
 -- elements of renamed course copies follow their course; each gets its bot and the
 -- newest run of the same chat, course and bot.
-WITH moved AS (
-    UPDATE waiting_element w SET course_id = m.new_course_id
-      FROM mig_course_map m
-     WHERE w.waiting_element_id >= (SELECT lo FROM mig_batch) AND w.waiting_element_id < (SELECT hi FROM mig_batch)
-       AND (w.bot_id IS NULL OR current_setting('profochat_saas.relink', true) = 'on') AND w.account_id = 1
-       AND w.course_id = m.course_id AND coalesce(w.botname, (SELECT default_bot FROM mig_params)) = m.bot_name
-    RETURNING w.waiting_element_id, m.course_id AS old_id, m.new_course_id
-)
-INSERT INTO profochat_saas.archive (migration_id, table_name, action, key, row, reason)
-SELECT (SELECT migration_id FROM mig_params), 'waiting_element', 'updated',
-       jsonb_build_object('waiting_element_id', waiting_element_id), jsonb_build_object('course_id', old_id),
-       format('course %s renamed to %s for this bot', old_id, new_course_id)
-  FROM moved;
+-- Elements of renamed course copies follow their course (pg_temp.follow_renamed_copies:
+-- helpers.sql, which restore.sql creates in the backfill's session).
+-- reads: mig_batch, mig_course_map, mig_params
+SELECT count(*) FROM pg_temp.follow_renamed_copies('waiting_element', 'waiting_element_id', 'botname', 'mig_course_map', 'mig_params', 'mig_batch');
 
 UPDATE waiting_element w
    SET bot_id = x.bot_id, run_id = x.run_id

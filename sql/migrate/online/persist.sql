@@ -1,6 +1,7 @@
 -- Online prepare: the analysis's decisions that the backfill applies later, possibly in
 -- another session (a resumed `migrate`), kept in the tool's schema until the switch.
 -- Reads the analysis tables (analysis.sql): mig_params, mig_run_deactivate, mig_ban_dups, mig_participant_dups, mig_orphans.
+-- reads: mig_ban_dups, mig_orphans, mig_params, mig_participant_dups, mig_run_deactivate
 DROP TABLE IF EXISTS profochat_saas.online_params, profochat_saas.online_course_map,
     profochat_saas.online_run_deactivate, profochat_saas.online_ban_dups,
     profochat_saas.online_participant_dups, profochat_saas.online_orphans;

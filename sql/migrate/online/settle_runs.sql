@@ -2,6 +2,7 @@
 -- bot between the analysis and the compatibility triggers may have two active runs
 -- there. Only the newest stays active (as phase 3 and the compatibility trigger keep
 -- it); the others are archived as deactivated. Reads the table, changes a few rows.
+-- reads: mig_params
 WITH settled AS (
     UPDATE run r SET is_active = false
       FROM (SELECT run_id FROM (

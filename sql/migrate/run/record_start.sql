@@ -3,6 +3,7 @@
 -- hands its id to the phases through the temporary table mig_params (made by the
 -- analysis). Inside the migration transaction: a rollback leaves no record.
 -- $1 schema version, $2 tool version, $3 options (jsonb), $4 fingerprint before (jsonb).
+-- reads: mig_params
 WITH m AS (
     INSERT INTO profochat_saas.migration (schema_version, tool_version, options, status, fingerprint_before)
     VALUES ($1, $2, $3, 'running', $4)

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{progress, q, stopped, Online, Step};
 use crate::conn::short_lock::Prologue;
+use crate::conn::snapshot::{snapshot, Access};
 use crate::error::{pg_error_text, Result};
 use super::Counts;
 use crate::migrate::{changes, upstream, Orphans, TableProof};
@@ -86,22 +87,8 @@ async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String)> {
         fingerprints: row.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
         snapshot: row.get::<_, Option<String>>(1).unwrap_or_default(),
     };
-    let online_proof = changes::prove_in_snapshot(&mut db.client, run.state.migration_id, &before).await?;
-    let proof: Vec<TableProof> = online_proof
-        .iter()
-        .map(|p| TableProof {
-            table: p.table.clone(),
-            before: p.before.clone(),
-            after: p.after.clone(),
-            rows_now: p.rows_now,
-            archived_deleted: p.archived_deleted,
-            archived_updated: p.archived_updated,
-            archived_inserted: p.archived_inserted,
-            written_meanwhile: Some([p.app_inserted, p.app_updated, p.app_deleted]),
-            equal: p.equal,
-        })
-        .collect();
-    let bad = changes::unequal(&online_proof);
+    let proof = changes::prove_in_snapshot(&mut db.client, run.state.migration_id, &before).await?;
+    let bad = changes::unequal(&proof);
     if !bad.is_empty() {
         return Err(stopped(
             step,
@@ -113,7 +100,7 @@ async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String)> {
     }
     let proof_ms = t.elapsed().as_millis() as u64;
     let archived: i64 = proof.iter().map(|p| p.archived_deleted + p.archived_updated + p.archived_inserted).sum();
-    let meanwhile: i64 = online_proof.iter().map(|p| p.app_inserted + p.app_updated + p.app_deleted).sum();
+    let meanwhile: i64 = proof.iter().flat_map(|p| p.written_meanwhile.unwrap_or_default()).sum();
     reporter.finished(
         "no-loss proof",
         t.elapsed(),
@@ -132,16 +119,9 @@ async fn validate_and_switch(run: &mut Online<'_>, proof: &[TableProof], before_
     reporter.started("validation", None);
     let t = Instant::now();
     let vopts = validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false, switching: true };
-    let snapshot = db
-        .client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(q("starting the validation"))?;
-    let before_switch = validate::validate(&snapshot, &vopts).await?;
-    snapshot.commit().await.map_err(q("ending the validation"))?;
+    let tx = snapshot(&mut db.client, Access::ReadOnly).await.map_err(q("starting the validation"))?;
+    let before_switch = validate::validate(&tx, &vopts).await?;
+    tx.commit().await.map_err(q("ending the validation"))?;
     let mut pending = before_switch.clone();
     pending.checks.retain(|c| !at_switch(&c.id));
     if pending.critical_failures() > 0 {
