@@ -12,18 +12,18 @@
 use std::time::{Duration, Instant};
 
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
 use tokio_postgres::{Client, GenericClient};
 
-use super::analysis::{self, Analysis};
+use super::analysis::Analysis;
 use super::phases::{self, Phase};
 use super::{steps, IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
 use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint;
-use crate::plan::decisions;
 use crate::report::Reporter;
-use crate::sql::ident;
-use crate::state::{BackfillTable, OnlineProgress, OnlineStep};
+use crate::sql::{ident, literal};
+use crate::state::{BackfillTable, MigrationStatus, OnlineProgress, OnlineStep, RecordedOptions, ADVISORY_KEY, CHAT_INDEX};
 use crate::target;
 use crate::validate;
 
@@ -41,9 +41,6 @@ const KEYS_NOT_NULL: &str = include_str!("../../sql/migrate/online/keys_not_null
 const KEYS_NOT_NULL_DONE: &str = include_str!("../../sql/migrate/online/keys_not_null_done.sql");
 const LEFTOVERS: &str = include_str!("../../sql/migrate/online/leftovers.sql");
 
-/// The advisory lock one online `migrate` holds on its database, so that two never run at once.
-pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
-
 /// How long a batch should take: long enough to be efficient, short enough that a bot
 /// statement waiting for one of its rows never waits long.
 /// The indexes the backfills after the runs' look rows up with (the waiting elements'
@@ -51,9 +48,6 @@ pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
 /// after the backfills, so that the rows they change are not indexed twice.
 const LOOKUP_INDEXES: [&str; 2] = ["idx_run_chat", "idx_conversation_run"];
 
-/// The online migration's temporary index on run (chat_id): built by the step "chat
-/// index", dropped after the switch; not part of the target schema.
-pub const CHAT_INDEX: &str = "profochat_saas_run_chat";
 const CHAT_INDEX_BUILD: &str = include_str!("../../sql/migrate/online/chat_index.sql");
 const CHAT_INDEX_DROP: &str = include_str!("../../sql/migrate/online/chat_index_drop.sql");
 
@@ -134,7 +128,7 @@ fn q_start(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
 }
 
 fn stopped(step: OnlineStep, cause: String) -> Error {
-    Error::Stopped { step: step.name().to_string(), cause, hint: STOPPED_HINT.into() }
+    Error::Stopped { step, cause, hint: STOPPED_HINT.into() }
 }
 
 /// The progress of the online migration in progress, if there is one.
@@ -264,15 +258,16 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         }
         _ => start(db, opts, reporter).await?,
     };
-    let recorded: serde_json::Value = db
+    let Json(recorded): Json<RecordedOptions> = db
         .query_one("SELECT options FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
         .await
         .map_err(q("reading the migration's options"))?
-        .get(0);
-    let relink = recorded["relink_all"].as_bool().unwrap_or(false);
+        .try_get(0)
+        .map_err(q("reading the migration's options"))?;
+    let relink = recorded.relink_all.unwrap_or(false);
     // A resumed migration goes on with the decisions it started with: a plain
     // `migrate` resumes it, and its steps never mix two policies.
-    let opts = &with_recorded_decisions(opts, &recorded);
+    let opts = &opts.with_recorded_decisions(&recorded);
     let mut phases = vec![];
     let mut analysis = None;
     let mut indexes = IndexReport::default();
@@ -351,28 +346,9 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         validation: Some(validation),
         upgraded: vec![],
         cleaned_up: vec![],
+        legacy_role: None,
         total_ms: started.elapsed().as_millis() as u64,
     })
-}
-
-/// `opts` with the decisions recorded when the migration started (the default bot,
-/// course conflicts, orphans) in place of this run's.
-fn with_recorded_decisions(opts: &MigrateOptions, recorded: &serde_json::Value) -> MigrateOptions {
-    let mut o = opts.clone();
-    if let Some(bot) = recorded["default_bot"].as_str() {
-        o.default_bot = Some(bot.to_string());
-    }
-    match recorded["orphans"].as_str() {
-        Some("keep") => o.orphans = Orphans::Keep,
-        Some("detach") => o.orphans = Orphans::Detach,
-        _ => {}
-    }
-    match recorded["course_conflicts"].as_str() {
-        Some("rename") => o.course_conflicts = super::CourseConflicts::Rename,
-        Some("fail") => o.course_conflicts = super::CourseConflicts::Fail,
-        _ => {}
-    }
-    o
 }
 
 fn summarize(counts: &phases::Counts) -> String {
@@ -386,7 +362,7 @@ fn summarize(counts: &phases::Counts) -> String {
 
 async fn in_progress(client: &Client, migration_id: i32) -> Result<bool> {
     Ok(client
-        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = 'in_progress'", &[&migration_id])
+        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = $2", &[&migration_id, &MigrationStatus::InProgress.as_str()])
         .await
         .map_err(q("reading the migration state"))?
         .is_some())
@@ -406,9 +382,7 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
-    let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
-    let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
-    decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+    let (_, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
     tx.rollback().await.map_err(q_start("preflight"))?;
     reporter.finished(
         "preflight: analyse",
@@ -418,12 +392,11 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
     // A database partly migrated by hand or by an older script: its links cannot be
     // trusted, so the backfill links every row again.
     let relink = crate::schema::inspect(db).await?.state == crate::schema::SchemaState::PartlyMigrated;
-    let mut recorded = opts.recorded();
-    recorded["relink_all"] = relink.into();
+    let recorded = RecordedOptions { online: true, relink_all: Some(relink), ..opts.recorded() };
     let tx = db.client.transaction().await.map_err(q_start("recording the migration"))?;
     tx.batch_execute(target::sql::STATE).await.map_err(q_start("creating the state tables"))?;
     let id: i32 = tx
-        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &recorded])
+        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &Json(&recorded), &MigrationStatus::InProgress.as_str()])
         .await
         .map_err(q_start("recording the migration"))?
         .get(0);
@@ -528,9 +501,7 @@ async fn prepare(db: &mut Db, state: &mut OnlineProgress, opts: &MigrateOptions,
             .await
             .map_err(q("starting the prepare step"))?;
         tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
-        let default_bot = decisions::default_bot(opts, &steps::legacy_bot_names(&tx).await?).map(|(name, _)| name);
-        let a = analysis::run(&tx, default_bot.as_deref(), Some(state.migration_id)).await?;
-        decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+        let (_, a) = super::prepare::analyse_decided(&tx, opts, Some(state.migration_id)).await?;
         super::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
         tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
         match tx.batch_execute(LOCK_SHARE).await {
@@ -852,7 +823,7 @@ async fn switch(
     let tx = db.client.transaction().await.map_err(q("starting the switch"))?;
     tx.batch_execute("SET LOCAL profochat_saas.allow_ddl = on").await.map_err(q("starting the switch"))?;
     tx.batch_execute(target::sql::HELPERS).await.map_err(q("starting the switch"))?;
-    tx.execute(include_str!("../../sql/migrate/run/record_status.sql"), &[&state.migration_id, &"completed"])
+    tx.execute(include_str!("../../sql/migrate/run/record_status.sql"), &[&state.migration_id, &MigrationStatus::Completed.as_str()])
         .await
         .map_err(q("recording the migration"))?;
     super::upstream::install(&tx, started.elapsed().as_millis() as i32, "the switch").await?;
@@ -907,9 +878,9 @@ pub async fn leftovers<C: GenericClient + Sync>(client: &C) -> Result<Vec<String
     }
     let row = client
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM profochat_saas.migration WHERE status = 'in_progress'),
+            "SELECT EXISTS (SELECT 1 FROM profochat_saas.migration WHERE status = $1),
                     to_regclass('profochat_saas.online_progress') IS NOT NULL",
-            &[],
+            &[&MigrationStatus::InProgress.as_str()],
         )
         .await
         .map_err(q)?;
@@ -945,21 +916,22 @@ pub async fn leftovers<C: GenericClient + Sync>(client: &C) -> Result<Vec<String
 pub async fn cleanup(db: &Db) -> Result<Vec<String>> {
     let left = leftovers(&db.client).await?;
     let fail = |what: &str, e: &tokio_postgres::Error| Error::Stopped {
-        step: OnlineStep::Cleanup.name().to_string(),
+        step: OnlineStep::Cleanup,
         cause: format!("{what}: {}", pg_error_text(e)),
         hint: "The migration is completed and the legacy bot keeps working. `profochat-saas migrate` finishes the cleanup.".into(),
     };
     super::changes::remove(&db.client).await?;
     db.batch_execute(CHAT_INDEX_DROP).await.map_err(|e| fail(&format!("dropping the temporary index {CHAT_INDEX}"), &e))?;
     db.batch_execute(DROP).await.map_err(|e| fail("dropping the backfill's analysis", &e))?;
-    db.batch_execute(
+    db.batch_execute(&format!(
         "DO $$ BEGIN
              IF to_regclass('profochat_saas.online_progress') IS NOT NULL THEN
                  DELETE FROM profochat_saas.online_progress p
-                  WHERE NOT EXISTS (SELECT 1 FROM profochat_saas.migration m WHERE m.migration_id = p.migration_id AND m.status = 'in_progress');
+                  WHERE NOT EXISTS (SELECT 1 FROM profochat_saas.migration m WHERE m.migration_id = p.migration_id AND m.status = {});
              END IF;
          END $$",
-    )
+        literal(MigrationStatus::InProgress.as_str())
+    ))
     .await
     .map_err(|e| fail("removing the progress record", &e))?;
     Ok(left)

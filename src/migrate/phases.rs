@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::Transaction;
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, CourseAction};
 use super::options::{MigrateOptions, Orphans};
 use crate::error::{pg_error_text, Error, Result};
 use crate::target;
@@ -130,8 +130,8 @@ impl Phase {
                 ),
             ],
             Phase::Data => {
-                let merged = a.course_copies.iter().filter(|c| c.action == "merge").count();
-                let renamed = a.course_copies.iter().filter(|c| c.action == "rename").count();
+                let merged = a.course_copies.iter().filter(|c| c.action == CourseAction::Merge).count();
+                let renamed = a.course_copies.iter().filter(|c| c.action == CourseAction::Rename).count();
                 vec![
                     format!(
                         "create {} bots{}",
@@ -195,8 +195,8 @@ impl Phase {
                 let (bots_after, deployments_after) = count2(tx, DATA_COUNTS).await.map_err(fail)?;
                 counts.insert("bots_created".into(), bots_after - bots_before);
                 counts.insert("deployments_created".into(), deployments_after - deployments_before);
-                counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == "merge").count() as i64);
-                counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == "rename").count() as i64);
+                counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == CourseAction::Merge).count() as i64);
+                counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == CourseAction::Rename).count() as i64);
                 counts.insert("courses_created".into(), a.missing_courses.len() as i64);
             }
             Phase::Links => {

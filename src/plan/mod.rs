@@ -8,13 +8,12 @@ use serde::Serialize;
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::migrate::analysis::{self, Analysis};
+use crate::migrate::decisions;
 use crate::migrate::options::{CourseConflicts, MigrateOptions, Orphans};
 use crate::migrate::phases::PHASES;
 use crate::schema::{self, SchemaStatus};
 
-pub mod decisions;
-
-pub use decisions::{Action, Decision, DecisionKind};
+pub use crate::migrate::decisions::{Action, Decision, DecisionKind};
 
 /// One anomaly kind and what the migration does about it.
 #[derive(Debug, Clone, Serialize)]
@@ -241,7 +240,7 @@ fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> 
         details: a
             .course_copies
             .iter()
-            .filter(|c| !c.identical && c.action == "rename")
+            .filter(|c| !c.identical && c.action == analysis::CourseAction::Rename)
             .map(|c| format!("{} of bot {:?} → {}", c.course_id, c.bot_name, c.new_course_id))
             .collect(),
     });
