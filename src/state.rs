@@ -77,7 +77,9 @@ impl MigrationStatus {
     }
 }
 
-/// The same course_id under several bots with differing content.
+/// The same course_id under several bots with differing content. (The values are
+/// explained in plain comments, here and in [`Orphans`]: as doc comments they would
+/// become each value's help in `--help`, which the flag's own text explains already.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CourseConflicts {

@@ -31,16 +31,17 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use decisions::Action;
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
-pub use prepare::{prepare, Ahead, Backup, Confirm, Prepared};
 use phases::Counts;
+pub use prepare::{prepare, Ahead, Backup, Confirm, Prepared};
 pub use steps::{bots_waiting_for_token, legacy_bot_names, prove};
 
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::fingerprint::TableFingerprint;
-use decisions::Action;
 use crate::report::Reporter;
+use crate::schema::SchemaState;
 use crate::validate;
 
 /// How a `migrate` call ended.
@@ -234,7 +235,7 @@ async fn migrate_in(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter, s
     let status = prepared.current(db).await?;
     let migration_id = status.last_migration.as_ref().map(|m| m.migration_id);
     // A completed online migration whose cleanup was interrupted: finished first.
-    let cleaned_up = if opts.dry_run || !status.state.is_migrated() || online::leftovers(&db.client).await?.is_empty() {
+    let cleaned_up = if opts.dry_run || !status.state.is_migrated() || crate::schema::leftovers::leftovers(&db.client).await?.is_empty() {
         vec![]
     } else {
         reporter.started("online: cleanup", None);
@@ -251,9 +252,13 @@ async fn migrate_in(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter, s
         }
         Action::FinishIndexes => return steps::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
-        Action::Resume => return online::run(db, opts, reporter, started).await,
-        Action::Migrate if !opts.single_transaction && !opts.dry_run => return online::run(db, opts, reporter, started).await,
-        Action::Migrate => {}
+        Action::Migrate | Action::Resume if prepared.online => {
+            // A database partly migrated by hand or by an older script: its links cannot
+            // be trusted, so the backfill links every row again.
+            let relink = status.state == SchemaState::PartlyMigrated;
+            return online::run(db, opts, relink, reporter, started).await;
+        }
+        Action::Migrate | Action::Resume => {}
     }
 
     let tx = db.client.transaction().await.map_err(steps::q("starting the migration transaction"))?;

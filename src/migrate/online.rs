@@ -39,7 +39,6 @@ const RECORD_START: &str = include_str!("../../sql/migrate/online/record_start.s
 const RECORD_BEFORE: &str = include_str!("../../sql/migrate/online/record_before.sql");
 const KEYS_NOT_NULL: &str = include_str!("../../sql/migrate/online/keys_not_null.sql");
 const KEYS_NOT_NULL_DONE: &str = include_str!("../../sql/migrate/online/keys_not_null_done.sql");
-const LEFTOVERS: &str = include_str!("../../sql/migrate/online/leftovers.sql");
 
 /// How long a batch should take: long enough to be efficient, short enough that a bot
 /// statement waiting for one of its rows never waits long.
@@ -228,8 +227,10 @@ async fn pause() {
 }
 
 /// The online migration, from its first step or from where an earlier run stopped.
-pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
-    let result = run_steps(db, opts, reporter, started).await;
+/// `relink`: a new migration links every row again (recorded; a resumed one goes on as
+/// it started).
+pub async fn run(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+    let result = run_steps(db, opts, relink, reporter, started).await;
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
@@ -238,7 +239,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     result
 }
 
-async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
     let target = db.settings.display_target();
     let got: bool = db
         .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
@@ -256,7 +257,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
             reporter.info(&format!("resuming the online migration {} ({})", p.migration_id, p.describe()));
             p
         }
-        _ => start(db, opts, reporter).await?,
+        _ => start(db, opts, relink, reporter).await?,
     };
     let Json(recorded): Json<RecordedOptions> = db
         .query_one("SELECT options FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
@@ -378,7 +379,7 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 
 /// Before any change: the analysis in a snapshot, and the refusals when a decision is
 /// missing. Then the migration is recorded, in progress.
-async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
+async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter) -> Result<OnlineProgress> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = db.client.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.map_err(q_start("preflight"))?;
@@ -389,9 +390,6 @@ async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> R
         t.elapsed(),
         &format!("{} rows in 8 legacy tables, {} bots", a.rows.values().sum::<i64>(), a.bots.len()),
     );
-    // A database partly migrated by hand or by an older script: its links cannot be
-    // trusted, so the backfill links every row again.
-    let relink = crate::schema::inspect(db).await?.state == crate::schema::SchemaState::PartlyMigrated;
     let recorded = RecordedOptions { online: true, relink_all: Some(relink), ..opts.recorded() };
     let tx = db.client.transaction().await.map_err(q_start("recording the migration"))?;
     tx.batch_execute(target::sql::STATE).await.map_err(q_start("creating the state tables"))?;
@@ -868,53 +866,13 @@ async fn switch(
     Ok((proof, proof_ms, validation))
 }
 
-/// What a completed online migration left when its cleanup (the step after the switch)
-/// was interrupted: one line per kind ("8 change-log triggers", …); empty when there is
-/// nothing, or while an online migration is in progress (those are its own).
-pub async fn leftovers<C: GenericClient + Sync>(client: &C) -> Result<Vec<String>> {
-    let q = |e: tokio_postgres::Error| Error::query("looking for what an online migration left", &e, "Nothing was changed.");
-    if !crate::schema::state_table_exists(client).await? {
-        return Ok(vec![]);
-    }
-    let row = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM profochat_saas.migration WHERE status = $1),
-                    to_regclass('profochat_saas.online_progress') IS NOT NULL",
-            &[&MigrationStatus::InProgress.as_str()],
-        )
-        .await
-        .map_err(q)?;
-    let (in_progress, has_progress): (bool, bool) = (row.get(0), row.get(1));
-    if in_progress {
-        return Ok(vec![]);
-    }
-    let mut left: Vec<String> = client
-        .query(LEFTOVERS, &[])
-        .await
-        .map_err(q)?
-        .iter()
-        .filter(|r| r.get::<_, i64>(1) > 0)
-        .map(|r| {
-            let (what, n): (String, i64) = (r.get(0), r.get(1));
-            if what.starts_with("the ") { what } else { format!("{n} {what}") }
-        })
-        .collect();
-    if has_progress {
-        let n: i64 = client.query_one("SELECT count(*) FROM profochat_saas.online_progress", &[]).await.map_err(q)?.get(0);
-        if n > 0 {
-            left.push(format!("{n} online progress record(s)"));
-        }
-    }
-    Ok(left)
-}
-
 /// The step after the switch: removes what the online migration needed only while it
-/// ran (see [`leftovers`]), each part on its own and safe to repeat: the change-log
+/// ran (see [`crate::schema::leftovers`]), each part on its own and safe to repeat: the change-log
 /// triggers in short locks, the temporary index concurrently (the bot never waits),
 /// then the progress record, last, so that an interruption leaves the step recorded
 /// as under way. Returns what it removed.
 pub async fn cleanup(db: &Db) -> Result<Vec<String>> {
-    let left = leftovers(&db.client).await?;
+    let left = crate::schema::leftovers::leftovers(&db.client).await?;
     let fail = |what: &str, e: &tokio_postgres::Error| Error::Stopped {
         step: OnlineStep::Cleanup,
         cause: format!("{what}: {}", pg_error_text(e)),

@@ -7,7 +7,6 @@
 //! runs online. The caller asks and backs up as it says, then hands it to
 //! [`super::run`]. Nothing here writes.
 
-use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use super::analysis::{self, Analysis};
@@ -18,8 +17,7 @@ use crate::error::{Error, Result};
 use crate::schema::{self, SchemaStatus};
 
 /// What the operator confirms before anything changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "confirm")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Confirm {
     /// Migrate a legacy (or partly migrated) database.
     Migrate,
@@ -33,8 +31,7 @@ pub enum Confirm {
 }
 
 /// The backup before the migration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backup {
     /// The migration starts from a database it changes whole: a backup is taken first.
     Take,

@@ -83,6 +83,11 @@ pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
     let status = schema::inspect(db).await?;
     let target = db.settings.display_target();
     let action = decisions::action(&status, &target)?;
+    if !status.upstream_since.is_empty() {
+        // Upstream's own later migrations ran here: the schema is theirs, and `migrate`
+        // changes nothing (the legacy tables are not analysed: they changed shape).
+        return Ok(build(target, status, Action::Nothing, opts, None, None, Analysis::default(), vec![]));
+    }
     let tx = db
         .client
         .transaction()
@@ -171,6 +176,20 @@ fn build(
             .map(|s| OnlineStepPlan { number: s.number(), name: s.name().to_string(), does: s.describe(), undo: s.undo() })
             .collect(),
         analysis: a,
+    }
+}
+
+impl Plan {
+    /// Upstream's own later migrations were applied since the migration: upstream's
+    /// tooling manages the schema, and there is nothing to plan.
+    pub fn upstream_managed(&self) -> bool {
+        !self.status.upstream_since.is_empty()
+    }
+
+    /// The refusal `plan` ends with: a `--default-bot` (or `BOT_NAME`) that names no
+    /// bot is refused, as `migrate` refuses it. The other decisions are listed only.
+    pub fn refusal(&self) -> Option<Error> {
+        self.decisions.iter().find(|d| d.kind == DecisionKind::UnknownDefaultBot).map(Decision::refusal)
     }
 }
 

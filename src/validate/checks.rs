@@ -697,7 +697,7 @@ impl Check {
                 examples_of(catalog::unexpected(&entries))
             }
             Query::OnlineLeftovers { switching: true } => (0, vec![]),
-            Query::OnlineLeftovers { switching: false } => examples_of(crate::migrate::online::leftovers(client).await?),
+            Query::OnlineLeftovers { switching: false } => examples_of(crate::schema::leftovers::leftovers(client).await?),
             Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
             Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
             Query::TenantIsolation => examples_of(crate::tenant::problems(client).await?),

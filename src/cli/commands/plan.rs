@@ -14,9 +14,10 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose
     let mut db = connect(conn).await?;
     let opts = crate::cli::commands::migrate::options(policy, None);
     let files = crate::cli::commands::courses::read_all(&policy.courses_yml)?;
+    let p = plan::plan(&mut db, &opts).await?;
     // Upstream's own later migrations ran here: the schema is theirs; nothing to plan.
-    let st = profochat_saas::schema::inspect(&db).await?;
-    if !st.upstream_since.is_empty() {
+    if p.upstream_managed() {
+        let st = &p.status;
         if out.json {
             output::print_json(&serde_json::json!({ "status": st, "nothing_to_do": true }))?;
         } else {
@@ -29,7 +30,6 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let p = plan::plan(&mut db, &opts).await?;
     let yaml = crate::cli::commands::courses::coverage(&db, p.status.state.is_migrated(), &files).await?;
     if out.json {
         let mut v = serde_json::to_value(&p)?;
@@ -42,9 +42,8 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose
         print_summary(&p, &migrate_command(conn, policy, &db.settings));
         crate::cli::commands::courses::print_coverage(&yaml);
     }
-    // A --default-bot (or BOT_NAME) that names no bot is refused, as `migrate` refuses it.
-    if let Some(d) = p.decisions.iter().find(|d| d.kind == plan::DecisionKind::UnknownDefaultBot) {
-        return Err(d.refusal().into());
+    if let Some(e) = p.refusal() {
+        return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
 }
