@@ -86,7 +86,23 @@ pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
     if !status.upstream_since.is_empty() {
         // Upstream's own later migrations ran here: the schema is theirs, and `migrate`
         // changes nothing (the legacy tables are not analysed: they changed shape).
-        return Ok(build(target, status, Action::Nothing, opts, None, None, Analysis::default(), vec![]));
+        return Ok(Plan {
+            target,
+            status,
+            default_bot: None,
+            default_bot_source: None,
+            bots: vec![],
+            anomalies: vec![],
+            course_outcomes: vec![],
+            created_courses: vec![],
+            decisions: vec![],
+            phases: vec![],
+            online_steps: vec![],
+            analysis: Analysis::default(),
+            ready: true,
+            action: Action::Nothing,
+            nothing_to_do: true,
+        });
     }
     let tx = db
         .client
