@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::conn::{self, ConnSettings};
 use crate::error::{Error, Result};
-use crate::migrate::{self, MigrateOptions};
+use crate::migrate::{self, MigrateOptions, MigrationReport};
 use crate::report::{Reporter, Silent};
 use crate::seed::{self, SeedOptions};
 use crate::server::ScratchDb;
@@ -219,7 +219,7 @@ async fn one_round(
     };
     reporter.started(&format!("round {round}: migrating"), None);
     let t = Instant::now();
-    let result = migrate::migrate(&mut db, &opts, &timings).await;
+    let result = migrate::migrate(&mut db, &opts, &timings).await.and_then(MigrationReport::into_result);
     let migrate_ms = t.elapsed().as_millis() as u64;
     let writer = match running {
         Some(w) => Some(w.stop().await),
@@ -535,7 +535,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
             let copy = ScratchDb::create_from(server, &format!("{base}_offline"), &base).await?;
             let mut db = conn::connect(&copy.settings).await?;
             let t = step_start(reporter, &timed(SCALE_STEPS[0]));
-            migrate::migrate(&mut db, &migrate_opts(true), &Silent).await?;
+            migrate::migrate(&mut db, &migrate_opts(true), &Silent).await?.into_result()?;
             times.push(step_end(reporter, &timed(SCALE_STEPS[0]), t));
             let t = step_start(reporter, &timed(SCALE_STEPS[1]));
             let opts = crate::validate::ValidateOptions::from_state(&db.client).await?;
@@ -552,7 +552,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
             let copy = ScratchDb::create_from(server, &format!("{base}_online"), &base).await?;
             let mut db = conn::connect(&copy.settings).await?;
             let t = step_start(reporter, &timed(SCALE_STEPS[3]));
-            migrate::migrate(&mut db, &migrate_opts(false), &Silent).await?;
+            migrate::migrate(&mut db, &migrate_opts(false), &Silent).await?.into_result()?;
             times.push(step_end(reporter, &timed(SCALE_STEPS[3]), t));
             let t = step_start(reporter, &timed(SCALE_STEPS[4]));
             crate::rollback::rollback(&mut db, &rollback_opts(false), &Silent).await?;
@@ -572,7 +572,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
                 let online = migrate_opts(false);
                 tokio::select! {
                     r = migrate::migrate(&mut db, &online, &interrupt) => {
-                        r?;
+                        r?.into_result()?;
                         return Err(Error::state(
                             "the online migration of the benchmark ended before it could be interrupted",
                             "Report this: the benchmark interrupts it when its secondary indexes start.",

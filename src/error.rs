@@ -121,19 +121,13 @@ pub enum Error {
     #[error("permission denied: {user} cannot {what}. Nothing was changed. {hint}")]
     Privileges { user: String, what: String, hint: String },
 
-    /// The migration committed, but a step after the commit did not finish. `report`
-    /// is what the migration did up to there (its outcome says what is pending).
+    /// The migration committed, but a step after the commit did not finish.
     #[error("the migration is committed, but {what}: {}. The data, keys, compatibility triggers and legacy interface are in place and in use; `profochat-saas status` shows what is pending. {hint}", .failures.join("; "))]
-    Unfinished {
-        what: String,
-        failures: Vec<String>,
-        hint: String,
-        report: Option<Box<crate::migrate::MigrationReport>>,
-    },
+    Unfinished { what: String, failures: Vec<String>, hint: String },
 
     /// An online migration stopped before its switch, in `step`.
-    #[error("the online migration stopped in step {step}: {cause}. {hint}")]
-    Stopped { step: String, cause: String, hint: String },
+    #[error("the online migration stopped in step {}: {cause}. {hint}", .step.name())]
+    Stopped { step: crate::state::OnlineStep, cause: String, hint: String },
 
     /// An external tool failed or is unsuitable.
     #[error("{tool}: {message}. {hint}")]

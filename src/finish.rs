@@ -11,9 +11,11 @@ use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::report::Reporter;
 use crate::schema::{self, SchemaState};
+use crate::state::MigrationStatus;
 use crate::validate::{self, ValidateOptions};
 
 const FINISH: &str = include_str!("../sql/finish/finish.sql");
+const RECORD_STATUS: &str = include_str!("../sql/migrate/run/record_status.sql");
 const LEGACY_SESSIONS: &str = include_str!("../sql/finish/legacy_sessions.sql");
 const LEGACY_WRITES: &str = include_str!("../sql/finish/legacy_writes.sql");
 
@@ -264,6 +266,9 @@ pub async fn finish(db: &mut Db, opts: &FinishOptions, reporter: &dyn Reporter) 
             "The finish transaction was rolled back: nothing was changed. If a lock timed out, the legacy bot or a long query still uses the tables: stop it and run `profochat-saas finish` again.",
         )
     })?;
+    tx.execute(RECORD_STATUS, &[&migration_id, &MigrationStatus::Finished.as_str()])
+        .await
+        .map_err(q("recording the migration as finished"))?;
     let after: i64 = tx
         .query_one("SELECT count(*) FROM profochat_saas.archive", &[])
         .await

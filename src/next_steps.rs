@@ -41,8 +41,8 @@ pub async fn read<C: GenericClient + Sync>(client: &C) -> Result<NextSteps> {
     let r = client.query_one(TODO, &[&PLACEHOLDER_TOKEN_PREFIX]).await.map_err(q)?;
     let finished: bool = client
         .query_one(
-            "SELECT coalesce((SELECT status = 'finished' FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1), false)",
-            &[],
+            "SELECT coalesce((SELECT status = $1 FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1), false)",
+            &[&crate::state::MigrationStatus::Finished.as_str()],
         )
         .await
         .map_err(q)?

@@ -1,7 +1,17 @@
-//! Where a migration stands, as recorded in `profochat_saas.migration.status`: one
-//! typed value, parsed in one place.
+//! What the tool's state tables record, typed: where a migration stands
+//! (`profochat_saas.migration.status`, `profochat_saas.online_progress`), the options
+//! it was recorded with (`profochat_saas.migration.options`), and the names shared by
+//! the code that reads and writes them. Each value is written and parsed in one place.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The advisory lock one online `migrate` holds on its database, so that two never run
+/// at once (`rollback` and `migrate --abort` take it too).
+pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
+
+/// The online migration's temporary index on run (chat_id): built by the step "chat
+/// index", dropped after the switch; not part of the target schema.
+pub const CHAT_INDEX: &str = "profochat_saas_run_chat";
 
 /// The recorded status of one migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,6 +63,66 @@ impl MigrationStatus {
     pub fn migrated(self) -> bool {
         matches!(self, MigrationStatus::IndexesPending | MigrationStatus::Completed | MigrationStatus::Finished)
     }
+
+    /// The migration changed the legacy tables and was not undone: migrated, or an
+    /// online migration between its first step and its switch.
+    pub fn begun(self) -> bool {
+        self == MigrationStatus::InProgress || self.migrated()
+    }
+
+    /// The stored names of the statuses for which `f` holds (a parameter of the
+    /// statements that select migrations by status).
+    pub fn names_where(f: fn(MigrationStatus) -> bool) -> Vec<&'static str> {
+        Self::ALL.into_iter().filter(|s| f(*s)).map(MigrationStatus::as_str).collect()
+    }
+}
+
+/// The same course_id under several bots with differing content. (The values are
+/// explained in plain comments, here and in [`Orphans`]: as doc comments they would
+/// become each value's help in `--help`, which the flag's own text explains already.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseConflicts {
+    // One copy keeps the id; the others get a new readable id.
+    #[default]
+    Rename,
+    // Refuse to migrate.
+    Fail,
+}
+
+/// conversation.run_id pointing at no run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Orphans {
+    // Set NULL; the old value goes to the archive.
+    #[default]
+    Detach,
+    // Keep the value; the foreign key is added NOT VALID.
+    Keep,
+}
+
+/// What `profochat_saas.migration.options` records of the options a migration ran
+/// with (never a secret): a resumed online migration goes on with its decisions, and
+/// `validate` reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedOptions {
+    pub default_bot: Option<String>,
+    /// The `BOT_NAME` whose token came from `BOT_API_TOKEN`.
+    #[serde(default)]
+    pub bot_token_from_env: Option<String>,
+    #[serde(default)]
+    pub course_conflicts: CourseConflicts,
+    #[serde(default)]
+    pub orphans: Orphans,
+    #[serde(default)]
+    pub single_transaction: bool,
+    /// Recorded by an online migration only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub online: bool,
+    /// Online: the backfill links every row again (the database was partly migrated
+    /// by hand or by an older script, so its links cannot be trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relink_all: Option<bool>,
 }
 
 /// A legacy table the online migration fills in primary-key batches.
@@ -236,6 +306,26 @@ mod tests {
         assert_eq!(MigrationStatus::parse("done"), None);
         assert!(MigrationStatus::Finished.migrated() && !MigrationStatus::RolledBack.migrated());
         assert!(!MigrationStatus::InProgress.migrated());
+        assert_eq!(MigrationStatus::names_where(MigrationStatus::migrated), ["indexes_pending", "completed", "finished"]);
+        assert_eq!(MigrationStatus::names_where(MigrationStatus::begun), ["in_progress", "indexes_pending", "completed", "finished"]);
+    }
+
+    #[test]
+    fn the_recorded_options_keep_their_shape_and_read_back() {
+        let offline = RecordedOptions { default_bot: Some("main_bot".into()), orphans: Orphans::Keep, ..RecordedOptions::default() };
+        let v = serde_json::to_value(&offline).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"default_bot": "main_bot", "bot_token_from_env": null, "course_conflicts": "rename", "orphans": "keep", "single_transaction": false})
+        );
+        let online = RecordedOptions { online: true, relink_all: Some(false), course_conflicts: CourseConflicts::Fail, ..RecordedOptions::default() };
+        let v = serde_json::to_value(&online).unwrap();
+        assert_eq!((&v["online"], &v["relink_all"], &v["course_conflicts"]), (&true.into(), &false.into(), &"fail".into()));
+        for r in [offline, online] {
+            assert_eq!(serde_json::from_value::<RecordedOptions>(serde_json::to_value(&r).unwrap()).unwrap(), r);
+        }
+        // A record with fewer keys (the column's default is '{}') reads as the defaults.
+        assert_eq!(serde_json::from_str::<RecordedOptions>("{}").unwrap(), RecordedOptions::default());
     }
 
     #[test]

@@ -41,8 +41,6 @@ DROP TABLE IF EXISTS profochat_saas.legacy_course_map, profochat_saas.legacy_cou
     profochat_saas.legacy_course_copy, profochat_saas.legacy_element_copy, profochat_saas.legacy_hidden_course,
     profochat_saas.legacy_conversation_run, profochat_saas.legacy_role, profochat_saas.legacy_role_grant, profochat_saas.guarded_object;
 
-UPDATE profochat_saas.migration SET status = 'finished' WHERE migration_id = (SELECT migration_id FROM finish_params);
-
 -- The online migration's temporary index (migrate/online/chat_index.sql), if the
 -- switch could not drop it.
 DROP INDEX IF EXISTS profochat_saas_run_chat;

@@ -11,14 +11,28 @@ CREATE TABLE IF NOT EXISTS profochat_saas.migration (
     options       jsonb NOT NULL DEFAULT '{}',
     started_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz,
-    -- 'completed': data and keys committed; 'indexes_pending': committed, secondary
-    -- indexes still being built (or interrupted); 'rolled_back': undone by `rollback`.
+    -- Where the migration stands (src/state.rs, MigrationStatus; the CHECK below lists
+    -- every value): 'running': inside the offline migration's transaction (never seen
+    -- committed); 'in_progress': an online migration between its first step and its
+    -- switch; 'indexes_pending': committed, secondary indexes still being built (or
+    -- interrupted); 'completed': data, keys and indexes in place; 'finished': `finish`
+    -- removed the legacy interface and the compatibility layer; 'rolled_back': undone.
     status        text NOT NULL,
     phases        jsonb NOT NULL DEFAULT '[]',
     fingerprint_before jsonb,
     fingerprint_after  jsonb,
     summary       jsonb
 );
+-- The statuses the tool writes, and no other. Added here rather than in CREATE TABLE
+-- so that a state table made by an earlier version gets it too.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE conrelid = 'profochat_saas.migration'::regclass AND conname = 'migration_status_check') THEN
+        ALTER TABLE profochat_saas.migration ADD CONSTRAINT migration_status_check
+            CHECK (status IN ('running', 'in_progress', 'indexes_pending', 'completed', 'finished', 'rolled_back'));
+    END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     archive_id   bigserial PRIMARY KEY,

@@ -1,10 +1,11 @@
 -- Courses that existed before the first migration belong to the default account (all
 -- of them, when no migration is recorded). An online migration in progress counts: its
--- switch validates before it is recorded as completed.
+-- switch validates before it is recorded as completed. $1: the statuses of a migration
+-- that changed the legacy tables and was not undone (MigrationStatus::begun).
 WITH first_migration AS (
     SELECT min(started_at) AS started_at
       FROM profochat_saas.migration
-     WHERE status IN ('in_progress', 'completed', 'indexes_pending', 'finished')
+     WHERE status = ANY ($1::text[])
 ), bad AS (
     SELECT c.course_id, c.bot_name, c.account_id
       FROM course c, first_migration f

@@ -1,6 +1,6 @@
 -- profochat_saas.migration records a completed migration. A row written by the
 -- current transaction also counts: that is the migration validating itself before
--- its commit.
+-- its commit. $1: the statuses of a migrated database (MigrationStatus::migrated).
 WITH newest AS (
     SELECT migration_id, status FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1
 ), bad AS (
@@ -10,7 +10,7 @@ WITH newest AS (
       FROM (SELECT 1) AS one
       LEFT JOIN newest n ON true
      WHERE NOT EXISTS (SELECT 1 FROM profochat_saas.migration m
-                        WHERE m.status IN ('completed', 'indexes_pending', 'finished')
+                        WHERE m.status = ANY ($1::text[])
                            OR m.xmin::text::int8 = txid_current_if_assigned() % 4294967296)
 )
 SELECT (SELECT count(*) FROM bad)::int8 AS offending,

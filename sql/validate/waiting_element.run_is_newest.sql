@@ -1,11 +1,13 @@
 -- A legacy waiting element (created_at NULL) points at the newest run of its chat,
 -- bot and course among the runs that existed at the migration. Rows written later
 -- may rightly point at other runs, so they are not checked. An online migration in
--- progress counts: its switch validates before it is recorded as completed.
+-- progress counts: its switch validates before it is recorded as completed. $1: the
+-- statuses of a migration that changed the legacy tables and was not undone
+-- (MigrationStatus::begun).
 WITH first_migration AS (
     SELECT coalesce(min(started_at), 'infinity') AS started_at
       FROM profochat_saas.migration
-     WHERE status IN ('in_progress', 'completed', 'indexes_pending', 'finished')
+     WHERE status = ANY ($1::text[])
 ), newest AS (
     SELECT r.chat_id, r.bot_id, r.course_id, max(r.run_id) AS run_id
       FROM run r, first_migration f

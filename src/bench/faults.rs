@@ -200,7 +200,7 @@ async fn trial(settings: &ConnSettings, default_bot: &str, rate: u32, connection
         .query_one(
             "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ($1::int8 & x'ffffffff'::int8)::oid
                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[&migrate::online::ADVISORY_KEY],
+            &[&crate::state::ADVISORY_KEY],
         )
         .await
         .map_err(q("waiting for the killed session"))?
@@ -218,7 +218,7 @@ async fn trial(settings: &ConnSettings, default_bot: &str, rate: u32, connection
         rollback::rollback(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
     } else {
         let opts = MigrateOptions { default_bot: Some(default_bot.to_string()), ..MigrateOptions::default() };
-        migrate::migrate(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
+        migrate::migrate(&mut db, &opts, &Silent).await.and_then(migrate::MigrationReport::into_result).map(|_| ()).map_err(|e| e.to_string())
     };
     let recovery_ms = t.elapsed().as_millis() as u64;
     tokio::time::sleep(Duration::from_millis(500)).await;

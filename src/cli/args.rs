@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+pub use profochat_saas::migrate::{CourseConflicts, Orphans};
+pub use profochat_saas::ops::{Role, TokenType};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,20 +104,6 @@ pub struct PolicyArgs {
     /// bot). Repeatable.
     #[arg(long = "courses-yml", value_name = "[BOT=]FILE")]
     pub courses_yml: Vec<profochat_saas::courses_yml::CoursesYmlArg>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
-pub enum CourseConflicts {
-    #[default]
-    Rename,
-    Fail,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
-pub enum Orphans {
-    #[default]
-    Detach,
-    Keep,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -476,14 +464,6 @@ pub enum BotCommand {
     },
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
     /// Add a member (or change the role of an existing one).
@@ -599,14 +579,6 @@ pub enum DeploymentCommand {
         #[command(flatten)]
         out: OutputArgs,
     },
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum TokenType {
-    Public,
-    Group,
-    Personal,
-    External,
 }
 
 #[derive(Debug, Subcommand)]

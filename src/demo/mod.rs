@@ -301,7 +301,7 @@ impl Demo {
 
         on_step(DemoStep::Begins(Stage::Migrate));
         let t = Instant::now();
-        let migration = migrate::migrate(&mut db, &opts, reporter).await?;
+        let migration = migrate::migrate(&mut db, &opts, reporter).await?.into_result()?;
         timings.migrate_ms = ms(t.elapsed());
         on_step(DemoStep::Migrated(&migration));
 

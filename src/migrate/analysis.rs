@@ -37,11 +37,38 @@ pub struct CourseCopy {
     pub bot_name: String,
     /// Whether all copies of this course_id are identical.
     pub identical: bool,
-    /// `keep` (keeps the id), `merge` (identical to a kept copy: one course, deployed to this bot too),
-    /// `rename` (differs: becomes `new_course_id`).
-    pub action: String,
+    pub action: CourseAction,
     /// The course this copy becomes or joins.
     pub new_course_id: String,
+}
+
+/// What the migration does with one copy of a course_id present under several bots.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CourseAction {
+    /// Keeps the id.
+    Keep,
+    /// Identical to the kept copy: one course, deployed to this bot too.
+    Merge,
+    /// Differs: becomes `new_course_id`.
+    Rename,
+}
+
+impl CourseAction {
+    pub const ALL: [CourseAction; 3] = [CourseAction::Keep, CourseAction::Merge, CourseAction::Rename];
+
+    /// As the analysis writes it (`mig_course_plan.action`, sql/migrate/analysis.sql).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CourseAction::Keep => "keep",
+            CourseAction::Merge => "merge",
+            CourseAction::Rename => "rename",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CourseAction> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 /// A course id that rows reference but no course row holds.
@@ -174,7 +201,14 @@ async fn read<C: GenericClient + Sync>(client: &C, default_bot: Option<&str>) ->
             course_id: r.get(0),
             bot_name: r.get(1),
             identical: r.get(2),
-            action: r.get(3),
+            action: {
+                let action: String = r.get(3);
+                CourseAction::parse(&action).ok_or_else(|| Error::Query {
+                    context: "analysing the legacy data".into(),
+                    cause: format!("the course plan names an unknown action {action:?}"),
+                    unchanged: "Nothing was changed.".into(),
+                })?
+            },
             new_course_id: r.get(4),
         });
     }
@@ -249,4 +283,24 @@ const BOT_NAMES: &str = include_str!("../../sql/migrate/bot_names.sql");
 pub async fn legacy_bot_names<C: GenericClient + Sync>(client: &C) -> Result<BTreeMap<String, Vec<String>>> {
     let rows = client.query(BOT_NAMES, &[]).await.map_err(|e| Error::query("reading bot names", &e, "The transaction was rolled back: nothing was changed."))?;
     Ok(rows.iter().map(|r| (r.get::<_, String>(0), vec![])).collect())
+}
+
+#[cfg(test)]
+mod course_action_tests {
+    use super::*;
+
+    #[test]
+    fn every_action_the_analysis_writes_is_a_course_action() {
+        for a in CourseAction::ALL {
+            assert_eq!(CourseAction::parse(a.as_str()), Some(a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        let end = ANALYSIS.find("END AS action").expect("the course plan's action");
+        let case = &ANALYSIS[ANALYSIS[..end].rfind("CASE").unwrap()..end];
+        let written: Vec<&str> = case.split('\'').skip(1).step_by(2).collect();
+        assert!(!written.is_empty());
+        for w in written {
+            assert!(CourseAction::parse(w).is_some(), "{w:?} is no CourseAction");
+        }
+    }
 }

@@ -83,7 +83,6 @@ pub async fn wait_for_other_builds<C: GenericClient + Sync>(client: &C, max: Dur
                     "Wait for it to end, or cancel it with SELECT pg_cancel_backend({}); then run `profochat-saas migrate` again: it builds what is missing.",
                     pids.join("), pg_cancel_backend(")
                 ),
-                report: None,
             });
         }
         if !told {

@@ -6,20 +6,23 @@
 //! fingerprints with those taken at the start (archived changes reverted). Secondary
 //! indexes are built after the commit on several connections, unless
 //! `single_transaction` keeps them inside; if one of them cannot be built, the
-//! migration stays committed and `migrate` ends with [`Error::Unfinished`]
-//! (exit status 12) until a later `migrate` finishes it.
+//! migration stays committed, its outcome is [`Outcome::IndexesIncomplete`] (the
+//! command ends with exit status 12) until a later `migrate` finishes it.
 //!
-//! [`migrate`] is the driver; each step is a function of [`offline`]; the refusals and
-//! decisions it shares with `plan` are in [`crate::plan::decisions`].
+//! [`migrate`] is the driver; each step is a value of [`steps`], and offline's
+//! transaction is driven by [`offline`]; the refusals and decisions it shares with
+//! `plan` are in [`decisions`].
 
 pub mod analysis;
 pub mod changes;
+pub mod decisions;
 pub mod index_wait;
 pub mod indexes;
 pub mod offline;
 pub mod online;
 pub mod options;
 pub mod phases;
+pub mod prepare;
 pub mod privileges;
 pub mod steps;
 pub mod upgrade;
@@ -30,17 +33,18 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use decisions::Action;
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
 use phases::Counts;
 pub use analysis::legacy_bot_names;
 pub use offline::prove;
+pub use prepare::{prepare, Ahead, Backup, Confirm, Prepared};
 
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::fingerprint::TableFingerprint;
-use crate::plan::decisions::{self, Action};
 use crate::report::Reporter;
-use crate::schema;
+use crate::schema::SchemaState;
 use crate::validate;
 
 /// How a `migrate` call ended.
@@ -60,7 +64,7 @@ pub enum Outcome {
     Upgraded,
     /// The migration is committed, but some secondary indexes could not be built
     /// (`indexes.failed` says which and why): `migrate` again finishes them.
-    /// `migrate` returns this report inside [`Error::Unfinished`].
+    /// [`MigrationReport::unfinished`] is the error it ends with (exit status 12).
     IndexesIncomplete,
 }
 
@@ -130,6 +134,9 @@ pub struct MigrationReport {
     pub upgraded: Vec<String>,
     /// What an interrupted cleanup of a completed online migration had left, removed now.
     pub cleaned_up: Vec<String>,
+    /// The role set to the legacy interface (`opts.legacy_role`), once the migration is complete.
+    #[serde(skip)]
+    pub legacy_role: Option<String>,
     pub total_ms: u64,
 }
 
@@ -151,18 +158,27 @@ impl MigrationReport {
             validation: None,
             upgraded: vec![],
             cleaned_up: vec![],
+            legacy_role: None,
             total_ms: 0,
         }
     }
 
-    /// The report as the call's result: `Err(Error::Unfinished)` (carrying the report)
-    /// when a secondary index could not be built, else the report.
-    pub fn into_result(mut self) -> Result<MigrationReport> {
-        if self.indexes.failed.is_empty() {
-            return Ok(self);
+    /// The report with its outcome settled: [`Outcome::IndexesIncomplete`] when a
+    /// secondary index could not be built.
+    pub(crate) fn settled(mut self) -> MigrationReport {
+        if !self.indexes.failed.is_empty() {
+            self.outcome = Outcome::IndexesIncomplete;
         }
-        self.outcome = Outcome::IndexesIncomplete;
-        Err(Error::Unfinished {
+        self
+    }
+
+    /// For [`Outcome::IndexesIncomplete`]: the error the command ends with (exit status
+    /// 12), saying which indexes could not be built and why. None for any other outcome.
+    pub fn unfinished(&self) -> Option<Error> {
+        if self.outcome != Outcome::IndexesIncomplete {
+            return None;
+        }
+        Some(Error::Unfinished {
             what: format!(
                 "{} of {} secondary indexes could not be built",
                 self.indexes.failed.len(),
@@ -172,8 +188,16 @@ impl MigrationReport {
             hint: "The legacy bot keeps working; queries that need these indexes are slower until they exist. \
                    Fix the cause and run `profochat-saas migrate` again: it builds only what is missing."
                 .into(),
-            report: Some(Box::new(self)),
         })
+    }
+
+    /// The report, or for [`Outcome::IndexesIncomplete`] its [`Self::unfinished`] error:
+    /// for callers to whom a migration left unfinished is a failure.
+    pub fn into_result(self) -> Result<MigrationReport> {
+        match self.unfinished() {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
     }
 
     /// Archived changes, summed over the tables.
@@ -196,24 +220,41 @@ pub async fn bots_waiting_for_token<C: tokio_postgres::GenericClient + Sync>(cli
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Migrates the database (or, with `dry_run`, runs the migration and rolls it back).
-/// A failure while the migration transaction is open is [`Error::RolledBack`] (or
-/// [`Error::PhaseFailed`]): exit status 7, whatever statement failed.
+/// Migrates the database (or, with `dry_run`, runs the migration and rolls it back):
+/// [`prepare`] then [`run`], with nothing in between.
 pub async fn migrate(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<MigrationReport> {
-    let mut in_transaction = false;
-    let result = migrate_in(db, opts, reporter, &mut in_transaction).await;
-    result.map_err(|e| if in_transaction { e.rolled_back() } else { e })
+    let started = Instant::now();
+    let prepared = prepare(db, opts, Ahead::default()).await?;
+    run_from(db, &prepared, reporter, started).await
 }
 
-async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, in_transaction: &mut bool) -> Result<MigrationReport> {
-    let started = Instant::now();
-    let target = db.settings.display_target();
-    let status = schema::inspect(db).await?;
+/// Does what [`prepare`] decided. A failure while the migration transaction is open
+/// is [`Error::RolledBack`] (or [`Error::PhaseFailed`]): exit status 7, whatever
+/// statement failed. With `opts.legacy_role`, once the migration is complete, that
+/// role is set to the legacy interface.
+pub async fn run(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter) -> Result<MigrationReport> {
+    run_from(db, prepared, reporter, Instant::now()).await
+}
+
+async fn run_from(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+    let mut in_transaction = false;
+    let result = migrate_in(db, prepared, reporter, started, &mut in_transaction).await;
+    let mut report = result.map_err(|e| if in_transaction { e.rolled_back() } else { e })?;
+    if let Some(role) = &prepared.opts.legacy_role {
+        if !prepared.opts.dry_run && report.outcome != Outcome::IndexesIncomplete {
+            crate::legacy::set_role(&db.client, role, false).await?;
+            report.legacy_role = Some(role.clone());
+        }
+    }
+    Ok(report)
+}
+
+async fn migrate_in(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter, started: Instant, in_transaction: &mut bool) -> Result<MigrationReport> {
+    let (target, action, opts) = (prepared.target.clone(), prepared.action, &prepared.opts);
+    let status = prepared.current(db).await?;
     let migration_id = status.last_migration.as_ref().map(|m| m.migration_id);
-    let action = decisions::action(&status, &target)?;
-    privileges::require_unless_migrated(&db.client, status.state).await?;
     // A completed online migration whose cleanup was interrupted: finished first.
-    let cleaned_up = if opts.dry_run || !status.state.is_migrated() || online::leftovers(&db.client).await?.is_empty() {
+    let cleaned_up = if opts.dry_run || !status.state.is_migrated() || crate::schema::leftovers::leftovers(&db.client).await?.is_empty() {
         vec![]
     } else {
         reporter.started("online: cleanup", None);
@@ -230,15 +271,13 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         }
         Action::FinishIndexes => return offline::finish_indexes(db, target, migration_id, opts, reporter, started).await,
         Action::Upgrade => return upgrade::upgrade(db, &status, opts, reporter).await,
-        Action::Resume if opts.dry_run || opts.single_transaction => {
-            return Err(Error::state(
-                format!("{target} has an online migration in progress"),
-                "Nothing was changed. `profochat-saas migrate` resumes it online, `profochat-saas migrate --abort` undoes it; a dry run or --offline starts from a legacy database only.",
-            ))
+        Action::Migrate | Action::Resume if prepared.online => {
+            // A database partly migrated by hand or by an older script: its links cannot
+            // be trusted, so the backfill links every row again.
+            let relink = status.state == SchemaState::PartlyMigrated;
+            return online::run(db, opts, relink, reporter, started).await;
         }
-        Action::Resume => return online::run(db, opts, reporter, started).await,
-        Action::Migrate if !opts.single_transaction && !opts.dry_run => return online::run(db, opts, reporter, started).await,
-        Action::Migrate => {}
+        Action::Migrate | Action::Resume => {}
     }
 
     let tx = db.client.transaction().await.map_err(offline::q("starting the migration transaction"))?;
@@ -259,7 +298,7 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         _ => IndexReport::default(),
     };
 
-    MigrationReport {
+    Ok(MigrationReport {
         target,
         outcome,
         migration_id: Some(pre.migration_id),
@@ -275,7 +314,8 @@ async fn migrate_in(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter,
         validation: Some(validation),
         upgraded: vec![],
         cleaned_up: vec![],
+        legacy_role: None,
         total_ms: started.elapsed().as_millis() as u64,
     }
-    .into_result()
+    .settled())
 }

@@ -6,17 +6,18 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use tokio_postgres::types::Json;
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::analysis::{self, Analysis};
+use super::analysis::Analysis;
 use super::phases::{self, PHASES};
 use super::{steps, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
 use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints, TableFingerprint};
-use crate::plan::decisions;
 use crate::report::Reporter;
 use crate::sql::LEGACY_TABLES;
+use crate::state::MigrationStatus;
 use crate::target;
 use crate::validate;
 
@@ -58,7 +59,7 @@ pub(crate) async fn finish_indexes(
     }
     r.bots_waiting_for_token = super::bots_waiting_for_token(&db.client).await?;
     r.total_ms = started.elapsed().as_millis() as u64;
-    r.into_result()
+    Ok(r.settled())
 }
 
 /// What the preflight found and decided.
@@ -77,9 +78,7 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
     let t = Instant::now();
     lock_legacy(tx, opts, reporter).await?;
     let before = fingerprint::take(tx).await?;
-    let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(tx).await?).map(|(name, _)| name);
-    let a = analysis::run(tx, default_bot.as_deref(), None).await?;
-    decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+    let (default_bot, a) = super::prepare::analyse_decided(tx, opts, None).await?;
     tx.batch_execute(target::sql::STATE).await.map_err(q("creating the state tables"))?;
     tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
     let migration_id: i32 = tx
@@ -88,8 +87,9 @@ pub(crate) async fn preflight(tx: &Transaction<'_>, opts: &MigrateOptions, repor
             &[
                 &target::SCHEMA_VERSION,
                 &env!("CARGO_PKG_VERSION"),
-                &opts.recorded(),
+                &Json(&opts.recorded()),
                 &serde_json::to_value(&before).unwrap_or_default(),
+                &MigrationStatus::Running.as_str(),
             ],
         )
         .await
@@ -187,7 +187,7 @@ pub(crate) async fn validate_inside(
     opts: &MigrateOptions,
     reporter: &dyn Reporter,
 ) -> Result<validate::ValidationReport> {
-    tx.execute(RECORD_STATUS, &[&migration_id, &status_at_commit(opts)])
+    tx.execute(RECORD_STATUS, &[&migration_id, &status_at_commit(opts).as_str()])
         .await
         .map_err(q("recording the migration"))?;
     reporter.started("validation", None);
@@ -221,11 +221,11 @@ pub(crate) async fn validate_inside(
 
 /// The status recorded at the commit: completed, or indexes pending when the secondary
 /// indexes are built after it.
-fn status_at_commit(opts: &MigrateOptions) -> &'static str {
+fn status_at_commit(opts: &MigrateOptions) -> MigrationStatus {
     if opts.single_transaction {
-        "completed"
+        MigrationStatus::Completed
     } else {
-        "indexes_pending"
+        MigrationStatus::IndexesPending
     }
 }
 
@@ -245,7 +245,7 @@ pub(crate) async fn record(
         RECORD_FINISH,
         &[
             &pre.migration_id,
-            &status_at_commit(opts),
+            &status_at_commit(opts).as_str(),
             &serde_json::to_value(phases).unwrap_or_default(),
             &serde_json::to_value(after).unwrap_or_default(),
             &serde_json::json!({

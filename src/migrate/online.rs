@@ -12,21 +12,20 @@
 
 use std::time::Instant;
 
+use tokio_postgres::types::Json;
 use tokio_postgres::Client;
 
-use super::analysis;
 use super::steps::{progress::record, with_step, Online, Step};
-use super::{IndexReport, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport};
+use super::{IndexReport, MigrateOptions, MigrationReport, Outcome, PhaseReport};
 use crate::conn::snapshot::{snapshot, Access};
 use crate::conn::Db;
 use crate::error::{Error, Result};
-use crate::plan::decisions;
 use crate::report::Reporter;
-use crate::state::{OnlineProgress, OnlineStep};
+use crate::state::{MigrationStatus, OnlineProgress, OnlineStep, RecordedOptions};
 use crate::target;
 
-pub use super::steps::chat_index::CHAT_INDEX;
-pub use super::steps::cleanup::{cleanup, leftovers, DROP};
+pub use super::steps::cleanup::{cleanup, DROP};
+pub use crate::state::{ADVISORY_KEY, CHAT_INDEX};
 pub use super::steps::progress::progress;
 pub use super::steps::STOPPED_HINT;
 use super::steps::q;
@@ -35,17 +34,16 @@ use super::steps::q;
 const RESTORE: &str = concat!(include_str!("../../sql/migrate/helpers.sql"), "\n", include_str!("../../sql/migrate/online/restore.sql"));
 const RECORD_START: &str = include_str!("../../sql/migrate/online/record_start.sql");
 
-/// The advisory lock one online `migrate` holds on its database, so that two never run at once.
-pub const ADVISORY_KEY: i64 = 0x7072_6f66_6f63_6861;
-
 /// Before the migration is recorded, nothing has changed.
 fn q_start(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| Error::query(context, &e, "Nothing was changed.")
 }
 
 /// The online migration, from its first step or from where an earlier run stopped.
-pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
-    let result = run_steps(db, opts, reporter, started).await;
+/// `relink`: a new migration links every row again (recorded; a resumed one goes on as
+/// it started).
+pub async fn run(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+    let result = run_steps(db, opts, relink, reporter, started).await;
     // The session's copies of the analysis (restore.sql) and the migration lock go,
     // whatever happened: the connection may serve other commands (`plan`, a test).
     let _ = db
@@ -54,7 +52,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, st
     result
 }
 
-async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
+async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter, started: Instant) -> Result<MigrationReport> {
     let target = db.settings.display_target();
     let got: bool = db
         .query_one("SELECT pg_try_advisory_lock($1)", &[&ADVISORY_KEY])
@@ -72,22 +70,23 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
             reporter.info(&format!("resuming the online migration {} ({})", p.migration_id, p.describe()));
             p
         }
-        _ => start(db, opts, reporter).await?,
+        _ => start(db, opts, relink, reporter).await?,
     };
-    let recorded: serde_json::Value = db
+    let Json(recorded): Json<RecordedOptions> = db
         .query_one("SELECT options FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
         .await
         .map_err(q("reading the migration's options"))?
-        .get(0);
+        .try_get(0)
+        .map_err(q("reading the migration's options"))?;
     // A resumed migration goes on with the decisions it started with: a plain
     // `migrate` resumes it, and its steps never mix two policies.
-    let opts = &with_recorded_decisions(opts, &recorded);
+    let opts = &opts.with_recorded_decisions(&recorded);
     let mut run = Online {
         db,
         state,
         opts,
         reporter,
-        relink: recorded["relink_all"].as_bool().unwrap_or(false),
+        relink: recorded.relink_all.unwrap_or(false),
         started,
         analysis: None,
         indexes: IndexReport::default(),
@@ -142,6 +141,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter, 
         validation: Some(validation),
         upgraded: vec![],
         cleaned_up: vec![],
+        legacy_role: None,
         total_ms: started.elapsed().as_millis() as u64,
     })
 }
@@ -157,30 +157,9 @@ async fn apply(step: &impl Step, run: &mut Online<'_>) -> Result<super::steps::C
     Ok(counts)
 }
 
-/// `opts` with the decisions recorded when the migration started (the default bot,
-/// course conflicts, orphans) in place of this run's.
-fn with_recorded_decisions(opts: &MigrateOptions, recorded: &serde_json::Value) -> MigrateOptions {
-    let mut o = opts.clone();
-    if let Some(bot) = recorded["default_bot"].as_str() {
-        o.default_bot = Some(bot.to_string());
-    }
-    match recorded["orphans"].as_str() {
-        Some("keep") => o.orphans = Orphans::Keep,
-        Some("detach") => o.orphans = Orphans::Detach,
-        _ => {}
-    }
-    match recorded["course_conflicts"].as_str() {
-        Some("rename") => o.course_conflicts = super::CourseConflicts::Rename,
-        Some("fail") => o.course_conflicts = super::CourseConflicts::Fail,
-        _ => {}
-    }
-    o
-}
-
-
 async fn in_progress(client: &Client, migration_id: i32) -> Result<bool> {
     Ok(client
-        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = 'in_progress'", &[&migration_id])
+        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = $2", &[&migration_id, &MigrationStatus::InProgress.as_str()])
         .await
         .map_err(q("reading the migration state"))?
         .is_some())
@@ -196,28 +175,22 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 
 /// Before any change: the analysis in a snapshot, and the refusals when a decision is
 /// missing. Then the migration is recorded, in progress.
-async fn start(db: &mut Db, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<OnlineProgress> {
+async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter) -> Result<OnlineProgress> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
-    let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(&tx).await?).map(|(name, _)| name);
-    let a = analysis::run(&tx, default_bot.as_deref(), None).await?;
-    decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+    let (_, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
     tx.rollback().await.map_err(q_start("preflight"))?;
     reporter.finished(
         "preflight: analyse",
         t.elapsed(),
         &format!("{} rows in 8 legacy tables, {} bots", a.rows.values().sum::<i64>(), a.bots.len()),
     );
-    // A database partly migrated by hand or by an older script: its links cannot be
-    // trusted, so the backfill links every row again.
-    let relink = crate::schema::inspect(db).await?.state == crate::schema::SchemaState::PartlyMigrated;
-    let mut recorded = opts.recorded();
-    recorded["relink_all"] = relink.into();
+    let recorded = RecordedOptions { online: true, relink_all: Some(relink), ..opts.recorded() };
     let tx = db.client.transaction().await.map_err(q_start("recording the migration"))?;
     tx.batch_execute(target::sql::STATE).await.map_err(q_start("creating the state tables"))?;
     let id: i32 = tx
-        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &recorded])
+        .query_one(RECORD_START, &[&target::SCHEMA_VERSION, &env!("CARGO_PKG_VERSION"), &Json(&recorded), &MigrationStatus::InProgress.as_str()])
         .await
         .map_err(q_start("recording the migration"))?
         .get(0);

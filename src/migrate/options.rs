@@ -3,28 +3,7 @@
 use serde::Serialize;
 
 use crate::conn::Secret;
-
-/// The same course_id under several bots with differing content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CourseConflicts {
-    /// One copy keeps the id; the others get a new readable id.
-    #[default]
-    Rename,
-    /// Refuse to migrate.
-    Fail,
-}
-
-/// conversation.run_id pointing at no run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Orphans {
-    /// Set NULL; the old value goes to the archive.
-    #[default]
-    Detach,
-    /// Keep the value; the foreign key is added NOT VALID.
-    Keep,
-}
+pub use crate::state::{CourseConflicts, Orphans, RecordedOptions};
 
 /// Options of `plan` and `migrate`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -53,6 +32,10 @@ pub struct MigrateOptions {
     /// request wait no longer than that), before it gives up; `None`: 60 s.
     #[serde(skip)]
     pub lock_wait: Option<std::time::Duration>,
+    /// `--legacy-role`: the role whose search_path is set to the legacy interface once
+    /// the migration is complete (refused on a finished database).
+    #[serde(skip)]
+    pub legacy_role: Option<String>,
     /// Test hook: fail on purpose after this phase (its number or name).
     #[serde(skip)]
     pub fail_in_phase: Option<String>,
@@ -66,13 +49,27 @@ pub struct MigrateOptions {
 
 impl MigrateOptions {
     /// What the state table records of these options (never the token).
-    pub fn recorded(&self) -> serde_json::Value {
-        serde_json::json!({
-            "default_bot": self.default_bot,
-            "bot_token_from_env": self.bot_token.as_ref().map(|(name, _)| name),
-            "course_conflicts": self.course_conflicts,
-            "orphans": self.orphans,
-            "single_transaction": self.single_transaction,
-        })
+    pub fn recorded(&self) -> RecordedOptions {
+        RecordedOptions {
+            default_bot: self.default_bot.clone(),
+            bot_token_from_env: self.bot_token.as_ref().map(|(name, _)| name.clone()),
+            course_conflicts: self.course_conflicts,
+            orphans: self.orphans,
+            single_transaction: self.single_transaction,
+            online: false,
+            relink_all: None,
+        }
+    }
+
+    /// These options with the decisions `recorded` when the migration started (the
+    /// default bot, course conflicts, orphans) in place of this run's: a resumed
+    /// migration never mixes two policies.
+    pub fn with_recorded_decisions(&self, recorded: &RecordedOptions) -> MigrateOptions {
+        MigrateOptions {
+            default_bot: recorded.default_bot.clone().or_else(|| self.default_bot.clone()),
+            course_conflicts: recorded.course_conflicts,
+            orphans: recorded.orphans,
+            ..self.clone()
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Transaction;
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, CourseAction};
 use super::options::{MigrateOptions, Orphans};
 use crate::error::{pg_error_text, Error, Result};
 use crate::target;
@@ -97,8 +97,8 @@ impl Phase {
                 ),
             ],
             Phase::Data => {
-                let merged = a.course_copies.iter().filter(|c| c.action == "merge").count();
-                let renamed = a.course_copies.iter().filter(|c| c.action == "rename").count();
+                let merged = a.course_copies.iter().filter(|c| c.action == CourseAction::Merge).count();
+                let renamed = a.course_copies.iter().filter(|c| c.action == CourseAction::Rename).count();
                 vec![
                     format!(
                         "create {} bots{}",

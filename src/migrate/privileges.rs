@@ -7,7 +7,6 @@
 use tokio_postgres::GenericClient;
 
 use crate::error::{Error, Result};
-use crate::schema::SchemaState;
 use crate::sql::{ident, LEGACY_TABLES};
 
 const PRIVILEGES_SQL: &str = include_str!("../../sql/preflight/privileges.sql");
@@ -107,15 +106,6 @@ impl Missing {
             hint,
         })
     }
-}
-
-/// Refuses (exit status 4, nothing changed) unless the user may migrate this database.
-/// A migrated database needs nothing: `migrate` changes nothing there.
-pub async fn require_unless_migrated<C: GenericClient + Sync>(client: &C, state: SchemaState) -> Result<()> {
-    if state == SchemaState::Migrated {
-        return Ok(());
-    }
-    require(client, false).await
 }
 
 /// Refuses (exit status 4, nothing changed) unless the user may migrate, and with

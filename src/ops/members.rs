@@ -13,7 +13,7 @@ use crate::conn::Db;
 use crate::error::{Error, Result};
 
 /// What a member may do in an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Owner,

@@ -56,7 +56,7 @@ impl Serialize for TokenValue {
 }
 
 /// Who a token is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
     Public,

@@ -8,13 +8,12 @@ use serde::Serialize;
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::migrate::analysis::{self, Analysis};
+use crate::migrate::decisions;
 use crate::migrate::options::{CourseConflicts, MigrateOptions, Orphans};
 use crate::migrate::phases::PHASES;
 use crate::schema::{self, SchemaStatus};
 
-pub mod decisions;
-
-pub use decisions::{Action, Decision, DecisionKind};
+pub use crate::migrate::decisions::{Action, Decision, DecisionKind};
 
 /// One anomaly kind and what the migration does about it.
 #[derive(Debug, Clone, Serialize)]
@@ -84,6 +83,27 @@ pub async fn plan(db: &mut Db, opts: &MigrateOptions) -> Result<Plan> {
     let status = schema::inspect(db).await?;
     let target = db.settings.display_target();
     let action = decisions::action(&status, &target)?;
+    if !status.upstream_since.is_empty() {
+        // Upstream's own later migrations ran here: the schema is theirs, and `migrate`
+        // changes nothing (the legacy tables are not analysed: they changed shape).
+        return Ok(Plan {
+            target,
+            status,
+            default_bot: None,
+            default_bot_source: None,
+            bots: vec![],
+            anomalies: vec![],
+            course_outcomes: vec![],
+            created_courses: vec![],
+            decisions: vec![],
+            phases: vec![],
+            online_steps: vec![],
+            analysis: Analysis::default(),
+            ready: true,
+            action: Action::Nothing,
+            nothing_to_do: true,
+        });
+    }
     let tx = db
         .client
         .transaction()
@@ -175,6 +195,20 @@ fn build(
     }
 }
 
+impl Plan {
+    /// Upstream's own later migrations were applied since the migration: upstream's
+    /// tooling manages the schema, and there is nothing to plan.
+    pub fn upstream_managed(&self) -> bool {
+        !self.status.upstream_since.is_empty()
+    }
+
+    /// The refusal `plan` ends with: a `--default-bot` (or `BOT_NAME`) that names no
+    /// bot is refused, as `migrate` refuses it. The other decisions are listed only.
+    pub fn refusal(&self) -> Option<Error> {
+        self.decisions.iter().find(|d| d.kind == DecisionKind::UnknownDefaultBot).map(Decision::refusal)
+    }
+}
+
 fn token_source(opts: &MigrateOptions, bot: &str) -> &'static str {
     match &opts.bot_token {
         Some((name, _)) if name == bot => "from BOT_API_TOKEN",
@@ -241,7 +275,7 @@ fn anomalies(a: &Analysis, opts: &MigrateOptions, default_bot: Option<&str>) -> 
         details: a
             .course_copies
             .iter()
-            .filter(|c| !c.identical && c.action == "rename")
+            .filter(|c| !c.identical && c.action == analysis::CourseAction::Rename)
             .map(|c| format!("{} of bot {:?} → {}", c.course_id, c.bot_name, c.new_course_id))
             .collect(),
     });

@@ -169,7 +169,7 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     let expanded = expanded(&db.client).await?;
     if opts.abort {
         let got: bool = db
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::migrate::online::ADVISORY_KEY])
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::state::ADVISORY_KEY])
             .await
             .map_err(q("taking the migration lock"))?
             .get(0);

@@ -3,6 +3,7 @@
 //! checks it before acting.
 
 pub mod catalog;
+pub mod leftovers;
 
 use std::collections::{BTreeMap, BTreeSet};
 

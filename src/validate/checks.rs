@@ -8,6 +8,7 @@ use super::{Catalog, CheckResult, Severity, ValidateOptions};
 use crate::error::{Error, Result};
 use crate::schema::catalog;
 use crate::sql::LEGACY_TABLES;
+use crate::state::MigrationStatus;
 use crate::target::{
     self, CHECK_CONSTRAINTS, COMPAT_TRIGGER_PREFIX, FOREIGN_KEYS, NEW_TABLES, NOT_NULL, REFERENCE_COURSE_METADATA,
     UNIQUE_KEYS,
@@ -360,7 +361,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                 "profochat_saas.migration.started_at", "profochat_saas.migration.status",
             ],
             hint: Some("Legacy courses belong to the default account: set account_id = 1 on them (with their elements, participants and deployments)."),
-            query: counted(sql!("course.legacy_account")),
+            query: Query::Counted { sql: sql!("course.legacy_account"), params: vec![texts(MigrationStatus::names_where(MigrationStatus::begun))] },
         },
         // Deployments.
         Check {
@@ -464,7 +465,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
                 "profochat_saas.migration.started_at", "profochat_saas.migration.status",
             ],
             hint: Some("The migration links each legacy waiting element to the newest run of its chat, bot and course; these were linked otherwise or not at all."),
-            query: counted(sql!("waiting_element.run_is_newest")),
+            query: Query::Counted { sql: sql!("waiting_element.run_is_newest"), params: vec![texts(MigrationStatus::names_where(MigrationStatus::begun))] },
         },
         Check {
             id: "waiting_element.run_linked",
@@ -577,7 +578,7 @@ pub(super) fn all(opts: &ValidateOptions) -> Vec<Check> {
             severity: Severity::Critical,
             needs: &["profochat_saas.migration.migration_id", "profochat_saas.migration.status"],
             hint: Some("Run `profochat-saas migrate`: it finishes a partly migrated database and records it."),
-            query: counted(sql!("state.migration_completed")),
+            query: Query::Counted { sql: sql!("state.migration_completed"), params: vec![texts(MigrationStatus::names_where(MigrationStatus::migrated))] },
         },
         Check {
             id: "state.compat_triggers",
@@ -691,12 +692,12 @@ impl Check {
             Query::UnexpectedKeys { except_chat_index } => {
                 let mut entries = catalog::read(client).await?;
                 if *except_chat_index {
-                    entries.retain(|e| e.name != crate::migrate::online::CHAT_INDEX);
+                    entries.retain(|e| e.name != crate::state::CHAT_INDEX);
                 }
                 examples_of(catalog::unexpected(&entries))
             }
             Query::OnlineLeftovers { switching: true } => (0, vec![]),
-            Query::OnlineLeftovers { switching: false } => examples_of(crate::migrate::online::leftovers(client).await?),
+            Query::OnlineLeftovers { switching: false } => examples_of(crate::schema::leftovers::leftovers(client).await?),
             Query::UpstreamLedger => examples_of(catalog::upstream(client).await?.ledger_problems()),
             Query::EnrolFunction => examples_of(catalog::upstream(client).await?.enrol_problems()),
             Query::TenantIsolation => examples_of(crate::tenant::problems(client).await?),

@@ -11,9 +11,11 @@ mod checks;
 use std::collections::HashSet;
 
 use serde::Serialize;
+use tokio_postgres::types::Json;
 use tokio_postgres::GenericClient;
 
 use crate::error::{Error, Result};
+use crate::state::{MigrationStatus, Orphans, RecordedOptions};
 use crate::target::STATE_SCHEMA;
 
 /// How much a failed check matters.
@@ -58,15 +60,14 @@ impl ValidateOptions {
             .await
             .map_err(q)?;
         let finished = row.as_ref().is_some_and(|r| {
-            r.get::<_, Option<String>>(1).as_deref() == Some(crate::state::MigrationStatus::Finished.as_str())
+            r.get::<_, Option<String>>(1).as_deref().and_then(MigrationStatus::parse) == Some(MigrationStatus::Finished)
         });
-        let options: Option<serde_json::Value> = row.map(|r| r.get(0));
+        let options = match &row {
+            Some(r) => Some(r.try_get::<_, Json<RecordedOptions>>(0).map_err(q)?.0),
+            None => None,
+        };
         Ok(Self {
-            orphans_kept: options
-                .as_ref()
-                .and_then(|o| o.get("orphans"))
-                .and_then(|v| v.as_str())
-                .is_some_and(|v| v == "keep"),
+            orphans_kept: options.is_some_and(|o| o.orphans == Orphans::Keep),
             keys_just_validated: false,
             finished,
             switching: false,

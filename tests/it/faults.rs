@@ -446,7 +446,7 @@ mod matrix {
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks
                   WHERE locktype = 'advisory' AND granted AND objid = ($1::int8 & x'ffffffff'::int8)::oid
                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                &[&profochat_saas::migrate::online::ADVISORY_KEY],
+                &[&profochat_saas::state::ADVISORY_KEY],
             )
             .await
             .unwrap()

@@ -64,7 +64,7 @@ async fn migration_lock_held(c: &Db) -> bool {
     c.query_one(
         "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = ($1::int8 & x'ffffffff'::int8)::oid
             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-        &[&online::ADVISORY_KEY],
+        &[&profochat_saas::state::ADVISORY_KEY],
     )
     .await
     .unwrap()

@@ -501,7 +501,7 @@ async fn explain_everything() -> Guard {
         "migrate/run/record_start.sql",
         &record,
         true,
-        &[&1i32, &"test", &serde_json::json!({}), &serde_json::json!({})],
+        &[&1i32, &"test", &serde_json::json!({}), &serde_json::json!({}), &profochat_saas::state::MigrationStatus::Running.as_str()],
     )
     .await;
     for f in ["migrate/0_account.sql", "migrate/checks/0_account.sql", "migrate/1_tables.sql", "migrate/checks/1_tables.sql", "migrate/2_counts.sql"] {

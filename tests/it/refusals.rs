@@ -1,10 +1,11 @@
-//! `plan` and `migrate` share their refusals and decisions (`plan::decisions`): on the
+//! `plan` and `migrate` share their refusals and decisions (`migrate::decisions`): on the
 //! same database, `plan` lists exactly the decisions that the library's `migrate` and
 //! the command refuse with, and both change nothing.
 
 use profochat_saas::fingerprint;
 use profochat_saas::migrate::{self, CourseConflicts, MigrateOptions};
-use profochat_saas::plan::{self, decisions, DecisionKind};
+use profochat_saas::migrate::decisions;
+use profochat_saas::plan::{self, DecisionKind};
 use profochat_saas::report::Silent;
 use profochat_saas::ExitStatus;
 

@@ -83,3 +83,47 @@ async fn fixture_schema_is_reported_as_migrated() {
         .success()
         .stdout(predicate::str::contains("migrated (multi-tenant SaaS schema)"));
 }
+
+/// The state table accepts exactly the statuses the tool knows (`MigrationStatus::ALL`),
+/// and a state table made before the CHECK existed gets it when the state schema is
+/// installed again (each time with no error).
+#[tokio::test]
+async fn the_status_check_lists_every_migration_status_and_reaches_an_existing_state_table() {
+    use profochat_saas::state::MigrationStatus;
+    let db = TestDb::empty().await;
+    let c = db.connect().await;
+    // The state table as an earlier version made it: no CHECK on status.
+    c.batch_execute(
+        "CREATE SCHEMA profochat_saas;
+         CREATE TABLE profochat_saas.migration (
+             migration_id serial PRIMARY KEY, schema_version int4 NOT NULL, tool_version text NOT NULL,
+             options jsonb NOT NULL DEFAULT '{}', started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz,
+             status text NOT NULL, phases jsonb NOT NULL DEFAULT '[]', fingerprint_before jsonb, fingerprint_after jsonb, summary jsonb);
+         INSERT INTO profochat_saas.migration (schema_version, tool_version, status) VALUES (2, 'earlier', 'completed');",
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        c.batch_execute(profochat_saas::target::sql::STATE).await.unwrap();
+    }
+    let defs: Vec<String> = c
+        .query(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = 'profochat_saas.migration'::regclass AND contype = 'c'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(defs.len(), 1, "{defs:?}");
+    let listed: Vec<&str> = defs[0].split('\'').skip(1).step_by(2).collect();
+    let known: Vec<&str> = MigrationStatus::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(listed, known, "{}", defs[0]);
+    for s in MigrationStatus::ALL {
+        c.execute("UPDATE profochat_saas.migration SET status = $1", &[&s.as_str()]).await.unwrap();
+    }
+    let e = c.execute("UPDATE profochat_saas.migration SET status = 'done'", &[]).await.unwrap_err();
+    assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION), "{e}");
+}

@@ -73,7 +73,7 @@ async fn an_index_whose_name_is_taken_stops_the_online_migration_in_step_indexes
     assert_eq!(err.exit_status(), ExitStatus::Stopped);
     match &err {
         Error::Stopped { step, cause, .. } => {
-            assert_eq!(step, "indexes");
+            assert_eq!(step.name(), "indexes");
             assert!(cause.contains(name.as_str()), "{cause}");
         }
         other => panic!("{other:?}"),

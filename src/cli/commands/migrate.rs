@@ -3,15 +3,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::migrate::{self, privileges, MigrationReport, Outcome};
+use profochat_saas::migrate::decisions::Action;
+use profochat_saas::migrate::{self, Ahead, Backup, Confirm, MigrateOptions, MigrationReport, Outcome};
 use profochat_saas::next_steps::NextSteps;
-use profochat_saas::plan;
 use profochat_saas::report::Reporter;
-use profochat_saas::schema::SchemaState;
 use profochat_saas::state::OnlineStep;
 
-use crate::cli::commands::plan::options;
-use crate::cli::{connect, output, signals, MigrateArgs};
+use crate::cli::{connect, output, signals, MigrateArgs, PolicyArgs};
 
 /// What an interruption leaves once the migration committed.
 const AFTER_COMMIT: &str = "The migration is committed and stays: the data, the keys and the compatibility triggers are in place. \
@@ -22,19 +20,53 @@ const AFTER_COMMIT: &str = "The migration is committed and stays: the data, the 
 const RESUMED: &str = "The migration was committed before and stays. Indexes being built are left missing: \
                        `profochat-saas status` lists them, and `profochat-saas migrate` builds them.";
 
+/// The library's options, from the policy flags (`plan` and `migrate`) and, for
+/// `migrate`, its own flags: built here only. BOT_API_TOKEN goes with BOT_NAME.
+pub fn options(policy: &PolicyArgs, run: Option<&MigrateArgs>) -> MigrateOptions {
+    let bot_token = match (std::env::var("BOT_API_TOKEN"), std::env::var("BOT_NAME")) {
+        (Ok(token), Ok(name)) if !token.trim().is_empty() && !name.trim().is_empty() => {
+            Some((name.trim().to_string(), profochat_saas::conn::Secret::new(token.trim())))
+        }
+        _ => None,
+    };
+    MigrateOptions {
+        default_bot: policy.default_bot.clone().filter(|b| !b.trim().is_empty()),
+        bot_token,
+        course_conflicts: policy.course_conflicts,
+        orphans: policy.orphans,
+        dry_run: run.is_some_and(|a| a.dry_run),
+        single_transaction: run.is_some_and(|a| a.single_transaction),
+        index_jobs: run.map_or(2, |a| a.jobs as usize),
+        index_wait: None,
+        lock_wait: run.map(|a| std::time::Duration::from_secs(a.lock_wait)),
+        legacy_role: run.and_then(|a| a.legacy_role.clone()),
+        fail_in_phase: run.and_then(|a| a.fail_in_phase.clone()),
+        crash_at: run.and_then(|a| a.crash_at.clone()),
+    }
+}
+
+/// The question for what `migrate` is about to do.
+fn question(confirm: &Confirm, target: &str) -> String {
+    match confirm {
+        Confirm::Migrate => format!("Migrate {target} to the SaaS schema?"),
+        Confirm::Resume { at } => format!("Resume the online migration of {target} ({at})? The legacy bot keeps working meanwhile"),
+        Confirm::FinishIndexes { missing } => format!(
+            "Finish the migration of {target}: build its {missing} missing secondary index(es)? The bot's writes to a table wait while its indexes are built"
+        ),
+        Confirm::Upgrade { differences } => format!(
+            "{target} is migrated, but {differences} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
+             Give its keys and indexes upstream's names and shapes, record upstream's migrations, install the enrolment function and the legacy interface?"
+        ),
+    }
+}
+
 pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     signals::set_note("Nothing was changed.");
     if args.abort {
         return crate::cli::commands::rollback::run_with(true, args.dry_run, &args.conn, &args.dir, &args.confirm, &args.out).await;
     }
     let mut db = connect(&args.conn).await?;
-    let mut opts = options(&args.policy);
-    opts.dry_run = args.dry_run;
-    opts.single_transaction = args.single_transaction;
-    opts.lock_wait = Some(std::time::Duration::from_secs(args.lock_wait));
-    opts.fail_in_phase = args.fail_in_phase.clone();
-    opts.crash_at = args.crash_at.clone();
-    opts.index_jobs = args.jobs as usize;
+    let opts = options(&args.policy, Some(&args));
     let reporter = output::TerminalReporter::new(args.out.json).after_commit(AFTER_COMMIT);
     let target = db.settings.display_target();
 
@@ -43,130 +75,55 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     if !args.out.json {
         eprintln!("Migrating {target}{}", if args.dry_run { " (dry run: everything is rolled back)" } else { "" });
     }
-    let mut backup = None;
-    let mut resumed = false;
-    let mut st_in_progress = false;
-    let mut upstream_since = vec![];
-    if args.dry_run {
-        upstream_since = profochat_saas::schema::inspect(&db).await?.upstream_since;
-    } else {
-        let st = profochat_saas::schema::inspect(&db).await?;
-        upstream_since = st.upstream_since.clone();
-        st_in_progress = st.state == SchemaState::MigrationInProgress;
-        if st.finished() && args.legacy_role.is_some() {
-            return Err(profochat_saas::Error::state(
-                format!("{target} is finished: `finish` removed the legacy interface, so no role can be set to it"),
-                "Nothing was changed. The legacy bot cannot use this database any more; leave out --legacy-role.",
-            )
-            .into());
-        }
-        match st.state {
-            SchemaState::Migrated => {}
-            SchemaState::MigrationInProgress => {
-                privileges::require(&db.client, false).await?;
-                let at = profochat_saas::migrate::online::progress(&db.client)
-                    .await?
-                    .map(|p| p.describe())
-                    .unwrap_or_else(|| "where it stopped".into());
-                output::confirm(
-                    &format!("Resume the online migration of {target} ({at})? The legacy bot keeps working meanwhile"),
-                    args.confirm.yes,
-                )
-                .await?;
-            }
-            SchemaState::IndexesPending => {
-                // A resumed run changes the database too: it asks like any change.
-                privileges::require(&db.client, false).await?;
-                let missing = st.secondary_indexes_missing.len() + st.secondary_indexes_invalid.len();
-                output::confirm(
-                    &format!(
-                        "Finish the migration of {target}: build its {missing} missing secondary index(es)? The bot's writes to a table wait while its indexes are built"
-                    ),
-                    args.confirm.yes,
-                )
-                .await?;
-                resumed = true;
-            }
-            _ => {
-                plan::decisions::action(&st, &target)?;
-                // Refuse before the backup and the question when a privilege or a decision is missing.
-                privileges::require(&db.client, !args.skip_backup).await?;
-                if st.state == SchemaState::Outdated {
-                    output::confirm(
-                        &format!(
-                            "{target} is migrated, but {} thing(s) differ from the current target (an older profochat-saas, or changes by hand; `profochat-saas status` lists them). \
-                             Give its keys and indexes upstream's names and shapes, record upstream's migrations, install the enrolment function and the legacy interface?",
-                            st.upgrade_needed.len()
-                        ),
-                        args.confirm.yes,
-                    )
-                    .await?;
-                } else {
-                    let p = plan::plan(&mut db, &opts).await?;
-                    plan::decisions::require_decided(&p.decisions)?;
-                    output::confirm(&format!("Migrate {target} to the SaaS schema?"), args.confirm.yes).await?;
-                }
-                if args.skip_backup {
-                    reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.");
-                } else {
-                    signals::set_note("Nothing was changed; the partly written backup file is removed.");
-                    let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
-                    if !args.out.json {
-                        eprintln!(
-                            "  backup: {} ({})",
-                            info.path.display(),
-                            profochat_saas::backup::human_bytes(info.size_bytes)
-                        );
-                    }
-                    signals::set_note(format!(
-                        "The backup {} is complete and kept; the database was not changed.",
-                        info.path.display()
-                    ));
-                    backup = Some(info);
-                }
-            }
-        }
+    let prepared = migrate::prepare(&mut db, &opts, Ahead { ask: true, backup: !args.skip_backup }).await?;
+    if let Some(c) = &prepared.confirm {
+        output::confirm(&question(c, &target), args.confirm.yes).await?;
     }
-    let online = (!args.single_transaction && !args.dry_run && !resumed) || st_in_progress;
-    signals::set_note(match (resumed, &backup) {
-        (true, _) => RESUMED.to_string(),
-        (false, _) if online => format!(
+    let mut backup = None;
+    match prepared.backup {
+        Backup::Take => {
+            signals::set_note("Nothing was changed; the partly written backup file is removed.");
+            let info = profochat_saas::backup::create(&db.settings, &args.dir.backup_dir, &reporter).await?;
+            if !args.out.json {
+                eprintln!("  backup: {} ({})", info.path.display(), profochat_saas::backup::human_bytes(info.size_bytes));
+            }
+            signals::set_note(format!("The backup {} is complete and kept; the database was not changed.", info.path.display()));
+            backup = Some(info);
+        }
+        Backup::Skipped => {
+            reporter.warn("--skip-backup: no backup is taken. `profochat-saas rollback` can still undo the migration in place.")
+        }
+        Backup::NotNeeded => {}
+    }
+    signals::set_note(match (prepared.action, &backup) {
+        (Action::FinishIndexes, _) => RESUMED.to_string(),
+        _ if prepared.online => format!(
             "The batch or schema change under way is not committed: the server discards it as the connection closes. {}{}",
             profochat_saas::migrate::online::STOPPED_HINT,
             backup.as_ref().map(|b| format!(" The backup {} is kept.", b.path.display())).unwrap_or_default()
         ),
-        (false, Some(b)) => format!(
+        (_, Some(b)) => format!(
             "The migration transaction is rolled back by the server as the connection closes: the database is unchanged. The backup {} is kept.",
             b.path.display()
         ),
-        (false, None) => "The migration transaction is rolled back by the server as the connection closes: the database is unchanged.".to_string(),
+        (_, None) => "The migration transaction is rolled back by the server as the connection closes: the database is unchanged.".to_string(),
     });
-    let report = match migrate::migrate(&mut db, &opts, &reporter).await {
-        Ok(r) => r,
-        Err(profochat_saas::Error::Unfinished { what, failures, hint, report: Some(r) }) => {
-            // Committed, but something after the commit failed: show what was done, then the error.
-            let next = profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&r));
-            if args.out.json {
-                let mut v = serde_json::to_value(&r)?;
-                v["next_steps"] = serde_json::to_value(&next)?;
-                output::print_json(&v)?;
-            } else {
-                print_outcome(&r, true);
-                print_next_steps(
-                    &next,
-                    &r.legacy_url,
-                    backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))).as_deref(),
-                );
-            }
-            return Err(profochat_saas::Error::Unfinished { what, failures, hint, report: None }.into());
+    let restore_backup = backup.as_ref().map(|b| format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string())));
+    let report = migrate::run(&mut db, &prepared, &reporter).await?;
+    if let Some(unfinished) = report.unfinished() {
+        // Committed, but something after the commit failed: show what was done, then the error.
+        let next = profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&report));
+        if args.out.json {
+            let mut v = serde_json::to_value(&report)?;
+            v["next_steps"] = serde_json::to_value(&next)?;
+            output::print_json(&v)?;
+        } else {
+            print_outcome(&report, true);
+            print_next_steps(&next, &report.legacy_url, restore_backup.as_deref());
         }
-        Err(e) => return Err(e.into()),
-    };
-    let mut legacy_role = None;
-    if let (Some(role), false) = (&args.legacy_role, args.dry_run) {
-        profochat_saas::legacy::set_role(&db.client, role, false).await?;
-        legacy_role = Some(role.clone());
+        return Err(unfinished.into());
     }
+    let upstream_since = &prepared.status.upstream_since;
     // What is left to do, from the database (none after a dry run: it changed nothing).
     let next = if report.outcome == Outcome::DryRun {
         None
@@ -174,10 +131,10 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         Some(profochat_saas::next_steps::read(&db.client).await.unwrap_or_else(|_| next_steps_of(&report)))
     };
     // The migration is committed: an import that fails changes nothing and is reported after it.
-    let (imported, import_failed) = if courses.is_empty() || args.dry_run {
+    let (imported, import_failed) = if courses.is_empty() || opts.dry_run {
         (None, None)
     } else {
-        let default_bot = report.default_bot.clone().or_else(|| args.policy.default_bot.clone());
+        let default_bot = report.default_bot.clone().or_else(|| opts.default_bot.clone());
         match profochat_saas::courses_yml::import(&mut db.client, &courses, default_bot.as_deref()).await {
             Ok(r) => (Some(r), None),
             Err(e) => (None, Some(e)),
@@ -187,7 +144,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         let mut v = serde_json::to_value(&report)?;
         v["courses_yml"] = serde_json::to_value(&imported)?;
         v["backup"] = serde_json::to_value(&backup)?;
-        v["legacy_role"] = serde_json::to_value(&legacy_role)?;
+        v["legacy_role"] = serde_json::to_value(&report.legacy_role)?;
         v["next_steps"] = serde_json::to_value(&next)?;
         output::print_json(&v)?;
     } else if report.outcome == Outcome::AlreadyMigrated && upstream_since.is_empty() && next.as_ref().is_some_and(|n| n.finished) {
@@ -201,8 +158,8 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         }
     } else {
         // The backup this run took; none with --skip-backup; an earlier run's, if any, else.
-        let restore = match (&backup, report.outcome) {
-            (Some(b), _) => Some(format!("profochat-saas restore {}", shell_quote(&b.path.display().to_string()))),
+        let restore = match (&restore_backup, report.outcome) {
+            (Some(cmd), _) => Some(cmd.clone()),
             (None, Outcome::Migrated) => None,
             (None, _) => Some(EARLIER_BACKUP.to_string()),
         };
@@ -212,7 +169,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
         } else if !courses.is_empty() {
             println!("--courses-yml: {} file(s) read; nothing is imported in a dry run.", courses.len());
         }
-        if let Some(role) = &legacy_role {
+        if let Some(role) = &report.legacy_role {
             println!("Role {role:?} now finds the legacy interface first (search_path = {}); restart the legacy bot to reconnect.", profochat_saas::legacy::SEARCH_PATH);
         }
         if report.outcome == Outcome::AlreadyMigrated && !upstream_since.is_empty() {

@@ -3,44 +3,21 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::migrate::MigrateOptions;
+use profochat_saas::migrate::analysis::CourseAction;
 use profochat_saas::plan::{self, Plan};
 
 use profochat_saas::conn::ConnSettings;
 
 use crate::cli::{connect, output, ConnArgs, CourseConflicts, Orphans, OutputArgs, PolicyArgs};
 
-/// The library options for these policy flags (BOT_API_TOKEN goes with BOT_NAME).
-pub fn options(policy: &PolicyArgs) -> MigrateOptions {
-    let bot_token = match (std::env::var("BOT_API_TOKEN"), std::env::var("BOT_NAME")) {
-        (Ok(token), Ok(name)) if !token.trim().is_empty() && !name.trim().is_empty() => {
-            Some((name.trim().to_string(), profochat_saas::conn::Secret::new(token.trim())))
-        }
-        _ => None,
-    };
-    MigrateOptions {
-        default_bot: policy.default_bot.clone().filter(|b| !b.trim().is_empty()),
-        bot_token,
-        course_conflicts: match policy.course_conflicts {
-            CourseConflicts::Rename => profochat_saas::migrate::CourseConflicts::Rename,
-            CourseConflicts::Fail => profochat_saas::migrate::CourseConflicts::Fail,
-        },
-        orphans: match policy.orphans {
-            Orphans::Detach => profochat_saas::migrate::Orphans::Detach,
-            Orphans::Keep => profochat_saas::migrate::Orphans::Keep,
-        },
-        index_jobs: 2,
-        ..MigrateOptions::default()
-    }
-}
-
 pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose: u8) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
-    let opts = options(policy);
+    let opts = crate::cli::commands::migrate::options(policy, None);
     let files = crate::cli::commands::courses::read_all(&policy.courses_yml)?;
+    let p = plan::plan(&mut db, &opts).await?;
     // Upstream's own later migrations ran here: the schema is theirs; nothing to plan.
-    let st = profochat_saas::schema::inspect(&db).await?;
-    if !st.upstream_since.is_empty() {
+    if p.upstream_managed() {
+        let st = &p.status;
         if out.json {
             output::print_json(&serde_json::json!({ "status": st, "nothing_to_do": true }))?;
         } else {
@@ -53,7 +30,6 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let p = plan::plan(&mut db, &opts).await?;
     let yaml = crate::cli::commands::courses::coverage(&db, p.status.state.is_migrated(), &files).await?;
     if out.json {
         let mut v = serde_json::to_value(&p)?;
@@ -66,9 +42,8 @@ pub async fn run(conn: &ConnArgs, policy: &PolicyArgs, out: &OutputArgs, verbose
         print_summary(&p, &migrate_command(conn, policy, &db.settings));
         crate::cli::commands::courses::print_coverage(&yaml);
     }
-    // A --default-bot (or BOT_NAME) that names no bot is refused, as `migrate` refuses it.
-    if let Some(d) = p.decisions.iter().find(|d| d.kind == plan::decisions::DecisionKind::UnknownDefaultBot) {
-        return Err(d.refusal().into());
+    if let Some(e) = p.refusal() {
+        return Err(e.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -132,8 +107,8 @@ pub fn print_summary(p: &Plan, migrate_command: &str) {
             }
         }
     }
-    let count = |action: &str| p.course_outcomes.iter().filter(|c| c.action == action).count();
-    let (merged, renamed, created) = (count("merge"), count("rename"), p.created_courses.len());
+    let count = |action: CourseAction| p.course_outcomes.iter().filter(|c| c.action == action).count();
+    let (merged, renamed, created) = (count(CourseAction::Merge), count(CourseAction::Rename), p.created_courses.len());
     if merged + renamed + created > 0 {
         println!();
         println!("Courses: {merged} copies merged, {renamed} renamed, {created} created from references.");
@@ -268,10 +243,10 @@ pub fn print(p: &Plan, migrate_command: &str) {
         println!();
         let mut c = output::table(&["course", "bot", "outcome"]);
         for co in &p.course_outcomes {
-            let outcome = match co.action.as_str() {
-                "keep" => "keeps the id".to_string(),
-                "merge" => format!("identical: merged into {}", co.new_course_id),
-                _ => format!("differs: renamed to {}", co.new_course_id),
+            let outcome = match co.action {
+                CourseAction::Keep => "keeps the id".to_string(),
+                CourseAction::Merge => format!("identical: merged into {}", co.new_course_id),
+                CourseAction::Rename => format!("differs: renamed to {}", co.new_course_id),
             };
             c.add_row(vec![co.course_id.clone(), co.bot_name.clone(), outcome]);
         }

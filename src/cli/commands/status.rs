@@ -18,7 +18,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
     }
     let online = if st.state == SchemaState::MigrationInProgress { profochat_saas::migrate::online::progress(&db.client).await? } else { None };
-    let cleanup = if st.state.is_migrated() { profochat_saas::migrate::online::leftovers(&db.client).await? } else { vec![] };
+    let cleanup = if st.state.is_migrated() { profochat_saas::schema::leftovers::leftovers(&db.client).await? } else { vec![] };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
         v["target"] = db.settings.masked_url().into();

@@ -108,11 +108,8 @@ pub fn print_human(report: &ValidationReport, all: bool) {
 async fn in_progress(db: &profochat_saas::conn::Db, report: &ValidationReport, out: &OutputArgs) -> Result<ExitCode> {
     let progress = profochat_saas::migrate::online::progress(&db.client).await?;
     let at = progress.as_ref().map(|p| p.describe()).unwrap_or_else(|| "where it stopped".into());
-    let step = progress
-        .as_ref()
-        .and_then(|p| p.current.or(p.done))
-        .map(|s| s.name().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    // A migration whose progress names no step has not done its first.
+    let step = progress.as_ref().and_then(|p| p.current.or(p.done)).unwrap_or(profochat_saas::state::OnlineStep::Expand);
     let pending: Vec<&str> = report.checks.iter().filter(|c| !c.passed).map(|c| c.id.as_str()).collect();
     let passed = report.checks.iter().filter(|c| c.passed).count();
     if out.json {

@@ -89,7 +89,7 @@ pub(crate) async fn secondary(db: &Db, migration_id: Option<i32>, opts: &Migrate
     let report = indexes::build_missing(&db.settings, opts.index_jobs, reporter).await?;
     if report.failed.is_empty() {
         if let Some(id) = migration_id {
-            db.execute(RECORD_COMPLETED, &[&id])
+            db.execute(RECORD_COMPLETED, &[&id, &crate::state::MigrationStatus::Completed.as_str()])
                 .await
                 .map_err(|e| Error::query("recording the finished indexes", &e, "The migration itself is committed."))?;
         }

@@ -192,7 +192,7 @@ pub(crate) fn q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Erro
 }
 
 pub(crate) fn stopped(step: OnlineStep, cause: String) -> Error {
-    Error::Stopped { step: step.name().to_string(), cause, hint: STOPPED_HINT.into() }
+    Error::Stopped { step, cause, hint: STOPPED_HINT.into() }
 }
 
 /// Runs one short transaction of schema changes in short lock attempts

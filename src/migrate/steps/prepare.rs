@@ -9,11 +9,9 @@ use tokio_postgres::Transaction;
 use super::{progress, q, stopped, Online, Step, STOPPED_HINT};
 use crate::conn::short_lock::{self, Attempts, Prologue};
 use crate::error::{pg_error_text, Result};
-use crate::migrate::analysis::Analysis;
+use crate::migrate::analysis::{Analysis, CourseAction};
 use super::Counts;
 use crate::migrate::MigrateOptions;
-use crate::migrate::analysis;
-use crate::plan::decisions;
 use crate::state::OnlineStep;
 use crate::target;
 
@@ -87,9 +85,7 @@ impl Step for Prepare {
                 .await
                 .map_err(q("starting the prepare step"))?;
             tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
-            let default_bot = decisions::default_bot(opts, &analysis::legacy_bot_names(&tx).await?).map(|(name, _)| name);
-            let a = analysis::run(&tx, default_bot.as_deref(), Some(run.state.migration_id)).await?;
-            decisions::require_decided(&decisions::pending(opts, default_bot.as_deref(), &a, false))?;
+            let (_, a) = crate::migrate::prepare::analyse_decided(&tx, opts, Some(run.state.migration_id)).await?;
             crate::migrate::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
             tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
             if let Err(e) = tx.batch_execute(LOCK_SHARE).await {
@@ -139,8 +135,8 @@ pub async fn data(tx: &Transaction<'_>, a: &Analysis, opts: &MigrateOptions) -> 
     let (bots_after, deployments_after) = count2(tx, DATA_COUNTS).await?;
     counts.insert("bots_created".into(), bots_after - bots_before);
     counts.insert("deployments_created".into(), deployments_after - deployments_before);
-    counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == "merge").count() as i64);
-    counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == "rename").count() as i64);
+    counts.insert("courses_merged".into(), a.course_copies.iter().filter(|c| c.action == CourseAction::Merge).count() as i64);
+    counts.insert("courses_renamed".into(), a.course_copies.iter().filter(|c| c.action == CourseAction::Rename).count() as i64);
     counts.insert("courses_created".into(), a.missing_courses.len() as i64);
     Ok(counts)
 }

@@ -134,7 +134,7 @@ async fn validate_and_switch(run: &mut Online<'_>, proof: &[TableProof], before_
     let tx = db.client.transaction().await.map_err(q("starting the switch"))?;
     tx.batch_execute(&Prologue { allow_ddl: true, ..Default::default() }.sql()).await.map_err(q("starting the switch"))?;
     tx.batch_execute(target::sql::HELPERS).await.map_err(q("starting the switch"))?;
-    tx.execute(RECORD_STATUS, &[&run.state.migration_id, &"completed"]).await.map_err(q("recording the migration"))?;
+    tx.execute(RECORD_STATUS, &[&run.state.migration_id, &crate::state::MigrationStatus::Completed.as_str()]).await.map_err(q("recording the migration"))?;
     upstream::install(&tx, run.started.elapsed().as_millis() as i32, "the switch").await?;
     let in_switch = validate::validate_only(&tx, &vopts, &at_switch).await?;
     if in_switch.critical_failures() > 0 {

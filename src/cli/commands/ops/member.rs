@@ -3,19 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use profochat_saas::ops::{self, LastOwner, MemberAction, Role};
+use profochat_saas::ops::{self, LastOwner, MemberAction};
 
 use super::{connect_migrated, when, yes_no};
 use crate::cli::{output, MemberCommand};
-
-fn role(r: crate::cli::Role) -> Role {
-    match r {
-        crate::cli::Role::Owner => Role::Owner,
-        crate::cli::Role::Admin => Role::Admin,
-        crate::cli::Role::Member => Role::Member,
-        crate::cli::Role::Viewer => Role::Viewer,
-    }
-}
 
 fn who(id: i64, username: Option<&str>) -> String {
     match username {
@@ -34,7 +25,7 @@ pub async fn member(c: MemberCommand) -> Result<ExitCode> {
                 confirm.yes,
             )
             .await?;
-            let change = ops::add_member(&mut db, account, telegram_user_id, username.as_deref(), role(r)).await?;
+            let change = ops::add_member(&mut db, account, telegram_user_id, username.as_deref(), r).await?;
             if out.json {
                 output::print_json(&change)?;
                 return Ok(ExitCode::SUCCESS);

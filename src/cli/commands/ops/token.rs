@@ -9,15 +9,6 @@ use profochat_saas::ops::{self, CreatedToken, SkipReason, TokenOptions, TokenTyp
 use super::{connect_migrated, when};
 use crate::cli::{output, TokenCommand};
 
-fn token_type(t: crate::cli::TokenType) -> TokenType {
-    match t {
-        crate::cli::TokenType::Public => TokenType::Public,
-        crate::cli::TokenType::Group => TokenType::Group,
-        crate::cli::TokenType::Personal => TokenType::Personal,
-        crate::cli::TokenType::External => TokenType::External,
-    }
-}
-
 fn limits(max_uses: Option<i32>, expires_at: Option<chrono::NaiveDateTime>) -> String {
     let uses = match max_uses {
         Some(n) => format!("at most {n} use(s)"),
@@ -66,7 +57,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
             };
             let mut db = connect_migrated(&conn).await?;
             if public_for_all {
-                if tt != crate::cli::TokenType::Public {
+                if tt != TokenType::Public {
                     return Err(profochat_saas::Error::refused(
                         "--public-for-all creates public tokens only",
                         "Leave out --type, or create other kinds one deployment at a time with --deployment ID.",
@@ -107,7 +98,7 @@ pub async fn token(c: TokenCommand) -> Result<ExitCode> {
                 return Err(profochat_saas::Error::refused("no deployment was named", "Give --deployment ID, or --public-for-all.").into());
             };
             output::confirm(&format!("Create a {} enrollment token for deployment {deployment}?", format!("{tt:?}").to_lowercase()), confirm.yes).await?;
-            let created = ops::create_token(&db.client, deployment, token_type(tt), options).await?;
+            let created = ops::create_token(&db.client, deployment, tt, options).await?;
             if out.json {
                 output::print_json(&created)?;
             } else {

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::migrate::analysis::Analysis;
-use crate::migrate::options::{CourseConflicts, MigrateOptions};
+use super::analysis::Analysis;
+use super::options::{CourseConflicts, MigrateOptions};
 use crate::schema::{SchemaState, SchemaStatus};
 
 /// What `migrate` does with a database in a given state.
@@ -202,7 +202,7 @@ pub(crate) fn fmt_counts(m: &BTreeMap<String, i64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::analysis::CourseCopy;
+    use crate::migrate::analysis::{CourseAction, CourseCopy};
     use crate::error::ExitStatus;
 
     fn bots(names: &[&str]) -> BTreeMap<String, Vec<String>> {
@@ -219,7 +219,13 @@ mod tests {
                 course_id: "c1".into(),
                 bot_name: bot.into(),
                 identical: !differing,
-                action: if bot == "a" { "keep" } else if yaml_differs { "rename" } else { "merge" }.into(),
+                action: if bot == "a" {
+                    CourseAction::Keep
+                } else if yaml_differs {
+                    CourseAction::Rename
+                } else {
+                    CourseAction::Merge
+                },
                 new_course_id: if yaml_differs { "c1__b".into() } else { "c1".into() },
             });
         }
