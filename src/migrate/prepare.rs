@@ -11,7 +11,8 @@ use tokio_postgres::GenericClient;
 
 use super::analysis::{self, Analysis};
 use super::decisions::{self, Action};
-use super::{online, privileges, MigrateOptions};
+use super::steps::progress;
+use super::{privileges, MigrateOptions};
 use crate::conn::Db;
 use crate::error::{Error, Result};
 use crate::schema::{self, SchemaStatus};
@@ -111,7 +112,7 @@ pub async fn prepare(db: &mut Db, opts: &MigrateOptions, ahead: Ahead) -> Result
         Action::Nothing => None,
         Action::Migrate => Some(Confirm::Migrate),
         Action::Resume => Some(Confirm::Resume {
-            at: online::progress(&db.client).await?.map(|p| p.describe()).unwrap_or_else(|| "where it stopped".into()),
+            at: progress::progress(&db.client).await?.map(|p| p.describe()).unwrap_or_else(|| "where it stopped".into()),
         }),
         Action::FinishIndexes => Some(Confirm::FinishIndexes {
             missing: status.secondary_indexes_missing.len() + status.secondary_indexes_invalid.len(),
