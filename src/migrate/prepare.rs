@@ -98,7 +98,7 @@ pub async fn prepare(db: &mut Db, opts: &MigrateOptions, ahead: Ahead) -> Result
     if action == Action::Resume && (opts.dry_run || opts.single_transaction) {
         return Err(Error::state(
             format!("{target} has an online migration in progress"),
-            "Nothing was changed. `profochat-saas migrate` resumes it online, `profochat-saas migrate --abort` undoes it; a dry run or --offline starts from a legacy database only.",
+            "`profochat-saas migrate` resumes it online, `profochat-saas migrate --abort` undoes it; a dry run or --offline starts from a legacy database only.",
         ));
     }
     // ... and when a decision is missing (the migration decides again on the data it locks).

@@ -899,3 +899,20 @@ async fn the_online_report_names_steps_key_values_and_counts_plainly() {
     assert!(stderr.contains("backfill conversation: batches") && stderr.contains("run_id values") && !stderr.contains(", keys "), "{stderr}");
     assert!(stderr.contains("legacy rows 3,"), "{stderr}");
 }
+
+/// `migrate --offline` on an interrupted online migration refuses before anything (exit
+/// 4), says what to run instead, and says once that nothing was changed.
+#[tokio::test]
+async fn offline_on_an_interrupted_online_migration_refuses_with_one_clear_message() {
+    let (db, c) = legacy_with_anomalies().await;
+    crash(&db, "main_bot", "after:prepare");
+    wait_for_the_killed_session(&c).await;
+    let out = cli()
+        .args(["migrate", "--offline", "--yes", "--skip-backup", "--database-url", &db.url()])
+        .assert()
+        .code(4);
+    let err = text(&out.get_output().stderr);
+    assert!(err.contains("has an online migration in progress") && err.contains("migrate --abort"), "{err}");
+    assert_eq!(err.matches("Nothing was changed.").count(), 1, "{err}");
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::MigrationInProgress);
+}
