@@ -1,11 +1,21 @@
 -- Every deployment names an existing course (of its account) and an existing bot.
-WITH checked AS (
-    SELECT d.deployment_id, d.course_id, d.account_id, d.bot_id,
-           NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = d.course_id AND c.account_id = d.account_id) AS no_course,
-           NOT EXISTS (SELECT 1 FROM bot b WHERE b.bot_id = d.bot_id) AS no_bot
+-- Both tests are anti-joins in WHERE (never EXISTS in a select list), so each is one
+-- hashed or merged pass however many deployments there are.
+WITH missing AS (
+    SELECT d.deployment_id, 'course' AS what
       FROM course_deployment d
+     WHERE NOT EXISTS (SELECT 1 FROM course c WHERE c.course_id = d.course_id AND c.account_id = d.account_id)
+    UNION ALL
+    SELECT d.deployment_id, 'bot'
+      FROM course_deployment d
+     WHERE NOT EXISTS (SELECT 1 FROM bot b WHERE b.bot_id = d.bot_id)
 ), bad AS (
-    SELECT * FROM checked WHERE no_course OR no_bot
+    SELECT d.deployment_id, d.course_id, d.account_id, d.bot_id,
+           bool_or(m.what = 'course') AS no_course,
+           bool_or(m.what = 'bot') AS no_bot
+      FROM missing m
+      JOIN course_deployment d ON d.deployment_id = m.deployment_id
+     GROUP BY d.deployment_id, d.course_id, d.account_id, d.bot_id
 )
 SELECT (SELECT count(*) FROM bad)::int8 AS offending,
        ARRAY(SELECT format('deployment %s: %s', deployment_id,
