@@ -279,14 +279,18 @@ impl OnlineProgress {
     /// "backfill run, 40 batches done, up to run_id 80000 of 200000".
     pub fn describe(&self) -> String {
         match (self.current, self.done) {
-            (Some(OnlineStep::Backfill(t)), _) => format!(
-                "step {}: {} batches done, up to {} {} of {}",
-                OnlineStep::Backfill(t).name(),
-                self.batches,
-                t.batched_by(),
-                self.last_key.unwrap_or(0),
-                self.max_key.unwrap_or(0)
-            ),
+            (Some(OnlineStep::Backfill(t)), _) => match (self.last_key, self.max_key) {
+                (_, None) => format!("step {}: started, its key range not read yet", OnlineStep::Backfill(t).name()),
+                (None, Some(max)) => {
+                    format!("step {}: no batch done yet, {} up to {max}", OnlineStep::Backfill(t).name(), t.batched_by())
+                }
+                (Some(last), Some(max)) => format!(
+                    "step {}: {} batches done, up to {} {last} of {max}",
+                    OnlineStep::Backfill(t).name(),
+                    self.batches,
+                    t.batched_by(),
+                ),
+            },
             (Some(s), _) => format!("step {} under way", s.name()),
             (None, Some(d)) => format!("step {} done", d.name()),
             (None, None) => "not started".into(),
@@ -297,6 +301,29 @@ impl OnlineProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backfill_before_its_first_batch_is_not_described_as_key_zero_of_zero() {
+        let t = OnlineStep::all().into_iter().find_map(|s| match s {
+            OnlineStep::Backfill(t) => Some(t),
+            _ => None,
+        });
+        let t = t.expect("a backfill step");
+        let p = |last_key, max_key, batches| OnlineProgress {
+            migration_id: 1,
+            done: None,
+            current: Some(OnlineStep::Backfill(t)),
+            last_key,
+            max_key,
+            batches,
+            rows: 0,
+        };
+        let name = OnlineStep::Backfill(t).name();
+        let key = t.batched_by();
+        assert_eq!(p(None, None, 0).describe(), format!("step {name}: started, its key range not read yet"));
+        assert_eq!(p(None, Some(500), 0).describe(), format!("step {name}: no batch done yet, {key} up to 500"));
+        assert_eq!(p(Some(200), Some(500), 2).describe(), format!("step {name}: 2 batches done, up to {key} 200 of 500"));
+    }
 
     #[test]
     fn every_status_parses_back() {
