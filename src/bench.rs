@@ -79,8 +79,24 @@ pub fn peak_rss_kib() -> Option<u64> {
 
 /// A reporter that records how long each step took (the outermost ones: a step's own
 /// parts, such as the index builds of an online step, are inside its time).
+/// It also keeps when every step (nested ones too) ran, to tell during which steps the
+/// slowest writes were due.
 #[derive(Default)]
-struct Timings(std::sync::Mutex<Vec<(String, u64)>>, std::sync::atomic::AtomicUsize);
+struct Timings(std::sync::Mutex<Vec<(String, u64)>>, std::sync::atomic::AtomicUsize, std::sync::Mutex<Vec<StepWindow>>);
+
+/// When one step ran.
+struct StepWindow {
+    step: String,
+    from: Instant,
+    to: Instant,
+}
+
+/// The steps under way at `at`, outermost first.
+fn steps_at(windows: &[StepWindow], at: Instant) -> Vec<String> {
+    let mut under_way: Vec<&StepWindow> = windows.iter().filter(|w| w.from <= at && at <= w.to).collect();
+    under_way.sort_by_key(|w| w.from);
+    under_way.into_iter().map(|w| w.step.clone()).collect()
+}
 
 impl Reporter for Timings {
     fn event(&self, event: crate::report::Event<'_>) {
@@ -90,6 +106,9 @@ impl Reporter for Timings {
                 self.1.fetch_add(1, Ordering::SeqCst);
             }
             crate::report::Event::Finished { step, elapsed, .. } => {
+                let to = Instant::now();
+                let from = to.checked_sub(elapsed).unwrap_or(to);
+                self.2.lock().unwrap_or_else(|p| p.into_inner()).push(StepWindow { step: step.to_string(), from, to });
                 let open = self.1.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| Some(d.saturating_sub(1))).unwrap_or(0);
                 if open > 1 {
                     return;
@@ -221,10 +240,16 @@ async fn one_round(
     let t = Instant::now();
     let result = migrate::migrate(&mut db, &opts, &timings).await.and_then(MigrationReport::into_result);
     let migrate_ms = t.elapsed().as_millis() as u64;
-    let writer = match running {
+    let mut writer = match running {
         Some(w) => Some(w.stop().await),
         None => None,
     };
+    if let Some(w) = &mut writer {
+        let windows = timings.2.lock().unwrap_or_else(|p| p.into_inner());
+        for slow in &mut w.slowest {
+            slow.during = steps_at(&windows, slow.due);
+        }
+    }
     if let Err(e) = result {
         // What the bot went through until the migration stopped is worth seeing too.
         if let Some(w) = &writer {
@@ -608,4 +633,21 @@ fn step_start(reporter: &dyn Reporter, label: &str) -> Instant {
 fn step_end(reporter: &dyn Reporter, label: &str, t: Instant) -> f64 {
     reporter.finished(label, t.elapsed(), "");
     t.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_slow_write_is_set_against_every_step_under_way_outermost_first() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let w = |step: &str, from: u64, to: u64| StepWindow { step: step.into(), from: at(from), to: at(to) };
+        let windows = [w("online: indexes", 100, 500), w("online: index conversation", 150, 300), w("online: keys", 500, 700)];
+        assert_eq!(steps_at(&windows, at(200)), ["online: indexes", "online: index conversation"]);
+        assert_eq!(steps_at(&windows, at(600)), ["online: keys"]);
+        assert!(steps_at(&windows, at(50)).is_empty());
+    }
 }

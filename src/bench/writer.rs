@@ -89,11 +89,32 @@ pub struct WriterReport {
     pub per_statement: Vec<LatencyStats>,
     /// The distinct errors (first few), with how often each occurred.
     pub errors: Vec<(String, u64)>,
+    /// The slowest statements, slowest first, with when they were due.
+    pub slowest: Vec<SlowWrite>,
 }
+
+/// One of the slowest writes: what waited, how long, and when it was due.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowWrite {
+    pub statement: String,
+    pub ms: f64,
+    /// Milliseconds from the writer's start to when it was due.
+    pub due_after_ms: f64,
+    /// When it was due (to be set against the steps of the migration).
+    #[serde(skip)]
+    pub due: Instant,
+    /// The steps under way when it was due, outermost first (filled in by the caller,
+    /// which knows the steps).
+    pub during: Vec<String>,
+}
+
+/// How many of the slowest writes a report keeps.
+pub const SLOWEST: usize = 5;
 
 struct Sample {
     statement: Statement,
     latency: Duration,
+    due: Instant,
     error: Option<String>,
 }
 
@@ -165,6 +186,7 @@ pub async fn start(settings: &ConnSettings, rate: u32, connections: usize) -> Re
                 samples.push(Sample {
                     statement: job.statement,
                     latency: job.due.elapsed(),
+                    due: job.due,
                     error,
                 });
             }
@@ -256,8 +278,25 @@ impl Writer {
             all: stats("all statements", &samples.iter().collect::<Vec<_>>()),
             per_statement: by_kind.iter().map(|(k, v)| stats(k.describe(), v)).collect(),
             errors: errors.into_iter().take(5).collect(),
+            slowest: slowest(&samples, self.started),
         }
     }
+}
+
+fn slowest(samples: &[Sample], started: Instant) -> Vec<SlowWrite> {
+    let mut by_latency: Vec<&Sample> = samples.iter().collect();
+    by_latency.sort_by(|a, b| b.latency.cmp(&a.latency));
+    by_latency
+        .into_iter()
+        .take(SLOWEST)
+        .map(|s| SlowWrite {
+            statement: s.statement.describe().to_string(),
+            ms: s.latency.as_secs_f64() * 1000.0,
+            due_after_ms: s.due.saturating_duration_since(started).as_secs_f64() * 1000.0,
+            due: s.due,
+            during: vec![],
+        })
+        .collect()
 }
 
 fn stats(name: &str, samples: &[&Sample]) -> LatencyStats {
@@ -283,8 +322,29 @@ mod tests {
         Sample {
             statement: Statement::Message,
             latency: Duration::from_millis(ms),
+            due: Instant::now(),
             error: failed.then(|| "boom".to_string()),
         }
+    }
+
+    #[test]
+    fn the_slowest_writes_are_kept_slowest_first_with_when_they_were_due() {
+        let started = Instant::now();
+        let s: Vec<Sample> = (1..=20u64)
+            .map(|i| Sample {
+                statement: Statement::Message,
+                latency: Duration::from_millis((i * 37) % 101),
+                due: started + Duration::from_millis(i * 10),
+                error: None,
+            })
+            .collect();
+        let w = slowest(&s, started);
+        assert_eq!(w.len(), SLOWEST);
+        let ms: Vec<f64> = w.iter().map(|w| w.ms).collect();
+        assert_eq!(ms, [97.0, 94.0, 87.0, 84.0, 77.0]);
+        // Statement i waited (i * 37) % 101 ms and was due i * 10 ms after the start.
+        let due: Vec<f64> = w.iter().map(|w| w.due_after_ms).collect();
+        assert_eq!(due, [190.0, 80.0, 160.0, 50.0, 130.0]);
     }
 
     #[test]

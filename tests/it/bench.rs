@@ -23,6 +23,18 @@ async fn the_writer_runs_every_legacy_write_during_the_migration_and_times_it() 
     assert_eq!(wr.per_statement.iter().map(|p| p.run).sum::<u64>(), wr.all.run);
     assert!(wr.all.max_ms >= wr.all.p99_ms && wr.all.p99_ms >= wr.all.p50_ms && wr.all.p50_ms > 0.0);
     assert!(round.legacy_rows > 0 && round.rows_per_second > 0.0);
+    // The slowest writes, slowest first, the first one the maximum; a write is set against
+    // the migration's steps only when it was due while the migration ran (the writer's
+    // first second is before it).
+    assert_eq!(wr.slowest.len(), bench::writer::SLOWEST);
+    assert_eq!(wr.slowest[0].ms, wr.all.max_ms);
+    assert!(wr.slowest.windows(2).all(|w| w[0].ms >= w[1].ms));
+    for s in &wr.slowest {
+        if s.due_after_ms < 990.0 {
+            assert!(s.during.is_empty(), "{s:?}");
+        }
+        assert!(s.during.iter().all(|d| !d.is_empty() && !d.starts_with("round ")), "{s:?}");
+    }
 }
 
 #[tokio::test]

@@ -116,6 +116,13 @@ pub async fn run(
         for (e, n) in &w.errors {
             println!("  failed {n}×: {e}");
         }
+        if !w.slowest.is_empty() {
+            println!("Slowest writes (last round), with the steps under way when each was due:");
+            for s in &w.slowest {
+                let during = if s.during.is_empty() { "no step (before or after the migration)".to_string() } else { s.during.join(" › ") };
+                println!("  {} after {:.1} s: {}: {during}", ms_f(s.ms), s.due_after_ms / 1000.0, s.statement);
+            }
+        }
     }
     match r.peak_rss_kib {
         Some(k) => println!("Peak memory of profochat-saas: {:.1} MiB", k as f64 / 1024.0),
