@@ -14,7 +14,9 @@
 --   * every trigger that runs a function of those schemas (the compatibility triggers,
 --     the legacy interface's INSTEAD OF triggers).
 -- Refused on them: ALTER (including RENAME, OWNER, DISABLE TRIGGER), DROP (directly or
--- by CASCADE), CREATE OR REPLACE, and CREATE RULE on a guarded table or view. Any other
+-- by CASCADE), CREATE OR REPLACE, and CREATE RULE or CREATE TRIGGER on a guarded table
+-- or view (a role with the TRIGGER right would otherwise have its own function run by
+-- the layer's writes, as their definer; foreign keys' internal triggers pass). Any other
 -- object's DDL passes: index builds, the application's own tables, temporary tables,
 -- another schema's tables of the same names, GRANT, REVOKE and COMMENT.
 --
@@ -123,7 +125,13 @@ BEGIN
                               FROM pg_catalog.pg_rewrite w
                               JOIN profochat_saas.guarded_object g
                                 ON g.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND g.objid = w.ev_class
-                             WHERE w.oid = c.objid)))
+                             WHERE w.oid = c.objid))
+            OR (c.classid = 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                AND EXISTS (SELECT 1
+                              FROM pg_catalog.pg_trigger t
+                              JOIN profochat_saas.guarded_object g
+                                ON g.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND g.objid = t.tgrelid
+                             WHERE t.oid = c.objid AND NOT t.tgisinternal)))
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION '% on % % is refused until `profochat-saas finish`: the legacy bot''s compatibility layer depends on it',

@@ -94,6 +94,10 @@ async fn the_guard_refuses_each_ddl_form_on_the_layers_objects_naming_finish() {
         "DROP SCHEMA profochat_legacy CASCADE",
         "CREATE RULE swallow AS ON INSERT TO run DO INSTEAD NOTHING",
         "CREATE RULE swallow AS ON INSERT TO profochat_legacy.run DO INSTEAD NOTHING",
+        "CREATE TRIGGER sneak BEFORE UPDATE ON run FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+        "CREATE TRIGGER sneak BEFORE UPDATE ON bot FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+        "CREATE CONSTRAINT TRIGGER sneak AFTER INSERT ON conversation FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
+        "CREATE TRIGGER sneak INSTEAD OF UPDATE ON profochat_legacy.run FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
         "DROP SEQUENCE run_run_id_seq1 CASCADE",
         "DROP SEQUENCE conversation_conversation_id_seq CASCADE",
         "ALTER SEQUENCE run_run_id_seq1 RENAME TO run_seq",
@@ -142,6 +146,7 @@ async fn the_override_setting_does_not_disable_the_guard_for_a_role_that_is_not_
         "ALTER TABLE run ADD COLUMN x int",
         "DROP TRIGGER profochat_saas_compat ON run",
         "CREATE RULE swallow AS ON INSERT TO run DO INSTEAD NOTHING",
+        "CREATE TRIGGER sneak BEFORE UPDATE ON run FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()",
         "ALTER TABLE run DISABLE TRIGGER profochat_saas_compat",
         "ALTER TABLE run RENAME COLUMN botname TO bot",
     ] {
@@ -172,6 +177,7 @@ async fn the_guard_never_fails_another_roles_or_another_schemas_ddl() {
     a.batch_execute(
         "CREATE TABLE app_own.run (id int); ALTER TABLE app_own.run ADD COLUMN x int; ALTER TABLE app_own.run RENAME COLUMN x TO y;
          CREATE RULE r AS ON INSERT TO app_own.run DO INSTEAD NOTHING;
+         CREATE TRIGGER t BEFORE UPDATE ON app_own.run FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
          ALTER TABLE app_own.run RENAME TO bot; DROP TABLE app_own.bot;
          CREATE TEMP TABLE run (id int); ALTER TABLE pg_temp.run ADD COLUMN x int; DROP TABLE pg_temp.run;
          CREATE TEMP TABLE conversation (id serial); ALTER TABLE pg_temp.conversation RENAME TO c2; DROP TABLE pg_temp.c2;
@@ -185,7 +191,8 @@ async fn the_guard_never_fails_another_roles_or_another_schemas_ddl() {
         "CREATE SCHEMA other_schema; CREATE TABLE other_schema.bot (id int); CREATE TABLE other_schema.run (id int);
          ALTER TABLE other_schema.run ADD COLUMN x int; CREATE VIEW other_schema.v AS SELECT 1 AS one;
          DROP TABLE other_schema.bot; DROP TABLE other_schema.run CASCADE; DROP SCHEMA other_schema CASCADE;
-         CREATE TABLE app_table (id int); ALTER TABLE app_table ADD COLUMN x int; DROP TABLE app_table;",
+         CREATE TABLE app_table (id int); ALTER TABLE app_table ADD COLUMN x int; DROP TABLE app_table;
+         CREATE TABLE app_ref (id int, account_id int4 REFERENCES account (account_id)); DROP TABLE app_ref;",
     )
     .await
     .expect("a superuser's DDL in another schema");
