@@ -179,7 +179,10 @@ async fn move_statements<C: GenericClient + Sync>(client: &C, role: &str) -> Res
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    let mut out = vec![];
+    // The schema itself, which the interface opens only to the roles that held rights on
+    // the legacy tables when it was installed (not recorded: finish and rollback drop the
+    // schema, and USAGE alone reaches no row).
+    let mut out = vec![format!("GRANT USAGE ON SCHEMA {} TO {}", ident(SCHEMA), ident(role))];
     let mut inserting = vec![];
     for r in &held {
         let (object, name, kind, privilege, grantable): (String, String, String, String, bool) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));

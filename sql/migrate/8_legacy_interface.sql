@@ -297,8 +297,22 @@ BEGIN
     LOOP
         EXECUTE format('ALTER VIEW profochat_legacy.%I ALTER COLUMN %I SET DEFAULT %s', r.relname, r.attname, r.def);
     END LOOP;
-    -- Whoever may use a legacy table may use its view, in the same way.
-    EXECUTE 'GRANT USAGE ON SCHEMA profochat_legacy TO PUBLIC';
+    -- Whoever may use a legacy table may use its view, in the same way; nobody else may
+    -- even look up names in the schema (earlier versions gave USAGE to PUBLIC: taken back
+    -- here unless PUBLIC itself holds rights on a legacy table).
+    EXECUTE 'REVOKE USAGE ON SCHEMA profochat_legacy FROM PUBLIC';
+    FOR r IN
+        SELECT DISTINCT x.grantee
+          FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x
+         WHERE c.oid IN ('conversation'::regclass, 'run'::regclass, 'waiting_element'::regclass, 'course'::regclass,
+                         'course_element'::regclass, 'courseparticipants'::regclass,
+                         'bannedparticipants'::regclass, 'gen_settings'::regclass)
+           AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+           AND x.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA profochat_legacy TO %s',
+                       CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END);
+    END LOOP;
     FOR r IN
         SELECT c.relname, x.privilege_type, x.grantee
           FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x

@@ -867,3 +867,55 @@ async fn tenant_isolate_names_rights_on_the_legacy_interface() {
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     assert!(!stdout.contains("legacy interface"), "{stdout}");
 }
+
+/// The legacy interface's schema is open only to the roles that held rights on the legacy
+/// tables (and to those `legacy-role` switches later), not to PUBLIC: a role with no
+/// legacy rights cannot even look up the interface's names.
+#[tokio::test]
+async fn the_legacy_interface_is_closed_to_a_role_without_legacy_rights() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    let bot = legacy_bot_role(&db, &c).await;
+    let stranger = TestRole::create(&db, "stranger").await;
+    c.batch_execute(&format!("GRANT USAGE ON SCHEMA public TO {}", stranger.name)).await.unwrap();
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+
+    let usage = |role: String| {
+        let c = &c;
+        async move {
+            c.query_one("SELECT has_schema_privilege($1, 'profochat_legacy', 'USAGE')", &[&role]).await.unwrap().get::<_, bool>(0)
+        }
+    };
+    assert!(usage(bot.name.clone()).await, "the legacy bot's role keeps its way in");
+    assert!(!usage(stranger.name.clone()).await, "a role without legacy rights may not use the interface's schema");
+    let public = count(
+        &c,
+        "SELECT count(*) FROM pg_namespace n CROSS JOIN LATERAL aclexplode(n.nspacl) x WHERE n.nspname = 'profochat_legacy' AND x.grantee = 0",
+    )
+    .await;
+    assert_eq!(public, 0, "nothing of the interface's schema is granted to PUBLIC");
+    let s = stranger.connect().await;
+    for sql in ["SELECT count(*) FROM profochat_legacy.run", "SELECT 1 FROM profochat_legacy.conversation LIMIT 1"] {
+        let e = s.batch_execute(sql).await.expect_err(sql);
+        assert_eq!(e.code().map(|c| c.code()), Some("42501"), "{sql}: {e}");
+    }
+    drop(s);
+
+    // A role given rights on the public tables after the migration gets the schema from
+    // `legacy-role`, and works through the interface.
+    let late = TestRole::create(&db, "latebot").await;
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA public TO {0};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON conversation, run, waiting_element, course, course_element,
+                                                courseparticipants, bannedparticipants, gen_settings TO {0};",
+        late.name
+    ))
+    .await
+    .unwrap();
+    assert!(!usage(late.name.clone()).await);
+    cli().args(["legacy-role", &late.name, "--yes", "--database-url", &db.url()]).assert().success();
+    assert!(usage(late.name.clone()).await);
+    let l = late.connect().await;
+    l.batch_execute("RESET search_path").await.unwrap();
+    let runs: i64 = l.query_one("SELECT count(*) FROM run", &[]).await.unwrap().get(0);
+    assert!(runs > 0);
+}
