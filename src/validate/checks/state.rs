@@ -10,7 +10,6 @@ use crate::validate::{Severity, ValidateOptions};
 /// The tool's state's checks, in report order.
 pub(super) fn checks(opts: &ValidateOptions) -> Vec<Check> {
     vec![
-        // The tool's state.
         Check {
             id: "state.migration_completed",
             rule: "profochat_saas.migration records a completed migration.",

@@ -2,8 +2,8 @@
 //! defines them.
 
 use super::{counted, orphans_severity, texts, Check, Param, Query, FINISH_SCHEMA};
-use crate::validate::{Severity, ValidateOptions};
 use crate::target::{self, CHECK_CONSTRAINTS, FOREIGN_KEYS, NEW_TABLES, NOT_NULL};
+use crate::validate::{Severity, ValidateOptions};
 
 const UPSTREAM_NAMES: &str = "Upstream's later migrations refer to keys by name and shape: `profochat-saas migrate` renames the keys \
     of older profochat-saas versions, replaces those of another shape and adds missing ones (`profochat-saas status` shows the state).";
@@ -23,7 +23,6 @@ pub(super) fn checks(opts: &ValidateOptions) -> Vec<Check> {
         .collect();
     let orphans_severity = orphans_severity(opts);
     vec![
-        // Structure.
         Check {
             id: "structure.tables",
             rule: "Every new table exists (account, account_member, bot, course_deployment, enrollment_token).",

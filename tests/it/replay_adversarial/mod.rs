@@ -1,5 +1,5 @@
 //! Adversarial replays of the legacy bot's interface (SPEC §1, §4): sequences of
-//! writes that `replay.rs` does not make (publish → remove → publish, a merged copy
+//! writes that `replay` does not make (publish → remove → publish, a merged copy
 //! published twice, two bots publishing one id in turn, removals without the bot
 //! name, elements of YAML-only courses, orphan run ids reached by the run sequence,
 //! …), each on a legacy database and on a migrated copy through the legacy interface.
@@ -255,7 +255,7 @@ impl Scenario {
         }
     }
 
-    /// Every §1 read of `replay.rs` and the tables; then the verdict.
+    /// Every §1 read of `replay` and the tables; then the verdict.
     async fn finish(mut self, name: &str) -> Self {
         self.tables("at the end").await;
         for s in reads(&self.a).await {
