@@ -52,6 +52,12 @@ pub fn lock_timeout(d: Duration) -> String {
     format!("SET LOCAL lock_timeout = '{}ms'", d.as_millis())
 }
 
+/// `sql` (a lock statement of `sql/`, which sets no `lock_timeout` of its own) as one
+/// attempt: its locks wait at most [`ATTEMPT`].
+pub fn one_attempt(sql: &str) -> String {
+    format!("{}\n{sql}", Prologue::ATTEMPT.sql())
+}
+
 /// The order every lock on several tables takes them in: the legacy tables, then the new ones.
 pub fn order() -> Vec<&'static str> {
     crate::target::application_tables()
@@ -84,6 +90,8 @@ impl Prologue {
     pub const DDL: Prologue = Prologue { allow_ddl: true, backfill: true, attempt: true };
     /// A backfill batch: its writes left out of the change log, its locks short.
     pub const BATCH: Prologue = Prologue { allow_ddl: false, backfill: true, attempt: true };
+    /// One attempt of a lock statement: its locks wait at most [`ATTEMPT`].
+    pub const ATTEMPT: Prologue = Prologue { allow_ddl: false, backfill: false, attempt: true };
 
     pub fn sql(self) -> String {
         let mut s = vec![];
@@ -253,14 +261,21 @@ mod tests {
     }
 
     /// The statements in `sql/` that lock the legacy tables take them in the fixed
-    /// order and wait at most one attempt.
+    /// order; they spell no wait of their own (only the reset to 0 after the lock), so
+    /// that run through [`one_attempt`] each waits at most [`ATTEMPT`].
     #[test]
     fn the_lock_files_wait_one_attempt_in_the_fixed_order() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/migrate");
         for file in ["run/lock_legacy.sql", "online/lock_share.sql"] {
             let text = std::fs::read_to_string(root.join(file)).unwrap();
-            assert!(text.contains(&format!("{};", lock_timeout(ATTEMPT))), "{file}");
-            let tables = text.split("LOCK TABLE ").nth(1).unwrap().split("\n").next().unwrap().trim().to_string();
+            let code: String = text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+            let waits: Vec<&str> = code.match_indices("lock_timeout").map(|(i, _)| code[i..].split(';').next().unwrap()).collect();
+            assert_eq!(waits, ["lock_timeout = 0"], "{file}");
+            let run = one_attempt(&text);
+            let (before, after) = run.split_once("LOCK TABLE ").unwrap();
+            assert!(before.contains(&format!("{};", lock_timeout(ATTEMPT))), "{file}");
+            assert!(!after.contains(&lock_timeout(ATTEMPT)), "{file}");
+            let tables = after.split('\n').next().unwrap().trim().to_string();
             assert_eq!(tables, order()[..8].join(", "), "{file}");
         }
     }

@@ -116,7 +116,7 @@ async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn
     tx.batch_execute(&allow.sql()).await.map_err(q("preflight"))?;
     let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
     let warn = |_| reporter.warn("the legacy tables are in use (the running bot, a long query): retrying the lock in short attempts");
-    match short_lock::in_transaction(tx, LOCK_LEGACY, bound, |n| if n == 1 { warn(n) }).await {
+    match short_lock::in_transaction(tx, &short_lock::one_attempt(LOCK_LEGACY), bound, |n| if n == 1 { warn(n) }).await {
         Ok(_) => Ok(()),
         Err(f) if f.lock_not_granted() => Err(Error::RolledBack {
             context: "locking the legacy tables".into(),

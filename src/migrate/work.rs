@@ -350,19 +350,21 @@ mod tests {
         COMMIT,
     ];
     const ONLINE_PREPARE: &[&str] = &["migrate/online/persist.sql", "migrate/2_data.sql", "migrate/checks/2_data.sql", COMMIT];
-    /// From the first backfill on, in the session that ran prepare or in a new one.
-    const ONLINE_BACKFILL: &[&str] = &[
-        "migrate/online/restore.sql",
-        "migrate/online/backfill_run.sql",
-        "migrate/online/settle_runs.sql",
-        "migrate/online/backfill_waiting_element.sql",
-        "migrate/online/backfill_conversation.sql",
-        "migrate/online/backfill_conversation_orphans.sql",
-        "migrate/online/backfill_bannedparticipants.sql",
-        "migrate/online/backfill_courseparticipants.sql",
-        "migrate/online/backfill_gen_settings.sql",
-        "migrate/online/drop.sql",
-    ];
+    /// From the first backfill on, in the session that ran prepare or in a new one: the
+    /// backfill's files as its step says ([`crate::migrate::steps::backfill::files`]).
+    fn online_backfill() -> Vec<&'static str> {
+        let files = crate::migrate::steps::backfill::files().into_iter().map(|(f, _)| f);
+        std::iter::once("migrate/online/restore.sql").chain(files).chain(["migrate/online/drop.sql"]).collect()
+    }
+
+    /// The files the backfill's step names are the ones it runs.
+    #[test]
+    fn the_backfill_names_the_files_it_runs() {
+        use crate::migrate::steps::backfill::{batch_file, table_sql};
+        for t in crate::state::BackfillTable::ALL {
+            assert_eq!(sql_file(batch_file(t)), table_sql(t), "{}", batch_file(t));
+        }
+    }
 
     /// Each path: `plan`, offline `migrate`, online `migrate` (its preflight rolled
     /// back, its prepare, its backfill), an online `migrate` resumed in a new session.
@@ -371,8 +373,8 @@ mod tests {
         vec![
             ("plan", cat(&[ANALYSIS, &[COMMIT]])),
             ("migrate --offline", cat(&[ANALYSIS, OFFLINE])),
-            ("migrate", cat(&[ANALYSIS, &[COMMIT], ANALYSIS, ONLINE_PREPARE, ONLINE_BACKFILL])),
-            ("migrate, resumed", ONLINE_BACKFILL.to_vec()),
+            ("migrate", cat(&[ANALYSIS, &[COMMIT], ANALYSIS, ONLINE_PREPARE, &online_backfill()])),
+            ("migrate, resumed", online_backfill()),
         ]
     }
 

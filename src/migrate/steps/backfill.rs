@@ -27,16 +27,49 @@ const BATCH_FIRST: i64 = 1000;
 /// The backfill of one table.
 pub struct Backfill(pub BackfillTable);
 
-/// The statements of one batch of `t` (they read its range from `mig_batch`).
-pub fn table_sql(t: BackfillTable) -> &'static str {
-    match t {
-        BackfillTable::Run => include_str!("../../../sql/migrate/online/backfill_run.sql"),
-        BackfillTable::WaitingElement => include_str!("../../../sql/migrate/online/backfill_waiting_element.sql"),
-        BackfillTable::Conversation => include_str!("../../../sql/migrate/online/backfill_conversation.sql"),
-        BackfillTable::Bannedparticipants => include_str!("../../../sql/migrate/online/backfill_bannedparticipants.sql"),
-        BackfillTable::Courseparticipants => include_str!("../../../sql/migrate/online/backfill_courseparticipants.sql"),
-        BackfillTable::GenSettings => include_str!("../../../sql/migrate/online/backfill_gen_settings.sql"),
+/// Each table's batch file in `sql/migrate/online/`: [`batch_file`] names it, [`table_sql`]
+/// is its text.
+macro_rules! batch_files {
+    ($($t:ident => $file:literal),* $(,)?) => {
+        /// The file under `sql/` of one batch of `t`'s statements (they read its range from `mig_batch`).
+        pub fn batch_file(t: BackfillTable) -> &'static str {
+            match t {
+                $(BackfillTable::$t => concat!("migrate/online/", $file),)*
+            }
+        }
+
+        /// The statements of one batch of `t` ([`batch_file`]).
+        pub fn table_sql(t: BackfillTable) -> &'static str {
+            match t {
+                $(BackfillTable::$t => include_str!(concat!("../../../sql/migrate/online/", $file)),)*
+            }
+        }
+    };
+}
+
+batch_files! {
+    Run => "backfill_run.sql",
+    WaitingElement => "backfill_waiting_element.sql",
+    Conversation => "backfill_conversation.sql",
+    Bannedparticipants => "backfill_bannedparticipants.sql",
+    Courseparticipants => "backfill_courseparticipants.sql",
+    GenSettings => "backfill_gen_settings.sql",
+}
+
+/// The files under `sql/` the backfill runs, in its order: each batch's, with the orphans
+/// file after conversation's (run in its batches when orphans are detached) and
+/// `settle_runs.sql` once after the runs' last batch (`batched` false).
+pub fn files() -> Vec<(&'static str, bool)> {
+    let mut out = vec![];
+    for t in BackfillTable::ALL {
+        out.push((batch_file(t), true));
+        match t {
+            BackfillTable::Run => out.push(("migrate/online/settle_runs.sql", false)),
+            BackfillTable::Conversation => out.push(("migrate/online/backfill_conversation_orphans.sql", true)),
+            _ => {}
+        }
     }
+    out
 }
 
 impl Step for Backfill {

@@ -88,7 +88,7 @@ impl Step for Prepare {
             let (_, a) = crate::migrate::prepare::analyse_decided(&tx, opts, Some(run.state.migration_id)).await?;
             crate::migrate::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
             tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
-            if let Err(e) = tx.batch_execute(LOCK_SHARE).await {
+            if let Err(e) = tx.batch_execute(&short_lock::one_attempt(LOCK_SHARE)).await {
                 drop(tx);
                 if !attempts.again(&e).await {
                     return Err(stopped(step, format!("locking the legacy tables: {}", pg_error_text(&e))));
