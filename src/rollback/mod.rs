@@ -228,7 +228,9 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         let info = crate::backup::create_named(&db.settings, &opts.save_dir, crate::backup::ROLLBACK_SAVE_PREFIX, reporter).await?;
         Some(info.path)
     };
-    if opts.abort && expanded && (!opts.offline || resuming) {
+    // (An online abort under way may be finished offline too: each part of the one
+    // transaction's restore finds what the batches gave back already in place.)
+    if opts.abort && expanded && !opts.offline {
         return online::abort(db, migration.migration_id, opts, reporter, found, saved_to, started).await;
     }
 

@@ -43,8 +43,8 @@ fn crash_abort(db: &TestDb, dir: &std::path::Path, at: &str) -> Output {
     out
 }
 
-fn abort_ok(db: &TestDb, dir: &std::path::Path) -> String {
-    let out = cli().args(abort_args(db, dir)).assert();
+fn abort_ok(db: &TestDb, dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = cli().args(abort_args(db, dir)).args(extra).assert();
     let o = out.get_output();
     assert!(o.status.success(), "the abort failed:\n{}\n{}", text(&o.stdout), text(&o.stderr));
     text(&o.stdout)
@@ -56,8 +56,9 @@ async fn status_of_last_migration(c: &profochat_saas::conn::Db) -> String {
 
 /// Killed (as kill -9) at `at` inside the abort: `status` names the abort and its step,
 /// a forward `migrate` is refused, and `migrate --abort` again resumes it to the exact
-/// legacy database (catalog and rows), with its proof.
-async fn killed_in_the_abort_then_resumed(at: &str, named: &str) {
+/// legacy database (catalog and rows), with its proof (or, `--offline`, finishes it in
+/// one transaction).
+async fn killed_in_the_abort_then_resumed(at: &str, named: &str, offline: bool) {
     let (db, c, bot) = seeded(RUNS).await;
     let cat = catalog(&c).await;
     let fp = fingerprint::take(&*c).await.unwrap();
@@ -80,8 +81,8 @@ async fn killed_in_the_abort_then_resumed(at: &str, named: &str) {
     assert!(err.contains("abort") && err.contains("migrate --abort"), "{at}: {err}");
     assert_eq!(status_of_last_migration(&c).await, "aborting", "{at}: the refused migrate changed nothing");
 
-    let out = abort_ok(&db, dir.path());
-    assert!(out.contains("No-loss proof of the way back: 8 tables equal to before the migration"), "{at}: {out}");
+    let out = abort_ok(&db, dir.path(), if offline { &["--offline"] } else { &[] });
+    assert_eq!(out.contains("No-loss proof of the way back: 8 tables equal to before the migration"), !offline, "{at}: {out}");
     assert_eq!(catalog(&c).await, cat, "{at}: the catalog");
     assert_eq!(fingerprint::take(&*c).await.unwrap(), fp, "{at}: the legacy tables");
     assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy, "{at}");
@@ -95,15 +96,20 @@ mod killed {
     /// Inside the archive pass, once its first batch committed.
     #[tokio::test]
     async fn inside_the_second_batch_of_the_backfills_undo() {
-        killed_in_the_abort_then_resumed("inside:undo backfills:2", "undo backfills, 1 batches done").await;
+        killed_in_the_abort_then_resumed("inside:undo backfills:2", "undo backfills, 1 batches done", false).await;
+    }
+    /// The same, finished by `migrate --abort --offline` (one transaction).
+    #[tokio::test]
+    async fn inside_the_second_batch_of_the_backfills_undo_then_finished_offline() {
+        killed_in_the_abort_then_resumed("inside:undo backfills:2", "undo backfills, 1 batches done", true).await;
     }
     #[tokio::test]
     async fn after_the_keys_went() {
-        killed_in_the_abort_then_resumed("after:undo keys", "undo backfills, 0 batches done").await;
+        killed_in_the_abort_then_resumed("after:undo keys", "undo backfills, 0 batches done", false).await;
     }
     #[tokio::test]
     async fn after_the_proof_before_the_switch_back() {
-        killed_in_the_abort_then_resumed("after:undo proof", "switch back").await;
+        killed_in_the_abort_then_resumed("after:undo proof", "switch back", false).await;
     }
 }
 
