@@ -15,7 +15,7 @@ use tokio_postgres::Transaction;
 use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints};
-use crate::migrate::TableProof;
+use crate::migrate::{changes, TableProof};
 use crate::report::Reporter;
 use crate::schema::{self, SchemaState};
 use crate::sql::{ident, legacy_columns, legacy_key, literal, LEGACY_TABLES};
@@ -125,6 +125,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     let status = schema::inspect(db).await?;
     let migration = match (&status.last_migration, status.state) {
         (Some(m), SchemaState::MigrationInProgress) if opts.abort => m.clone(),
+        // An online abort or rollback under way: either command finishes it.
+        (Some(m), SchemaState::MigrationInProgress) if m.status() == Some(crate::state::MigrationStatus::Aborting) => m.clone(),
         (_, _) if opts.abort => {
             return Err(Error::state(
                 format!("{target} has no online migration in progress: it is {}", status.state.describe()),
@@ -187,7 +189,16 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
 
     // An abort before the expand step committed has no new tables or columns to look at.
     let expanded = expanded(&db.client).await?;
-    if opts.abort {
+    let resuming = migration.status() == Some(crate::state::MigrationStatus::Aborting);
+    let server: i32 = db
+        .query_one("SELECT current_setting('server_version_num')::int4", &[])
+        .await
+        .map_err(q("reading the server version"))?
+        .get(0);
+    // Online unless --offline: an abort, a rollback of a completed migration, either
+    // under way (a rollback needs the change log: PostgreSQL 13 or later).
+    let online = expanded && !opts.offline && (opts.abort || server >= changes::MIN_SERVER_VERSION_NUM);
+    if opts.abort || online {
         let got: bool = db
             .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::state::ADVISORY_KEY])
             .await
@@ -196,7 +207,11 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         if !got {
             return Err(Error::refused(
                 format!("a `profochat-saas migrate` is running on {target}"),
-                "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
+                if opts.abort {
+                    "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again."
+                } else {
+                    "Stop it first (Ctrl-C), then run `profochat-saas rollback` again."
+                },
             ));
         }
     }
@@ -220,7 +235,6 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         });
     }
     // An online abort under way was saved when it began.
-    let resuming = migration.status() == Some(crate::state::MigrationStatus::Aborting);
     // Saved before anything changes: the whole database, restorable with `restore`.
     let saved_to = if found.is_empty() || resuming {
         None
@@ -230,8 +244,9 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     };
     // (An online abort under way may be finished offline too: each part of the one
     // transaction's restore finds what the batches gave back already in place.)
-    if opts.abort && expanded && !opts.offline {
-        return online::abort(db, migration.migration_id, opts, reporter, found, saved_to, started).await;
+    if online {
+        let rollback = !opts.abort && !resuming;
+        return online::abort(db, migration.migration_id, rollback, opts, reporter, found, saved_to, started).await;
     }
 
     let tx = db.client.transaction().await.map_err(q("starting the rollback"))?;

@@ -53,6 +53,7 @@ const UNDO_ARCHIVE: &str = include_str!("../../sql/rollback/undo_archive.sql");
 const UNDO_APP_ROWS: &str = include_str!("../../sql/rollback/undo_app_rows.sql");
 const UNDO_APP_ROWS_FROM: &str = include_str!("../../sql/rollback/undo_app_rows_from.sql");
 const UNDO_COURSES: &str = include_str!("../../sql/rollback/undo_courses.sql");
+const UNDO_LINKS: &str = include_str!("../../sql/rollback/undo_links.sql");
 const RECORD_STATUS: &str = include_str!("../../sql/migrate/run/record_status.sql");
 
 /// How long a batch should take (as the way forward's backfill).
@@ -75,6 +76,9 @@ pub enum UndoStep {
     Keys,
     /// The backfills' archived changes given back, newest first, in archive_id batches.
     Archive,
+    /// `rollback` only: every row of the six big tables, in primary-key batches, given
+    /// the legacy values of what the compatibility layer linked since the migration.
+    Links,
     /// The application's rows (the change log) given their legacy values back.
     AppRows,
     /// The no-loss proof of the six big tables (reads only).
@@ -85,13 +89,14 @@ pub enum UndoStep {
 }
 
 impl UndoStep {
-    pub const ALL: [UndoStep; 5] = [UndoStep::Keys, UndoStep::Archive, UndoStep::AppRows, UndoStep::Proof, UndoStep::SwitchBack];
+    pub const ALL: [UndoStep; 6] = [UndoStep::Keys, UndoStep::Archive, UndoStep::Links, UndoStep::AppRows, UndoStep::Proof, UndoStep::SwitchBack];
 
     /// As `undo_progress.step` records it (and `--crash-at` names it).
     pub fn name(self) -> &'static str {
         match self {
             UndoStep::Keys => "undo keys",
             UndoStep::Archive => "undo backfills",
+            UndoStep::Links => "undo links",
             UndoStep::AppRows => "undo application rows",
             UndoStep::Proof => "undo proof",
             UndoStep::SwitchBack => "switch back",
@@ -127,6 +132,12 @@ pub struct Done {
     /// The proof of the six big tables, once taken.
     #[serde(default)]
     pub proof: Vec<TableProof>,
+    /// A `rollback` after a completed migration (rather than `migrate --abort`).
+    #[serde(default)]
+    pub rollback: bool,
+    /// The pass over the links: the table under way (of [`BATCHED_TABLES`]).
+    #[serde(default)]
+    pub links_table: usize,
 }
 
 impl UndoProgress {
@@ -135,18 +146,46 @@ impl UndoProgress {
         let name = self.step.map(UndoStep::name).unwrap_or("unknown");
         match self.step {
             Some(UndoStep::Archive) => format!(
-                "abort under way: step {name}, {} batches done, archive entries {}..{} left",
+                "{} under way: step {name}, {} batches done, archive entries {}..{} left",
+                self.way(),
                 self.batches,
                 self.end_key.unwrap_or(0),
                 self.next_key.unwrap_or(0) - 1
             ),
-            Some(UndoStep::AppRows) => format!(
-                "abort under way: step {name}, {} batches done, change-log entries {}..{} left",
+            Some(UndoStep::Links) => format!(
+                "{} under way: step {name}, table {}, {} batches done, keys {}..{} left",
+                self.way(),
+                BATCHED_TABLES.get(self.done.links_table).copied().unwrap_or("-"),
                 self.batches,
                 self.next_key.unwrap_or(0),
                 self.end_key.unwrap_or(0) - 1
             ),
-            _ => format!("abort under way: step {name}"),
+            Some(UndoStep::AppRows) => format!(
+                "{} under way: step {name}, {} batches done, change-log entries {}..{} left",
+                self.way(),
+                self.batches,
+                self.next_key.unwrap_or(0),
+                self.end_key.unwrap_or(0) - 1
+            ),
+            _ => format!("{} under way: step {name}", self.way()),
+        }
+    }
+
+    /// "abort" or "rollback".
+    pub fn way(&self) -> &'static str {
+        if self.done.rollback {
+            "rollback"
+        } else {
+            "abort"
+        }
+    }
+
+    /// The command that resumes it.
+    pub fn resumed_by(&self) -> &'static str {
+        if self.done.rollback {
+            "profochat-saas rollback"
+        } else {
+            "profochat-saas migrate --abort"
         }
     }
 
@@ -205,7 +244,7 @@ pub async fn progress<C: GenericClient + Sync>(client: &C, migration_id: i32) ->
 
 /// What an online abort that stops leaves.
 pub const STOPPED_HINT: &str = "The abort stops here; what its committed batches did stays, and the legacy bot keeps working (the legacy interface \
-     and the compatibility layer are in place). `profochat-saas status` shows where it stopped; `profochat-saas migrate --abort` resumes it.";
+     and the compatibility layer are in place). `profochat-saas status` shows where it stopped; the same command (`profochat-saas migrate --abort`, or `profochat-saas rollback`) resumes it.";
 
 fn stopped_q(context: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| Error::query(context, &e, STOPPED_HINT)
@@ -230,6 +269,7 @@ fn crash_point(opts: &RollbackOptions, here: &str) {
 pub(super) async fn abort(
     db: &mut Db,
     migration_id: i32,
+    rollback: bool,
     opts: &RollbackOptions,
     reporter: &dyn Reporter,
     found: Vec<Loss>,
@@ -242,8 +282,9 @@ pub(super) async fn abort(
             reporter.info(&format!("resuming the abort of the online migration {migration_id} ({})", p.describe()));
             p
         }
-        _ => begin(&mut db.client, migration_id).await?,
+        _ => begin(&mut db.client, migration_id, rollback).await?,
     };
+    let rollback = p.done.rollback;
     let before = before_image(&db.client, migration_id).await?;
     let logged = change_log_exists(&db.client).await?;
     loop {
@@ -264,20 +305,18 @@ pub(super) async fn abort(
             UndoStep::Archive => {
                 undo_archive(&mut db.client, &mut p, opts, reporter).await?;
                 let batches = p.batches;
-                p.at(UndoStep::AppRows);
-                if logged {
-                    let r = db
-                        .query_one(
-                            "SELECT pg_current_snapshot()::text, coalesce(min(change_id), 1), coalesce(max(change_id), 0) + 1 FROM profochat_saas.change_log",
-                            &[],
-                        )
-                        .await
-                        .map_err(stopped_q("reading the change log"))?;
-                    p.log_snapshot = Some(r.get(0));
-                    p.next_key = Some(r.get(1));
-                    p.end_key = Some(r.get(2));
+                if rollback {
+                    p.at(UndoStep::Links);
+                    p.done.links_table = 0;
+                    p.record(&db.client).await?;
+                } else {
+                    start_app_rows(&db.client, &mut p, logged).await?;
                 }
-                p.record(&db.client).await?;
+                format!("{batches} batches")
+            }
+            UndoStep::Links => {
+                let batches = undo_links(&mut db.client, &mut p, opts, reporter).await?;
+                start_app_rows(&db.client, &mut p, logged).await?;
                 format!("{batches} batches")
             }
             UndoStep::AppRows => {
@@ -291,7 +330,9 @@ pub(super) async fn abort(
             }
             UndoStep::Proof => {
                 let proof = match (&before, logged) {
-                    (Some(b), true) => {
+                    // (A rollback's change log began with it: the rows written between the
+                    // migration and the rollback are not in it, so there is no proof.)
+                    (Some(b), true) if !rollback => {
                         let tx = snapshot(&mut db.client, Access::ReadOnly).await.map_err(stopped_q("starting the proof"))?;
                         let proof = changes::prove_back(&tx, &BATCHED_TABLES, b).await?;
                         tx.commit().await.map_err(stopped_q("ending the proof"))?;
@@ -312,7 +353,7 @@ pub(super) async fn abort(
                 format!("{} tables equal to before", p.done.proof.len())
             }
             UndoStep::SwitchBack => {
-                let report = switch_back(db, &mut p, before.as_ref(), logged, reporter).await?;
+                let report = switch_back(db, &mut p, before.as_ref(), logged && !rollback, reporter).await?;
                 reporter.finished(&label, t.elapsed(), "the legacy database is back");
                 let _ = db.batch_execute("SELECT pg_advisory_unlock_all()").await;
                 let fp = fingerprint::take(&db.client).await?;
@@ -333,9 +374,33 @@ pub(super) async fn abort(
     }
 }
 
+/// The pass over the application's rows begins: the snapshot it starts in and the
+/// change log's range, recorded.
+async fn start_app_rows(client: &Client, p: &mut UndoProgress, logged: bool) -> Result<()> {
+    p.at(UndoStep::AppRows);
+    if logged {
+        let r = client
+            .query_one(
+                "SELECT pg_current_snapshot()::text, coalesce(min(change_id), 1), coalesce(max(change_id), 0) + 1 FROM profochat_saas.change_log",
+                &[],
+            )
+            .await
+            .map_err(stopped_q("reading the change log"))?;
+        p.log_snapshot = Some(r.get(0));
+        p.next_key = Some(r.get(1));
+        p.end_key = Some(r.get(2));
+    }
+    p.record(client).await
+}
+
 /// The abort begins: the migration recorded as aborting, its progress at the first step.
-async fn begin(client: &mut Client, migration_id: i32) -> Result<UndoProgress> {
-    let p = UndoProgress {
+/// A rollback first installs the change log (a completed migration removed it), so
+/// that every row the application writes from here on is given back too.
+async fn begin(client: &mut Client, migration_id: i32, rollback: bool) -> Result<UndoProgress> {
+    if rollback {
+        changes::install(client).await?;
+    }
+    let mut p = UndoProgress {
         migration_id,
         step: Some(UndoStep::Keys),
         next_key: None,
@@ -345,6 +410,7 @@ async fn begin(client: &mut Client, migration_id: i32) -> Result<UndoProgress> {
         rows: 0,
         done: Done::default(),
     };
+    p.done.rollback = rollback;
     let tx = client.transaction().await.map_err(q("starting the abort"))?;
     tx.batch_execute(&format!("{}\n{UNDO_PROGRESS}", Prologue { allow_ddl: true, ..Default::default() }.sql()))
         .await
@@ -550,10 +616,84 @@ async fn undo_app_rows(client: &mut Client, p: &mut UndoProgress, opts: &Rollbac
     Ok(())
 }
 
+/// The statements of undo_links.sql that change `table`.
+pub fn links_sql(table: &str) -> Vec<String> {
+    split_statements(UNDO_LINKS)
+        .into_iter()
+        .filter(|s| {
+            let code = crate::migrate::work::code_only(s, false);
+            let code = code.trim_start();
+            code.starts_with(&format!("UPDATE {table} ")) || code.starts_with(&format!("DELETE FROM {table} "))
+        })
+        .collect()
+}
+
+/// `rollback` only: each of the six big tables in primary-key batches, ascending, up to
+/// the key captured when its pass began (rows written later are in the change log).
+/// Returns the batches.
+async fn undo_links(client: &mut Client, p: &mut UndoProgress, opts: &RollbackOptions, reporter: &dyn Reporter) -> Result<i64> {
+    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
+    let mut total = 0;
+    while let Some(table) = BATCHED_TABLES.get(p.done.links_table).copied() {
+        let key = crate::sql::legacy_key(table)[0];
+        if p.next_key.is_none() {
+            let r = client
+                .query_one(&format!("SELECT coalesce(min({k})::int8, 0), coalesce(max({k})::int8, -1) + 1 FROM {}", ident(table), k = ident(key)), &[])
+                .await
+                .map_err(stopped_q("reading a key range"))?;
+            p.next_key = Some(r.get(0));
+            p.end_key = Some(r.get(1));
+            p.batches = 0;
+            p.record(&*client).await?;
+        }
+        let statements = links_sql(table);
+        let mut size = BATCH_FIRST * 10;
+        let mut retries: Option<Attempts> = None;
+        let mut n = 0u64;
+        while let (Some(lo), Some(end)) = (p.next_key, p.end_key) {
+            if lo >= end {
+                break;
+            }
+            let hi = (lo + size).min(end);
+            let mut next = p.clone();
+            next.next_key = Some(hi);
+            next.batches += 1;
+            next.rows += hi - lo;
+            let t0 = Instant::now();
+            let here = format!("inside:{}:{table}:{}", UndoStep::Links.name(), n + 1);
+            match batch(client, &statements, &[&lo, &hi], &next, opts, &here).await {
+                Ok(_) => {
+                    n += 1;
+                    total += 1;
+                    *p = next;
+                    retries = None;
+                    reporter.progress(p.batches as u64);
+                    size = next_size(size, t0.elapsed());
+                }
+                Err(e) => {
+                    if retries.get_or_insert_with(|| Attempts::new(bound)).again(&e).await {
+                        size = (size / 2).max(BATCH_MIN);
+                        continue;
+                    }
+                    return Err(stopped(format!("the batch of {table} {lo}..{hi}: {}", pg_error_text(&e))));
+                }
+            }
+        }
+        p.done.links_table += 1;
+        p.next_key = None;
+        p.end_key = None;
+        p.record(&*client).await?;
+    }
+    Ok(total)
+}
+
 /// Step 5: the last transaction. Its locks are taken in short attempts; what it does
 /// does not grow with the big tables: what the change log holds that step 3 could not
 /// see, the course tables, the schema.
-async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>, logged: bool, reporter: &dyn Reporter) -> Result<RollbackReport> {
+/// `prove`: the course tables' proof (an abort: the change log holds every row the
+/// application wrote since the before-image).
+async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>, prove: bool, reporter: &dyn Reporter) -> Result<RollbackReport> {
+    let logged = change_log_exists(&db.client).await?;
     let migration_id = p.migration_id;
     let tx = db.client.transaction().await.map_err(q("starting the switch back"))?;
     tx.batch_execute(&Prologue { allow_ddl: true, backfill: true, attempt: false }.sql()).await.map_err(q("starting the switch back"))?;
@@ -592,7 +732,7 @@ async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>,
         e.rows_removed += r.rows_removed;
     }
     let mut proof = p.done.proof.clone();
-    if let (Some(b), true) = (before, logged) {
+    if let (Some(b), true) = (before, prove) {
         let courses = changes::prove_back(&tx, &COURSE_TABLES, b).await?;
         let bad = changes::unequal(&courses);
         if !bad.is_empty() {
@@ -606,7 +746,7 @@ async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>,
     }
     tx.batch_execute(super::DROP_SCHEMA).await.map_err(q("dropping the SaaS tables and columns"))?;
     tx.commit().await.map_err(q("committing the switch back"))?;
-    reporter.committed("the online migration is aborted: the legacy database is back");
+    reporter.committed(if p.done.rollback { "rolled back: the legacy database is back" } else { "the online migration is aborted: the legacy database is back" });
     Ok(RollbackReport {
         target: String::new(),
         migration_id,

@@ -189,6 +189,7 @@ const BATCHED: &[&str] = &[
     "migrate/online/backfill_gen_settings.sql",
     "rollback/undo_archive.sql",
     "rollback/undo_app_rows.sql",
+    "rollback/undo_links.sql",
 ];
 
 /// Relations a batch may read whole: they grow with the courses (a few thousand rows at
@@ -626,7 +627,7 @@ async fn explain_everything() -> Guard {
         let sql = profochat_saas::rollback::online::archive_sql(t);
         g2.file_with("rollback/undo_archive.sql", &sql, true, &[]).await;
     }
-    for f in ["rollback/undo_app_rows.sql", "rollback/undo_app_rows_from.sql"] {
+    for f in ["rollback/undo_app_rows.sql", "rollback/undo_app_rows_from.sql", "rollback/undo_links.sql"] {
         g2.file(f, true).await;
     }
     // (Run by the last transaction once the keys went: EXPLAINed only.)

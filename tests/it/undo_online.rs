@@ -178,3 +178,46 @@ async fn the_offline_abort_is_one_transaction_and_exact() {
     assert_eq!(fingerprint::take(&*c).await.unwrap(), fp);
     assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
 }
+
+/// `rollback` after a completed online migration runs online too: the bot writes
+/// throughout (before the migration, through it and through the rollback), the rollback
+/// is killed (as kill -9) inside its pass over the links once a batch committed,
+/// `status` names it, and `rollback` again resumes it: not one statement of the bot
+/// fails, every row it wrote is there, and the rest is exactly the legacy database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_killed_and_resumed_while_the_bot_writes_keeps_its_rows_and_gives_back_the_rest_exactly() {
+    let (db, mut c, bot) = seeded(RUNS).await;
+    let before = fingerprint::take(&*c).await.unwrap();
+    let schema_only = |v: Vec<String>| v.into_iter().filter(|l| !l.starts_with("seq ") && !l.contains("_seq")).collect::<Vec<_>>();
+    let cat = schema_only(catalog(&c).await);
+    let writer = Writer::start(&db).await;
+    let (ok, out) = cli_blocking(
+        ["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()].iter().map(|s| s.to_string()).collect(),
+    )
+    .await;
+    assert!(ok, "the migration failed:\n{out}");
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Migrated);
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = |extra: &[&str]| {
+        let mut v: Vec<String> =
+            ["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.path().display().to_string()].iter().map(|s| s.to_string()).collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let (ok, out) = cli_blocking(rollback(&["--crash-at", "inside:undo links:conversation:2"])).await;
+    assert!(!ok, "the rollback should have been killed in its pass over the links:\n{out}");
+    wait_for_the_killed_session(&c).await;
+    assert_eq!(status_of_last_migration(&c).await, "aborting");
+    let st = status(&db);
+    assert!(
+        st.contains("Abort:     rollback under way: step undo links, table conversation, 1 batches done") && st.contains("`profochat-saas rollback` resumes it"),
+        "{st}"
+    );
+    let (ok, out) = cli_blocking(rollback(&[])).await;
+    assert!(ok, "the resumed rollback failed:\n{out}");
+    let w = writer.stop().await;
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    assert_eq!(schema_only(catalog(&c).await), cat, "the catalog");
+    all_written_present(&c, &w, "rollback").await;
+    assert_eq!(without_written(&mut c, &w).await, before, "the legacy rows of before, exactly");
+}

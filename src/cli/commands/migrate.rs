@@ -68,7 +68,7 @@ pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
             lock_wait: Some(std::time::Duration::from_secs(args.lock_wait)),
             crash_at: args.crash_at.clone(),
         };
-        return crate::cli::commands::rollback::run_with(Some(abort), args.dry_run, &args.conn, &args.dir, &args.confirm, &args.out).await;
+        return crate::cli::commands::rollback::run_with(Some(abort), args.dry_run, false, None, &args.conn, &args.dir, &args.confirm, &args.out).await;
     }
     let mut db = connect(&args.conn).await?;
     let opts = options(&args.policy, Some(&args));

@@ -7,8 +7,8 @@ use profochat_saas::rollback;
 
 use crate::cli::{connect, output, BackupDirArgs, ConfirmArgs, ConnArgs, OutputArgs};
 
-pub async fn run(dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
-    run_with(None, dry_run, conn, dir, confirm, out).await
+pub async fn run(dry_run: bool, offline: bool, crash_at: Option<String>, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+    run_with(None, dry_run, offline, crash_at, conn, dir, confirm, out).await
 }
 
 /// `migrate --abort`'s own options.
@@ -20,7 +20,8 @@ pub struct Abort {
 }
 
 /// `rollback`, or with `abort` `migrate --abort` (an online migration that has not switched).
-pub async fn run_with(abort: Option<Abort>, dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with(abort: Option<Abort>, dry_run: bool, offline: bool, crash_at: Option<String>, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let target = db.settings.display_target();
     let opts = match abort {
@@ -32,7 +33,7 @@ pub async fn run_with(abort: Option<Abort>, dry_run: bool, conn: &ConnArgs, dir:
             lock_wait: a.lock_wait,
             crash_at: a.crash_at,
         },
-        None => rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone(), ..Default::default() },
+        None => rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone(), offline, crash_at, ..Default::default() },
     };
     let abort = opts.abort;
     if !dry_run {

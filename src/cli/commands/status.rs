@@ -87,7 +87,7 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
             println!("Online:    {}", p.describe());
         }
         if let Some(u) = &undo {
-            println!("Abort:     {}; `profochat-saas migrate --abort` resumes it", u.describe());
+            println!("Abort:     {}; `{}` resumes it", u.describe(), u.resumed_by());
         }
         if !cleanup.is_empty() {
             println!(
