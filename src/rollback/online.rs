@@ -21,6 +21,13 @@
 //!    (small), their proof, and the legacy interface, the compatibility layer, the new
 //!    columns and tables and the tool's schema go.
 //!
+//! `rollback` after a completed migration runs the same steps, with two differences:
+//! it installs the change log first (the migration's cleanup removed it), and between
+//! steps 2 and 3 it gives every row of the six big tables its legacy values back in
+//! primary-key batches ([`UndoStep::Links`]): the rows the bot wrote between the
+//! migration and the rollback got theirs from the compatibility layer, and neither the
+//! archive nor a change log names them. It has no proof (those rows are not logged).
+//!
 //! Where the abort stands is recorded (`profochat_saas.undo_progress`, the migration's
 //! status `aborting`) in the transaction of the work it records: killed anywhere, the
 //! next `migrate --abort` resumes there, and `status` names it.
@@ -256,7 +263,8 @@ fn stopped(what: String) -> Error {
 
 /// Test hook (`--crash-at`): ends the process at once, as kill -9 would, after a step
 /// ("after:undo keys") or inside a batch before its commit ("inside:undo backfills:N",
-/// "inside:undo application rows:N").
+/// "inside:undo links:TABLE:N", "inside:undo application rows:N"), or inside the
+/// switch back before its commit ("inside:switch back").
 fn crash_point(opts: &RollbackOptions, here: &str) {
     if opts.crash_at.as_deref() == Some(here) {
         std::process::abort();
@@ -353,7 +361,7 @@ pub(super) async fn abort(
                 format!("{} tables equal to before", p.done.proof.len())
             }
             UndoStep::SwitchBack => {
-                let report = switch_back(db, &mut p, before.as_ref(), logged && !rollback, reporter).await?;
+                let report = switch_back(db, &mut p, before.as_ref(), logged && !rollback, opts, reporter).await?;
                 reporter.finished(&label, t.elapsed(), "the legacy database is back");
                 let _ = db.batch_execute("SELECT pg_advisory_unlock_all()").await;
                 let fp = fingerprint::take(&db.client).await?;
@@ -692,7 +700,14 @@ async fn undo_links(client: &mut Client, p: &mut UndoProgress, opts: &RollbackOp
 /// see, the course tables, the schema.
 /// `prove`: the course tables' proof (an abort: the change log holds every row the
 /// application wrote since the before-image).
-async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>, prove: bool, reporter: &dyn Reporter) -> Result<RollbackReport> {
+async fn switch_back(
+    db: &mut Db,
+    p: &mut UndoProgress,
+    before: Option<&Before>,
+    prove: bool,
+    opts: &RollbackOptions,
+    reporter: &dyn Reporter,
+) -> Result<RollbackReport> {
     let logged = change_log_exists(&db.client).await?;
     let migration_id = p.migration_id;
     let tx = db.client.transaction().await.map_err(q("starting the switch back"))?;
@@ -745,6 +760,7 @@ async fn switch_back(db: &mut Db, p: &mut UndoProgress, before: Option<&Before>,
         proof.sort_by_key(|t| LEGACY_TABLES.iter().position(|l| *l == t.table));
     }
     tx.batch_execute(super::DROP_SCHEMA).await.map_err(q("dropping the SaaS tables and columns"))?;
+    crash_point(opts, &format!("inside:{}", UndoStep::SwitchBack.name()));
     tx.commit().await.map_err(q("committing the switch back"))?;
     reporter.committed(if p.done.rollback { "rolled back: the legacy database is back" } else { "the online migration is aborted: the legacy database is back" });
     Ok(RollbackReport {

@@ -122,6 +122,11 @@ mod killed {
     async fn after_the_keys_went() {
         killed_in_the_abort_then_resumed("after:undo keys", "undo backfills, 0 batches done", false).await;
     }
+    /// Inside the last transaction, before its commit: nothing of it stays.
+    #[tokio::test]
+    async fn inside_the_switch_back() {
+        killed_in_the_abort_then_resumed("inside:switch back", "switch back", false).await;
+    }
     #[tokio::test]
     async fn after_the_proof_before_the_switch_back() {
         killed_in_the_abort_then_resumed("after:undo proof", "switch back", false).await;
