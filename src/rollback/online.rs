@@ -274,6 +274,7 @@ fn crash_point(opts: &RollbackOptions, here: &str) {
 /// The online abort of migration `migration_id` (its advisory lock held by the caller),
 /// from its start or from where an earlier abort stopped. `found` and `saved_to`: what
 /// the legacy schema cannot hold, saved before the abort began.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn abort(
     db: &mut Db,
     migration_id: i32,
