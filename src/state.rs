@@ -31,16 +31,21 @@ pub enum MigrationStatus {
     Finished,
     /// Undone by `rollback`.
     RolledBack,
+    /// `migrate --abort` of an online migration under way: its undo runs in short
+    /// batches (`profochat_saas.undo_progress` says where), running or interrupted;
+    /// `migrate --abort` resumes it, and only it.
+    Aborting,
 }
 
 impl MigrationStatus {
-    pub const ALL: [MigrationStatus; 6] = [
+    pub const ALL: [MigrationStatus; 7] = [
         MigrationStatus::Running,
         MigrationStatus::InProgress,
         MigrationStatus::IndexesPending,
         MigrationStatus::Completed,
         MigrationStatus::Finished,
         MigrationStatus::RolledBack,
+        MigrationStatus::Aborting,
     ];
 
     /// As stored in the state table.
@@ -52,6 +57,7 @@ impl MigrationStatus {
             MigrationStatus::Completed => "completed",
             MigrationStatus::Finished => "finished",
             MigrationStatus::RolledBack => "rolled_back",
+            MigrationStatus::Aborting => "aborting",
         }
     }
 
@@ -64,10 +70,16 @@ impl MigrationStatus {
         matches!(self, MigrationStatus::IndexesPending | MigrationStatus::Completed | MigrationStatus::Finished)
     }
 
-    /// The migration changed the legacy tables and was not undone: migrated, or an
-    /// online migration between its first step and its switch.
+    /// The migration changed the legacy tables and was not undone: migrated, an
+    /// online migration between its first step and its switch, or one whose abort is
+    /// under way.
     pub fn begun(self) -> bool {
-        self == MigrationStatus::InProgress || self.migrated()
+        self.online_unswitched() || self.migrated()
+    }
+
+    /// An online migration that has not switched: in progress, or being aborted.
+    pub fn online_unswitched(self) -> bool {
+        matches!(self, MigrationStatus::InProgress | MigrationStatus::Aborting)
     }
 
     /// The stored names of the statuses for which `f` holds (a parameter of the
@@ -334,7 +346,7 @@ mod tests {
         assert!(MigrationStatus::Finished.migrated() && !MigrationStatus::RolledBack.migrated());
         assert!(!MigrationStatus::InProgress.migrated());
         assert_eq!(MigrationStatus::names_where(MigrationStatus::migrated), ["indexes_pending", "completed", "finished"]);
-        assert_eq!(MigrationStatus::names_where(MigrationStatus::begun), ["in_progress", "indexes_pending", "completed", "finished"]);
+        assert_eq!(MigrationStatus::names_where(MigrationStatus::begun), ["in_progress", "indexes_pending", "completed", "finished", "aborting"]);
     }
 
     #[test]

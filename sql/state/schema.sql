@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS profochat_saas.migration (
     -- committed); 'in_progress': an online migration between its first step and its
     -- switch; 'indexes_pending': committed, secondary indexes still being built (or
     -- interrupted); 'completed': data, keys and indexes in place; 'finished': `finish`
-    -- removed the legacy interface and the compatibility layer; 'rolled_back': undone.
+    -- removed the legacy interface and the compatibility layer; 'rolled_back': undone;
+    -- 'aborting': `migrate --abort` of an online migration under way (undo_progress).
     status        text NOT NULL,
     phases        jsonb NOT NULL DEFAULT '[]',
     fingerprint_before jsonb,
@@ -24,13 +25,19 @@ CREATE TABLE IF NOT EXISTS profochat_saas.migration (
     summary       jsonb
 );
 -- The statuses the tool writes, and no other. Added here rather than in CREATE TABLE
--- so that a state table made by an earlier version gets it too.
+-- so that a state table made by an earlier version gets it too, and replaced when an
+-- earlier version's CHECK lacks a status ('aborting' came later).
 DO $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                WHERE conrelid = 'profochat_saas.migration'::regclass AND conname = 'migration_status_check'
+                  AND pg_get_constraintdef(oid) NOT LIKE '%''aborting''%') THEN
+        ALTER TABLE profochat_saas.migration DROP CONSTRAINT migration_status_check;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
                     WHERE conrelid = 'profochat_saas.migration'::regclass AND conname = 'migration_status_check') THEN
         ALTER TABLE profochat_saas.migration ADD CONSTRAINT migration_status_check
-            CHECK (status IN ('running', 'in_progress', 'indexes_pending', 'completed', 'finished', 'rolled_back'));
+            CHECK (status IN ('running', 'in_progress', 'indexes_pending', 'completed', 'finished', 'rolled_back', 'aborting'));
     END IF;
 END $$;
 

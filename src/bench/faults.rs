@@ -214,7 +214,7 @@ async fn trial(settings: &ConnSettings, default_bot: &str, rate: u32, connection
     let w = writer::start(settings, rate, connections).await?;
     let t = Instant::now();
     let recovered: std::result::Result<(), String> = if abort || completing {
-        let opts = RollbackOptions { dry_run: false, save_dir: std::env::temp_dir(), abort };
+        let opts = RollbackOptions { dry_run: false, save_dir: std::env::temp_dir(), abort, ..Default::default() };
         rollback::rollback(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
     } else {
         let opts = MigrateOptions { default_bot: Some(default_bot.to_string()), ..MigrateOptions::default() };

@@ -110,7 +110,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
             index_jobs: 2,
             ..MigrateOptions::default()
         };
-        let rollback_opts = |abort: bool| crate::rollback::RollbackOptions { dry_run: false, save_dir: save_dir.clone(), abort };
+        let rollback_opts = |abort: bool| crate::rollback::RollbackOptions { dry_run: false, save_dir: save_dir.clone(), abort, ..Default::default() };
         let mut times = vec![];
         let timed = |step: &str| format!("{runs} runs: {step}");
 

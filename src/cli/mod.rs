@@ -190,7 +190,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             commands::finish::run(dry_run, &quiet_for, force, &conn, &confirm, &out).await
         }
         Command::LegacyRole { role, unset, conn, confirm, out } => commands::status::legacy_role(&role, unset, &conn, &confirm, &out).await,
-        Command::Rollback { dry_run, conn, dir, confirm, out } => commands::rollback::run(dry_run, &conn, &dir, &confirm, &out).await,
+        Command::Rollback { dry_run, offline, crash_at, conn, dir, confirm, out } => {
+            commands::rollback::run(dry_run, offline, crash_at, &conn, &dir, &confirm, &out).await
+        }
         Command::SeedLegacy { conn, runs, seed, profile, confirm, out } => commands::seed::run(&conn, runs, seed, profile, &confirm, &out).await,
         Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, faults, undo, out } => {
             if faults || undo {

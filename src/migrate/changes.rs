@@ -52,6 +52,7 @@ const REMOVE: &str = include_str!("../../sql/migrate/online/change_log_remove.sq
 const PROOF_BEFORE: &str = include_str!("../../sql/migrate/online/proof_before.sql");
 const PROOF_AFTER: &str = include_str!("../../sql/migrate/online/proof_after.sql");
 const ARCHIVE_COUNTS: &str = include_str!("../../sql/migrate/run/archive_counts.sql");
+const PROOF_BACK_AFTER: &str = include_str!("../../sql/rollback/undo_proof_after.sql");
 
 /// The name of the change-log trigger on each legacy table.
 pub const TRIGGER_NAME: &str = "profochat_saas_change_log";
@@ -161,6 +162,56 @@ pub fn proof_after_sql(table: &str, how: RowHash) -> String {
         .replace("{{moved_key}}", &moved_key)
         .replace("{{p_key}}", &key_json(table, "(x.p)"))
         .replace("{{hash}}", &row_expr(table, "(x.p)", how))
+}
+
+/// The after side of the way back's proof for `table` (sql/rollback/undo_proof_after.sql
+/// filled in): the table now, without the rows under a key the application wrote.
+pub fn proof_back_after_sql(table: &str, how: RowHash) -> String {
+    PROOF_BACK_AFTER
+        .replace("{{name}}", &literal(table))
+        .replace("{{table}}", &ident(table))
+        .replace("{{t_in_k}}", &key_match(table, "t", "k.key"))
+        .replace("{{hash}}", &row_expr(table, "t", how))
+}
+
+/// The no-loss proof of the way back (`migrate --abort` online), for `tables`: once
+/// every archived change is given back, each table must equal its before-image with,
+/// on both sides, the rows under a key the application wrote after the before-image's
+/// snapshot left out (counted as [`prove`] counts them). `client` must see one snapshot
+/// throughout (a REPEATABLE READ transaction, or the abort's last transaction with the
+/// tables locked); the change log must still be there.
+pub async fn prove_back<C: GenericClient + Sync>(client: &C, tables: &[&str], before: &Before) -> Result<Vec<TableProof>> {
+    let how = require_server(client).await?;
+    let zero = || TableFingerprint { rows: 0, hash: "0".into() };
+    let mut out = vec![];
+    for t in tables {
+        let now = fingerprint::take_table(client, t).await?;
+        let b = before.fingerprints.tables.get(*t).cloned().unwrap_or_else(zero);
+        let row = client
+            .query_one(PROOF_BEFORE, &[t, &before.snapshot, &b.rows, &b.hash])
+            .await
+            .map_err(qerr(format!("reading the application's changes to {t}"), NOTHING))?;
+        let before_excluded = TableFingerprint { rows: row.get(0), hash: row.get(1) };
+        let (app_inserted, app_updated, app_deleted, app_inserted_then_deleted) = (row.get(2), row.get(3), row.get(4), row.get(5));
+        let row = client
+            .query_one(&proof_back_after_sql(t, how), &[&before.snapshot, &now.rows, &now.hash])
+            .await
+            .map_err(qerr(format!("leaving the application's rows out of {t}"), NOTHING))?;
+        let after_excluded = TableFingerprint { rows: row.get(0), hash: row.get(1) };
+        out.push(TableProof {
+            table: t.to_string(),
+            equal: before_excluded == after_excluded,
+            before: before_excluded,
+            after: after_excluded,
+            rows_now: now.rows,
+            archived_deleted: 0,
+            archived_updated: 0,
+            archived_inserted: 0,
+            written_meanwhile: Some([app_inserted, app_updated, app_deleted]),
+            written_then_gone: Some(app_inserted_then_deleted),
+        });
+    }
+    Ok(out)
 }
 
 async fn require_server<C: GenericClient + Sync>(client: &C) -> Result<RowHash> {
@@ -387,7 +438,7 @@ mod tests {
     fn templates_are_filled_in_completely() {
         for t in LEGACY_TABLES {
             for how in [RowHash::Record, RowHash::Text] {
-                for sql in [trigger_function_sql(t, how, "public"), proof_after_sql(t, how), attach_sql(t)] {
+                for sql in [trigger_function_sql(t, how, "public"), proof_after_sql(t, how), proof_back_after_sql(t, how), attach_sql(t)] {
                     let body: String = sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
                     assert!(!body.contains("{{"), "{t}: {body}");
                 }

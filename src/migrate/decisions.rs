@@ -37,6 +37,14 @@ pub fn action(status: &SchemaStatus, target: &str) -> Result<Action> {
     match status.state {
         SchemaState::Legacy | SchemaState::PartlyMigrated => Ok(Action::Migrate),
         SchemaState::IndexesPending => Ok(Action::FinishIndexes),
+        SchemaState::MigrationInProgress
+            if status.last_migration.as_ref().and_then(|m| m.status()) == Some(crate::state::MigrationStatus::Aborting) =>
+        {
+            Err(Error::state(
+                format!("{target} has an abort of its online migration under way (stopped, or running elsewhere)"),
+                "An abort is finished, not resumed forward: run `profochat-saas migrate --abort` again (`profochat-saas status` shows where it stands).",
+            ))
+        }
         SchemaState::MigrationInProgress => Ok(Action::Resume),
         SchemaState::Outdated => Ok(Action::Upgrade),
         SchemaState::Migrated => Ok(Action::Nothing),

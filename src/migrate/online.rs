@@ -66,6 +66,12 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &
         ));
     }
     let state = match progress(&db.client).await? {
+        Some(p) if aborting(&db.client, p.migration_id).await? => {
+            return Err(Error::state(
+                format!("{target} has an abort of its online migration under way"),
+                "An abort is finished, not resumed forward: run `profochat-saas migrate --abort` again.",
+            ))
+        }
         Some(p) if in_progress(&db.client, p.migration_id).await? => {
             reporter.info(&format!("resuming the online migration {} ({})", p.migration_id, p.describe()));
             p
@@ -160,6 +166,14 @@ async fn apply(step: &impl Step, run: &mut Online<'_>) -> Result<super::steps::C
 async fn in_progress(client: &Client, migration_id: i32) -> Result<bool> {
     Ok(client
         .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = $2", &[&migration_id, &MigrationStatus::InProgress.as_str()])
+        .await
+        .map_err(q("reading the migration state"))?
+        .is_some())
+}
+
+async fn aborting(client: &Client, migration_id: i32) -> Result<bool> {
+    Ok(client
+        .query_opt("SELECT 1 FROM profochat_saas.migration WHERE migration_id = $1 AND status = $2", &[&migration_id, &MigrationStatus::Aborting.as_str()])
         .await
         .map_err(q("reading the migration state"))?
         .is_some())

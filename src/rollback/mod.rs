@@ -5,14 +5,17 @@
 //! columns' values) is first saved to a file beside the backups, restorable with
 //! `restore`: never a dead end, nothing dropped silently.
 
+pub mod online;
+
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Transaction;
 
 use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
 use crate::fingerprint::{self, Fingerprints};
+use crate::migrate::{changes, TableProof};
 use crate::report::Reporter;
 use crate::schema::{self, SchemaState};
 use crate::sql::{ident, legacy_columns, legacy_key, literal, LEGACY_TABLES};
@@ -21,10 +24,12 @@ use crate::target;
 const LOSSES: &str = include_str!("../../sql/rollback/losses.sql");
 const DROP_KEYS: &str = include_str!("../../sql/rollback/drop_keys.sql");
 const UNRENAME: &str = include_str!("../../sql/rollback/unrename.sql");
+/// The eight legacy tables, for the one-transaction undo.
+const ALL_TABLES: [&str; 8] = LEGACY_TABLES;
 const DROP_SCHEMA: &str = include_str!("../../sql/rollback/drop_schema.sql");
 
 /// What one table got back.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TableRollback {
     pub values_restored: u64,
     pub rows_restored: u64,
@@ -48,11 +53,21 @@ pub struct RollbackOptions {
     pub save_dir: std::path::PathBuf,
     /// `migrate --abort`: undo an online migration that has not switched (and only that).
     pub abort: bool,
+    /// `migrate --abort --offline`: the abort in one transaction that holds the legacy
+    /// tables (faster; the bot waits for all of it). Without it the abort runs online
+    /// ([`online`]): short transactions, batches, one short switch back.
+    pub offline: bool,
+    /// How long each short lock of an online abort keeps trying (default
+    /// [`short_lock::DEFAULT_BOUND`]).
+    pub lock_wait: Option<std::time::Duration>,
+    /// Test hook: end the process at this point of an online abort, as kill -9 would
+    /// (see [`online`]).
+    pub crash_at: Option<String>,
 }
 
 impl Default for RollbackOptions {
     fn default() -> Self {
-        RollbackOptions { dry_run: false, save_dir: "backups".into(), abort: false }
+        RollbackOptions { dry_run: false, save_dir: "backups".into(), abort: false, offline: false, lock_wait: None, crash_at: None }
     }
 }
 
@@ -78,6 +93,11 @@ pub struct RollbackReport {
     pub bot_tokens_dropped: Vec<String>,
     /// Roles whose search_path pointed at the legacy interface, set back to the default.
     pub legacy_roles_reset: Vec<String>,
+    /// The no-loss proof of the way back (an online abort): each legacy table equal to
+    /// its before-image, the rows written since left out on both sides and counted.
+    pub proof: Vec<TableProof>,
+    /// Undone online (short transactions and batches) rather than in one transaction.
+    pub online: bool,
     pub elapsed_ms: u64,
 }
 
@@ -105,6 +125,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     let status = schema::inspect(db).await?;
     let migration = match (&status.last_migration, status.state) {
         (Some(m), SchemaState::MigrationInProgress) if opts.abort => m.clone(),
+        // An online abort or rollback under way: either command finishes it.
+        (Some(m), SchemaState::MigrationInProgress) if m.status() == Some(crate::state::MigrationStatus::Aborting) => m.clone(),
         (_, _) if opts.abort => {
             return Err(Error::state(
                 format!("{target} has no online migration in progress: it is {}", status.state.describe()),
@@ -167,7 +189,16 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
 
     // An abort before the expand step committed has no new tables or columns to look at.
     let expanded = expanded(&db.client).await?;
-    if opts.abort {
+    let resuming = migration.status() == Some(crate::state::MigrationStatus::Aborting);
+    let server: i32 = db
+        .query_one("SELECT current_setting('server_version_num')::int4", &[])
+        .await
+        .map_err(q("reading the server version"))?
+        .get(0);
+    // Online unless --offline: an abort, a rollback of a completed migration, either
+    // under way (a rollback needs the change log: PostgreSQL 13 or later).
+    let online = expanded && !opts.offline && (opts.abort || server >= changes::MIN_SERVER_VERSION_NUM);
+    if opts.abort || online {
         let got: bool = db
             .query_one("SELECT pg_try_advisory_lock($1)", &[&crate::state::ADVISORY_KEY])
             .await
@@ -176,7 +207,11 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         if !got {
             return Err(Error::refused(
                 format!("a `profochat-saas migrate` is running on {target}"),
-                "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again.",
+                if opts.abort {
+                    "Stop it first (Ctrl-C), then run `profochat-saas migrate --abort` again."
+                } else {
+                    "Stop it first (Ctrl-C), then run `profochat-saas rollback` again."
+                },
             ));
         }
     }
@@ -194,16 +229,25 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
             changed_since_migration: vec![],
             bot_tokens_dropped: vec![],
             legacy_roles_reset: vec![],
+            proof: vec![],
+            online: false,
             elapsed_ms: started.elapsed().as_millis() as u64,
         });
     }
+    // An online abort under way was saved when it began.
     // Saved before anything changes: the whole database, restorable with `restore`.
-    let saved_to = if found.is_empty() {
+    let saved_to = if found.is_empty() || resuming {
         None
     } else {
         let info = crate::backup::create_named(&db.settings, &opts.save_dir, crate::backup::ROLLBACK_SAVE_PREFIX, reporter).await?;
         Some(info.path)
     };
+    // (An online abort under way may be finished offline too: each part of the one
+    // transaction's restore finds what the batches gave back already in place.)
+    if online {
+        let rollback = !opts.abort && !resuming;
+        return online::abort(db, migration.migration_id, rollback, opts, reporter, found, saved_to, started).await;
+    }
 
     let tx = db.client.transaction().await.map_err(q("starting the rollback"))?;
     reporter.started("rollback: lock and check", None);
@@ -256,12 +300,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
     crate::tenant::remove_all(&tx).await?;
     reporter.started("rollback: restore legacy rows and values", None);
     let t = std::time::Instant::now();
-    let tables = if expanded {
-        restore(&tx, migration.migration_id).await?
-    } else {
-        tx.batch_execute(DROP_SCHEMA).await.map_err(q("dropping the tool's schema"))?;
-        BTreeMap::new()
-    };
+    let tables = if expanded { restore(&tx, migration.migration_id, &ALL_TABLES, UNRENAME).await? } else { BTreeMap::new() };
+    tx.batch_execute(DROP_SCHEMA).await.map_err(q("dropping the SaaS tables and columns"))?;
     reporter.finished("rollback: restore legacy rows and values", t.elapsed(), "");
 
     let fingerprint = fingerprint::take(&tx).await?;
@@ -279,6 +319,8 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
         changed_since_migration: changed,
         bot_tokens_dropped,
         legacy_roles_reset,
+        proof: vec![],
+        online: false,
         elapsed_ms: started.elapsed().as_millis() as u64,
     })
 }
@@ -341,7 +383,12 @@ fn key_match(table: &str) -> String {
         .join(" AND ")
 }
 
-async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<String, TableRollback>> {
+/// Gives `tables` back in the caller's transaction: the legacy interface, the
+/// compatibility layer, the keys and indexes go; rows of other accounts and rows the
+/// migration made go; `unrename` (unrename.sql, or the course tables' part of it for an
+/// online abort) gives course ids back; archived values and deleted rows come back.
+/// The caller drops the schema (drop_schema.sql) after.
+async fn restore(tx: &Transaction<'_>, migration_id: i32, tables: &[&str], unrename: &str) -> Result<BTreeMap<String, TableRollback>> {
     let mut out: BTreeMap<String, TableRollback> = BTreeMap::new();
     tx.batch_execute(crate::target::sql::DROP_COMPAT).await.map_err(q("dropping the legacy interface"))?;
     tx.batch_execute(DROP_KEYS).await.map_err(q("dropping the SaaS keys"))?;
@@ -353,7 +400,7 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
 
     // Rows of other accounts are the new application's, not the legacy bot's: they are
     // in the file saved before the rollback, and leave the legacy tables.
-    for table in LEGACY_TABLES {
+    for table in tables {
         let n = tx
             .execute(&format!("DELETE FROM {} WHERE account_id <> 1", ident(table)), &[])
             .await
@@ -390,8 +437,8 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
 
     // Rows on renamed course copies (migrated ones and those written since) go back to
     // the legacy course id; then every changed legacy value gets its archived value back.
-    tx.batch_execute(UNRENAME).await.map_err(q("restoring course ids"))?;
-    for table in LEGACY_TABLES {
+    tx.batch_execute(unrename).await.map_err(q("restoring course ids"))?;
+    for table in tables {
         let cols = legacy_columns(table);
         let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
         let picks = cols.iter().map(|c| format!("p.{}", ident(c))).collect::<Vec<_>>().join(", ");
@@ -419,11 +466,11 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
     // Deleted rows come back: merged course copies and their elements as the legacy
     // interface holds them now (published again or removed since, as the bot did),
     // the other tables' rows from the archive.
-    for table in LEGACY_TABLES {
+    for table in tables {
         let cols = legacy_columns(table);
         let list = cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
         let picks = cols.iter().map(|c| format!("p.{}", ident(c))).collect::<Vec<_>>().join(", ");
-        let n = match table {
+        let n = match *table {
             "course" => tx
                 .execute(&format!("INSERT INTO course ({list}) SELECT {list} FROM profochat_saas.legacy_course_copy ON CONFLICT DO NOTHING"), &[])
                 .await
@@ -452,7 +499,5 @@ async fn restore(tx: &Transaction<'_>, migration_id: i32) -> Result<BTreeMap<Str
         };
         out.entry(table.to_string()).or_default().rows_restored = n;
     }
-
-    tx.batch_execute(DROP_SCHEMA).await.map_err(q("dropping the SaaS tables and columns"))?;
     Ok(out)
 }

@@ -205,12 +205,12 @@ pub async fn inspect(db: &Db) -> Result<SchemaStatus> {
     let mut upgrade_needed = vec![];
     let mut upstream_since = vec![];
     let mut changed_by_upstream = vec![];
-    // An online migration recorded as under way: also before its first step committed
-    // (no new table or column yet), so that `status` names it and `migrate --abort`
-    // removes its record.
+    // An online migration recorded as under way (or its abort): also before its first
+    // step committed (no new table or column yet), so that `status` names it and
+    // `migrate --abort` removes its record.
     let in_progress = last_migration
         .as_ref()
-        .is_some_and(|m| m.status() == Some(crate::state::MigrationStatus::InProgress));
+        .is_some_and(|m| m.status().is_some_and(crate::state::MigrationStatus::online_unswitched));
 
     let state = if tables.is_empty() {
         SchemaState::Empty

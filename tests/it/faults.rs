@@ -190,7 +190,7 @@ async fn validate_counts_every_row_a_fault_leaves_unlinked() {
 /// plus every row the bot wrote, and (b) killed again at the same point, `migrate`
 /// resumes it to a completed migration, every row linked, `validate` clean, and every
 /// row the bot wrote there.
-mod matrix {
+pub(crate) mod matrix {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -204,13 +204,13 @@ mod matrix {
     /// Over 1000 runs: the run and conversation backfills take two batches at least.
     const RUNS: u64 = 1100;
 
-    struct Writer {
+    pub(crate) struct Writer {
         stop: Arc<AtomicBool>,
         task: tokio::task::JoinHandle<Written>,
     }
 
     impl Writer {
-        async fn start(db: &TestDb) -> Writer {
+        pub(crate) async fn start(db: &TestDb) -> Writer {
             let stop = Arc::new(AtomicBool::new(false));
             let task = tokio::spawn(legacy_writer(db.connect().await, stop.clone()));
             // It writes before the migration starts too.
@@ -218,7 +218,7 @@ mod matrix {
             Writer { stop, task }
         }
 
-        async fn stop(self) -> Written {
+        pub(crate) async fn stop(self) -> Written {
             self.stop.store(true, Ordering::Relaxed);
             let w = self.task.await.unwrap();
             assert!(w.errors.is_empty(), "the legacy writes never fail: {:?}", w.errors);
@@ -227,7 +227,7 @@ mod matrix {
         }
     }
 
-    async fn cli_blocking(args: Vec<String>) -> (bool, String) {
+    pub(crate) async fn cli_blocking(args: Vec<String>) -> (bool, String) {
         tokio::task::spawn_blocking(move || {
             let out = bin().args(&args).stdin(std::process::Stdio::null()).output().unwrap();
             (out.status.success(), format!("{}\n{}", text(&out.stdout), text(&out.stderr)))
@@ -236,7 +236,7 @@ mod matrix {
         .unwrap()
     }
 
-    async fn kill_at(db: &TestDb, c: &Db, bot: &str, at: &str) {
+    pub(crate) async fn kill_at(db: &TestDb, c: &Db, bot: &str, at: &str) {
         let (b, a) = (bot.to_string(), at.to_string());
         let url = db.url();
         tokio::task::spawn_blocking(move || {
@@ -251,7 +251,7 @@ mod matrix {
     }
 
     /// Every row the writer wrote is there (as the legacy schema or the migrated one holds it).
-    async fn all_written_present(c: &Db, w: &Written, at: &str) {
+    pub(crate) async fn all_written_present(c: &Db, w: &Written, at: &str) {
         let ids = |v: &[(i32, bool)]| v.iter().map(|x| x.0).collect::<Vec<i32>>();
         let count = |sql: &'static str, ids: Vec<i32>| async move { c.query_one(sql, &[&ids]).await.unwrap().get::<_, i64>(0) as usize };
         assert_eq!(count("SELECT count(*) FROM run WHERE run_id = ANY($1)", ids(&w.runs)).await, w.runs.len(), "{at}: runs");
@@ -269,7 +269,7 @@ mod matrix {
     }
 
     /// The legacy tables without the writer's rows, fingerprinted (in a transaction rolled back).
-    async fn without_written(c: &mut Db, w: &Written) -> Fingerprints {
+    pub(crate) async fn without_written(c: &mut Db, w: &Written) -> Fingerprints {
         let ids = |v: &[(i32, bool)]| v.iter().map(|x| x.0).collect::<Vec<i32>>();
         let tx = c.client.transaction().await.unwrap();
         tx.execute("DELETE FROM conversation WHERE conversation_id = ANY($1)", &[&w.messages]).await.unwrap();

@@ -40,3 +40,4 @@ mod ops_cli;
 mod ops_migrated;
 mod validate;
 mod faults;
+mod undo_online;

@@ -23,13 +23,14 @@ pub struct MigrateArgs {
     /// Everything in one transaction, the secondary indexes too, for a maintenance window:
     /// faster, and the bot waits for the whole migration. Without it the migration is
     /// online: short locks, small batches, the bot never waits long.
-    #[arg(long = "offline", visible_alias = "single-transaction", conflicts_with = "abort")]
+    #[arg(long = "offline", visible_alias = "single-transaction")]
     pub single_transaction: bool,
     /// Connections that build the secondary indexes concurrently (one table each at a time).
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub jobs: u16,
     /// Undo an online migration that stopped before its switch (or is running elsewhere:
-    /// stop that first) and return to the exact legacy database.
+    /// stop that first) and return to the exact legacy database: online, in short
+    /// batches while the bot works (resumable), or with --offline in one transaction.
     #[arg(long)]
     pub abort: bool,
     /// How long to keep trying to lock the legacy tables, in attempts of 200 ms each (the

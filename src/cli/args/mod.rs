@@ -227,6 +227,13 @@ pub enum Command {
         /// List what the legacy schema cannot hold (saved to a file by a real rollback); change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// In one transaction that holds the legacy tables (the bot waits for all of it).
+        /// Without it the rollback runs online: short batches, one short switch back.
+        #[arg(long)]
+        offline: bool,
+        /// (test hook) end the process as kill -9 would, at this point of an online rollback.
+        #[arg(long, hide = true, value_name = "WHERE")]
+        crash_at: Option<String>,
         #[command(flatten)]
         conn: ConnArgs,
         #[command(flatten)]

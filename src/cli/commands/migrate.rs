@@ -63,7 +63,12 @@ fn question(confirm: &Confirm, target: &str) -> String {
 pub async fn run(args: MigrateArgs) -> Result<ExitCode> {
     signals::set_note("Nothing was changed.");
     if args.abort {
-        return crate::cli::commands::rollback::run_with(true, args.dry_run, &args.conn, &args.dir, &args.confirm, &args.out).await;
+        let abort = crate::cli::commands::rollback::Abort {
+            offline: args.single_transaction,
+            lock_wait: Some(std::time::Duration::from_secs(args.lock_wait)),
+            crash_at: args.crash_at.clone(),
+        };
+        return crate::cli::commands::rollback::run_with(Some(abort), args.dry_run, false, None, &args.conn, &args.dir, &args.confirm, &args.out).await;
     }
     let mut db = connect(&args.conn).await?;
     let opts = options(&args.policy, Some(&args));

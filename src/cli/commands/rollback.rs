@@ -7,15 +7,35 @@ use profochat_saas::rollback;
 
 use crate::cli::{connect, output, BackupDirArgs, ConfirmArgs, ConnArgs, OutputArgs};
 
-pub async fn run(dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
-    run_with(false, dry_run, conn, dir, confirm, out).await
+pub async fn run(dry_run: bool, offline: bool, crash_at: Option<String>, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+    run_with(None, dry_run, offline, crash_at, conn, dir, confirm, out).await
+}
+
+/// `migrate --abort`'s own options.
+pub struct Abort {
+    /// `--offline`: the abort in one transaction.
+    pub offline: bool,
+    pub lock_wait: Option<std::time::Duration>,
+    pub crash_at: Option<String>,
 }
 
 /// `rollback`, or with `abort` `migrate --abort` (an online migration that has not switched).
-pub async fn run_with(abort: bool, dry_run: bool, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with(abort: Option<Abort>, dry_run: bool, offline: bool, crash_at: Option<String>, conn: &ConnArgs, dir: &BackupDirArgs, confirm: &ConfirmArgs, out: &OutputArgs) -> Result<ExitCode> {
     let mut db = connect(conn).await?;
     let target = db.settings.display_target();
-    let opts = rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone(), abort };
+    let opts = match abort {
+        Some(a) => rollback::RollbackOptions {
+            dry_run,
+            save_dir: dir.backup_dir.clone(),
+            abort: true,
+            offline: a.offline,
+            lock_wait: a.lock_wait,
+            crash_at: a.crash_at,
+        },
+        None => rollback::RollbackOptions { dry_run, save_dir: dir.backup_dir.clone(), offline, crash_at, ..Default::default() },
+    };
+    let abort = opts.abort;
     if !dry_run {
         let question = if abort {
             format!(
@@ -62,6 +82,18 @@ pub async fn run_with(abort: bool, dry_run: bool, conn: &ConnArgs, dir: &BackupD
         ]);
     }
     println!("{t}");
+    if !r.proof.is_empty() {
+        let meanwhile: i64 = r.proof.iter().flat_map(|p| p.written_meanwhile.unwrap_or_default()).sum();
+        let bad: Vec<&str> = r.proof.iter().filter(|p| !p.equal).map(|p| p.table.as_str()).collect();
+        if bad.is_empty() {
+            println!(
+                "No-loss proof of the way back: {} tables equal to before the migration, {meanwhile} rows written meanwhile left out.",
+                r.proof.len()
+            );
+        } else {
+            println!("No-loss proof of the way back: {} DIFFER from before the migration.", bad.join(", "));
+        }
+    }
     if r.changed_since_migration.is_empty() {
         println!("Every legacy table has exactly the fingerprint it had before migration #{}.", r.migration_id);
     } else {

@@ -18,6 +18,13 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
     }
     let online = if st.state == SchemaState::MigrationInProgress { profochat_saas::migrate::online::progress(&db.client).await? } else { None };
+    // An online abort under way: where it stands.
+    let undo = match &st.last_migration {
+        Some(m) if st.state == SchemaState::MigrationInProgress && m.status() == Some(profochat_saas::state::MigrationStatus::Aborting) => {
+            profochat_saas::rollback::online::progress(&db.client, m.migration_id).await?
+        }
+        _ => None,
+    };
     let cleanup = if st.state.is_migrated() { profochat_saas::schema::leftovers::leftovers(&db.client).await? } else { vec![] };
     if out.json {
         let mut v = serde_json::to_value(&st)?;
@@ -29,6 +36,10 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
         if !cleanup.is_empty() {
             v["online_cleanup_left"] = serde_json::to_value(&cleanup)?;
+        }
+        if let Some(u) = &undo {
+            v["undo_progress"] = serde_json::to_value(u)?;
+            v["undo_progress"]["where"] = u.describe().into();
         }
         if let Some(l) = &legacy {
             v["legacy_interface"] = serde_json::to_value(l)?;
@@ -74,6 +85,9 @@ pub async fn run(conn: &ConnArgs, out: &OutputArgs) -> Result<ExitCode> {
         }
         if let Some(p) = &online {
             println!("Online:    {}", p.describe());
+        }
+        if let Some(u) = &undo {
+            println!("Abort:     {}; `{}` resumes it", u.describe(), u.resumed_by());
         }
         if !cleanup.is_empty() {
             println!(

@@ -129,8 +129,11 @@ fn plan_faults(explain: &Value, indexes: &Indexes) -> Vec<String> {
 /// there that reads a growing relation whole reads it once per batch, and the batches grow
 /// with the data.
 fn batched(file: &str) -> bool {
-    profochat_saas::migrate::steps::backfill::files().contains(&(file, true))
+    profochat_saas::migrate::steps::backfill::files().contains(&(file, true)) || UNDO_BATCHED.contains(&file)
 }
+
+/// Files the online way back runs once per batch of keys.
+const UNDO_BATCHED: &[&str] = &["rollback/undo_archive.sql", "rollback/undo_app_rows.sql", "rollback/undo_links.sql"];
 
 /// Relations a batch may read whole: they grow with the courses (a few thousand rows at
 /// a million runs), not with the rows batched.

@@ -250,6 +250,25 @@ async fn explain_everything() -> Guard {
         let sql = profochat_saas::migrate::changes::proof_after_sql(t, profochat_saas::fingerprint::RowHash::Record);
         g2.file_with("migrate/online/proof_after.sql", &sql, false, &[]).await;
     }
+    // The online abort from the same point: its steps' statements, in a transaction rolled back.
+    g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on").await;
+    for f in ["rollback/undo_progress.sql", "rollback/undo_progress_write.sql", "rollback/undo_progress_read.sql", "rollback/undo_keys.sql"] {
+        g2.file(f, true).await;
+    }
+    for t in profochat_saas::rollback::online::BATCHED_TABLES {
+        let sql = profochat_saas::rollback::online::archive_sql(t);
+        g2.file_with("rollback/undo_archive.sql", &sql, true, &[]).await;
+    }
+    for f in ["rollback/undo_app_rows.sql", "rollback/undo_app_rows_from.sql", "rollback/undo_links.sql"] {
+        g2.file(f, true).await;
+    }
+    // (Run by the last transaction once the keys went: EXPLAINed only.)
+    g2.file("rollback/undo_courses.sql", false).await;
+    for t in profochat_saas::sql::LEGACY_TABLES {
+        let sql = profochat_saas::migrate::changes::proof_back_after_sql(t, profochat_saas::fingerprint::RowHash::Record);
+        g2.file_with("rollback/undo_proof_after.sql", &sql, false, &[]).await;
+    }
+    g2.sql("ROLLBACK").await;
     // The abort, with every backfill done and the indexes built (still stopped before the keys).
     g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on").await;
     for f in ["rollback/losses.sql", "migrate/drop_compat.sql", "rollback/drop_keys.sql", "rollback/unrename.sql", "migrate/online/drop.sql", "rollback/drop_schema.sql"] {
