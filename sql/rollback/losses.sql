@@ -4,7 +4,9 @@
 -- Deployments the migration made are older than its end (an online migration makes
 -- them over several transactions; one still in progress made every one there is, also
 -- those its compatibility triggers made for the bot's writes a moment ago: the clock,
--- not the start of this transaction).
+-- not the start of this transaction). Rows of other accounts are counted through each
+-- table's index on account_id (`< 1 OR > 1`, which an index can answer; `<> 1` reads the
+-- whole table): the online way back runs this in its last transaction, under its locks.
 WITH m AS (SELECT coalesce((SELECT coalesce(finished_at, clock_timestamp()) FROM profochat_saas.migration ORDER BY migration_id DESC LIMIT 1),
                            '-infinity') AS migrated_at)
 SELECT 'accounts other than the default account' AS what, count(*)::int8 AS n,
@@ -35,7 +37,7 @@ SELECT 'values in the new columns (UTM medium/term/content, metadata, descriptio
       + (SELECT count(*) FROM bot WHERE description IS NOT NULL AND description <> 'created when the legacy bot first wrote under this name'))::int8, NULL
 UNION ALL
 SELECT 'legacy rows of other accounts', (
-        (SELECT count(*) FROM run WHERE account_id <> 1) + (SELECT count(*) FROM course WHERE account_id <> 1)
-      + (SELECT count(*) FROM course_element WHERE account_id <> 1) + (SELECT count(*) FROM waiting_element WHERE account_id <> 1)
-      + (SELECT count(*) FROM bannedparticipants WHERE account_id <> 1) + (SELECT count(*) FROM courseparticipants WHERE account_id <> 1)
-      + (SELECT count(*) FROM gen_settings WHERE account_id <> 1))::int8, NULL
+        (SELECT count(*) FROM run WHERE account_id < 1 OR account_id > 1) + (SELECT count(*) FROM course WHERE account_id < 1 OR account_id > 1)
+      + (SELECT count(*) FROM course_element WHERE account_id < 1 OR account_id > 1) + (SELECT count(*) FROM waiting_element WHERE account_id < 1 OR account_id > 1)
+      + (SELECT count(*) FROM bannedparticipants WHERE account_id < 1 OR account_id > 1) + (SELECT count(*) FROM courseparticipants WHERE account_id < 1 OR account_id > 1)
+      + (SELECT count(*) FROM gen_settings WHERE account_id < 1 OR account_id > 1))::int8, NULL

@@ -3,9 +3,8 @@
 -- the first entry the pass's snapshot did not see, undo_app_rows_from.sql, to the end).
 -- The compatibility layer gave them what the backfills give the migrated rows: a renamed
 -- course copy's id, a detached run_id; they get the legacy values back, as the legacy
--- interface shows them. Rows of other accounts are the new application's, not the
--- legacy bot's: they go (what the legacy schema cannot hold was saved before the abort
--- began). Each row is found by its primary key, the log's entries by change_id.
+-- interface shows them. Rows of other accounts are kept (see undo_links.sql: the last
+-- transaction refuses to switch back over them). Each row is found by its primary key, the log's entries by change_id.
 WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'run')
 UPDATE run t SET course_id = n.legacy_course_id
   FROM k, profochat_saas.legacy_course_name n
@@ -22,15 +21,3 @@ WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change
 UPDATE conversation t SET run_id = o.run_id
   FROM k, profochat_saas.legacy_conversation_run o
  WHERE t.conversation_id = (k.key ->> 'conversation_id')::int4 AND o.conversation_id = t.conversation_id AND t.run_id IS NULL;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'run')
-DELETE FROM run t USING k WHERE t.run_id = (k.key ->> 'run_id')::int4 AND t.account_id <> 1;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'waiting_element')
-DELETE FROM waiting_element t USING k WHERE t.waiting_element_id = (k.key ->> 'waiting_element_id')::int4 AND t.account_id <> 1;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'conversation')
-DELETE FROM conversation t USING k WHERE t.conversation_id = (k.key ->> 'conversation_id')::int4 AND t.account_id <> 1;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'bannedparticipants')
-DELETE FROM bannedparticipants t USING k WHERE t.bannedparticipant_id = (k.key ->> 'bannedparticipant_id')::int4 AND t.account_id <> 1;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'courseparticipants')
-DELETE FROM courseparticipants t USING k WHERE t.courseparticipant_id = (k.key ->> 'courseparticipant_id')::int4 AND t.account_id <> 1;
-WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'gen_settings')
-DELETE FROM gen_settings t USING k WHERE t.id = (k.key ->> 'id')::int4 AND t.account_id <> 1;

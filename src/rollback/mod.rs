@@ -234,9 +234,23 @@ pub async fn rollback(db: &mut Db, opts: &RollbackOptions, reporter: &dyn Report
             elapsed_ms: started.elapsed().as_millis() as u64,
         });
     }
-    // An online abort under way was saved when it began.
+    // Online only when the legacy schema loses nothing: the one transaction checks under
+    // its locks that nothing it cannot hold was written after the save (the online switch
+    // back refuses then: see online::switch_back), and an interrupted online way back is
+    // finished by it too.
+    let online = if online && !found.is_empty() {
+        reporter.warn(&format!(
+            "the database holds what the legacy schema cannot ({}): it is saved first, and the way back runs in one transaction that checks under its locks that nothing more was written (the bot waits for it)",
+            found.iter().map(|l| format!("{} {}", l.count, l.what)).collect::<Vec<_>>().join(", ")
+        ));
+        false
+    } else {
+        online
+    };
     // Saved before anything changes: the whole database, restorable with `restore`.
-    let saved_to = if found.is_empty() || resuming {
+    // (An online way back under way began with nothing to save: what it finds now was
+    // written since, and is saved like the rest.)
+    let saved_to = if found.is_empty() {
         None
     } else {
         let info = crate::backup::create_named(&db.settings, &opts.save_dir, crate::backup::ROLLBACK_SAVE_PREFIX, reporter).await?;

@@ -716,6 +716,19 @@ async fn switch_back(
     let mut all = LEGACY_TABLES.iter().map(|t| ident(t)).collect::<Vec<_>>();
     all.extend(target::NEW_TABLES.iter().map(|t| ident(t)));
     super::lock_in_short_attempts(&tx, &all).await?;
+    // It ran online because the legacy schema lost nothing as it began: what the
+    // application wrote since that the legacy schema cannot hold stays, and nothing
+    // switches back over it.
+    let now = super::losses(&tx).await?;
+    if !now.is_empty() {
+        return Err(Error::refused(
+            format!(
+                "the application wrote what the legacy schema cannot hold during the way back ({})",
+                now.iter().map(|l| format!("{} {}", l.count, l.what)).collect::<Vec<_>>().join(", ")
+            ),
+            "Nothing was switched back and those rows are kept; the legacy bot works as before. Stop the application's writes, then run the same command again: it saves them to a file first and finishes in one transaction.",
+        ));
+    }
     // The application's rows the pass could not see (committed after its snapshot).
     if logged {
         let from: Option<i64> = tx

@@ -226,3 +226,50 @@ async fn a_rollback_killed_and_resumed_while_the_bot_writes_keeps_its_rows_and_g
     all_written_present(&c, &w, "rollback").await;
     assert_eq!(without_written(&mut c, &w).await, before, "the legacy rows of before, exactly");
 }
+
+/// The online way back keeps what the legacy schema cannot hold: an account the
+/// application adds while the rollback runs (after it looked, before its last
+/// transaction) makes that transaction refuse to switch back, with the row kept; the
+/// same command again saves it to a file first and finishes in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_written_during_an_online_rollback_is_kept_then_saved_before_the_way_back() {
+    let (db, c, bot) = seeded(RUNS).await;
+    let (ok, out) = cli_blocking(
+        ["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()].iter().map(|s| s.to_string()).collect(),
+    )
+    .await;
+    assert!(ok, "the migration failed:\n{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let holder = db.connect().await;
+    holder.batch_execute("BEGIN; LOCK TABLE account IN SHARE ROW EXCLUSIVE MODE").await.unwrap();
+    let child = bin()
+        .args(["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.path().display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The rollback has looked (nothing to save) and now waits for the account table.
+    crate::interrupt::wait_for_a_lock_wait(&c, "account").await;
+    holder.batch_execute("INSERT INTO account (name, slug) VALUES ('Second', 'second'); COMMIT").await.unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "the switch back should have refused:\n{stderr}");
+    assert!(stderr.contains("accounts other than the default account") && stderr.contains("Nothing was switched back"), "{stderr}");
+    let kept: i64 = c.query_one("SELECT count(*) FROM account WHERE slug = 'second'", &[]).await.unwrap().get(0);
+    assert_eq!(kept, 1, "the application's row is kept");
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing was saved yet: {:?}", dir.path());
+
+    let (ok, out) = cli_blocking(
+        ["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.path().display().to_string()].iter().map(|s| s.to_string()).collect(),
+    )
+    .await;
+    assert!(ok, "the rollback again failed:\n{out}");
+    assert_eq!(schema::inspect(&c).await.unwrap().state, SchemaState::Legacy);
+    let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    assert_eq!(saved.iter().filter(|p| p.extension().is_some_and(|e| e == "dump")).count(), 1, "what the legacy schema cannot hold is saved first: {saved:?}");
+    use std::os::unix::fs::PermissionsExt;
+    for p in &saved {
+        assert_eq!(std::fs::metadata(p).unwrap().permissions().mode() & 0o077, 0, "{} is readable by its owner only", p.display());
+    }
+}
