@@ -302,7 +302,7 @@ BEGIN
     -- here unless PUBLIC itself holds rights on a legacy table).
     EXECUTE 'REVOKE USAGE ON SCHEMA profochat_legacy FROM PUBLIC';
     FOR r IN
-        SELECT DISTINCT x.grantee
+        SELECT c.relname, x.privilege_type, x.grantee
           FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x
          WHERE c.oid IN ('conversation'::regclass, 'run'::regclass, 'waiting_element'::regclass, 'course'::regclass,
                          'course_element'::regclass, 'courseparticipants'::regclass,
@@ -312,16 +312,6 @@ BEGIN
     LOOP
         EXECUTE format('GRANT USAGE ON SCHEMA profochat_legacy TO %s',
                        CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END);
-    END LOOP;
-    FOR r IN
-        SELECT c.relname, x.privilege_type, x.grantee
-          FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x
-         WHERE c.oid IN ('conversation'::regclass, 'run'::regclass, 'waiting_element'::regclass, 'course'::regclass,
-                         'course_element'::regclass, 'courseparticipants'::regclass,
-                         'bannedparticipants'::regclass, 'gen_settings'::regclass)
-           AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
-           AND x.grantee <> c.relowner
-    LOOP
         EXECUTE format('GRANT %s ON profochat_legacy.%I TO %s', r.privilege_type, r.relname,
                        CASE WHEN r.grantee = 0 THEN 'PUBLIC' ELSE r.grantee::regrole::text END);
     END LOOP;
