@@ -590,8 +590,31 @@ async fn undo_archive(client: &mut Client, p: &mut UndoProgress, opts: &Rollback
 /// Step 3: the change log upwards, [next_key, end_key) left, in batches.
 async fn undo_app_rows(client: &mut Client, p: &mut UndoProgress, opts: &RollbackOptions, reporter: &dyn Reporter) -> Result<()> {
     let statements = split_statements(UNDO_APP_ROWS);
+    key_batches(client, p, &statements, BATCH_FIRST, opts, reporter, &|n| format!("inside:{}:{n}", UndoStep::AppRows.name()), &|lo, hi| {
+        format!("the batch of change-log entries {lo}..{hi}")
+    })
+    .await?;
+    Ok(())
+}
+
+/// Runs `statements` on the keys [next_key, end_key) of `p` in batches of about 100 ms
+/// (starting at `first` keys), each its own short transaction that records the next
+/// key; a batch that fails for a lock or a conflict is retried smaller within the
+/// short-lock bound. `here(n)`: the crash point inside the n-th batch; `what(lo, hi)`:
+/// the batch, for an error. Returns the batches run.
+#[allow(clippy::too_many_arguments)]
+async fn key_batches(
+    client: &mut Client,
+    p: &mut UndoProgress,
+    statements: &[String],
+    first: i64,
+    opts: &RollbackOptions,
+    reporter: &dyn Reporter,
+    here: &(dyn Fn(u64) -> String + Sync),
+    what: &(dyn Fn(i64, i64) -> String + Sync),
+) -> Result<u64> {
     let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
-    let mut size = BATCH_FIRST;
+    let mut size = first;
     let mut retries: Option<Attempts> = None;
     let mut n = 0u64;
     while let (Some(lo), Some(end)) = (p.next_key, p.end_key) {
@@ -604,8 +627,7 @@ async fn undo_app_rows(client: &mut Client, p: &mut UndoProgress, opts: &Rollbac
         next.batches += 1;
         next.rows += hi - lo;
         let t0 = Instant::now();
-        let here = format!("inside:{}:{}", UndoStep::AppRows.name(), n + 1);
-        match batch(client, &statements, &[&lo, &hi], &next, opts, &here).await {
+        match batch(client, statements, &[&lo, &hi], &next, opts, &here(n + 1)).await {
             Ok(_) => {
                 n += 1;
                 *p = next;
@@ -618,11 +640,11 @@ async fn undo_app_rows(client: &mut Client, p: &mut UndoProgress, opts: &Rollbac
                     size = (size / 2).max(BATCH_MIN);
                     continue;
                 }
-                return Err(stopped(format!("the batch of change-log entries {lo}..{hi}: {}", pg_error_text(&e))));
+                return Err(stopped(format!("{}: {}", what(lo, hi), pg_error_text(&e))));
             }
         }
     }
-    Ok(())
+    Ok(n)
 }
 
 /// The statements of undo_links.sql that change `table`.
@@ -641,7 +663,6 @@ pub fn links_sql(table: &str) -> Vec<String> {
 /// the key captured when its pass began (rows written later are in the change log).
 /// Returns the batches.
 async fn undo_links(client: &mut Client, p: &mut UndoProgress, opts: &RollbackOptions, reporter: &dyn Reporter) -> Result<i64> {
-    let bound = opts.lock_wait.unwrap_or(short_lock::DEFAULT_BOUND);
     let mut total = 0;
     while let Some(table) = BATCHED_TABLES.get(p.done.links_table).copied() {
         let key = crate::sql::legacy_key(table)[0];
@@ -656,38 +677,9 @@ async fn undo_links(client: &mut Client, p: &mut UndoProgress, opts: &RollbackOp
             p.record(&*client).await?;
         }
         let statements = links_sql(table);
-        let mut size = BATCH_FIRST * 10;
-        let mut retries: Option<Attempts> = None;
-        let mut n = 0u64;
-        while let (Some(lo), Some(end)) = (p.next_key, p.end_key) {
-            if lo >= end {
-                break;
-            }
-            let hi = (lo + size).min(end);
-            let mut next = p.clone();
-            next.next_key = Some(hi);
-            next.batches += 1;
-            next.rows += hi - lo;
-            let t0 = Instant::now();
-            let here = format!("inside:{}:{table}:{}", UndoStep::Links.name(), n + 1);
-            match batch(client, &statements, &[&lo, &hi], &next, opts, &here).await {
-                Ok(_) => {
-                    n += 1;
-                    total += 1;
-                    *p = next;
-                    retries = None;
-                    reporter.progress(p.batches as u64);
-                    size = next_size(size, t0.elapsed());
-                }
-                Err(e) => {
-                    if retries.get_or_insert_with(|| Attempts::new(bound)).again(&e).await {
-                        size = (size / 2).max(BATCH_MIN);
-                        continue;
-                    }
-                    return Err(stopped(format!("the batch of {table} {lo}..{hi}: {}", pg_error_text(&e))));
-                }
-            }
-        }
+        let here = |n: u64| format!("inside:{}:{table}:{n}", UndoStep::Links.name());
+        total += key_batches(client, p, &statements, BATCH_FIRST * 10, opts, reporter, &here, &|lo, hi| format!("the batch of {table} {lo}..{hi}")).await?
+            as i64;
         p.done.links_table += 1;
         p.next_key = None;
         p.end_key = None;
