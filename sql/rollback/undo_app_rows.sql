@@ -5,6 +5,9 @@
 -- course copy's id, a detached run_id; they get the legacy values back, as the legacy
 -- interface shows them. Rows of other accounts are kept (see undo_links.sql: the last
 -- transaction refuses to switch back over them). Each row is found by its primary key, the log's entries by change_id.
+-- Settings (SET LOCAL, by the batch's transaction: src/rollback/online/passes.rs
+-- BATCH_PLAN): enable_hashjoin and enable_mergejoin off, so that the batch's rows find
+-- the rows they join by primary key (every table joined has it), never by reading it whole.
 WITH k AS (SELECT DISTINCT l.key FROM profochat_saas.change_log l WHERE l.change_id >= $1 AND l.change_id < $2 AND l.table_name = 'run')
 UPDATE run t SET course_id = n.legacy_course_id
   FROM k, profochat_saas.legacy_course_name n

@@ -5,7 +5,11 @@
 -- A template that src/rollback/online.rs fills in per table: {{table}} quoted, {{name}}
 -- as a literal, {{list}} its legacy columns, {{picks}} the same of p, {{names}} as
 -- literals, {{km}} the match of a row t with an archive key a.key. Each row is found by
--- its primary key; the entries by archive_id.
+-- its primary key; the entries by archive_id. Settings (SET LOCAL, by the batch's
+-- transaction: src/rollback/online/passes.rs BATCH_PLAN): enable_hashjoin and
+-- enable_mergejoin off, so that a batch's few hundred entries look their rows up by
+-- primary key whatever the planner estimates for the jsonb aggregate (a hash join would
+-- read the whole table once per batch).
 -- Values the migration changed come back (several entries of one row in the batch:
 -- per column the oldest).
 WITH kv AS (

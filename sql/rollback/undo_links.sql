@@ -8,6 +8,9 @@
 -- to switch back if the application wrote any since (one transaction saves them first).
 -- src/rollback/online.rs runs the statements of the table batched
 -- (each names its table first); each reads a range of the table's primary key.
+-- Settings (SET LOCAL, by the batch's transaction: src/rollback/online/passes.rs
+-- BATCH_PLAN): enable_hashjoin and enable_mergejoin off, so that the batch's rows find
+-- the rows they join by primary key (every table joined has it), never by reading it whole.
 UPDATE run t SET course_id = n.legacy_course_id
   FROM profochat_saas.legacy_course_name n
  WHERE t.run_id >= $1::int8 AND t.run_id < $2::int8 AND t.course_id = n.course_id AND t.account_id = 1;

@@ -252,6 +252,8 @@ async fn explain_everything() -> Guard {
     }
     // The online abort from the same point: its steps' statements, in a transaction rolled back.
     g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on").await;
+    // (With the plan settings every batch of the way back runs with.)
+    g2.sql(&format!("SELECT 1{}", profochat_saas::rollback::online::BATCH_PLAN)).await;
     for f in ["rollback/undo_progress.sql", "rollback/undo_progress_write.sql", "rollback/undo_progress_read.sql", "rollback/undo_keys.sql"] {
         g2.file(f, true).await;
     }
@@ -262,6 +264,7 @@ async fn explain_everything() -> Guard {
     for f in ["rollback/undo_app_rows.sql", "rollback/undo_app_rows_from.sql", "rollback/undo_links.sql"] {
         g2.file(f, true).await;
     }
+    g2.sql("SET LOCAL enable_hashjoin = on; SET LOCAL enable_mergejoin = on").await;
     // (Run by the last transaction once the keys went: EXPLAINed only.)
     g2.file("rollback/undo_courses.sql", false).await;
     for t in profochat_saas::sql::LEGACY_TABLES {
