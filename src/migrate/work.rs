@@ -337,6 +337,9 @@ mod tests {
         "plan/deployments.sql",
     ];
     const COMMIT: &str = "COMMIT";
+    /// The prepare step with the preflight's analysis kept (steps/prepare.rs, Preflight).
+    const ANALYSIS_AGAIN: &[&str] =
+        &["migrate/analysis_read/params_reset.sql", "migrate/analysis_read/params.sql", "migrate/online/analysis_reuse.sql"];
     const OFFLINE: &[&str] = &[
         "migrate/run/record_start.sql",
         "migrate/2_data.sql",
@@ -373,6 +376,11 @@ mod tests {
             ("migrate --offline", cat(&[ANALYSIS, OFFLINE])),
             ("migrate", cat(&[ANALYSIS, &[COMMIT], ANALYSIS, ONLINE_PREPARE, ONLINE_BACKFILL])),
             ("migrate, resumed", ONLINE_BACKFILL.to_vec()),
+            // The preflight's analysis kept for the session, taken back by prepare.
+            (
+                "migrate, the analysis kept",
+                cat(&[ANALYSIS, &["migrate/online/analysis_keep.sql", COMMIT], ANALYSIS_AGAIN, ONLINE_PREPARE, ONLINE_BACKFILL]),
+            ),
         ]
     }
 
