@@ -954,6 +954,10 @@ async fn migrate_with_a_write_after_the_preflight(sql: Option<&'static str>) -> 
     assert_eq!(r.validation.as_ref().unwrap().critical_failures(), 0);
     let leftovers: i64 = c.query_one("SELECT count(*) FROM pg_class WHERE relname LIKE 'preflight\\_%' AND relpersistence = 't'", &[]).await.unwrap().get(0);
     assert_eq!(leftovers, 0, "the preflight's copies of the analysis go with the prepare step");
+    // The fingerprint after is the proof's, taken in its snapshot: nothing was written
+    // since, so it is the tables' fingerprint now.
+    let after: serde_json::Value = c.query_one("SELECT fingerprint_after FROM profochat_saas.migration", &[]).await.unwrap().get(0);
+    assert_eq!(serde_json::from_value::<Fingerprints>(after).unwrap(), fingerprint::take(&*c).await.unwrap());
     (db, c, r)
 }
 
