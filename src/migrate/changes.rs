@@ -354,6 +354,13 @@ pub async fn before(client: &mut Client) -> Result<Before> {
 /// deleted again (no, no). A key the application changed counts as its old key updated
 /// and its new key inserted.
 pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Before) -> Result<Vec<TableProof>> {
+    Ok(prove_and_fingerprint(client, migration_id, before).await?.0)
+}
+
+/// [`prove`], and the fingerprints of the legacy tables as they are, which it takes
+/// anyway (in its snapshot): the migration records them as its fingerprint after
+/// without reading every table once more.
+pub async fn prove_and_fingerprint<C: GenericClient + Sync>(client: &C, migration_id: i32, before: &Before) -> Result<(Vec<TableProof>, Fingerprints)> {
     let how = require_server(client).await?;
     let now = fingerprint::take(client).await?;
     let reconstructed = fingerprint::reconstruct(client, migration_id, &now).await?;
@@ -392,16 +399,21 @@ pub async fn prove<C: GenericClient + Sync>(client: &C, migration_id: i32, befor
             written_then_gone: Some(app_inserted_then_deleted),
         });
     }
-    Ok(out)
+    Ok((out, now))
 }
 
 /// [`prove`] in a REPEATABLE READ READ ONLY transaction of its own: one snapshot while
 /// the bot writes.
 pub async fn prove_in_snapshot(client: &mut Client, migration_id: i32, before: &Before) -> Result<Vec<TableProof>> {
+    Ok(prove_in_snapshot_and_fingerprint(client, migration_id, before).await?.0)
+}
+
+/// [`prove_and_fingerprint`] in a REPEATABLE READ READ ONLY transaction of its own.
+pub async fn prove_in_snapshot_and_fingerprint(client: &mut Client, migration_id: i32, before: &Before) -> Result<(Vec<TableProof>, Fingerprints)> {
     let tx = snapshot(client, Access::ReadOnly).await.map_err(qerr("starting the proof transaction", NOTHING))?;
-    let proof = prove(&tx, migration_id, before).await?;
+    let proved = prove_and_fingerprint(&tx, migration_id, before).await?;
     tx.commit().await.map_err(qerr("ending the proof transaction", NOTHING))?;
-    Ok(proof)
+    Ok(proved)
 }
 
 /// Removes the change log: each legacy table's trigger (in its own short transaction,

@@ -1,5 +1,12 @@
 //! Building the secondary indexes after the migration committed, with
 //! `CREATE INDEX CONCURRENTLY`: the bot's reads and writes go on while they are built.
+//! A table of at most [`SMALL_TABLE`] bytes (the tool's own tables, the small legacy
+//! ones, any empty one) gets a plain `CREATE INDEX` instead, in a transaction of its
+//! own under the short-lock rules ([`short_lock::own_transaction`]: each attempt waits
+//! at most 200 ms for the lock): one scan instead of a concurrent build's two and its
+//! waits for every transaction under way, while the bot's writes to that table wait
+//! for the few milliseconds the build of so small a table takes. When the lock cannot
+//! be had within [`SMALL_TABLE_LOCK_BOUND`], that index is built concurrently too.
 //! Builds run on several connections, one table at a time each (two concurrent builds
 //! on one table would wait for each other). An interrupted or failed build leaves the
 //! index missing or invalid; `status` shows it and `migrate` builds it again (an
@@ -8,9 +15,10 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::IndexReport;
+use crate::conn::short_lock::{self, Prologue};
 use crate::conn::{self, ConnSettings};
 use crate::error::{pg_error_text, Result};
 use crate::report::Reporter;
@@ -19,6 +27,33 @@ use crate::sql::ident;
 use crate::target::{self, IndexDef};
 
 const NAME_TAKEN: &str = include_str!("../../sql/migrate/run/name_taken.sql");
+
+/// The largest table (bytes, `pg_relation_size`) whose indexes are built with a plain
+/// `CREATE INDEX` under a short lock: 1 MiB, 128 pages, sorted in milliseconds.
+pub const SMALL_TABLE: i64 = 1 << 20;
+/// How long the short lock of a small table's index build is tried before the build
+/// goes concurrent instead.
+pub const SMALL_TABLE_LOCK_BOUND: Duration = Duration::from_secs(5);
+
+/// How an index is built, from its table's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// `CREATE INDEX CONCURRENTLY`: two scans, the bot's writes go on.
+    Concurrent,
+    /// `CREATE INDEX` in a short transaction under a short lock: one scan, the bot's
+    /// writes to the table wait while it runs (a table of at most [`SMALL_TABLE`] bytes).
+    ShortLock,
+}
+
+impl Build {
+    pub fn for_table_size(bytes: i64) -> Build {
+        if bytes <= SMALL_TABLE {
+            Build::ShortLock
+        } else {
+            Build::Concurrent
+        }
+    }
+}
 
 /// Builds the secondary indexes that are missing, invalid or of another definition.
 pub async fn build_missing(settings: &ConnSettings, jobs: usize, reporter: &dyn Reporter) -> Result<IndexReport> {
@@ -56,7 +91,7 @@ pub async fn build_missing_of(settings: &ConnSettings, jobs: usize, only: Option
             .await
             .map(|r| r.get::<_, Option<i64>>(0).unwrap_or(0))
             .unwrap_or(0);
-        sized.push((size.saturating_mul(idx.key_columns() as i64), (idx, drop_first)));
+        sized.push((size.saturating_mul(idx.key_columns() as i64), (idx, drop_first, Build::for_table_size(size))));
     }
     sized.sort_by_key(|(cost, _)| std::cmp::Reverse(*cost));
     let queue = Arc::new(Mutex::new(sized.into_iter().map(|(_, i)| i).collect::<VecDeque<_>>()));
@@ -85,14 +120,14 @@ pub async fn build_missing_of(settings: &ConnSettings, jobs: usize, only: Option
                         break;
                     }
                     let mut b = busy.lock().unwrap_or_else(|p| p.into_inner());
-                    let pos = q.iter().position(|(i, _)| !b.contains(&i.table));
+                    let pos = q.iter().position(|(i, _, _)| !b.contains(&i.table));
                     let taken = pos.and_then(|p| q.remove(p));
-                    if let Some((i, _)) = &taken {
+                    if let Some((i, _, _)) = &taken {
                         b.insert(i.table.clone());
                     }
                     taken
                 };
-                let Some((idx, drop_first)) = next else {
+                let Some((idx, drop_first, build)) = next else {
                     // Every table left has a build running on another connection.
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
@@ -100,6 +135,12 @@ pub async fn build_missing_of(settings: &ConnSettings, jobs: usize, only: Option
                 let result = async {
                     if drop_first {
                         client.batch_execute(&format!("DROP INDEX CONCURRENTLY IF EXISTS {}", ident(&idx.name))).await?;
+                    }
+                    if build == Build::ShortLock {
+                        let prologue = Prologue { attempt: true, ..Prologue::default() };
+                        if short_lock::own_transaction(&client, prologue, &idx.statement, SMALL_TABLE_LOCK_BOUND, |_| {}).await.is_ok() {
+                            return Ok(());
+                        }
                     }
                     client.batch_execute(&concurrently(&idx.statement)).await
                 }
@@ -177,7 +218,15 @@ async fn check_built(client: &tokio_postgres::Client, report: &mut IndexReport, 
 
 #[cfg(test)]
 mod tests {
-    use super::concurrently;
+    use super::{concurrently, Build, SMALL_TABLE};
+
+    #[test]
+    fn only_a_table_of_at_most_a_mebibyte_is_built_under_a_short_lock() {
+        assert_eq!(Build::for_table_size(0), Build::ShortLock);
+        assert_eq!(Build::for_table_size(SMALL_TABLE), Build::ShortLock);
+        assert_eq!(Build::for_table_size(SMALL_TABLE + 1), Build::Concurrent);
+        assert_eq!(Build::for_table_size(44752 * 8192), Build::Concurrent);
+    }
 
     #[test]
     fn a_build_becomes_concurrent() {

@@ -15,6 +15,7 @@ use std::time::Instant;
 use tokio_postgres::types::Json;
 use tokio_postgres::Client;
 
+use super::steps::prepare::Preflight;
 use super::steps::{progress::record, with_step, Online, Step};
 use super::{IndexReport, MigrateOptions, MigrationReport, Outcome, PhaseReport};
 use crate::conn::snapshot::{snapshot, Access};
@@ -49,6 +50,7 @@ pub async fn run(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dy
     let _ = db
         .batch_execute("DROP VIEW IF EXISTS pg_temp.mig_course_map, pg_temp.mig_ban_dups, pg_temp.mig_participant_dups, pg_temp.mig_orphans; DROP TABLE IF EXISTS pg_temp.mig_params, pg_temp.mig_batch; SELECT pg_advisory_unlock_all()")
         .await;
+    let _ = db.batch_execute(super::steps::prepare::ANALYSIS_KEPT_DROP).await;
     result
 }
 
@@ -65,7 +67,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &
             "Wait for it to end (`profochat-saas status` shows its progress).",
         ));
     }
-    let state = match progress(&db.client).await? {
+    let (state, preflight) = match progress(&db.client).await? {
         Some(p) if aborting(&db.client, p.migration_id).await? => {
             return Err(Error::state(
                 format!("{target} has an abort of its online migration under way"),
@@ -74,9 +76,12 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &
         }
         Some(p) if in_progress(&db.client, p.migration_id).await? => {
             reporter.info(&format!("resuming the online migration {} ({})", p.migration_id, p.describe()));
-            p
+            (p, None)
         }
-        _ => start(db, opts, relink, reporter).await?,
+        _ => {
+            let (p, kept) = start(db, opts, relink, reporter).await?;
+            (p, Some(kept))
+        }
     };
     let Json(recorded): Json<RecordedOptions> = db
         .query_one("SELECT options FROM profochat_saas.migration WHERE migration_id = $1", &[&state.migration_id])
@@ -95,6 +100,7 @@ async fn run_steps(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &
         relink: recorded.relink_all.unwrap_or(false),
         started,
         analysis: None,
+        preflight,
         indexes: IndexReport::default(),
     };
     let mut phases = vec![];
@@ -188,13 +194,16 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
 }
 
 /// Before any change: the analysis in a snapshot, and the refusals when a decision is
-/// missing. Then the migration is recorded, in progress.
-async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter) -> Result<OnlineProgress> {
+/// missing; the analysis is kept for the prepare step (session temporary tables, the
+/// only thing its transaction creates). Then the migration is recorded, in progress.
+async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter) -> Result<(OnlineProgress, Preflight)> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
-    let (_, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
-    tx.rollback().await.map_err(q_start("preflight"))?;
+    let (default_bot, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
+    let kept = Preflight::keep(&tx, default_bot, a).await.map_err(q_start("keeping the preflight's analysis"))?;
+    tx.commit().await.map_err(q_start("preflight"))?;
+    let a = &kept.analysis;
     reporter.finished(
         "preflight: analyse",
         t.elapsed(),
@@ -211,6 +220,6 @@ async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn 
     let p = OnlineProgress { migration_id: id, done: None, current: Some(OnlineStep::Expand), last_key: None, max_key: None, batches: 0, rows: 0 };
     record(&tx, &p).await?;
     tx.commit().await.map_err(q_start("recording the migration"))?;
-    Ok(p)
+    Ok((p, kept))
 }
 

@@ -337,6 +337,9 @@ mod tests {
         "plan/deployments.sql",
     ];
     const COMMIT: &str = "COMMIT";
+    /// The prepare step with the preflight's analysis kept (steps/prepare.rs, Preflight).
+    const ANALYSIS_AGAIN: &[&str] =
+        &["migrate/analysis_read/params_reset.sql", "migrate/analysis_read/params.sql", "migrate/online/analysis_reuse.sql"];
     const OFFLINE: &[&str] = &[
         "migrate/run/record_start.sql",
         "migrate/2_data.sql",
@@ -375,6 +378,11 @@ mod tests {
             ("migrate --offline", cat(&[ANALYSIS, OFFLINE])),
             ("migrate", cat(&[ANALYSIS, &[COMMIT], ANALYSIS, ONLINE_PREPARE, &online_backfill()])),
             ("migrate, resumed", online_backfill()),
+            // The preflight's analysis kept for the session, taken back by prepare.
+            (
+                "migrate, the analysis kept",
+                cat(&[ANALYSIS, &["migrate/online/analysis_keep.sql", COMMIT], ANALYSIS_AGAIN, ONLINE_PREPARE, &online_backfill()]),
+            ),
         ]
     }
 

@@ -520,3 +520,34 @@ async fn a_schema_partly_made_by_hand_is_finished() {
     let n: i64 = c.query_one("INSERT INTO account (name, slug) VALUES ('Second', 'second') RETURNING account_id::int8", &[]).await.unwrap().get(0);
     assert!(n > 1);
 }
+
+/// A small table's index is built in one scan under a short lock, not concurrently: a
+/// concurrent build would wait for the snapshot another session holds open (it waits
+/// for every older transaction), the plain build does not; a table over 1 MiB still
+/// goes concurrently (indexes.rs, Build).
+#[tokio::test]
+async fn a_small_tables_index_is_built_without_waiting_for_other_transactions() {
+    let (db, mut c) = legacy_with_anomalies().await;
+    migrate::migrate(&mut c, &opts(), &Silent).await.unwrap();
+    c.batch_execute("DROP INDEX idx_bot_name; DROP INDEX idx_banned_chat").await.unwrap();
+    let small: i64 = one(&c, "SELECT max(pg_relation_size(to_regclass(t)))::int8 FROM unnest(ARRAY['bot', 'bannedparticipants']) t").await;
+    assert!(small <= profochat_saas::migrate::indexes::SMALL_TABLE);
+    // Another session in the middle of a transaction, its snapshot taken.
+    let other = db.connect().await;
+    other.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM course").await.unwrap();
+    let only = ["idx_bot_name", "idx_banned_chat"];
+    let built = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        profochat_saas::migrate::indexes::build_missing_of(&c.settings, 2, Some(&only), &Silent),
+    )
+    .await
+    .expect("the builds waited for the other session's transaction")
+    .unwrap();
+    assert!(built.failed.is_empty(), "{:?}", built.failed);
+    let mut names = built.built.clone();
+    names.sort();
+    assert_eq!(names, ["idx_banned_chat", "idx_bot_name"]);
+    let valid: i64 = one(&c, "SELECT count(*) FROM pg_index WHERE indisvalid AND indexrelid IN ('idx_bot_name'::regclass, 'idx_banned_chat'::regclass)").await;
+    assert_eq!(valid, 2);
+    other.batch_execute("ROLLBACK").await.unwrap();
+}

@@ -22,6 +22,8 @@ pub const DEFAULT_INDEX_WAIT: Duration = Duration::from_secs(600);
 const RECORD_COMPLETED: &str = include_str!("../../../sql/migrate/run/record_completed.sql");
 
 const UNDO: &str = "drops the indexes and keys";
+/// How the bot is affected by the index builds ([`indexes::Build`]).
+const SMALL_TABLE_AFFECTS: &str = "its writes to a table of at most 1 MiB wait while that table's index is built (milliseconds, the lock taken in short attempts); otherwise not at all";
 
 pub struct LookupIndexes;
 
@@ -31,7 +33,7 @@ impl Step for LookupIndexes {
     }
 
     fn describe(&self) -> &'static str {
-        "the indexes the next backfills look rows up with (run by bot and chat, conversation by run), built concurrently"
+        "the indexes the next backfills look rows up with (run by bot and chat, conversation by run), built concurrently (a table of at most 1 MiB: in one scan under a short lock)"
     }
 
     fn undo(&self) -> &'static str {
@@ -39,7 +41,7 @@ impl Step for LookupIndexes {
     }
 
     fn affects(&self) -> &'static str {
-        "not at all"
+        SMALL_TABLE_AFFECTS
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
@@ -60,7 +62,7 @@ impl Step for Indexes {
     }
 
     fn describe(&self) -> &'static str {
-        "the other secondary indexes, built concurrently once the big tables are backfilled"
+        "the other secondary indexes, once the big tables are backfilled: concurrently; those of tables of at most 1 MiB (the tool's own tables, the small legacy ones) in one scan under a short lock"
     }
 
     fn undo(&self) -> &'static str {
@@ -68,7 +70,7 @@ impl Step for Indexes {
     }
 
     fn affects(&self) -> &'static str {
-        "not at all"
+        SMALL_TABLE_AFFECTS
     }
 
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {

@@ -146,6 +146,9 @@ pub(crate) struct Online<'a> {
     pub started: Instant,
     /// The analysis the prepare step kept, when it ran in this call.
     pub analysis: Option<Analysis>,
+    /// The preflight's analysis, when this call started the migration, until the
+    /// prepare step used it or analysed again.
+    pub preflight: Option<prepare::Preflight>,
     /// The secondary indexes the indexes step built.
     pub indexes: IndexReport,
 }

@@ -1,10 +1,10 @@
-//! Prepare: the analysis again (the bot wrote since the preflight), kept for the
-//! backfill; then, with the legacy tables' writes held for a moment, bots, course
+//! Prepare: the analysis again when the bot wrote since the preflight (else the
+//! preflight's, taken back: [`Preflight`]), kept for the backfill; then, with the legacy tables' writes held for a moment, bots, course
 //! copies, deployments, the legacy memory, the compatibility triggers and the legacy
 //! interface, so that every write from then on is linked and the legacy bot sees its
 //! courses as before.
 
-use tokio_postgres::Transaction;
+use tokio_postgres::{GenericClient, Transaction};
 
 use super::{progress, q, stopped, Online, Step, STOPPED_HINT};
 use crate::conn::short_lock::{self, Attempts, Prologue};
@@ -52,6 +52,81 @@ pub fn legacy_interface_sql(schema: &str) -> String {
 /// The compatibility triggers on the public tables (7_compat.sql).
 pub const COMPAT_TRIGGERS: i64 = 9;
 const PERSIST: &str = include_str!("../../../sql/migrate/online/persist.sql");
+const ANALYSIS_KEEP: &str = include_str!("../../../sql/migrate/online/analysis_keep.sql");
+const ANALYSIS_REUSE: &str = include_str!("../../../sql/migrate/online/analysis_reuse.sql");
+/// Drops the preflight's copies of the analysis (the driver runs it when it ends, too).
+pub const ANALYSIS_KEPT_DROP: &str = include_str!("../../../sql/migrate/online/analysis_kept_drop.sql");
+const ANALYSIS_MAX_KEYS: &str = include_str!("../../../sql/migrate/online/analysis_max_keys.sql");
+const ANALYSIS_UNCHANGED: &str = include_str!("../../../sql/migrate/online/analysis_unchanged.sql");
+
+/// The analysis of the preflight, kept for the prepare step of the same `migrate`
+/// (its tables as session temporary tables, analysis_keep.sql), with the snapshot it was
+/// taken in. The prepare step uses it instead of analysing again only when every
+/// legacy table holds exactly the rows that snapshot saw ([`Preflight::unchanged`]):
+/// the analysis reads nothing else (the legacy tables, the default bot and the
+/// options, which the migration recorded), so it would find the same. Otherwise (the
+/// legacy bot wrote meanwhile, the usual case with the bot running) it analyses again,
+/// as it always did. A resumed migration has none and analyses again.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub default_bot: Option<String>,
+    pub analysis: Analysis,
+    /// `pg_current_snapshot()` of the preflight's transaction.
+    pub snapshot: String,
+    /// analysis_max_keys.sql in that snapshot.
+    pub max_keys: Vec<Option<i64>>,
+}
+
+impl Preflight {
+    /// In the preflight's snapshot transaction, once the analysis ran in it: its
+    /// snapshot and highest keys, and its tables copied for the session (the caller
+    /// then commits: only temporary tables were created).
+    pub async fn keep<C: GenericClient + Sync>(tx: &C, default_bot: Option<String>, analysis: Analysis) -> std::result::Result<Preflight, tokio_postgres::Error> {
+        let snapshot: String = tx.query_one("SELECT pg_current_snapshot()::text", &[]).await?.get(0);
+        let max_keys = max_keys(tx).await?;
+        tx.batch_execute(ANALYSIS_KEEP).await?;
+        Ok(Preflight { default_bot, analysis, snapshot, max_keys })
+    }
+
+    /// Whether every legacy table holds exactly the rows the preflight's snapshot saw:
+    /// the same highest keys (one index lookup each, so that the usual insert is found
+    /// at once), then, in one statement, no row version the snapshot did not see and all
+    /// it saw still there (analysis_unchanged.sql).
+    pub async fn unchanged<C: GenericClient + Sync>(&self, tx: &C) -> std::result::Result<bool, tokio_postgres::Error> {
+        if max_keys(tx).await? != self.max_keys {
+            return Ok(false);
+        }
+        let rows = tx.query(ANALYSIS_UNCHANGED, &[&self.snapshot]).await?;
+        let mut tables = 0;
+        for r in rows {
+            let (table, seen, new): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            if new != 0 || self.analysis.rows.get(&table) != Some(&seen) {
+                return Ok(false);
+            }
+            tables += 1;
+        }
+        // An empty table has no row to group: it must have been empty then too.
+        Ok(crate::sql::LEGACY_TABLES.iter().filter(|t| self.analysis.rows.get(**t).is_some_and(|n| *n > 0)).count() == tables)
+    }
+
+    /// The analysis tables of the caller's transaction, as analysis.sql would make
+    /// them now, from the preflight's copies; mig_params with the migration's id.
+    async fn reuse<C: GenericClient + Sync>(&self, tx: &C, migration_id: i32) -> std::result::Result<Analysis, crate::migrate::work::WorkError> {
+        tx.batch_execute(PARAMS_RESET).await?;
+        tx.execute(PARAMS, &[&self.default_bot, &Some(migration_id)]).await?;
+        crate::migrate::work::settle(tx, PARAMS).await?;
+        crate::migrate::work::run(tx, ANALYSIS_REUSE).await?;
+        Ok(self.analysis.clone())
+    }
+}
+
+const PARAMS_RESET: &str = include_str!("../../../sql/migrate/analysis_read/params_reset.sql");
+const PARAMS: &str = include_str!("../../../sql/migrate/analysis_read/params.sql");
+
+async fn max_keys<C: GenericClient + Sync>(tx: &C) -> std::result::Result<Vec<Option<i64>>, tokio_postgres::Error> {
+    let r = tx.query_one(ANALYSIS_MAX_KEYS, &[]).await?;
+    Ok((0..r.len()).map(|i| r.get(i)).collect())
+}
 const LOCK_SHARE: &str = include_str!("../../../sql/migrate/online/lock_share.sql");
 
 pub struct Prepare;
@@ -85,7 +160,17 @@ impl Step for Prepare {
                 .await
                 .map_err(q("starting the prepare step"))?;
             tx.batch_execute(target::sql::HELPERS).await.map_err(q("creating helpers"))?;
-            let (_, a) = crate::migrate::prepare::analyse_decided(&tx, opts, Some(run.state.migration_id)).await?;
+            let kept = match &run.preflight {
+                Some(p) if p.unchanged(&tx).await.map_err(q("comparing the legacy tables with the preflight's snapshot"))? => Some(p),
+                _ => None,
+            };
+            let a = match kept {
+                Some(p) => p
+                    .reuse(&tx, run.state.migration_id)
+                    .await
+                    .map_err(|e| e.into_query("taking the preflight's analysis back", STOPPED_HINT))?,
+                None => crate::migrate::prepare::analyse_decided(&tx, opts, Some(run.state.migration_id)).await?.1,
+            };
             crate::migrate::work::run(&tx, PERSIST).await.map_err(|e| e.into_query("keeping the analysis for the backfill", STOPPED_HINT))?;
             tx.batch_execute(target::sql::STATE_PRIVILEGES).await.map_err(q("keeping the analysis for the backfill"))?;
             if let Err(e) = tx.batch_execute(&short_lock::one_attempt(LOCK_SHARE)).await {
@@ -98,7 +183,8 @@ impl Step for Prepare {
                 }
                 continue;
             }
-            let counts = data(&tx, &a, opts).await.map_err(|e| stopped(step, format!("the data: {}", pg_error_text(&e))))?;
+            let mut counts = data(&tx, &a, opts).await.map_err(|e| stopped(step, format!("the data: {}", pg_error_text(&e))))?;
+            counts.insert("analysis_reused".into(), kept.is_some() as i64);
             let bad: i64 = tx.query_one(DATA_CHECK, &[]).await.map_err(q("checking the data"))?.get(0);
             if bad != 0 {
                 return Err(stopped(step, format!("its check found {bad} thing(s) not done (checks/2_data.sql)")));
@@ -112,6 +198,9 @@ impl Step for Prepare {
             run.state.current = step.next();
             progress::record(&tx, &run.state).await?;
             tx.commit().await.map_err(|e| stopped(step, pg_error_text(&e)))?;
+            if run.preflight.take().is_some() {
+                run.db.batch_execute(ANALYSIS_KEPT_DROP).await.map_err(q("dropping the preflight's copies of the analysis"))?;
+            }
             run.reporter.info(&format!(
                 "the legacy interface is in place: the legacy bot can switch to it now and sees its tables as before ({})",
                 crate::legacy::legacy_url(&run.db.settings)

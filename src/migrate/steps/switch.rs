@@ -53,8 +53,8 @@ impl Step for Switch {
 /// proof per table, its milliseconds, and the validation.
 pub(crate) async fn run(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, validate::ValidationReport)> {
     {
-        let (proof, proof_ms, before_snapshot) = prove(run).await?;
-        let validation = validate_and_switch(run, &proof, before_snapshot).await?;
+        let (proof, proof_ms, before_snapshot, now) = prove(run).await?;
+        let validation = validate_and_switch(run, &proof, before_snapshot, now).await?;
         run.crash_point("after:switch");
         run.reporter.started("online: cleanup", None);
         let t = Instant::now();
@@ -73,9 +73,10 @@ pub(crate) async fn run(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, v
     }
 }
 
-/// The online no-loss proof, in one snapshot: the proof per table, its milliseconds, and
-/// the snapshot of the before-image.
-async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String)> {
+/// The online no-loss proof, in one snapshot: the proof per table, its milliseconds, the
+/// snapshot of the before-image, and the legacy tables' fingerprints in the proof's
+/// snapshot (the fingerprint after).
+async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String, fingerprint::Fingerprints)> {
     let (db, reporter, step) = (&mut *run.db, run.reporter, OnlineStep::Switch);
     reporter.started("no-loss proof", None);
     let t = Instant::now();
@@ -87,7 +88,7 @@ async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String)> {
         fingerprints: row.get::<_, Option<serde_json::Value>>(0).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
         snapshot: row.get::<_, Option<String>>(1).unwrap_or_default(),
     };
-    let proof = changes::prove_in_snapshot(&mut db.client, run.state.migration_id, &before).await?;
+    let (proof, now) = changes::prove_in_snapshot_and_fingerprint(&mut db.client, run.state.migration_id, &before).await?;
     let bad = changes::unequal(&proof);
     if !bad.is_empty() {
         return Err(stopped(
@@ -106,16 +107,18 @@ async fn prove(run: &mut Online<'_>) -> Result<(Vec<TableProof>, u64, String)> {
         t.elapsed(),
         &format!("8 tables equal to before, {archived} archived changes, {meanwhile} rows written meanwhile left out"),
     );
-    Ok((proof, proof_ms, before.snapshot))
+    Ok((proof, proof_ms, before.snapshot, now))
 }
 
 /// Validation reads every row: before the switch, in one snapshot, so that the switch
 /// transaction's work does not grow with the data. Rows written since go through the
 /// compatibility triggers and the keys (linked as the backfill links them); what only
 /// the catalog says is checked again inside the switch (`at_switch`).
-async fn validate_and_switch(run: &mut Online<'_>, proof: &[TableProof], before_snapshot: String) -> Result<validate::ValidationReport> {
+///
+/// `now`, the fingerprint after, is the proof's (taken in its snapshot): reading every
+/// legacy table once more for it would only move it a moment later.
+async fn validate_and_switch(run: &mut Online<'_>, proof: &[TableProof], before_snapshot: String, now: fingerprint::Fingerprints) -> Result<validate::ValidationReport> {
     let (db, reporter, opts, step) = (&mut *run.db, run.reporter, run.opts, OnlineStep::Switch);
-    let now = fingerprint::take(&db.client).await?;
     reporter.started("validation", None);
     let t = Instant::now();
     let vopts = validate::ValidateOptions { orphans_kept: opts.orphans == Orphans::Keep, keys_just_validated: false, finished: false, switching: true };

@@ -33,7 +33,7 @@ async fn crash_after_and_resume(step: OnlineStep) {
 
 /// Keeps what the library reports: notes, and the progress of each step.
 #[derive(Default, Clone)]
-struct Recorder(Arc<Mutex<Vec<String>>>);
+pub(super) struct Recorder(pub(super) Arc<Mutex<Vec<String>>>);
 
 impl Reporter for Recorder {
     fn event(&self, event: Event<'_>) {

@@ -23,6 +23,7 @@ use crate::harness::{bin, cli, TestDb};
 use crate::migrate::{catalog, legacy_with_anomalies};
 
 mod abort;
+mod analysis_reuse;
 mod crash;
 mod refusals;
 mod writer;

@@ -211,6 +211,22 @@ async fn explain_everything() -> Guard {
     let (db, default_bot) = dense(RUNS).await;
     let mut g2 = Guard::connect(&db).await;
     online_until(&db, &default_bot, Some("online: prepare")).await;
+    // The preflight keeps its analysis for the session; prepare compares the tables
+    // with its snapshot and takes the analysis back (steps/prepare.rs, Preflight).
+    g2.sql("BEGIN ISOLATION LEVEL REPEATABLE READ").await;
+    g2.file_with("migrate/analysis_read/params.sql", &params, true, &[&Some(default_bot.clone()), &None::<i32>]).await;
+    g2.file("migrate/analysis.sql", true).await;
+    g2.file("migrate/online/analysis_max_keys.sql", false).await;
+    g2.file("migrate/online/analysis_keep.sql", true).await;
+    g2.sql("COMMIT").await;
+    g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on").await;
+    g2.file("migrate/online/analysis_unchanged.sql", false).await;
+    g2.file("migrate/helpers.sql", true).await;
+    g2.file("migrate/analysis_read/params_reset.sql", true).await;
+    g2.file_with("migrate/analysis_read/params.sql", &params, true, &[&Some(default_bot.clone()), &Some(1i32)]).await;
+    g2.file("migrate/online/analysis_reuse.sql", true).await;
+    g2.sql("ROLLBACK").await;
+    g2.file("migrate/online/analysis_kept_drop.sql", true).await;
     g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on; SET LOCAL profochat_saas.backfill = on").await;
     g2.file("migrate/helpers.sql", true).await;
     g2.file_with("migrate/analysis_read/params.sql", &params, true, &[&Some(default_bot.clone()), &Some(1i32)]).await;

@@ -1,0 +1,3 @@
+-- The preflight's copies of the analysis (analysis_keep.sql) go once the prepare step
+-- committed, or when the online migration ends in this session.
+DROP TABLE IF EXISTS pg_temp.preflight_ban_dups, pg_temp.preflight_bot_source, pg_temp.preflight_bots, pg_temp.preflight_conversation_stats, pg_temp.preflight_counts, pg_temp.preflight_course_bot_refs, pg_temp.preflight_course_copy, pg_temp.preflight_course_map, pg_temp.preflight_course_plan, pg_temp.preflight_course_refs, pg_temp.preflight_missing_course, pg_temp.preflight_null_bot, pg_temp.preflight_null_course, pg_temp.preflight_orphans, pg_temp.preflight_participant_dups, pg_temp.preflight_run_deactivate, pg_temp.preflight_run_dup_groups;
