@@ -23,6 +23,7 @@ use crate::target;
 
 const LOSSES: &str = include_str!("../../sql/rollback/losses.sql");
 const DROP_KEYS: &str = include_str!("../../sql/rollback/drop_keys.sql");
+const UNDO_KEYS: &str = include_str!("../../sql/rollback/undo_keys.sql");
 const UNRENAME: &str = include_str!("../../sql/rollback/unrename.sql");
 /// The eight legacy tables, for the one-transaction undo.
 const ALL_TABLES: [&str; 8] = LEGACY_TABLES;
@@ -405,7 +406,7 @@ fn key_match(table: &str) -> String {
 async fn restore(tx: &Transaction<'_>, migration_id: i32, tables: &[&str], unrename: &str) -> Result<BTreeMap<String, TableRollback>> {
     let mut out: BTreeMap<String, TableRollback> = BTreeMap::new();
     tx.batch_execute(crate::target::sql::DROP_COMPAT).await.map_err(q("dropping the legacy interface"))?;
-    tx.batch_execute(DROP_KEYS).await.map_err(q("dropping the SaaS keys"))?;
+    tx.batch_execute(&format!("{UNDO_KEYS}\n{DROP_KEYS}")).await.map_err(q("dropping the SaaS keys"))?;
     for idx in target::secondary_indexes() {
         tx.batch_execute(&format!("DROP INDEX IF EXISTS {}", ident(&idx.name)))
             .await

@@ -55,7 +55,7 @@ use crate::target;
 const UNDO_PROGRESS: &str = include_str!("../../../sql/rollback/undo_progress.sql");
 const UNDO_PROGRESS_WRITE: &str = include_str!("../../../sql/rollback/undo_progress_write.sql");
 const UNDO_PROGRESS_READ: &str = include_str!("../../../sql/rollback/undo_progress_read.sql");
-const UNDO_KEYS: &str = include_str!("../../../sql/rollback/undo_keys.sql");
+use super::UNDO_KEYS;
 const UNDO_ARCHIVE: &str = include_str!("../../../sql/rollback/undo_archive.sql");
 const UNDO_APP_ROWS: &str = include_str!("../../../sql/rollback/undo_app_rows.sql");
 const UNDO_APP_ROWS_FROM: &str = include_str!("../../../sql/rollback/undo_app_rows_from.sql");

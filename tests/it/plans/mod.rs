@@ -192,7 +192,7 @@ async fn explain_everything() -> Guard {
         g.file(&f, false).await;
     }
     g.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on").await;
-    for f in ["rollback/losses.sql", "migrate/drop_compat.sql", "rollback/drop_keys.sql", "rollback/unrename.sql", "rollback/drop_schema.sql"] {
+    for f in ["rollback/losses.sql", "migrate/drop_compat.sql", "rollback/undo_keys.sql", "rollback/drop_keys.sql", "rollback/unrename.sql", "rollback/drop_schema.sql"] {
         g.file(f, true).await;
     }
     g.sql("ROLLBACK; BEGIN; SET LOCAL profochat_saas.allow_ddl = on").await;
@@ -290,7 +290,7 @@ async fn explain_everything() -> Guard {
     g2.sql("ROLLBACK").await;
     // The abort, with every backfill done and the indexes built (still stopped before the keys).
     g2.sql("BEGIN; SET LOCAL profochat_saas.allow_ddl = on").await;
-    for f in ["rollback/losses.sql", "migrate/drop_compat.sql", "rollback/drop_keys.sql", "rollback/unrename.sql", "migrate/online/drop.sql", "rollback/drop_schema.sql"] {
+    for f in ["rollback/losses.sql", "migrate/drop_compat.sql", "rollback/undo_keys.sql", "rollback/drop_keys.sql", "rollback/unrename.sql", "migrate/online/drop.sql", "rollback/drop_schema.sql"] {
         g2.file(f, true).await;
     }
     g2.sql("ROLLBACK").await;
