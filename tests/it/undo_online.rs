@@ -3,7 +3,6 @@
 //! same command to the exact legacy database (the bot's rows kept), with the no-loss
 //! proof of the way back; `--offline` keeps the one-transaction undo.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Output, Stdio};
 
 use profochat_saas::fingerprint;
@@ -23,24 +22,7 @@ fn abort_args(db: &TestDb, dir: &std::path::Path) -> Vec<String> {
 
 /// `migrate --abort --crash-at WHERE`: the abort must die at that point, by a signal.
 fn crash_abort(db: &TestDb, dir: &std::path::Path, at: &str) -> Output {
-    let mut cmd = bin();
-    cmd.args(abort_args(db, dir)).args(["--crash-at", at]).stdin(Stdio::null());
-    unsafe {
-        cmd.pre_exec(|| {
-            let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-            libc::setrlimit(libc::RLIMIT_CORE, &none);
-            Ok(())
-        });
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        !out.status.success() && out.status.signal().is_some(),
-        "{at}: the abort should have died by a signal, it ended with {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+    crate::online::crash_at(&abort_args(db, dir), at)
 }
 
 fn abort_ok(db: &TestDb, dir: &std::path::Path, extra: &[&str]) -> String {

@@ -46,9 +46,15 @@ pub(crate) fn text(b: &[u8]) -> String {
 /// `migrate --crash-at WHERE`: the process must die at that point, by a signal, as
 /// kill -9 would end it (no core file).
 pub(crate) fn crash(db: &TestDb, bot: &str, at: &str) -> Output {
+    let args = ["migrate", "--yes", "--skip-backup", "--default-bot", bot, "--database-url", &db.url()].map(String::from);
+    crash_at(&args, at)
+}
+
+/// The command `args` with `--crash-at WHERE`: it must die at that point, by a signal,
+/// as kill -9 would end it (no core file).
+pub(crate) fn crash_at(args: &[String], at: &str) -> Output {
     let mut cmd = bin();
-    cmd.args(["migrate", "--yes", "--skip-backup", "--default-bot", bot, "--crash-at", at, "--database-url", &db.url()])
-        .stdin(Stdio::null());
+    cmd.args(args).args(["--crash-at", at]).stdin(Stdio::null());
     unsafe {
         cmd.pre_exec(|| {
             let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
