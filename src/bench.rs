@@ -10,7 +10,7 @@ mod reads;
 mod scale;
 
 pub use reads::{legacy_reads, LegacyReadsReport, ReadTiming};
-pub use scale::{scale, ScaleReport, ScaleStep, SCALE_STEPS};
+pub use scale::{scale, ScalePart, ScaleReport, ScaleStep, SCALE_STEPS};
 
 use std::time::Instant;
 

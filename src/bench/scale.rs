@@ -56,6 +56,32 @@ pub const SCALE_STEPS: [&str; 6] = [
     "migrate --abort (interrupted online)",
 ];
 
+/// The parts of the scale benchmark, each on its own copy of the seeded database: which
+/// of [`SCALE_STEPS`] it times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ScalePart {
+    /// `migrate --offline`, `validate`, `rollback` after it.
+    Offline,
+    /// The online `migrate`, `rollback` after it.
+    Online,
+    /// An online migration interrupted before its secondary indexes, `migrate --abort`.
+    Abort,
+}
+
+impl ScalePart {
+    pub const ALL: [ScalePart; 3] = [ScalePart::Offline, ScalePart::Online, ScalePart::Abort];
+
+    /// The steps of [`SCALE_STEPS`] this part times.
+    pub fn steps(self) -> &'static [&'static str] {
+        match self {
+            ScalePart::Offline => &SCALE_STEPS[0..3],
+            ScalePart::Online => &SCALE_STEPS[3..5],
+            ScalePart::Abort => &SCALE_STEPS[5..6],
+        }
+    }
+}
+
 /// A reporter that says when the online migration reached a step (by its label), so
 /// that the benchmark can interrupt it there, as a killed `migrate` would be.
 struct InterruptAt {
@@ -77,7 +103,14 @@ impl Reporter for InterruptAt {
 /// migration, `validate`, `rollback` after it; the online migration and `rollback`
 /// after it; an online migration interrupted before its secondary indexes, and
 /// `migrate --abort` after it.
-pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profile: seed::Profile, reporter: &dyn Reporter) -> Result<ScaleReport> {
+pub async fn scale(
+    server: &ConnSettings,
+    sizes: &[u64],
+    seed_value: u64,
+    profile: seed::Profile,
+    parts: &[ScalePart],
+    reporter: &dyn Reporter,
+) -> Result<ScaleReport> {
     let admin = conn::connect(server).await?;
     let q = |what: &'static str| move |e: tokio_postgres::Error| Error::query(what, &e, "The benchmark databases are dropped.");
     let server_version: String = admin
@@ -86,7 +119,9 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
         .map_err(q("reading the server version"))?
         .get(0);
     let save_dir = std::env::temp_dir().join(format!("profochat_bench_scale_{}", std::process::id()));
-    let mut steps: Vec<ScaleStep> = SCALE_STEPS.iter().map(|s| ScaleStep { step: s.to_string(), seconds: vec![] }).collect();
+    let parts: Vec<ScalePart> = ScalePart::ALL.into_iter().filter(|p| parts.contains(p)).collect();
+    let mut steps: Vec<ScaleStep> =
+        parts.iter().flat_map(|p| p.steps()).map(|s| ScaleStep { step: s.to_string(), seconds: vec![] }).collect();
     let (mut run_rows, mut legacy_rows) = (vec![], vec![]);
     for &runs in sizes {
         let base = format!("profochat_bench_scale_{}_{runs}", std::process::id());
@@ -115,7 +150,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
         let timed = |step: &str| format!("{runs} runs: {step}");
 
         // Offline, validate, rollback.
-        {
+        if parts.contains(&ScalePart::Offline) {
             let copy = ScratchDb::create_from(server, &format!("{base}_offline"), &base).await?;
             let mut db = conn::connect(&copy.settings).await?;
             let t = step_start(reporter, &timed(SCALE_STEPS[0]));
@@ -132,7 +167,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
             copy.drop_now().await?;
         }
         // Online, rollback.
-        {
+        if parts.contains(&ScalePart::Online) {
             let copy = ScratchDb::create_from(server, &format!("{base}_online"), &base).await?;
             let mut db = conn::connect(&copy.settings).await?;
             let t = step_start(reporter, &timed(SCALE_STEPS[3]));
@@ -145,7 +180,7 @@ pub async fn scale(server: &ConnSettings, sizes: &[u64], seed_value: u64, profil
             copy.drop_now().await?;
         }
         // Online, interrupted when its secondary indexes start (every backfill done), then aborted.
-        {
+        if parts.contains(&ScalePart::Abort) {
             let copy = ScratchDb::create_from(server, &format!("{base}_abort"), &base).await?;
             {
                 let mut db = conn::connect(&copy.settings).await?;

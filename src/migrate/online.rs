@@ -200,6 +200,7 @@ async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn 
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
     let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
+    tx.batch_execute(super::steps::chat_index::READS_BEFORE).await.map_err(q_start("preflight"))?;
     let (default_bot, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
     let kept = Preflight::keep(&tx, default_bot, a).await.map_err(q_start("keeping the preflight's analysis"))?;
     tx.commit().await.map_err(q_start("preflight"))?;

@@ -81,7 +81,7 @@ async fn a_template_is_copied_for_each_round_and_left_as_it_was() {
 /// `bench --scale`: every step at every size, on dense data, the databases dropped after.
 #[tokio::test]
 async fn scale_times_every_step_at_every_size_and_says_how_it_grew() {
-    let r = bench::scale(&admin(), &[120, 360], 2, profochat_saas::seed::Profile::Dense, &Silent).await.unwrap();
+    let r = bench::scale(&admin(), &[120, 360], 2, profochat_saas::seed::Profile::Dense, &bench::ScalePart::ALL, &Silent).await.unwrap();
     assert_eq!(r.sizes, vec![120, 360]);
     assert!(r.run_rows[1] > 2 * r.run_rows[0], "{:?}", r.run_rows);
     let steps: Vec<&str> = r.steps.iter().map(|s| s.step.as_str()).collect();
@@ -135,4 +135,17 @@ async fn the_undo_benchmark_aborts_and_rolls_back_exactly() {
         assert_eq!((t.outcome.as_str(), t.rows_lost, t.writer_failed), ("exact", 0, 0), "{t:?}");
         assert!(t.writer_statements >= 40 && t.max_write_wait_way_out_ms > 0.0, "{t:?}");
     }
+}
+
+/// `bench --undo --points`: an unknown kill point is refused by name before anything is
+/// seeded, with the points there are.
+#[test]
+fn an_unknown_kill_point_is_refused_with_the_known_ones() {
+    let out = crate::harness::cli()
+        .args(["bench", "--undo", "--points", "after:keys,after:lunch", "--database-url", "postgres://127.0.0.1:1/none"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("after:lunch") && err.contains("inside:keys:1"), "{err}");
 }

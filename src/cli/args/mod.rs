@@ -314,6 +314,11 @@ pub enum Command {
         /// and how much each grew from one size to the next.
         #[arg(long, value_name = "RUNS,RUNS,…", value_delimiter = ',', conflicts_with_all = ["legacy_reads", "template"])]
         scale: Vec<u64>,
+        /// With --scale: only these parts, each on its own copy (offline: `migrate
+        /// --offline`, validate, rollback; online: `migrate`, rollback; abort: an
+        /// interrupted online migration, `migrate --abort`); all three when omitted.
+        #[arg(long, value_name = "PART,PART,…", value_delimiter = ',', requires = "scale")]
+        parts: Vec<profochat_saas::bench::ScalePart>,
         /// Instead: the fault matrix. The online migration is killed (as kill -9) inside
         /// and at the end of each step while the legacy bot writes (--writer RATE, 40 by
         /// default), then resumed or aborted, each on a fresh database of --runs runs; per
@@ -326,6 +331,12 @@ pub enum Command {
         /// rows lost, the longest write wait while the way back ran.
         #[arg(long, conflicts_with_all = ["legacy_reads", "template", "scale", "faults"])]
         undo: bool,
+        /// With --faults or --undo: only the trials at these kill points (comma-separated,
+        /// as the trial table names them, e.g. `inside:keys:1,after:backfill conversation`);
+        /// every point when omitted. `--undo` always ends with `rollback` after a completed
+        /// migration.
+        #[arg(long, value_name = "POINT,POINT,…", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(profochat_saas::bench::faults::POINTS))]
+        points: Vec<String>,
         #[command(flatten)]
         out: OutputArgs,
     },

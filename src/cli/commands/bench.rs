@@ -189,7 +189,14 @@ fn ms_text(ms: u64) -> String {
 }
 
 /// `bench --scale`: each step's seconds at each size, and its growth from one size to the next.
-pub async fn scale(conn: &ConnArgs, sizes: &[u64], seed: u64, profile: profochat_saas::seed::Profile, out: &OutputArgs) -> Result<ExitCode> {
+pub async fn scale(
+    conn: &ConnArgs,
+    sizes: &[u64],
+    seed: u64,
+    profile: profochat_saas::seed::Profile,
+    parts: &[bench::ScalePart],
+    out: &OutputArgs,
+) -> Result<ExitCode> {
     let (server_settings, _cluster) = server_of(conn).await?;
     if !out.json {
         eprintln!(
@@ -199,7 +206,8 @@ pub async fn scale(conn: &ConnArgs, sizes: &[u64], seed: u64, profile: profochat
         );
     }
     let reporter = output::TerminalReporter::new(out.json);
-    let r = bench::scale(&server_settings, sizes, seed, profile, &reporter).await?;
+    let parts = if parts.is_empty() { &bench::ScalePart::ALL[..] } else { parts };
+    let r = bench::scale(&server_settings, sizes, seed, profile, parts, &reporter).await?;
     if out.json {
         output::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
@@ -235,7 +243,8 @@ pub async fn scale(conn: &ConnArgs, sizes: &[u64], seed: u64, profile: profochat
 }
 
 /// `bench --faults` (the fault matrix) and `bench --undo` (the way back), one line per trial.
-pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connections: usize, undo: bool, out: &OutputArgs) -> Result<ExitCode> {
+#[allow(clippy::too_many_arguments)]
+pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connections: usize, undo: bool, points: &[String], out: &OutputArgs) -> Result<ExitCode> {
     let (server_settings, _cluster) = server_of(conn).await?;
     let which = if undo { bench::faults::Trials::Undo } else { bench::faults::Trials::Matrix };
     if !out.json {
@@ -247,7 +256,8 @@ pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connection
     }
     let reporter = output::TerminalReporter::new(out.json);
     let exe = std::env::current_exe()?;
-    let trials = bench::faults::run(&server_settings, bench::faults::POINTS, runs, seed, rate, connections, &exe, which, &reporter).await?;
+    let chosen: Vec<&str> = if points.is_empty() { bench::faults::POINTS.to_vec() } else { points.iter().map(String::as_str).collect() };
+    let trials = bench::faults::run(&server_settings, &chosen, runs, seed, rate, connections, &exe, which, &reporter).await?;
     let exact = trials.iter().filter(|t| t.outcome == "exact").count();
     if out.json {
         output::print_json(&trials)?;

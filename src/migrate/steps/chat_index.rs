@@ -11,6 +11,10 @@ use crate::state::OnlineStep;
 /// index", dropped after the switch; not part of the target schema.
 pub const CHAT_INDEX: &str = "profochat_saas_run_chat";
 const BUILD: &str = include_str!("../../../sql/migrate/online/chat_index.sql");
+/// The setting of the whole-table reads that come before this index (the preflight's
+/// analysis, the fingerprint before): no parallel workers, so the legacy bot's course
+/// end, which reads the whole run table until the index exists, keeps a core.
+pub(crate) const READS_BEFORE: &str = include_str!("../../../sql/migrate/online/reads_before_chat_index.sql");
 pub(crate) const DROP: &str = include_str!("../../../sql/migrate/online/chat_index_drop.sql");
 
 pub struct ChatIndex;
@@ -21,7 +25,7 @@ impl Step for ChatIndex {
     }
 
     fn describe(&self) -> &'static str {
-        "a temporary index on run (chat_id), built concurrently: the legacy bot's course ends and the compatibility layer find a chat's runs without reading the whole table; the switch drops it"
+        "a temporary index on run (chat_id), built concurrently (by the expand step, before its fingerprint; this step makes sure it is there and valid): the legacy bot's course ends and the compatibility layer find a chat's runs without reading the whole table; the switch drops it"
     }
 
     fn undo(&self) -> &'static str {
@@ -32,22 +36,30 @@ impl Step for ChatIndex {
         "not at all; from here on its course ends are faster than before the migration"
     }
 
-    /// `chat_index.sql`; a build killed halfway left the index invalid, and it is
-    /// dropped and built again.
+    /// `chat_index.sql` (the expand step built it already, unless it was killed first);
+    /// a build killed halfway left the index invalid, and it is dropped and built again.
     async fn apply(&self, run: &mut Online<'_>) -> Result<Counts> {
-        let step = self.id();
-        let db = &run.db;
-        let invalid: bool = db
-            .query_one("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid)", &[&CHAT_INDEX])
-            .await
-            .map_err(q("reading the catalog"))?
-            .get(0);
-        if invalid {
-            db.batch_execute(DROP)
-                .await
-                .map_err(|e| stopped(step, format!("dropping the invalid leftover of {CHAT_INDEX}: {}", pg_error_text(&e))))?;
-        }
-        db.batch_execute(BUILD).await.map_err(|e| stopped(step, format!("building {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+        ensure(run, self.id()).await?;
         Ok(Counts::from([("indexes_built".to_string(), 1)]))
     }
+}
+
+/// Builds the index unless it is there and valid: an invalid leftover of a killed build
+/// is dropped first. Run by the expand step before its fingerprint (so that the bot's
+/// course ends are index lookups while the fingerprint reads every table) and by this
+/// step (which finds it built).
+pub(crate) async fn ensure(run: &mut Online<'_>, step: OnlineStep) -> Result<()> {
+    let db = &run.db;
+    let invalid: bool = db
+        .query_one("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid)", &[&CHAT_INDEX])
+        .await
+        .map_err(q("reading the catalog"))?
+        .get(0);
+    if invalid {
+        db.batch_execute(DROP)
+            .await
+            .map_err(|e| stopped(step, format!("dropping the invalid leftover of {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+    }
+    db.batch_execute(BUILD).await.map_err(|e| stopped(step, format!("building {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+    Ok(())
 }
