@@ -227,3 +227,30 @@ async fn upstreams_script_needs_the_cleaning_and_leaves_its_schema() {
     );
     assert_eq!(one("SELECT count(*) FROM conversation").await as u64, m.rows["conversation"], "the cleaning keeps every conversation row");
 }
+
+/// The command: `--json` gives the comparison's report; a path that is not there is
+/// refused before any database is created.
+#[test]
+fn the_comparison_command_prints_its_report_as_json_and_refuses_a_missing_script() {
+    let url = admin().secret_url();
+    let script = crate::fixtures::upstream_0003();
+    let out = crate::harness::cli()
+        .args(["bench", "--runs", "100", "--profile", "dense", "--repeat", "1", "--json", "--database-url", &url, "--compare-upstream"])
+        .arg(&script)
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON on stdout");
+    assert_eq!(r["rounds"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["rounds"][0]["order"], serde_json::json!(["online", "offline", "upstream"]));
+    for k in ["online_ms", "offline_ms", "upstream_ms", "online_over_offline", "online_over_upstream", "offline_over_upstream"] {
+        assert!(r["medians"][k].as_f64().is_some_and(|x| x > 0.0), "{k}: {r}");
+    }
+    assert_eq!(r["upstream_script"], serde_json::json!(script.display().to_string()));
+    let missing = script.with_file_name("not_here_0003.sql");
+    crate::harness::cli()
+        .args(["bench", "--database-url", &url, "--compare-upstream"])
+        .arg(&missing)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("cannot read upstream's 0003"));
+}
