@@ -2,10 +2,13 @@
 //! backup), and measure every phase, the total and this process's peak memory.
 //! Repeated, and the median reported, because one run on a busy machine says little.
 //! With a writer ([`writer`]), the legacy bot's writes run at a fixed rate while
-//! `migrate` runs, and their latencies show how long the bot waits.
+//! `migrate` runs, and their latencies show how long the bot waits. With
+//! `--compare-upstream` ([`upstream`]): the online and the offline migration and
+//! upstream's own SaaS migration script, in turns, on copies of one database.
 
 pub mod writer;
 pub mod faults;
+pub mod upstream;
 mod reads;
 mod scale;
 

@@ -194,8 +194,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             commands::rollback::run(dry_run, offline, crash_at, &conn, &dir, &confirm, &out).await
         }
         Command::SeedLegacy { conn, runs, seed, profile, confirm, out } => commands::seed::run(&conn, runs, seed, profile, &confirm, &out).await,
-        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, parts, faults, undo, points, out } => {
-            if faults || undo {
+        Command::Bench { conn, runs, seed, repeat, single_transaction, jobs, writer, writer_connections, template, default_bot, legacy_reads, samples, profile, scale, parts, faults, undo, points, compare_upstream, out } => {
+            if let Some(upstream_script) = compare_upstream {
+                let opts = profochat_saas::bench::upstream::CompareOptions { runs, seed, profile, template, default_bot, rounds: repeat, index_jobs: jobs as usize, upstream_script };
+                commands::bench::compare_upstream(&conn, &opts, &out).await
+            } else if faults || undo {
                 commands::bench::faults(&conn, runs, seed, writer.unwrap_or(40), writer_connections as usize, undo, &points, &out).await
             } else if !scale.is_empty() {
                 commands::bench::scale(&conn, &scale, seed, profile, &parts, &out).await

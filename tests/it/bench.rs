@@ -148,4 +148,121 @@ fn an_unknown_kill_point_is_refused_with_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("after:lunch") && err.contains("inside:keys:1"), "{err}");
+
+/// `bench --compare-upstream`: online, offline and upstream's 0003 on copies of one
+/// seeded database, each once per round, the order turned every round; medians, ratios,
+/// our steps, the cleaning upstream's copy needed; the copies dropped.
+#[tokio::test]
+async fn the_comparison_runs_online_offline_and_upstreams_script_on_copies_of_one_database() {
+    use bench::upstream::{CompareOptions, Variant};
+    let opts = CompareOptions {
+        runs: 300,
+        seed: 1,
+        profile: profochat_saas::seed::Profile::Dense,
+        template: None,
+        default_bot: None,
+        rounds: 2,
+        index_jobs: 2,
+        upstream_script: crate::fixtures::upstream_0003(),
+    };
+    let r = bench::upstream::compare(&admin(), &opts, &Silent).await.unwrap();
+    assert!(r.legacy_rows > 0 && r.conversation_rows > 0 && r.runs > 0, "{r:?}");
+    assert!(r.upstream_ledger_script.ends_with("0001_create_schema_migrations.sql"), "{}", r.upstream_ledger_script);
+    assert_eq!(r.rounds.len(), 2);
+    assert_eq!(r.rounds[0].order, [Variant::Online, Variant::Offline, Variant::Upstream]);
+    assert_eq!(r.rounds[1].order, [Variant::Offline, Variant::Upstream, Variant::Online]);
+    for round in &r.rounds {
+        assert_eq!(round.runs.iter().map(|x| x.variant).collect::<Vec<_>>(), round.order, "run in the round's order");
+        for x in &round.runs {
+            assert!(x.total_ms > 0, "{x:?}");
+            match x.variant {
+                Variant::Upstream => assert!(x.phases.is_empty(), "{x:?}"),
+                _ => assert!(!x.phases.is_empty(), "{x:?}"),
+            }
+        }
+        assert!(round.of(Variant::Online).unwrap().phases.iter().any(|(s, _)| s == "backfill run"), "{round:?}");
+    }
+    let m = &r.medians;
+    assert!(m.online_ms > 0 && m.offline_ms > 0 && m.upstream_ms > 0, "{m:?}");
+    assert!((m.online_over_offline - m.online_ms as f64 / m.offline_ms as f64).abs() < 1e-9);
+    assert!((m.online_over_upstream - m.online_ms as f64 / m.upstream_ms as f64).abs() < 1e-9);
+    assert!((m.offline_over_upstream - m.offline_ms as f64 / m.upstream_ms as f64).abs() < 1e-9);
+    for (v, steps) in [(Variant::Online, &r.online_steps), (Variant::Offline, &r.offline_steps)] {
+        let first: Vec<&String> = r.rounds[0].of(v).unwrap().phases.iter().map(|(s, _)| s).collect();
+        assert_eq!(steps.iter().map(|(s, _)| s).collect::<Vec<_>>(), first, "{v:?}: a median for every step");
+    }
+    // The dense data holds every row upstream's 0003 cannot carry.
+    assert_eq!(r.cleaning.len(), bench::upstream::CLEANING.len());
+    assert!(r.cleaning.iter().all(|c| c.rows > 0), "{:?}", r.cleaning);
+    let c = profochat_saas::conn::connect(&admin()).await.unwrap();
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM pg_database WHERE datname LIKE $1", &[&format!("profochat_bench_upstream_{}_%", std::process::id())])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the benchmark's databases are dropped");
+}
+
+/// Upstream's 0003 fails on the dense legacy data as it is, and runs to its end on the
+/// same data cleaned as the comparison cleans it, leaving upstream's schema and every
+/// conversation row.
+#[tokio::test]
+async fn upstreams_script_needs_the_cleaning_and_leaves_its_schema() {
+    let (db, m) = crate::fixtures::dense_legacy(300, 2).await;
+    let script = crate::fixtures::upstream_0003();
+    {
+        let raw = db.connect().await;
+        let dir = script.parent().unwrap();
+        raw.batch_execute(&std::fs::read_to_string(dir.join("0001_create_schema_migrations.sql")).unwrap()).await.unwrap();
+        let e = raw.batch_execute(&std::fs::read_to_string(&script).unwrap()).await.expect_err("0003 on the raw data");
+        let text = profochat_saas::error::pg_error_text(&e);
+        assert!(text.contains("conversation_run_id_fkey") || text.contains("_unique"), "{text}");
+    }
+    let u = bench::upstream::run_upstream(&db.settings, &script).await.unwrap();
+    assert!(u.total_ms > 0 && u.cleaned.iter().all(|c| c.rows > 0), "{u:?}");
+    let c = db.connect().await;
+    let one = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get::<_, i64>(0) }
+    };
+    assert_eq!(one("SELECT count(*) FROM schema_migrations WHERE version IN ('0001', '0003')").await, 2);
+    assert_eq!(one("SELECT count(*) FROM account").await, 1);
+    assert!(one("SELECT count(*) FROM bot").await > 0);
+    assert_eq!(
+        one("SELECT count(*) FROM information_schema.columns WHERE table_name = 'run' AND column_name IN ('bot_id', 'deployment_id', 'account_id')").await,
+        3
+    );
+    assert_eq!(one("SELECT count(*) FROM run WHERE botname IS NOT NULL AND bot_id IS NULL").await, 0);
+    assert_eq!(
+        one("SELECT count(*) FROM pg_indexes WHERE indexname IN ('run_one_active_per_bot_chat', 'courseparticipants_unique', 'bannedparticipants_unique')").await,
+        3
+    );
+    assert_eq!(one("SELECT count(*) FROM conversation").await as u64, m.rows["conversation"], "the cleaning keeps every conversation row");
+}
+
+/// The command: `--json` gives the comparison's report; a path that is not there is
+/// refused before any database is created.
+#[test]
+fn the_comparison_command_prints_its_report_as_json_and_refuses_a_missing_script() {
+    let url = admin().secret_url();
+    let script = crate::fixtures::upstream_0003();
+    let out = crate::harness::cli()
+        .args(["bench", "--runs", "100", "--profile", "dense", "--repeat", "1", "--json", "--database-url", &url, "--compare-upstream"])
+        .arg(&script)
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON on stdout");
+    assert_eq!(r["rounds"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["rounds"][0]["order"], serde_json::json!(["online", "offline", "upstream"]));
+    for k in ["online_ms", "offline_ms", "upstream_ms", "online_over_offline", "online_over_upstream", "offline_over_upstream"] {
+        assert!(r["medians"][k].as_f64().is_some_and(|x| x > 0.0), "{k}: {r}");
+    }
+    assert_eq!(r["upstream_script"], serde_json::json!(script.display().to_string()));
+    let missing = script.with_file_name("not_here_0003.sql");
+    crate::harness::cli()
+        .args(["bench", "--database-url", &url, "--compare-upstream"])
+        .arg(&missing)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("cannot read upstream's 0003"));
 }

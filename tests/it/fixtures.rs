@@ -33,3 +33,19 @@ pub async fn apply_target_schema(db: &Db) {
     .await
     .expect("state row");
 }
+
+/// Upstream's own SaaS migration script (its 0003) in the shared directory, its 0001
+/// beside it: what `bench --compare-upstream` is pointed at.
+pub fn upstream_0003() -> std::path::PathBuf {
+    crate::upstream_after_finish::shared_dir().join("upstream/migrations/0003_migrate_to_saas.sql")
+}
+
+/// A legacy database seeded with the dense profile (every anomaly in bulk).
+pub async fn dense_legacy(runs: u64, seed: u64) -> (crate::harness::TestDb, profochat_saas::seed::SeedManifest) {
+    use profochat_saas::seed;
+    let db = crate::harness::TestDb::empty().await;
+    let m = seed::generate_profile(&mut db.connect().await, &seed::SeedOptions { runs, seed }, seed::Profile::Dense, &profochat_saas::report::Silent)
+        .await
+        .expect("seed");
+    (db, m)
+}

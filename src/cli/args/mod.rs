@@ -337,6 +337,14 @@ pub enum Command {
         /// migration.
         #[arg(long, value_name = "POINT,POINT,…", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(profochat_saas::bench::faults::POINTS))]
         points: Vec<String>,
+        /// Instead: compare `migrate` (online), `migrate --offline` and upstream's own SaaS
+        /// migration script (its 0003 at PATH, run as one batch; its 0001 is taken from
+        /// beside it) on copies of one legacy database (seeded once with --runs and
+        /// --profile, or --template), each on its own copy, their order turned every round
+        /// (--repeat rounds). Upstream's copy is first cleaned of the rows its script cannot
+        /// carry (orphan conversation rows, duplicate participants and bans), untimed.
+        #[arg(long, value_name = "PATH", conflicts_with_all = ["legacy_reads", "scale", "faults", "undo", "writer", "single_transaction"])]
+        compare_upstream: Option<PathBuf>,
         #[command(flatten)]
         out: OutputArgs,
     },

@@ -281,3 +281,86 @@ pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connection
     }
     Ok(if exact == trials.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
+
+/// `bench --compare-upstream PATH`: the online and offline migrations and upstream's 0003
+/// on copies of one database, per round, their medians and ratios, and ours by step.
+pub async fn compare_upstream(conn: &ConnArgs, opts: &bench::upstream::CompareOptions, out: &OutputArgs) -> Result<ExitCode> {
+    use bench::upstream::Variant;
+    let (server_settings, _cluster) = server_of(conn).await?;
+    if !out.json {
+        let data = match &opts.template {
+            Some(t) => format!("copies of database {t:?}"),
+            None => format!("copies of one database of {} runs ({} profile)", opts.runs, opts.profile),
+        };
+        eprintln!(
+            "Comparison with upstream's {}: {data}, {} round(s), on the server of {}",
+            opts.upstream_script.display(),
+            opts.rounds.max(1),
+            server_settings.display_target()
+        );
+    }
+    let reporter = output::TerminalReporter::new(out.json);
+    let r = bench::upstream::compare(&server_settings, opts, &reporter).await?;
+    if out.json {
+        output::print_json(&r)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut header = vec!["".to_string()];
+    header.extend((1..=r.rounds.len()).map(|i| format!("round {i}")));
+    header.push("median".into());
+    let mut t = output::table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut order = vec!["order".to_string()];
+    order.extend(r.rounds.iter().map(|x| x.order.iter().map(|v| format!("{v:?}").to_lowercase()).collect::<Vec<_>>().join(", ")));
+    order.push(String::new());
+    t.add_row(order);
+    let medians = [r.medians.online_ms, r.medians.offline_ms, r.medians.upstream_ms];
+    for (v, median) in Variant::ALL.into_iter().zip(medians) {
+        let mut row = vec![v.describe().to_string()];
+        row.extend(r.rounds.iter().map(|x| x.of(v).map(|run| ms_text(run.total_ms)).unwrap_or_default()));
+        row.push(ms_text(median));
+        t.add_row(row);
+    }
+    let mut prep = vec!["(upstream's copy: 0001, cleaning, VACUUM ANALYZE; not counted)".to_string()];
+    prep.extend(r.rounds.iter().map(|x| ms_text(x.upstream_preparation_ms)));
+    prep.push(String::new());
+    t.add_row(prep);
+    println!("{t}");
+    println!(
+        "Medians: online / offline {:.2}×, online / upstream's 0003 {:.2}×, offline / upstream's 0003 {:.2}×.",
+        r.medians.online_over_offline, r.medians.online_over_upstream, r.medians.offline_over_upstream
+    );
+    for (v, steps) in [(Variant::Online, &r.online_steps), (Variant::Offline, &r.offline_steps)] {
+        println!();
+        let mut header = vec![format!("{} by step", v.describe())];
+        header.extend((1..=r.rounds.len()).map(|i| format!("round {i}")));
+        header.push("median".into());
+        let mut t = output::table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+        for (step, median) in steps {
+            let mut row = vec![step.clone()];
+            row.extend(r.rounds.iter().map(|x| {
+                x.of(v).and_then(|run| run.phases.iter().find(|(s, _)| s == step)).map(|(_, ms)| ms_text(*ms)).unwrap_or_default()
+            }));
+            row.push(ms_text(*median));
+            t.add_row(row);
+        }
+        println!("{t}");
+    }
+    println!();
+    println!(
+        "Upstream's copy, before its clock: its 0001 ({}), then the cleaning its 0003 needs (each row below would make one of its statements fail and the whole script roll back):",
+        r.upstream_ledger_script
+    );
+    for c in &r.cleaning {
+        println!("  {}: {} row(s) ({})", c.what, c.rows, c.why);
+    }
+    println!("then VACUUM ANALYZE of the cleaned tables and a checkpoint; 0003 then runs as one batch (its own BEGIN … COMMIT).");
+    println!(
+        "PostgreSQL {}, {} legacy rows ({} conversation rows); each variant on its own copy after a checkpoint, the order turned every round; our indexes on {} connection(s).",
+        r.server_version, r.legacy_rows, r.conversation_rows, r.index_jobs
+    );
+    match r.peak_rss_kib {
+        Some(k) => println!("Peak memory of profochat-saas: {:.1} MiB", k as f64 / 1024.0),
+        None => println!("Peak memory of profochat-saas: not available on this system"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
