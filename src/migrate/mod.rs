@@ -37,6 +37,9 @@ use decisions::Action;
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
 use phases::Counts;
 pub use analysis::legacy_bot_names;
+/// Offline: fresh statistics of the migrated tables before the proof and the validation
+/// read them (the file's header says why).
+const ANALYZE_MIGRATED: &str = include_str!("../../sql/migrate/run/analyze_migrated.sql");
 pub use offline::prove;
 pub use prepare::{prepare, Ahead, Backup, Confirm, Prepared};
 
@@ -285,6 +288,7 @@ async fn migrate_in(db: &mut Db, prepared: &Prepared, reporter: &dyn Reporter, s
     let pre = offline::preflight(&tx, opts, reporter).await?;
     let phases = offline::phases(&tx, &pre.analysis, opts, reporter).await?;
     offline::upstream(&tx, started, reporter).await?;
+    tx.batch_execute(ANALYZE_MIGRATED).await.map_err(offline::q("analysing the migrated tables"))?;
     let (proof, after, proof_ms) = offline::prove_no_loss(&tx, &pre, reporter).await?;
     let validation = offline::validate_inside(&tx, pre.migration_id, opts, reporter).await?;
     let (waiting, deployments) = offline::record(&tx, &pre, &phases, &after, &proof, opts).await?;

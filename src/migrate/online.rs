@@ -15,6 +15,7 @@ use std::time::Instant;
 use tokio_postgres::types::Json;
 use tokio_postgres::Client;
 
+use super::steps::chat_index;
 use super::steps::prepare::Preflight;
 use super::steps::{progress::record, with_step, Online, Step};
 use super::{IndexReport, MigrateOptions, MigrationReport, Outcome, PhaseReport};
@@ -193,17 +194,31 @@ async fn default_bot(client: &Client) -> Result<Option<String>> {
         .and_then(|r| r.get(0)))
 }
 
+/// The preflight's analysis in a snapshot, kept for the prepare step.
+async fn analyse(db: &mut Db, opts: &MigrateOptions) -> Result<Preflight> {
+    let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
+    let (default_bot, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
+    let kept = Preflight::keep(&tx, default_bot, a).await.map_err(q_start("keeping the preflight's analysis"))?;
+    tx.commit().await.map_err(q_start("preflight"))?;
+    Ok(kept)
+}
+
 /// Before any change: the analysis in a snapshot, and the refusals when a decision is
 /// missing; the analysis is kept for the prepare step (session temporary tables, the
 /// only thing its transaction creates). Then the migration is recorded, in progress.
 async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn Reporter) -> Result<(OnlineProgress, Preflight)> {
     reporter.started("preflight: analyse", None);
     let t = Instant::now();
-    let tx = snapshot(&mut db.client, Access::TempTables).await.map_err(q_start("preflight"))?;
-    tx.batch_execute(super::steps::chat_index::READS_BEFORE).await.map_err(q_start("preflight"))?;
-    let (default_bot, a) = super::prepare::analyse_decided(&tx, opts, None).await?;
-    let kept = Preflight::keep(&tx, default_bot, a).await.map_err(q_start("keeping the preflight's analysis"))?;
-    tx.commit().await.map_err(q_start("preflight"))?;
+    // The temporary chat index first (concurrently: writes go on), so that the bot's
+    // course ends find their run through it while the analysis reads every table. It is
+    // the tool's own, not the target's: a refusal below drops it again.
+    let had_index = chat_index::exists(&db.client).await.map_err(q_start("reading the catalog"))?;
+    chat_index::build(&db.client).await.map_err(q_start("building the temporary index on run (chat_id)"))?;
+    let kept = analyse(db, opts).await;
+    if kept.is_err() && !had_index {
+        let _ = db.batch_execute(chat_index::DROP).await;
+    }
+    let kept = kept?;
     let a = &kept.analysis;
     reporter.finished(
         "preflight: analyse",

@@ -2,7 +2,7 @@
 //! compatibility layer find a chat's runs without reading the whole table. Not part of
 //! the target schema: the cleanup after the switch drops it.
 
-use super::{q, stopped, Online, Step};
+use super::{stopped, Online, Step};
 use crate::error::{pg_error_text, Result};
 use super::Counts;
 use crate::state::OnlineStep;
@@ -11,10 +11,6 @@ use crate::state::OnlineStep;
 /// index", dropped after the switch; not part of the target schema.
 pub const CHAT_INDEX: &str = "profochat_saas_run_chat";
 const BUILD: &str = include_str!("../../../sql/migrate/online/chat_index.sql");
-/// The setting of the whole-table reads that come before this index (the preflight's
-/// analysis, the fingerprint before): no parallel workers, so the legacy bot's course
-/// end, which reads the whole run table until the index exists, keeps a core.
-pub(crate) const READS_BEFORE: &str = include_str!("../../../sql/migrate/online/reads_before_chat_index.sql");
 pub(crate) const DROP: &str = include_str!("../../../sql/migrate/online/chat_index_drop.sql");
 
 pub struct ChatIndex;
@@ -25,7 +21,7 @@ impl Step for ChatIndex {
     }
 
     fn describe(&self) -> &'static str {
-        "a temporary index on run (chat_id), built concurrently (by the expand step, before its fingerprint; this step makes sure it is there and valid): the legacy bot's course ends and the compatibility layer find a chat's runs without reading the whole table; the switch drops it"
+        "a temporary index on run (chat_id), built concurrently before the preflight's analysis (this step makes sure it is there and valid): the legacy bot's course ends and the compatibility layer find a chat's runs without reading the whole table; the switch drops it"
     }
 
     fn undo(&self) -> &'static str {
@@ -45,21 +41,26 @@ impl Step for ChatIndex {
 }
 
 /// Builds the index unless it is there and valid: an invalid leftover of a killed build
-/// is dropped first. Run by the expand step before its fingerprint (so that the bot's
-/// course ends are index lookups while the fingerprint reads every table) and by this
-/// step (which finds it built).
+/// is dropped first. Run before the preflight's analysis (so that the bot's course ends
+/// are index lookups while the analysis and the fingerprint read every table), by the
+/// expand step and by this step (which find it built).
 pub(crate) async fn ensure(run: &mut Online<'_>, step: OnlineStep) -> Result<()> {
-    let db = &run.db;
-    let invalid: bool = db
+    build(&run.db.client).await.map_err(|e| stopped(step, format!("building {CHAT_INDEX}: {}", pg_error_text(&e))))
+}
+
+/// Whether the index is there (valid or not).
+pub(crate) async fn exists(client: &tokio_postgres::Client) -> std::result::Result<bool, tokio_postgres::Error> {
+    Ok(client.query_one("SELECT to_regclass($1) IS NOT NULL", &[&CHAT_INDEX]).await?.get(0))
+}
+
+/// [`ensure`]'s work, with the server's error as it came.
+pub(crate) async fn build(client: &tokio_postgres::Client) -> std::result::Result<(), tokio_postgres::Error> {
+    let invalid: bool = client
         .query_one("SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid)", &[&CHAT_INDEX])
-        .await
-        .map_err(q("reading the catalog"))?
+        .await?
         .get(0);
     if invalid {
-        db.batch_execute(DROP)
-            .await
-            .map_err(|e| stopped(step, format!("dropping the invalid leftover of {CHAT_INDEX}: {}", pg_error_text(&e))))?;
+        client.batch_execute(DROP).await?;
     }
-    db.batch_execute(BUILD).await.map_err(|e| stopped(step, format!("building {CHAT_INDEX}: {}", pg_error_text(&e))))?;
-    Ok(())
+    client.batch_execute(BUILD).await
 }

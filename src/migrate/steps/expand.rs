@@ -1,6 +1,6 @@
 //! Expand: the new tables and the new columns of the legacy tables (metadata only: no
 //! table is rewritten or scanned), under the short lock, then the temporary chat index
-//! (built concurrently, see [`super::chat_index`]), the change log and the fingerprint
+//! checked (built before the preflight, see [`super::chat_index`]), the change log and the fingerprint
 //! before.
 
 use super::{q, Online, Step};
@@ -20,7 +20,7 @@ impl Step for Expand {
     }
 
     fn describe(&self) -> &'static str {
-        "new tables and columns (metadata only, short locks), the temporary chat index (concurrently), the change log, the fingerprint before"
+        "new tables and columns (metadata only, short locks), the temporary chat index checked, the change log, the fingerprint before"
     }
 
     fn undo(&self) -> &'static str {
@@ -42,8 +42,9 @@ impl Step for Expand {
             }
             return Err(e);
         }
-        // The chat index first: the fingerprint reads every table, and the bot's course
-        // ends should find their run through the index meanwhile, not read all of `run`.
+        // The chat index (built before the preflight; again if a resumed migration lost
+        // it): the fingerprint reads every table, and the bot's course ends should find
+        // their run through the index meanwhile, not read all of `run`.
         super::chat_index::ensure(run, step).await?;
         // From here on, every row the bot or the application writes is logged, so that the
         // no-loss proof can leave it out; then the fingerprint before, in one snapshot.

@@ -49,7 +49,6 @@ const NOT_EXPLAINED: &[(&str, &str)] = &[
     ("migrate/online/chat_index.sql", "CREATE INDEX CONCURRENTLY: one sort of run"),
     ("migrate/online/chat_index_drop.sql", "DROP INDEX CONCURRENTLY: no query"),
     ("migrate/run/index_session.sql", "session settings of the index builds: no query"),
-    ("migrate/online/reads_before_chat_index.sql", "a setting of the reads before the chat index: no query"),
     ("migrate/run/index_builds_running.sql", "reads pg_stat_activity, which grows with sessions, not data"),
     ("migrate/enrol.sql", "creates the enrolment functions: each enrols one chat, by key"),
     ("migrate/online/change_log.sql", "creates the change log and its functions: no query over data"),
