@@ -2,6 +2,8 @@
 ALTER TABLE course DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS title, DROP COLUMN IF EXISTS description,
                    DROP COLUMN IF EXISTS updated_at, DROP COLUMN IF EXISTS metadata, DROP COLUMN IF EXISTS is_active;
 ALTER TABLE course_element DROP COLUMN IF EXISTS account_id;
+-- The online migration's temporary index (built before its preflight), if it is left.
+DROP INDEX IF EXISTS profochat_saas_run_chat;
 ALTER TABLE run DROP COLUMN IF EXISTS account_id, DROP COLUMN IF EXISTS bot_id, DROP COLUMN IF EXISTS deployment_id,
                 DROP COLUMN IF EXISTS token_id, DROP COLUMN IF EXISTS is_active, DROP COLUMN IF EXISTS ended_at,
                 DROP COLUMN IF EXISTS utm_medium, DROP COLUMN IF EXISTS utm_term, DROP COLUMN IF EXISTS utm_content,

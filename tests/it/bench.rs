@@ -148,6 +148,7 @@ fn an_unknown_kill_point_is_refused_with_the_known_ones() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("after:lunch") && err.contains("inside:keys:1"), "{err}");
+}
 
 /// `bench --compare-upstream`: online, offline and upstream's 0003 on copies of one
 /// seeded database, each once per round, the order turned every round; medians, ratios,

@@ -77,6 +77,8 @@ async fn forget(run: &mut Online<'_>, e: Error) -> Result<Error> {
         ))
         .await
         .map_err(q("removing the migration's record"))?;
+    // The temporary chat index, built before the preflight, goes too (concurrently).
+    run.db.batch_execute(super::chat_index::DROP).await.map_err(q("dropping the temporary index on run (chat_id)"))?;
     let cause = match e {
         Error::Stopped { cause, .. } => cause,
         other => other.to_string(),
