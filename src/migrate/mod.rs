@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use decisions::Action;
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
-use phases::Counts;
+use steps::Counts;
 pub use analysis::legacy_bot_names;
 pub use offline::prove;
 pub use prepare::{prepare, Ahead, Backup, Confirm, Prepared};
