@@ -70,5 +70,5 @@ UPDATE waiting_element w
 
 -- Bans, participants and settings: the backfill statements the online migration runs
 -- in batches (online/backfill_{bannedparticipants,courseparticipants,gen_settings}.sql),
--- run once over every key; phase 3 (phases.rs) runs them after this file, with
+-- run once over every key; phase 3 (steps/backfill.rs, Links) runs them after this file, with
 -- mig_batch holding the whole range and every row linked again (relink).

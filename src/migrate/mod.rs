@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use decisions::Action;
 pub use options::{CourseConflicts, MigrateOptions, Orphans};
-use phases::Counts;
+use steps::Counts;
 pub use analysis::legacy_bot_names;
 /// Offline: fresh statistics of the migrated tables before the proof and the validation
 /// read them (the file's header says why).

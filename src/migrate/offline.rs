@@ -11,6 +11,7 @@ use tokio_postgres::{GenericClient, Transaction};
 
 use super::analysis::Analysis;
 use super::phases::{self, PHASES};
+use super::steps::Whole;
 use super::{steps, MigrateOptions, MigrationReport, Orphans, Outcome, PhaseReport, TableProof};
 use crate::conn::{short_lock, Db};
 use crate::error::{pg_error_text, Error, Result};
@@ -127,16 +128,17 @@ async fn lock_legacy(tx: &Transaction<'_>, opts: &MigrateOptions, reporter: &dyn
     }
 }
 
-/// The phases, in order, each timed and reported.
+/// The phases, in order, each timed and reported: the steps over the whole key range.
 pub(crate) async fn phases(tx: &Transaction<'_>, a: &Analysis, opts: &MigrateOptions, reporter: &dyn Reporter) -> Result<Vec<PhaseReport>> {
+    let whole = Whole { tx, analysis: a, opts };
     let mut out = vec![];
-    for phase in PHASES {
+    for phase in &PHASES {
         let label = phase.label();
         reporter.started(&label, None);
         let t = Instant::now();
-        let counts = phase.apply(tx, a, opts).await?;
+        let counts = phase.apply(&whole).await?;
         let elapsed = t.elapsed();
-        reporter.finished(&label, elapsed, &super::phases::summarize(&counts));
+        reporter.finished(&label, elapsed, &steps::summarize(&counts));
         out.push(PhaseReport {
             number: phase.number(),
             name: phase.name(),
@@ -170,7 +172,7 @@ pub(crate) async fn prove_no_loss(tx: &Transaction<'_>, pre: &Preflight, reporte
     let proof = prove(tx, pre.migration_id, &pre.before, &after).await?;
     let bad: Vec<String> = proof.iter().filter(|p| !p.equal).map(|p| p.table.clone()).collect();
     if !bad.is_empty() {
-        return Err(phases::Phase::Finalize.failed(format!(
+        return Err(phases::FINALIZE.failed(format!(
             "the no-loss proof failed for {}: their rows differ from before the migration beyond the archived changes",
             bad.join(", ")
         )));
@@ -203,7 +205,7 @@ pub(crate) async fn validate_inside(
     )
     .await?;
     if validation.critical_failures() > 0 {
-        return Err(phases::Phase::Finalize.failed(format!("validation found critical problems: {}", validation.critical_list())));
+        return Err(phases::FINALIZE.failed(format!("validation found critical problems: {}", validation.critical_list())));
     }
     // The secondary indexes are built after the commit: not a warning yet.
     let warnings = validation

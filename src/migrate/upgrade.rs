@@ -74,7 +74,7 @@ pub async fn upgrade(db: &mut Db, status: &SchemaStatus, opts: &MigrateOptions, 
     }
     let installed = upstream::install(&tx, started.elapsed().as_millis() as i32, STEP).await?;
     // The legacy interface and today's compatibility layer, which that version did not have.
-    super::phases::install_legacy_interface(&tx, true).await.map_err(fail)?;
+    super::steps::finalize::install_legacy_interface(&tx, true).await.map_err(fail)?;
     let entries = schema::catalog::read(&tx).await?;
     let left = schema::catalog::key_problems(&entries);
     if !left.is_empty() {
@@ -104,7 +104,7 @@ pub async fn upgrade(db: &mut Db, status: &SchemaStatus, opts: &MigrateOptions, 
         .await
         .map_err(fail)?;
     }
-    let mut counts = super::phases::Counts::new();
+    let mut counts = super::steps::Counts::new();
     counts.insert("keys_replaced_or_renamed".into(), keys_before);
     counts.insert("ledger_rows".into(), installed.ledger_rows as i64);
     let phase = PhaseReport {

@@ -318,7 +318,7 @@ mod tests {
     }
 
     /// The SQL files that use the work tables (mig_*), in the order each path runs them
-    /// (src/migrate/analysis.rs, steps.rs, phases.rs, online.rs); COMMIT ends a
+    /// (src/migrate/analysis.rs, offline.rs, online.rs, steps/); COMMIT ends a
     /// transaction, and the tables made ON COMMIT DROP go with it.
     const ANALYSIS: &[&str] = &[
         "migrate/analysis_read/params_reset.sql",

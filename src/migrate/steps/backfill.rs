@@ -1,20 +1,30 @@
 //! Backfill: one legacy table's links, renames, detaches and collapses, in primary-key
 //! batches up to the key captured when its backfill started (rows written later went
 //! through the compatibility triggers: linked already). Each batch is one transaction
-//! with its progress; its size follows its time, about [`BATCH_TARGET`].
+//! with its progress; its size follows its time, about [`BATCH_TARGET`]. Over the whole
+//! key range (`migrate --offline`), every table's backfill is one phase, [`Links`].
 
 use std::time::{Duration, Instant};
 
-use super::{progress, q, stopped, Online, Step};
+use futures_util::future::BoxFuture;
+
+use super::{progress, q, stopped, Online, Step, Whole, WholeRange};
 use crate::conn::short_lock::{self, Attempts, Prologue};
 use crate::error::{pg_error_text, Result};
 use super::Counts;
-use crate::migrate::Orphans;
+use crate::migrate::analysis::Analysis;
+use crate::migrate::work::{self, WorkError};
+use crate::migrate::{MigrateOptions, Orphans};
 use crate::sql::ident;
 use crate::state::{BackfillTable, OnlineStep};
 
 const ORPHANS: &str = include_str!("../../../sql/migrate/online/backfill_conversation_orphans.sql");
 const SETTLE_RUNS: &str = include_str!("../../../sql/migrate/online/settle_runs.sql");
+/// The big tables' links over the whole range, set-wise (3_links.sql), then the whole
+/// range as the small tables' batch (3_links_whole_range.sql).
+const LINKS: &str = include_str!("../../../sql/migrate/3_links.sql");
+const LINKS_WHOLE_RANGE: &str = include_str!("../../../sql/migrate/3_links_whole_range.sql");
+const RUNS_WITHOUT_DEPLOYMENT: &str = include_str!("../../../sql/migrate/3_runs_without_deployment.sql");
 
 /// How long a batch should take: long enough to be efficient, short enough that a bot
 /// statement waiting for one of its rows never waits long.
@@ -161,6 +171,49 @@ impl Step for Backfill {
             return Err(stopped(self.id(), format!("{left} row(s) of {} up to {} {max} are still not linked after the backfill", t.table(), t.key())));
         }
         Ok(())
+    }
+}
+
+/// Every table's backfill over the whole key range, in the one transaction (offline,
+/// phase 3): the runs, waiting elements and conversation rows set-wise (3_links.sql);
+/// the small tables with their batch's statements over every key; the orphans.
+pub struct Links;
+
+impl WholeRange for Links {
+    fn describe_whole(&self, a: &Analysis, opts: &MigrateOptions) -> Vec<String> {
+        vec![
+            format!("link {} runs to their bot and deployment; deactivate {} older unfinished runs", a.rows["run"], a.runs_to_deactivate),
+            format!("link {} waiting elements to their bot and run", a.rows["waiting_element"]),
+            match opts.orphans {
+                Orphans::Detach => format!("detach {} conversation rows from runs that no longer exist", a.orphan_run_refs),
+                Orphans::Keep => format!("keep {} conversation run_ids that point at no run", a.orphan_run_refs),
+            },
+            format!("archive {} duplicate bans and {} duplicate participants", a.duplicate_bans, a.duplicate_participants),
+        ]
+    }
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move {
+            let (a, mut counts) = (w.analysis, Counts::new());
+            work::run(w.tx, LINKS).await?;
+            work::run(w.tx, LINKS_WHOLE_RANGE).await?;
+            for t in [BackfillTable::Bannedparticipants, BackfillTable::Courseparticipants, BackfillTable::GenSettings] {
+                w.tx.batch_execute(table_sql(t)).await?;
+            }
+            if w.opts.orphans == Orphans::Detach {
+                w.tx.batch_execute(ORPHANS).await?;
+                counts.insert("orphans_detached".into(), a.orphan_run_refs);
+            }
+            counts.insert("runs_deactivated".into(), a.runs_to_deactivate);
+            counts.insert("bans_archived".into(), a.duplicate_bans);
+            counts.insert("participants_archived".into(), a.duplicate_participants);
+            counts.insert("runs_without_deployment".into(), w.count(RUNS_WITHOUT_DEPLOYMENT).await?);
+            Ok(counts)
+        })
+    }
+
+    fn check_whole(&self, _: &MigrateOptions) -> Option<&'static str> {
+        Some(include_str!("../../../sql/migrate/checks/3_links.sql"))
     }
 }
 

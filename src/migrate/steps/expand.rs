@@ -1,11 +1,18 @@
 //! Expand: the new tables and the new columns of the legacy tables (metadata only: no
 //! table is rewritten or scanned), under the short lock, then the temporary chat index
-//! checked (built before the preflight, see [`super::chat_index`]), the change log and the fingerprint
-//! before.
+//! checked (built before the preflight, see [`super::chat_index`]), the change log and
+//! the fingerprint before. Over the whole key range (`migrate --offline`) it is two
+//! phases of the one transaction, [`Account`] then [`Tables`]: the same statements,
+//! under the lock the preflight took.
 
-use super::{q, Online, Step};
+use futures_util::future::BoxFuture;
+
+use super::{q, Online, Step, Whole, WholeRange};
 use crate::error::{Error, Result};
 use super::Counts;
+use crate::migrate::analysis::Analysis;
+use crate::migrate::work::WorkError;
+use crate::migrate::MigrateOptions;
 use crate::state::OnlineStep;
 use crate::target;
 
@@ -58,6 +65,55 @@ impl Step for Expand {
         .await
         .map_err(q("recording the fingerprint before"))?;
         Ok(Counts::from([("legacy_rows".to_string(), before.fingerprints.tables.values().map(|f| f.rows).sum::<i64>())]))
+    }
+}
+
+/// The expand step's first part over the whole range: the account.
+pub struct Account;
+
+impl WholeRange for Account {
+    fn describe_whole(&self, _: &Analysis, _: &MigrateOptions) -> Vec<String> {
+        vec![
+            "create table account and the default account (1, 'Default Account', slug 'default', plan 'free')".into(),
+            "add account_id (default 1) to the 8 legacy tables".into(),
+        ]
+    }
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move {
+            w.tx.batch_execute(target::sql::ACCOUNT).await?;
+            Ok(Counts::new())
+        })
+    }
+
+    fn check_whole(&self, _: &MigrateOptions) -> Option<&'static str> {
+        Some(include_str!("../../../sql/migrate/checks/0_account.sql"))
+    }
+}
+
+/// The expand step's second part over the whole range: the new tables and columns.
+pub struct Tables;
+
+impl WholeRange for Tables {
+    fn describe_whole(&self, _: &Analysis, _: &MigrateOptions) -> Vec<String> {
+        vec![
+            "create account_member, bot, course_deployment, enrollment_token".into(),
+            format!(
+                "add {} new columns to the legacy tables",
+                target::ADDED_COLUMNS.iter().map(|(_, c)| c.len()).sum::<usize>() - 8
+            ),
+        ]
+    }
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move {
+            w.tx.batch_execute(target::sql::TABLES).await?;
+            Ok(Counts::new())
+        })
+    }
+
+    fn check_whole(&self, _: &MigrateOptions) -> Option<&'static str> {
+        Some(include_str!("../../../sql/migrate/checks/1_tables.sql"))
     }
 }
 

@@ -1,17 +1,24 @@
 //! The secondary indexes, built concurrently: first the two the later backfills look
 //! rows up with ([`LookupIndexes`]), the others once the big tables are backfilled
-//! ([`Indexes`]), so that the rows the backfills change are not indexed twice.
+//! ([`Indexes`]), so that the rows the backfills change are not indexed twice. Over the
+//! whole range (`migrate --offline`) they are built after the commit
+//! ([`secondary`]), or inside the transaction with `single_transaction`.
 
 use std::time::Duration;
 
-use super::{stopped, Online, Step};
+use futures_util::future::BoxFuture;
+
+use super::{stopped, Online, Step, Whole, WholeRange};
 use crate::error::Result;
 use super::Counts;
 use crate::conn::Db;
 use crate::error::Error;
+use crate::migrate::analysis::Analysis;
+use crate::migrate::work::WorkError;
 use crate::migrate::{indexes, IndexReport, MigrateOptions};
 use crate::report::Reporter;
 use crate::state::OnlineStep;
+use crate::target;
 
 /// The indexes the backfills after the runs' look rows up with (the waiting elements'
 /// run by bot and chat; the conversation rows of a run).
@@ -20,6 +27,7 @@ pub const LOOKUP_INDEXES: [&str; 2] = ["idx_run_chat", "idx_conversation_run"];
 /// How long a re-run waits for an index build another session still runs, by default.
 pub const DEFAULT_INDEX_WAIT: Duration = Duration::from_secs(600);
 const RECORD_COMPLETED: &str = include_str!("../../../sql/migrate/run/record_completed.sql");
+const ENSURE_INDEX: &str = include_str!("../../../sql/migrate/5_ensure_index.sql");
 
 const UNDO: &str = "drops the indexes and keys";
 /// How the bot is affected by the index builds ([`indexes::Build`]).
@@ -80,6 +88,45 @@ impl Step for Indexes {
             return Err(stopped(self.id(), format!("secondary indexes could not be built: {}", failures.join("; "))));
         }
         Ok(Counts::from([("indexes_built".to_string(), run.indexes.built.len() as i64)]))
+    }
+}
+
+/// Over the whole range (offline, phase 5): inside the transaction with
+/// `single_transaction`; else only counted, and built after the commit ([`secondary`]).
+impl WholeRange for Indexes {
+    fn describe_whole(&self, _: &Analysis, opts: &MigrateOptions) -> Vec<String> {
+        let n = target::secondary_indexes().len();
+        vec![if opts.single_transaction {
+            format!("{n} secondary indexes, inside the transaction")
+        } else {
+            format!("{n} secondary indexes, after the commit, {} at a time", opts.index_jobs.max(1))
+        }]
+    }
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move {
+            let n = target::secondary_indexes().len() as i64;
+            if !w.opts.single_transaction {
+                return Ok(Counts::from([("indexes_deferred".to_string(), n)]));
+            }
+            w.tx.batch_execute(target::sql::HELPERS).await?;
+            for idx in target::secondary_indexes() {
+                w.tx.execute(ENSURE_INDEX, &[&idx.name, &index_definition(&idx.statement)]).await?;
+            }
+            Ok(Counts::from([("indexes_built".to_string(), n)]))
+        })
+    }
+
+    fn check_whole(&self, opts: &MigrateOptions) -> Option<&'static str> {
+        opts.single_transaction.then_some(include_str!("../../../sql/migrate/checks/5_indexes.sql"))
+    }
+}
+
+/// "ON table (cols) WHERE …" from a full CREATE INDEX statement.
+pub fn index_definition(statement: &str) -> String {
+    match statement.find(" ON ") {
+        Some(i) => statement[i + 1..].to_string(),
+        None => statement.to_string(),
     }
 }
 

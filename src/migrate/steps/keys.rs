@@ -1,14 +1,17 @@
 //! Keys: unique indexes built concurrently, NOT NULL through checks validated without
 //! blocking writes, foreign keys added NOT VALID and validated; then phase 4's script,
-//! under the short lock, finds them all in place and adds the small tables' keys.
+//! under the short lock, finds them all in place and adds the small tables' keys. Over
+//! the whole range (`migrate --offline`) phase 4's script adds them all at once.
 
-use tokio_postgres::Transaction;
+use futures_util::future::BoxFuture;
 
-use super::{q, stopped, Online, Step};
+use super::{q, stopped, Online, Step, Whole, WholeRange};
 use crate::conn::short_lock::ALLOW_DDL;
 use crate::conn::Db;
 use crate::error::{pg_error_text, Result};
 use super::Counts;
+use crate::migrate::analysis::Analysis;
+use crate::migrate::work::WorkError;
 use crate::migrate::{MigrateOptions, Orphans};
 use crate::sql::ident;
 use crate::state::OnlineStep;
@@ -91,22 +94,37 @@ impl Step for Keys {
     }
 }
 
-/// The keys in the caller's transaction, all at once (offline: phase 4): phase 4's
-/// script, then conversation's key to run (NOT VALID while orphans are kept).
-pub async fn whole_range(tx: &Transaction<'_>, opts: &MigrateOptions) -> std::result::Result<Counts, tokio_postgres::Error> {
-    tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n")).await?;
-    let exists: i64 = tx.query_one(CONVERSATION_RUN_FK_EXISTS, &[]).await?.get(0);
-    if exists == 0 {
-        let not_valid = if opts.orphans == Orphans::Keep { " NOT VALID" } else { "" };
-        tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';'))).await?;
-    } else if opts.orphans == Orphans::Detach {
-        // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
-        tx.batch_execute(CONVERSATION_RUN_FK_VALIDATE).await?;
+/// Over the whole range, in the one transaction (offline, phase 4): phase 4's script,
+/// then conversation's key to run (NOT VALID while orphans are kept).
+impl WholeRange for Keys {
+    fn describe_whole(&self, _: &Analysis, _: &MigrateOptions) -> Vec<String> {
+        vec![
+            format!("{} unique keys, {} foreign keys, NOT NULL on bot_id", target::UNIQUE_KEYS.len(), target::FOREIGN_KEYS.len()),
+            "upstream's names and keys: course keeps its primary key (course_id, bot_name) and gets the unique key (course_id, account_id) the foreign keys reference".into(),
+        ]
     }
-    Ok(Counts::from([
-        ("unique_keys".to_string(), target::UNIQUE_KEYS.len() as i64),
-        ("foreign_keys".to_string(), target::FOREIGN_KEYS.len() as i64),
-    ]))
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move {
+            let (tx, orphans) = (w.tx, w.opts.orphans);
+            tx.batch_execute(&[target::sql::HELPERS, target::sql::CONSTRAINTS].join("\n")).await?;
+            if w.count(CONVERSATION_RUN_FK_EXISTS).await? == 0 {
+                let not_valid = if orphans == Orphans::Keep { " NOT VALID" } else { "" };
+                tx.batch_execute(&format!("{}{not_valid}", target::sql::CONVERSATION_RUN_FK.trim_end().trim_end_matches(';'))).await?;
+            } else if orphans == Orphans::Detach {
+                // A key left NOT VALID by an earlier run with --orphans keep: orphans are detached now.
+                tx.batch_execute(CONVERSATION_RUN_FK_VALIDATE).await?;
+            }
+            Ok(Counts::from([
+                ("unique_keys".to_string(), target::UNIQUE_KEYS.len() as i64),
+                ("foreign_keys".to_string(), target::FOREIGN_KEYS.len() as i64),
+            ]))
+        })
+    }
+
+    fn check_whole(&self, _: &MigrateOptions) -> Option<&'static str> {
+        Some(CHECK)
+    }
 }
 
 /// Builds the unique index `name` concurrently unless a valid one exists (an invalid

@@ -5,11 +5,18 @@
 //! applied ([`Step::check`]) and how `migrate --abort` undoes it ([`Step::undo`]).
 //! [`with_step!`] turns a recorded [`OnlineStep`] into its step value. The driver
 //! (`super::online`) runs them in order and records each once it is done.
+//!
+//! Offline (`migrate --offline`) runs the same steps over the whole key range, in one
+//! transaction: each step's [`WholeRange`] form, beside its batched form in its file,
+//! in the order of the phases of [`super::phases::PHASES`] (the expand step is two of
+//! them, the account and the new tables; the prepare step's legacy interface is the last,
+//! [`finalize`], once the data is linked).
 
 pub mod backfill;
 pub mod chat_index;
 pub mod cleanup;
 pub mod expand;
+pub mod finalize;
 pub mod indexes;
 pub mod keys;
 pub mod prepare;
@@ -19,7 +26,8 @@ pub mod switch;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use tokio_postgres::Client;
+use futures_util::future::BoxFuture;
+use tokio_postgres::{Client, Transaction};
 
 use super::analysis::Analysis;
 use super::{IndexReport, MigrateOptions};
@@ -28,6 +36,7 @@ use crate::conn::Db;
 use crate::error::{pg_error_text, Error, Result};
 use crate::report::Reporter;
 use crate::state::{OnlineProgress, OnlineStep};
+use super::work::WorkError;
 
 /// What applying a phase or a step did: counts by name.
 pub type Counts = BTreeMap<String, i64>;
@@ -63,6 +72,38 @@ pub(crate) trait Step {
     /// the step is recorded as done.
     async fn check(&self, _run: &mut Online<'_>) -> Result<()> {
         Ok(())
+    }
+}
+
+/// A step over the whole key range, in the one transaction of `migrate --offline`
+/// (the phases of [`super::phases::PHASES`] run them in order). It runs the same SQL
+/// files as the step's batches where the two coincide; the whole range needs no batch,
+/// no short lock (the preflight locked the legacy tables) and no progress record.
+pub(crate) trait WholeRange: Sync {
+    /// What it will do on this database (for `plan`).
+    fn describe_whole(&self, a: &Analysis, opts: &MigrateOptions) -> Vec<String>;
+
+    /// Its work, in the migration transaction; what it did.
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>>;
+
+    /// What must hold once it applied: a query that counts what is not done (0
+    /// expected); none when there is nothing to check. (The full `validate` runs before
+    /// the commit.)
+    fn check_whole(&self, opts: &MigrateOptions) -> Option<&'static str>;
+}
+
+/// The one transaction of `migrate --offline` as its steps see it: the transaction,
+/// the preflight's analysis, the options.
+pub(crate) struct Whole<'a> {
+    pub tx: &'a Transaction<'a>,
+    pub analysis: &'a Analysis,
+    pub opts: &'a MigrateOptions,
+}
+
+impl Whole<'_> {
+    /// The one value the query `sql` returns (a count).
+    pub async fn count(&self, sql: &str) -> std::result::Result<i64, tokio_postgres::Error> {
+        Ok(self.tx.query_one(sql, &[]).await?.get(0))
     }
 }
 

@@ -4,13 +4,16 @@
 //! interface, so that every write from then on is linked and the legacy bot sees its
 //! courses as before.
 
+use futures_util::future::BoxFuture;
 use tokio_postgres::{GenericClient, Transaction};
 
-use super::{progress, q, stopped, Online, Step, STOPPED_HINT};
+use super::finalize::install_legacy_interface;
+use super::{progress, q, stopped, Online, Step, Whole, WholeRange, STOPPED_HINT};
 use crate::conn::short_lock::{self, Attempts, Prologue};
 use crate::error::{pg_error_text, Result};
 use crate::migrate::analysis::{Analysis, CourseAction};
 use super::Counts;
+use crate::migrate::work::WorkError;
 use crate::migrate::MigrateOptions;
 use crate::state::OnlineStep;
 use crate::target;
@@ -20,37 +23,6 @@ const DATA_COUNTS: &str = include_str!("../../../sql/migrate/2_counts.sql");
 const BOT_TOKEN: &str = include_str!("../../../sql/migrate/2_bot_token.sql");
 /// What must hold once the data is prepared: a count of what is not done.
 pub const DATA_CHECK: &str = include_str!("../../../sql/migrate/checks/2_data.sql");
-const COMPAT: &str = include_str!("../../../sql/migrate/7_compat.sql");
-const LEGACY_WRITE: &str = include_str!("../../../sql/migrate/7_legacy_write.sql");
-const LEGACY_INTERFACE: &str = include_str!("../../../sql/migrate/8_legacy_interface.sql");
-const DDL_GUARD: &str = include_str!("../../../sql/migrate/9_ddl_guard.sql");
-const LEGACY_STATE_FROM_ARCHIVE: &str = include_str!("../../../sql/migrate/8_legacy_state_from_archive.sql");
-
-/// The compatibility layer, the legacy interface and the schema-change guard, as the prepare step
-/// (offline: phase 7) installs them; for a database an older version migrated, with the legacy
-/// interface's state rebuilt from its archive first.
-pub async fn install_legacy_interface(tx: &Transaction<'_>, from_archive: bool) -> std::result::Result<(), tokio_postgres::Error> {
-    tx.batch_execute(target::sql::STATE).await?;
-    if from_archive {
-        tx.batch_execute(LEGACY_STATE_FROM_ARCHIVE).await?;
-    }
-    let schema: String = tx.query_one(target::sql::TABLES_SCHEMA, &[]).await?.get(0);
-    tx.batch_execute(LEGACY_WRITE).await?;
-    tx.batch_execute(&target::sql::in_schema(COMPAT, &schema)).await?;
-    tx.batch_execute(&legacy_interface_sql(&schema)).await?;
-    tx.batch_execute(DDL_GUARD).await?;
-    tx.batch_execute(target::sql::FUNCTION_PRIVILEGES).await?;
-    tx.batch_execute(target::sql::STATE_PRIVILEGES).await
-}
-
-/// The legacy interface (8_legacy_interface.sql) for tables in `schema`, with the
-/// privileges of its functions.
-pub fn legacy_interface_sql(schema: &str) -> String {
-    format!("{}\n{}", target::sql::in_schema(LEGACY_INTERFACE, schema), target::sql::FUNCTION_PRIVILEGES)
-}
-
-/// The compatibility triggers on the public tables (7_compat.sql).
-pub const COMPAT_TRIGGERS: i64 = 9;
 const PERSIST: &str = include_str!("../../../sql/migrate/online/persist.sql");
 const ANALYSIS_KEEP: &str = include_str!("../../../sql/migrate/online/analysis_keep.sql");
 const ANALYSIS_REUSE: &str = include_str!("../../../sql/migrate/online/analysis_reuse.sql");
@@ -208,6 +180,33 @@ impl Step for Prepare {
             run.analysis = Some(a);
             return Ok(counts);
         }
+    }
+}
+
+/// Over the whole range (offline, phase 2): the data only, with the analysis of the
+/// preflight; the compatibility layer comes last ([`super::finalize::Finalize`]).
+impl WholeRange for Prepare {
+    fn describe_whole(&self, a: &Analysis, opts: &MigrateOptions) -> Vec<String> {
+        let merged = a.course_copies.iter().filter(|c| c.action == CourseAction::Merge).count();
+        let renamed = a.course_copies.iter().filter(|c| c.action == CourseAction::Rename).count();
+        vec![
+            format!(
+                "create {} bots{}",
+                a.bots.len() + usize::from(a.default_bot.as_ref().is_some_and(|d| !a.bots.contains_key(d))),
+                if opts.bot_token.is_some() { " (one token from BOT_API_TOKEN, placeholders for the others)" } else { " with placeholder tokens" }
+            ),
+            format!("merge {merged} identical course copies, rename {renamed} differing copies"),
+            format!("create {} courses that rows reference but no course row holds", a.missing_courses.len()),
+            format!("create {} course deployments (environment prod)", a.deployments_to_create),
+        ]
+    }
+
+    fn apply_whole<'a>(&'a self, w: &'a Whole<'a>) -> BoxFuture<'a, std::result::Result<Counts, WorkError>> {
+        Box::pin(async move { Ok(data(w.tx, w.analysis, w.opts).await?) })
+    }
+
+    fn check_whole(&self, _: &MigrateOptions) -> Option<&'static str> {
+        Some(DATA_CHECK)
     }
 }
 
