@@ -349,6 +349,32 @@ impl Error {
     }
 
     /// Bad input with a hint (exit status 2).
+    /// The same error, `note` added to what it tells the operator to do (for the errors
+    /// that have no hint, to what it says was left unchanged or why).
+    pub fn with_note(mut self, note: &str) -> Self {
+        match &mut self {
+            Error::Config { hint, .. }
+            | Error::Usage { hint, .. }
+            | Error::Connect { hint, .. }
+            | Error::State { hint, .. }
+            | Error::Refused { hint, .. }
+            | Error::ValidationFailed { hint, .. }
+            | Error::PhaseFailed { hint, .. }
+            | Error::RolledBack { hint, .. }
+            | Error::Privileges { hint, .. }
+            | Error::Unfinished { hint, .. }
+            | Error::Stopped { hint, .. }
+            | Error::Tool { hint, .. }
+            | Error::WouldLoseData { hint, .. }
+            | Error::NotFound { hint, .. }
+            | Error::Io { hint, .. } => hint.push_str(note),
+            Error::Query { unchanged, .. } => unchanged.push_str(note),
+            Error::ServerVersion { why, .. } => why.push_str(note),
+            Error::TokenRefused { .. } | Error::Interrupted { .. } => {}
+        }
+        self
+    }
+
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),

@@ -214,11 +214,16 @@ async fn start(db: &mut Db, opts: &MigrateOptions, relink: bool, reporter: &dyn 
     // the tool's own, not the target's: a refusal below drops it again.
     let had_index = chat_index::exists(&db.client).await.map_err(q_start("reading the catalog"))?;
     chat_index::build(&db.client).await.map_err(q_start("building the temporary index on run (chat_id)"))?;
-    let kept = analyse(db, opts).await;
-    if kept.is_err() && !had_index {
-        let _ = db.batch_execute(chat_index::DROP).await;
-    }
-    let kept = kept?;
+    let kept = match analyse(db, opts).await {
+        Err(e) if !had_index => {
+            let bound = opts.lock_wait.unwrap_or(crate::conn::short_lock::DEFAULT_BOUND);
+            return Err(match chat_index::drop_bounded(&db.client, bound).await {
+                Ok(true) => e,
+                _ => e.with_note(&chat_index::left_note()),
+            });
+        }
+        other => other?,
+    };
     let a = &kept.analysis;
     reporter.finished(
         "preflight: analyse",

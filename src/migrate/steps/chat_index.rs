@@ -64,3 +64,26 @@ pub(crate) async fn build(client: &tokio_postgres::Client) -> std::result::Resul
     }
     client.batch_execute(BUILD).await
 }
+
+/// Drops the index concurrently, waiting at most `bound` for the sessions that use `run`
+/// (`lock_timeout`): true if it is gone, false if they held it longer (it is left, not
+/// part of either schema; every way back and the next `migrate` take care of it).
+pub(crate) async fn drop_bounded(client: &tokio_postgres::Client, bound: std::time::Duration) -> std::result::Result<bool, tokio_postgres::Error> {
+    client.batch_execute(&format!("SET lock_timeout = '{}ms'", bound.as_millis().max(1))).await?;
+    let dropped = client.batch_execute(DROP).await;
+    client.batch_execute("RESET lock_timeout").await?;
+    match dropped {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// What to tell the operator when [`drop_bounded`] could not drop the index.
+pub(crate) fn left_note() -> String {
+    format!(
+        " The temporary index {CHAT_INDEX} (built concurrently before the preflight) is left: another session kept `run` in use. \
+         It is not part of either schema and changes no row; the next `profochat-saas migrate` uses it, or `DROP INDEX CONCURRENTLY {CHAT_INDEX}` removes it."
+    )
+}
+

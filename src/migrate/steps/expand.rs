@@ -133,15 +133,17 @@ async fn forget(run: &mut Online<'_>, e: Error) -> Result<Error> {
         ))
         .await
         .map_err(q("removing the migration's record"))?;
-    // The temporary chat index, built before the preflight, goes too (concurrently).
-    run.db.batch_execute(super::chat_index::DROP).await.map_err(q("dropping the temporary index on run (chat_id)"))?;
+    // The temporary chat index, built before the preflight, goes too (concurrently, the
+    // wait for the sessions that use `run` bounded as the lock attempts were).
+    let bound = run.opts.lock_wait.unwrap_or(crate::conn::short_lock::DEFAULT_BOUND);
+    let dropped = super::chat_index::drop_bounded(&run.db.client, bound).await.map_err(q("dropping the temporary index on run (chat_id)"))?;
     let cause = match e {
         Error::Stopped { cause, .. } => cause,
         other => other.to_string(),
     };
-    Ok(Error::RolledBack {
-        context: "the online migration's first step".into(),
-        cause,
-        hint: "Another session (the running bot, a long query) holds the legacy tables. Wait, or stop it, then run `profochat-saas migrate` again.".into(),
-    })
+    let mut hint = "Another session (the running bot, a long query) holds the legacy tables. Wait, or stop it, then run `profochat-saas migrate` again.".to_string();
+    if !dropped {
+        hint.push_str(&super::chat_index::left_note());
+    }
+    Ok(Error::RolledBack { context: "the online migration's first step".into(), cause, hint })
 }
