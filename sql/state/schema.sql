@@ -58,7 +58,12 @@ CREATE TABLE IF NOT EXISTS profochat_saas.archive (
     reason       text NOT NULL,
     archived_at  timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX IF NOT EXISTS archive_migration_table ON profochat_saas.archive (migration_id, table_name, action);
+-- A migration's entries of one table and action, in archive_id order: what the counts
+-- read, and what each batch of the online way back reads (sql/rollback/undo_archive.sql:
+-- an archive_id range, found by this index rather than filtered out of every entry of
+-- the table). A database whose state schema an earlier version made keeps that
+-- version's index archive_migration_table as well (it led with the same three columns).
+CREATE INDEX IF NOT EXISTS archive_entry ON profochat_saas.archive (migration_id, table_name, action, archive_id);
 
 -- What the legacy bot knew, where the target schema keeps it differently. The legacy
 -- interface (schema profochat_legacy, sql/migrate/8_legacy_interface.sql) reads these

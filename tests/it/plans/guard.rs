@@ -139,12 +139,25 @@ const UNDO_BATCHED: &[&str] = &["rollback/undo_archive.sql", "rollback/undo_app_
 /// a million runs), not with the rows batched.
 const PER_BATCH_WHOLE: &[&str] = &["course", "course_deployment", "legacy_course_map", "bot"];
 
-/// Growing relations a statement run once per batch reads whole.
+/// Whether a condition compares a column with a parameter as a range bound (`>= $2`,
+/// `< $3`): the batch's key range.
+fn range_on_parameter(condition: &str) -> bool {
+    ["> $", ">= $", "< $", "<= $"].iter().any(|op| condition.contains(op))
+}
+
+/// Growing relations a statement run once per batch reads whole, or through an index
+/// that finds more than the batch: its key range a filter on every row the index finds.
 fn whole_reads(node: &Value, out: &mut Vec<String>) {
-    if node["Node Type"].as_str() == Some("Seq Scan") && grows(node) {
-        let rel = node["Relation Name"].as_str().unwrap_or_default();
-        if !PER_BATCH_WHOLE.contains(&rel) {
-            out.push(format!("each batch reads {rel} whole (Seq Scan)"));
+    let kind = node["Node Type"].as_str().unwrap_or_default();
+    let rel = node["Relation Name"].as_str().unwrap_or_default();
+    if kind == "Seq Scan" && grows(node) && !PER_BATCH_WHOLE.contains(&rel) {
+        out.push(format!("each batch reads {rel} whole (Seq Scan)"));
+    }
+    if matches!(kind, "Index Scan" | "Index Only Scan" | "Bitmap Heap Scan") && grows(node) && !PER_BATCH_WHOLE.contains(&rel) {
+        let filter = node["Filter"].as_str().unwrap_or_default();
+        if range_on_parameter(filter) && !range_on_parameter(node["Index Cond"].as_str().unwrap_or_default()) {
+            let index = node["Index Name"].as_str().unwrap_or("a bitmap of indexes");
+            out.push(format!("each batch reads every row of {rel} that {index} finds, its key range only a filter ({filter})"));
         }
     }
     for c in children(node) {
