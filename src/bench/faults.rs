@@ -59,6 +59,8 @@ pub struct FaultTrial {
     /// The longest write wait while the way out (resume, abort or rollback) ran.
     pub max_write_wait_way_out_ms: f64,
     pub recovery_ms: u64,
+    /// The slowest writes while the way out ran, with the steps of the way out under way.
+    pub slowest_way_out: Vec<writer::SlowWrite>,
 }
 
 /// The trial that completes the migration, then undoes it with `rollback`.
@@ -213,16 +215,23 @@ async fn trial(settings: &ConnSettings, default_bot: &str, rate: u32, connection
     let forward = w.stop().await;
     let w = writer::start(settings, rate, connections).await?;
     let t = Instant::now();
+    let timings = super::Timings::default();
     let recovered: std::result::Result<(), String> = if abort || completing {
         let opts = RollbackOptions { dry_run: false, save_dir: std::env::temp_dir(), abort, ..Default::default() };
-        rollback::rollback(&mut db, &opts, &Silent).await.map(|_| ()).map_err(|e| e.to_string())
+        rollback::rollback(&mut db, &opts, &timings).await.map(|_| ()).map_err(|e| e.to_string())
     } else {
         let opts = MigrateOptions { default_bot: Some(default_bot.to_string()), ..MigrateOptions::default() };
-        migrate::migrate(&mut db, &opts, &Silent).await.and_then(migrate::MigrationReport::into_result).map(|_| ()).map_err(|e| e.to_string())
+        migrate::migrate(&mut db, &opts, &timings).await.and_then(migrate::MigrationReport::into_result).map(|_| ()).map_err(|e| e.to_string())
     };
     let recovery_ms = t.elapsed().as_millis() as u64;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let way_out_report = w.stop().await;
+    let mut way_out_report = w.stop().await;
+    {
+        let windows = timings.2.lock().unwrap_or_else(|p| p.into_inner());
+        for slow in &mut way_out_report.slowest {
+            slow.during = super::steps_at(&windows, slow.due);
+        }
+    }
     let now = counts(&db).await?;
     let state = schema::inspect(&db).await?.state;
     let mut lost = 0i64;
@@ -275,5 +284,6 @@ async fn trial(settings: &ConnSettings, default_bot: &str, rate: u32, connection
         max_write_wait_ms: forward.all.max_ms,
         max_write_wait_way_out_ms: way_out_report.all.max_ms,
         recovery_ms,
+        slowest_way_out: way_out_report.slowest,
     })
 }

@@ -5,5 +5,7 @@
 -- the whole table while the backfill competes for the same disks and cores. Not part
 -- of the target schema: the switch drops it (chat_index_drop.sql), and so do
 -- `migrate --abort`, `rollback` and `finish` when it is left.
--- One statement: CREATE INDEX CONCURRENTLY cannot run inside a transaction.
+-- One statement: CREATE INDEX CONCURRENTLY cannot run inside a transaction. Session
+-- setting (src/migrate/steps/chat_index.rs, build): max_parallel_maintenance_workers = 0,
+-- so that one process sorts and the bot keeps a core.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS profochat_saas_run_chat ON run USING btree (chat_id)

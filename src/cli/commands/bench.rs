@@ -118,10 +118,7 @@ pub async fn run(
         }
         if !w.slowest.is_empty() {
             println!("Slowest writes (last round), with the steps under way when each was due:");
-            for s in &w.slowest {
-                let during = if s.during.is_empty() { "no step (before or after the migration)".to_string() } else { s.during.join(" › ") };
-                println!("  {} after {:.1} s: {}: {during}", ms_f(s.ms), s.due_after_ms / 1000.0, s.statement);
-            }
+            print_slowest(&w.slowest);
         }
     }
     match r.peak_rss_kib {
@@ -278,6 +275,12 @@ pub async fn faults(conn: &ConnArgs, runs: u64, seed: u64, rate: u32, connection
         }
         println!("{t}");
         println!("{exact} of {} trials exact", trials.len());
+        for x in &trials {
+            if !x.slowest_way_out.is_empty() {
+                println!("Slowest writes during the way out of {}, then {}:", x.point, x.recovery);
+                print_slowest(&x.slowest_way_out);
+            }
+        }
     }
     Ok(if exact == trials.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -363,4 +366,12 @@ pub async fn compare_upstream(conn: &ConnArgs, opts: &bench::upstream::CompareOp
         None => println!("Peak memory of profochat-saas: not available on this system"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The slowest writes, each with when it was due and the steps under way then.
+fn print_slowest(slowest: &[bench::writer::SlowWrite]) {
+    for s in slowest {
+        let during = if s.during.is_empty() { "no step (before or after the migration)".to_string() } else { s.during.join(" › ") };
+        println!("  {} after {:.1} s: {}: {during}", ms_f(s.ms), s.due_after_ms / 1000.0, s.statement);
+    }
 }

@@ -62,7 +62,13 @@ pub(crate) async fn build(client: &tokio_postgres::Client) -> std::result::Resul
     if invalid {
         client.batch_execute(DROP).await?;
     }
-    client.batch_execute(BUILD).await
+    // One process sorts (no parallel workers): the bot's statements keep a core while
+    // the index is built. The setting is the session's (CONCURRENTLY cannot run in a
+    // transaction) and is reset after.
+    client.batch_execute("SET max_parallel_maintenance_workers = 0").await?;
+    let built = client.batch_execute(BUILD).await;
+    client.batch_execute("RESET max_parallel_maintenance_workers").await?;
+    built
 }
 
 /// Drops the index concurrently, waiting at most `bound` for the sessions that use `run`
