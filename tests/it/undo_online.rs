@@ -209,6 +209,30 @@ async fn a_rollback_killed_and_resumed_while_the_bot_writes_keeps_its_rows_and_g
     assert_eq!(without_written(&mut c, &w).await, before, "the legacy rows of before, exactly");
 }
 
+/// Migrates, then runs `rollback` while a session holds `table` locked; once the rollback
+/// waits for it, that session runs `write` and commits. Returns the rollback's exit code
+/// and standard error.
+async fn rollback_while_written(db: &TestDb, c: &profochat_saas::conn::Db, bot: &str, table: &str, write: &str, dir: &std::path::Path) -> (Option<i32>, String) {
+    let (ok, out) = cli_blocking(
+        ["migrate", "--yes", "--skip-backup", "--default-bot", bot, "--database-url", &db.url()].iter().map(|s| s.to_string()).collect(),
+    )
+    .await;
+    assert!(ok, "the migration failed:\n{out}");
+    let holder = db.connect().await;
+    holder.batch_execute(&format!("BEGIN; LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")).await.unwrap();
+    let child = bin()
+        .args(["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.display().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::interrupt::wait_for_a_lock_wait(c, table).await;
+    holder.batch_execute(&format!("{write}; COMMIT")).await.unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
 /// The online way back keeps what the legacy schema cannot hold: an account the
 /// application adds while the rollback runs (after it looked, before its last
 /// transaction) makes that transaction refuse to switch back, with the row kept; the
@@ -216,27 +240,10 @@ async fn a_rollback_killed_and_resumed_while_the_bot_writes_keeps_its_rows_and_g
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_written_during_an_online_rollback_is_kept_then_saved_before_the_way_back() {
     let (db, c, bot) = seeded(RUNS).await;
-    let (ok, out) = cli_blocking(
-        ["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()].iter().map(|s| s.to_string()).collect(),
-    )
-    .await;
-    assert!(ok, "the migration failed:\n{out}");
     let dir = tempfile::tempdir().unwrap();
-    let holder = db.connect().await;
-    holder.batch_execute("BEGIN; LOCK TABLE account IN SHARE ROW EXCLUSIVE MODE").await.unwrap();
-    let child = bin()
-        .args(["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.path().display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The rollback has looked (nothing to save) and now waits for the account table.
-    crate::interrupt::wait_for_a_lock_wait(&c, "account").await;
-    holder.batch_execute("INSERT INTO account (name, slug) VALUES ('Second', 'second'); COMMIT").await.unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(5), "the switch back should have refused:\n{stderr}");
+    // The rollback has looked (nothing to save) and waits for the account table.
+    let (code, stderr) = rollback_while_written(&db, &c, &bot, "account", "INSERT INTO account (name, slug) VALUES ('Second', 'second')", dir.path()).await;
+    assert_eq!(code, Some(5), "the switch back should have refused:\n{stderr}");
     assert!(stderr.contains("accounts other than the default account") && stderr.contains("Nothing was switched back"), "{stderr}");
     let kept: i64 = c.query_one("SELECT count(*) FROM account WHERE slug = 'second'", &[]).await.unwrap().get(0);
     assert_eq!(kept, 1, "the application's row is kept");
@@ -263,28 +270,12 @@ async fn an_account_written_during_an_online_rollback_is_kept_then_saved_before_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_value_written_after_the_whole_check_still_stops_the_switch_back() {
     let (db, c, bot) = seeded(RUNS).await;
-    let (ok, out) = cli_blocking(
-        ["migrate", "--yes", "--skip-backup", "--default-bot", &bot, "--database-url", &db.url()].iter().map(|s| s.to_string()).collect(),
-    )
-    .await;
-    assert!(ok, "the migration failed:\n{out}");
     let dir = tempfile::tempdir().unwrap();
-    let holder = db.connect().await;
-    holder.batch_execute("BEGIN; LOCK TABLE account_member IN SHARE ROW EXCLUSIVE MODE").await.unwrap();
-    let child = bin()
-        .args(["rollback", "--yes", "--database-url", &db.url(), "--backup-dir", &dir.path().display().to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // Only the last transaction locks account_member (no key of a legacy table names it):
-    // past its passes, the rollback now waits for it.
-    crate::interrupt::wait_for_a_lock_wait(&c, "account_member").await;
-    holder.batch_execute("UPDATE run SET utm_medium = 'spring' WHERE run_id = (SELECT min(run_id) FROM run); COMMIT").await.unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(5), "the switch back should have refused:\n{stderr}");
+    // past its passes, the rollback waits for it.
+    let (code, stderr) =
+        rollback_while_written(&db, &c, &bot, "account_member", "UPDATE run SET utm_medium = 'spring' WHERE run_id = (SELECT min(run_id) FROM run)", dir.path()).await;
+    assert_eq!(code, Some(5), "the switch back should have refused:\n{stderr}");
     assert!(stderr.contains("values in the new columns") && stderr.contains("Nothing was switched back"), "{stderr}");
     let kept: i64 = c.query_one("SELECT count(*) FROM run WHERE utm_medium = 'spring'", &[]).await.unwrap().get(0);
     assert_eq!(kept, 1, "the application's value is kept");
