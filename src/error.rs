@@ -348,7 +348,6 @@ impl Error {
         }
     }
 
-    /// Bad input with a hint (exit status 2).
     /// The same error, `note` added to what it tells the operator to do (for the errors
     /// that have no hint, to what it says was left unchanged or why).
     pub fn with_note(mut self, note: &str) -> Self {
@@ -375,6 +374,7 @@ impl Error {
         self
     }
 
+    /// Bad input with a hint (exit status 2).
     pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
